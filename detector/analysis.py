@@ -1,0 +1,248 @@
+"""One video end to end: frames -> faces -> features -> per-track aggregate -> score.
+
+:func:`analyze` returns an :class:`Analysis`, the one object that ``inspect --json``
+prints, the dashboard shows and the case report renders.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import numpy as np
+import pandas as pd
+
+from . import faces as _faces
+from .features import FEATURES_VERSION, aggregate, face_features, feature_columns
+from .model import DetectorModel
+from .video import VideoError, VideoInfo, iter_frames, probe
+
+DEFAULT_FRAMES = 16
+#: A track needs this share of the sampled frames with a face (or >= 3 faces) to get a verdict.
+MIN_TRACK_SHARE = 0.25
+
+
+@dataclass
+class TrackResult:
+    """Aggregate of one face track: ``score`` is None when no model is loaded."""
+
+    track_id: int
+    n_faces: int
+    first_frame: int
+    last_frame: int
+    features: dict[str, float]
+    score: float | None = None
+    verdict: str = "unscored"
+    thumbnails: list[tuple[int, float, np.ndarray]] = field(default_factory=list, repr=False)
+
+    def to_dict(self) -> dict:
+        return {"track_id": self.track_id, "n_faces": self.n_faces, "first_frame": self.first_frame,
+                "last_frame": self.last_frame, "score": self.score, "verdict": self.verdict}
+
+
+@dataclass
+class Analysis:
+    """Everything known about one video after analysis.
+
+    ``table`` has one row per face per sampled frame: frame, time_s, track_id, box,
+    confidence, frame_score and the feature columns.  ``verdict`` is ``fake``, ``real``,
+    ``no-face`` or ``unscored`` (no model loaded).
+    """
+
+    info: VideoInfo
+    n_sampled: int
+    frame_indices: list[int]
+    frame_times: list[float]
+    table: pd.DataFrame
+    tracks: list[TrackResult]
+    verdict: str
+    score: float | None
+    threshold: float | None
+    model: dict | None
+    timings: dict[str, float]
+    analysed_at: str
+    features_version: str = FEATURES_VERSION
+    detector: str = ""
+
+    @property
+    def n_faces(self) -> int:
+        return len(self.table)
+
+    @property
+    def main_track(self) -> TrackResult | None:
+        return max(self.tracks, key=lambda t: t.n_faces) if self.tracks else None
+
+    def to_dict(self, features: bool = True) -> dict:
+        """JSON-ready dict (the shape ``inspect --json`` prints)."""
+        fcols = feature_columns(self.table)
+        frames = []
+        for i, (idx, t) in enumerate(zip(self.frame_indices, self.frame_times)):
+            rows = self.table[self.table["frame"] == idx] if len(self.table) else self.table
+            fl = []
+            for _, r in rows.iterrows():
+                d = {"track_id": int(r["track_id"]), "box": [int(v) for v in r["box"]],
+                     "confidence": round(float(r["confidence"]), 3),
+                     "landmarks": r["landmarks"],
+                     "score": None if pd.isna(r.get("frame_score")) else round(float(r["frame_score"]), 4)}
+                if features:
+                    d["features"] = {c: _num(r[c]) for c in fcols}
+                fl.append(d)
+            frames.append({"index": int(idx), "time_s": round(float(t), 3), "faces": fl})
+        return {
+            "video": self.info.to_dict(),
+            "verdict": self.verdict,
+            "score": self.score,
+            "threshold": self.threshold,
+            "model": self.model,
+            "detector": self.detector,
+            "features_version": self.features_version,
+            "n_frames_sampled": self.n_sampled,
+            "n_faces": self.n_faces,
+            "tracks": [t.to_dict() for t in self.tracks],
+            "frames": frames,
+            "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
+            "analysed_at": self.analysed_at,
+        }
+
+
+def _num(v) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return round(f, 6) if np.isfinite(f) else None
+
+
+def single_frame_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """Each per-frame row as if it were a one-frame track (for per-frame scores)."""
+    cols = feature_columns(table)
+    x = table[cols].to_numpy(dtype=float)
+    data = {}
+    for k, c in enumerate(cols):
+        data[f"{c}__mean"] = x[:, k]
+        data[f"{c}__median"] = x[:, k]
+        data[f"{c}__std"] = np.zeros(len(x))
+        data[f"{c}__dmean"] = np.zeros(len(x))
+    return pd.DataFrame(data, index=table.index)
+
+
+def analyze(path, model: DetectorModel | None = None, n_frames: int = DEFAULT_FRAMES,
+            thumbnails: bool = False, info: VideoInfo | None = None, progress=None) -> Analysis:
+    """Analyse one video or image.
+
+    Parameters
+    ----------
+    path : video or image file
+    model : fitted model, or None to only measure faces and features
+    n_frames : number of frames sampled evenly over the video
+    thumbnails : keep small RGB face crops per track (for display)
+    progress : optional callable(done: int, total: int)
+
+    Raises
+    ------
+    detector.video.VideoError
+        For unreadable input (missing, empty, corrupt, not a video).
+    """
+    timings = {"probe": 0.0, "decode": 0.0, "faces": 0.0, "features": 0.0, "score": 0.0}
+    t0 = time.perf_counter()
+    info = info or probe(path)
+    timings["probe"] = time.perf_counter() - t0
+
+    rows: list[dict] = []
+    faces_per_frame: list[list[_faces.Face]] = []
+    crops: list[tuple[int, float, list[np.ndarray]]] = []
+    indices, times = [], []
+    it = iter_frames(path, n_frames, info=info)
+    total = 1 if info.kind == "image" else min(n_frames, max(info.frame_count, 1))
+    while True:
+        t = time.perf_counter()
+        frame = next(it, None)
+        timings["decode"] += time.perf_counter() - t
+        if frame is None:
+            break
+        indices.append(frame.index)
+        times.append(frame.time_s)
+        t = time.perf_counter()
+        found = _faces.detect_faces(frame.image)
+        timings["faces"] += time.perf_counter() - t
+        t = time.perf_counter()
+        for f in found:
+            f.frame_index = frame.index
+            try:
+                reg = _faces.face_regions(f, frame.image.shape)
+                feats = face_features(frame.image, reg)
+            except ValueError:
+                continue
+            rows.append({"frame": frame.index, "time_s": frame.time_s, "face": f,
+                         "confidence": f.confidence, **feats})
+        timings["features"] += time.perf_counter() - t
+        faces_per_frame.append([r["face"] for r in rows if r["frame"] == frame.index])
+        if thumbnails:  # keep small crops only, never the frames (bounded memory)
+            crops.append((frame.index, frame.time_s,
+                          [_faces.face_thumbnail(frame.image, f, 128) for f in faces_per_frame[-1]]))
+        if progress:
+            progress(len(indices), total)
+    if not indices:
+        raise VideoError(f"no frame could be decoded: {info.name}")
+
+    _faces.assign_tracks(faces_per_frame)
+    table = pd.DataFrame(rows)
+    if len(table):
+        table["track_id"] = [r["face"].track_id for r in rows]
+        table["box"] = [list(r["face"].box) for r in rows]
+        table["landmarks"] = [np.round(r["face"].landmarks, 1).tolist() for r in rows]
+        table = table.drop(columns=["face"])
+        front = ["frame", "time_s", "track_id", "box", "landmarks", "confidence"]
+        table = table[front + [c for c in table.columns if c not in front]]
+    tracks = _tracks(table, len(indices))
+    if thumbnails:
+        _attach_thumbnails(tracks, crops, faces_per_frame)
+
+    t = time.perf_counter()
+    verdict, score, threshold, msum = ("no-face" if not tracks else "unscored"), None, None, None
+    if model is not None:
+        threshold, msum = float(model.threshold), {"name": model.name, "version": model.version}
+        if len(table):
+            table["frame_score"] = model.decision_function(single_frame_rows(table))
+        scored = [tr for tr in tracks if _qualifies(tr, len(indices))] or tracks[:1]
+        for tr in tracks:
+            tr.score = float(model.decision_function(tr.features)[0])
+            tr.verdict = "fake" if tr.score >= threshold else "real"
+        if scored:
+            score = max(tr.score for tr in scored)
+            verdict = "fake" if score >= threshold else "real"
+    timings["score"] = time.perf_counter() - t
+    timings["total"] = sum(timings.values())
+    return Analysis(info, len(indices), indices, times, table, tracks, verdict, score, threshold, msum,
+                    timings, datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    detector=_faces.detector_name())
+
+
+def _qualifies(tr: TrackResult, n_sampled: int) -> bool:
+    return tr.n_faces >= 3 or tr.n_faces >= MIN_TRACK_SHARE * n_sampled
+
+
+def _tracks(table: pd.DataFrame, n_sampled: int) -> list[TrackResult]:
+    if not len(table):
+        return []
+    out = []
+    for tid, g in table.groupby("track_id", sort=True):
+        g = g.sort_values("frame")
+        out.append(TrackResult(int(tid), len(g), int(g["frame"].iloc[0]), int(g["frame"].iloc[-1]), aggregate(g)))
+    out.sort(key=lambda t: (-t.n_faces, t.track_id))
+    return out
+
+
+def _attach_thumbnails(tracks: list[TrackResult], crops, faces_per_frame) -> None:
+    by_id = {t.track_id: t for t in tracks}
+    for (index, time_s, thumbs), found in zip(crops, faces_per_frame):
+        for f, thumb in zip(found, thumbs):
+            if f.track_id in by_id:
+                by_id[f.track_id].thumbnails.append((index, time_s, thumb))
+
+
+def video_feature_row(analysis: Analysis) -> dict[str, float] | None:
+    """The per-video training row: the aggregate of the main (longest) track."""
+    tr = analysis.main_track
+    return None if tr is None else dict(tr.features)

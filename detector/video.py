@@ -1,0 +1,259 @@
+"""Video input: metadata for chain of custody and streaming frame sampling.
+
+Frames are decoded sequentially with OpenCV (``VideoCapture.grab`` skips a frame
+without converting it; only sampled frames are retrieved), so memory stays bounded
+whatever the length of the video.  When two sampled frames are far apart (a long
+video), the decoder seeks instead of grabbing through the gap.  Metadata that
+OpenCV cannot give (container, codec name, exact duration) comes from PyAV
+(FFmpeg) when it is installed.
+
+Sampling strategy (``sample_indices``): ``n`` frames spread evenly over the video,
+each at the centre of one of ``n`` equal segments, so the first and last seconds
+(often fades or titles) are not over-represented.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterator
+
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # FFmpeg's own chatter stays off stderr
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+
+#: Above this gap (in frames) between two sampled frames the decoder seeks
+#: rather than grabbing every frame in between.
+SEEK_GAP = 600
+#: Frames larger than this many pixels are refused (guards against decompression bombs).
+MAX_PIXELS = 8192 * 8192
+
+
+class VideoError(Exception):
+    """A file that cannot be read as a video or an image (message is one line, user-facing)."""
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """Metadata of a video or image file.
+
+    ``fps`` is frames per second, ``duration_s`` seconds, ``size_bytes`` the file size;
+    ``sha256`` is the hex digest of the file's bytes (chain of custody).
+    """
+
+    path: str
+    name: str
+    size_bytes: int
+    sha256: str
+    kind: str  # "video" or "image"
+    container: str
+    codec: str
+    width: int
+    height: int
+    fps: float
+    frame_count: int
+    duration_s: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One decoded frame: ``image`` is a (H, W, 3) uint8 BGR array on the original pixel grid."""
+
+    index: int
+    time_s: float
+    image: np.ndarray
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """SHA-256 hex digest of a file, read in chunks (bounded memory)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _check_file(path: str | os.PathLike) -> Path:
+    p = Path(path)
+    if not p.exists():
+        raise VideoError(f"file not found: {p}")
+    if not p.is_file():
+        raise VideoError(f"not a regular file: {p}")
+    if p.stat().st_size == 0:
+        raise VideoError(f"empty file (0 bytes): {p}")
+    return p
+
+
+def is_image_path(path: str | os.PathLike) -> bool:
+    return Path(path).suffix.lower() in IMAGE_EXTENSIONS
+
+
+def _probe_pyav(p: Path) -> dict | None:
+    """Metadata from PyAV; None when PyAV is absent, raises VideoError when it cannot read the file."""
+    try:
+        import av  # type: ignore
+    except ImportError:  # pragma: no cover - PyAV is in requirements
+        return None
+    try:
+        with av.open(str(p)) as c:
+            if not c.streams.video:
+                raise VideoError(f"no video stream in {p.name}")
+            s = c.streams.video[0]
+            fps = float(s.average_rate) if s.average_rate else 0.0
+            duration = 0.0
+            if s.duration is not None and s.time_base is not None:
+                duration = float(s.duration * s.time_base)
+            elif c.duration is not None:
+                duration = c.duration / 1_000_000
+            frames = int(s.frames or 0)
+            if frames == 0 and duration and fps:
+                frames = int(round(duration * fps))
+            return {
+                "container": c.format.name.split(",")[0],
+                "codec": s.codec_context.name,
+                "width": int(s.codec_context.width),
+                "height": int(s.codec_context.height),
+                "fps": fps,
+                "frame_count": frames,
+                "duration_s": duration,
+            }
+    except Exception as e:
+        reason = str(e).split(":")[0].strip() or type(e).__name__
+        raise VideoError(f"not a readable video ({reason}): {p.name}") from None
+
+
+def probe(path: str | os.PathLike, sha256: bool = True) -> VideoInfo:
+    """Read the metadata of a video or image without decoding its frames.
+
+    Raises
+    ------
+    VideoError
+        If the file is missing, empty, or neither a decodable video nor an image.
+    """
+    p = _check_file(path)
+    size = p.stat().st_size
+    digest = sha256_file(p) if sha256 else ""
+    if is_image_path(p):
+        img = _read_image(p)
+        h, w = img.shape[:2]
+        return VideoInfo(str(p), p.name, size, digest, "image", p.suffix.lower().lstrip("."),
+                         "image", w, h, 0.0, 1, 0.0)
+    meta = _probe_pyav(p)
+    if meta is None:
+        cap = cv2.VideoCapture(str(p))
+        try:
+            if not cap.isOpened():
+                raise VideoError(f"not a readable video (no decodable video stream): {p.name}")
+            w = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
+            h = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+            fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+            n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+            fourcc = int(cap.get(cv2.CAP_PROP_FOURCC) or 0)
+            codec = "".join(chr((fourcc >> (8 * i)) & 0xFF) for i in range(4)).strip("\x00 ") or "unknown"
+            meta = {"container": p.suffix.lower().lstrip("."), "codec": codec, "width": w, "height": h,
+                    "fps": fps, "frame_count": n, "duration_s": n / fps if fps else 0.0}
+        finally:
+            cap.release()
+    if meta["width"] <= 0 or meta["height"] <= 0:
+        raise VideoError(f"not a readable video (no frame size): {p.name}")
+    if meta["width"] * meta["height"] > MAX_PIXELS:
+        raise VideoError(f"frame too large ({meta['width']}x{meta['height']}): {p.name}")
+    return VideoInfo(str(p), p.name, size, digest, "video", meta["container"], meta["codec"],
+                     meta["width"], meta["height"], meta["fps"], meta["frame_count"], meta["duration_s"])
+
+
+def _read_image(p: Path) -> np.ndarray:
+    data = np.fromfile(str(p), dtype=np.uint8)
+    # Refuse decompression bombs before decoding the pixels.
+    try:
+        from PIL import Image  # pillow comes with scikit-image / streamlit
+
+        with Image.open(str(p)) as im:
+            if im.size[0] * im.size[1] > MAX_PIXELS:
+                raise VideoError(f"image too large ({im.size[0]}x{im.size[1]}): {p.name}")
+    except VideoError:
+        raise
+    except Exception:
+        pass
+    img = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    if img is None:
+        raise VideoError(f"not a readable image: {p.name}")
+    return img
+
+
+def sample_indices(frame_count: int, n: int) -> np.ndarray:
+    """Indices of ``n`` frames spread evenly over ``frame_count`` frames.
+
+    Each index is the centre of one of ``n`` equal segments; fewer than ``n`` unique
+    indices are returned when the video is shorter than ``n`` frames.
+
+    >>> sample_indices(100, 4).tolist()
+    [12, 37, 62, 87]
+    """
+    if n < 1:
+        raise ValueError("n must be >= 1")
+    if frame_count <= 0:
+        return np.zeros(0, dtype=int)
+    idx = np.floor((np.arange(n) + 0.5) * frame_count / n).astype(int)
+    return np.unique(np.clip(idx, 0, frame_count - 1))
+
+
+def iter_frames(path: str | os.PathLike, n_frames: int = 16, info: VideoInfo | None = None) -> Iterator[Frame]:
+    """Yield ``n_frames`` frames spread over the video, decoding sequentially.
+
+    Only the sampled frames are converted to arrays; the video is never held in
+    memory.  An image yields one frame.  A truncated video yields the sampled
+    frames that could be decoded (possibly none).
+
+    Raises
+    ------
+    VideoError
+        If the file cannot be opened at all.
+    """
+    p = _check_file(path)
+    if is_image_path(p):
+        yield Frame(0, 0.0, _read_image(p))
+        return
+    info = info or probe(p, sha256=False)
+    cap = cv2.VideoCapture(str(p))
+    if not cap.isOpened():
+        raise VideoError(f"not a readable video: {p.name}")
+    fps = info.fps or 25.0
+    try:
+        targets = sample_indices(info.frame_count, n_frames)
+        if targets.size == 0:  # unknown length: take the first frames
+            targets = np.arange(n_frames)
+        pos = 0  # index of the next frame the decoder will return
+        for t in targets:
+            if t - pos > SEEK_GAP:
+                cap.set(cv2.CAP_PROP_POS_FRAMES, float(t))
+                pos = int(cap.get(cv2.CAP_PROP_POS_FRAMES))
+            ok = True
+            while pos < t:
+                ok = cap.grab()
+                if not ok:
+                    break
+                pos += 1
+            if not ok:
+                break
+            ok, img = cap.read()
+            if not ok or img is None:
+                break
+            pos += 1
+            yield Frame(int(t), float(t) / fps, img)
+    finally:
+        cap.release()
+
+
+def read_frames(path: str | os.PathLike, n_frames: int = 16) -> list[Frame]:
+    """List version of :func:`iter_frames`."""
+    return list(iter_frames(path, n_frames))

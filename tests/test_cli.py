@@ -1,0 +1,65 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from detector.cli import main
+
+
+def test_inspect_json_shape(demo_pair, capsys):
+    assert main(["inspect", str(demo_pair[0]), "--json", "--frames", "6"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    for key in ("video", "verdict", "score", "threshold", "model", "tracks", "frames"):
+        assert key in out
+    assert len(out["video"]["sha256"]) == 64
+    assert out["n_frames_sampled"] == 6 and len(out["frames"]) == 6
+    face = out["frames"][0]["faces"][0]
+    assert len(face["box"]) == 4 and 0 < face["confidence"] <= 1
+    assert "hf_inner_outer" in face["features"]
+    assert out["tracks"][0]["n_faces"] == 6
+
+
+def test_inspect_without_model_still_reports_faces(demo_pair, tmp_path, capsys):
+    from detector import model as M
+
+    old = M.DEFAULT_MODEL_DIR
+    M.DEFAULT_MODEL_DIR = tmp_path / "none"
+    try:
+        assert main(["inspect", str(demo_pair[0]), "--frames", "4"]) == 0
+    finally:
+        M.DEFAULT_MODEL_DIR = old
+    cap = capsys.readouterr()
+    assert "no model loaded" in cap.err and "track 0: 4 faces" in cap.out
+
+
+@pytest.mark.parametrize("name", ["missing", "empty", "text"])
+def test_unreadable_input_is_one_line_and_exit_1(bad_files, name, capsys):
+    assert main(["inspect", str(bad_files[name])]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "\n" not in err and "Traceback" not in err
+
+
+def test_no_face_video_gives_no_face_verdict(bad_files, capsys):
+    assert main(["inspect", str(bad_files["noface"]), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["verdict"] == "no-face" and out["tracks"] == []
+
+
+def test_image_input(bad_files, capsys):
+    assert main(["inspect", str(bad_files["image"]), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["video"]["kind"] == "image" and out["n_faces"] == 1
+
+
+def test_truncated_video_no_traceback(bad_files, capsys):
+    code = main(["inspect", str(bad_files["truncated"])])
+    assert code in (0, 1)
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_module_entry_point(demo_pair):
+    r = subprocess.run([sys.executable, "-m", "detector", "inspect", str(demo_pair[1]), "--json", "--frames", "3"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["n_frames_sampled"] == 3

@@ -1,0 +1,62 @@
+import numpy as np
+import pytest
+
+from detector.analysis import analyze
+from detector.faces import assign_tracks, detect_faces, face_regions, Face
+
+
+def test_detects_the_astronaut_with_landmarks(astronaut):
+    faces = detect_faces(astronaut)
+    assert len(faces) == 1
+    f = faces[0]
+    x, y, w, h = f.box
+    assert 150 < x + w / 2 < 300 and 60 < y + h / 2 < 200  # her face, not the flag
+    lm = f.landmarks
+    assert lm.shape == (5, 2)
+    assert np.all((lm[:, 0] >= x) & (lm[:, 0] <= x + w) & (lm[:, 1] >= y) & (lm[:, 1] <= y + h))
+    assert lm[0, 0] < lm[1, 0] and lm[:2, 1].mean() < lm[3:, 1].mean()  # eyes above mouth
+
+
+def test_coordinates_are_on_the_original_grid(astronaut):
+    import cv2
+
+    big = cv2.resize(astronaut, (1536, 1536))  # detection runs downscaled, boxes come back scaled
+    f_small, f_big = detect_faces(astronaut)[0], detect_faces(big)[0]
+    assert np.allclose(np.array(f_big.box) / 3, f_small.box, atol=6)
+
+
+def test_no_face_in_noise():
+    rng = np.random.default_rng(0)
+    assert detect_faces(rng.integers(0, 255, (240, 320, 3), dtype=np.uint8)) == []
+
+
+def test_bad_image_is_refused():
+    with pytest.raises(ValueError):
+        detect_faces(np.zeros((10, 10), np.uint8))
+
+
+def test_regions_are_disjoint_and_nested(astronaut):
+    reg = face_regions(detect_faces(astronaut)[0], astronaut.shape)
+    assert not (reg.inner & reg.band).any() and not (reg.band & reg.outer).any()
+    assert reg.inner.sum() > 1000 and reg.band.sum() > 500 and reg.outer.sum() > 1000
+    assert reg.radius[reg.inner].max() < reg.radius[reg.outer].min()
+
+
+def _face(x, y, w=80):
+    return Face((x, y, w, w), np.zeros((5, 2)), 0.9)
+
+
+def test_tracker_keeps_two_people_apart():
+    frames = [[_face(10 + 5 * t, 50), _face(300 - 5 * t, 60)] for t in range(6)]
+    frames[3] = frames[3][:1]  # the second person is missed once
+    n = assign_tracks(frames)
+    assert n == 2
+    left = {f.track_id for fr in frames for f in fr if f.box[0] < 150}
+    right = {f.track_id for fr in frames for f in fr if f.box[0] >= 150}
+    assert len(left) == 1 and len(right) == 1 and left != right
+
+
+def test_two_faces_in_a_video_give_two_tracks(two_face_video):
+    a = analyze(two_face_video, model=None, n_frames=8)
+    assert len(a.tracks) == 2
+    assert all(t.n_faces >= 7 for t in a.tracks)

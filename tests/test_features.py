@@ -1,0 +1,121 @@
+"""Each feature family on inputs where the answer is known."""
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from detector import features as F
+from detector.faces import detect_faces, face_regions
+
+
+@pytest.fixture(scope="module")
+def scene(astronaut):
+    """The astronaut with mild sensor noise, its face and regions."""
+    rng = np.random.default_rng(1)
+    img = np.clip(astronaut + rng.normal(0, 3, astronaut.shape), 0, 255).astype(np.uint8)
+    face = detect_faces(img)[0]
+    return img, face, face_regions(face, img.shape)
+
+
+def _full_mask(img, reg, name):
+    x0, y0, x1, y1 = reg.crop
+    m = np.zeros(img.shape[:2], bool)
+    m[y0:y1, x0:x1] = getattr(reg, name)
+    return m
+
+
+def _feats(img, reg):
+    return F.face_features(img, reg)
+
+
+def test_all_families_present_and_finite(scene):
+    img, _, reg = scene
+    f = _feats(img, reg)
+    assert {F.family_of(c) for c in f} == set(F.FAMILIES)
+    assert all(np.isfinite(v) for v in f.values())
+
+
+def test_blurred_face_lowers_sharpness_and_spectrum_ratios(scene):
+    img, _, reg = scene
+    inner = _full_mask(img, reg, "inner")
+    blurred = img.copy()
+    blurred[inner] = cv2.GaussianBlur(img, (0, 0), 2.0)[inner]
+    a, b = _feats(img, reg), _feats(blurred, reg)
+    assert b["hf_inner_outer"] < a["hf_inner_outer"] - 0.5
+    assert b["spec_high_inner_outer"] < a["spec_high_inner_outer"]
+    assert b["noise_inner_outer"] < a["noise_inner_outer"]
+    assert b["grad_inner_outer"] < a["grad_inner_outer"]
+    assert b["iqm_sharpness"] < a["iqm_sharpness"]
+
+
+def test_noise_outside_only_lowers_noise_ratio(scene):
+    img, _, reg = scene
+    outer = _full_mask(img, reg, "outer")
+    noisy = img.astype(np.float32)
+    noisy[outer] += np.random.default_rng(2).normal(0, 8, noisy[outer].shape)
+    noisy = np.clip(noisy, 0, 255).astype(np.uint8)
+    assert _feats(noisy, reg)["noise_inner_outer"] < _feats(img, reg)["noise_inner_outer"] - 0.2
+
+
+def test_pasted_uncompressed_face_loses_the_block_grid(scene):
+    img, _, reg = scene
+    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 30])
+    jpg = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    inner = _full_mask(img, reg, "inner")
+    pasted = jpg.copy()
+    pasted[inner] = img[inner]
+    whole, spliced = _feats(jpg, reg), _feats(pasted, reg)
+    assert whole["block_inner"] > 0.2 and whole["block_outer"] > 0.2  # a grid everywhere
+    assert abs(whole["block_inner_outer"]) < 0.3
+    assert spliced["block_inner_outer"] < -0.3  # the face lost it
+
+
+def test_block_grid_follows_the_frame_not_the_crop():
+    """Blockiness is measured on the frame's 8x8 grid whatever the crop offset."""
+    rng = np.random.default_rng(3)
+    img = np.kron(rng.uniform(0, 255, (16, 16)), np.ones((8, 8))).astype(np.float32)
+    img += rng.normal(0, 2, img.shape).astype(np.float32)
+    m = np.ones(img.shape, bool)
+    on_grid = F.blockiness(img[3:, 5:], m[3:, 5:], m[3:, 5:], m[3:, 5:], offset=(3, 5))
+    off_grid = F.blockiness(img[3:, 5:], m[3:, 5:], m[3:, 5:], m[3:, 5:], offset=(0, 0))
+    assert on_grid["block_inner"] > 1.0 > off_grid["block_inner"]
+
+
+def test_colour_shift_inside_is_measured(scene):
+    img, _, reg = scene
+    inner = _full_mask(img, reg, "inner")
+    shifted = img.astype(np.int16)
+    shifted[inner, 2] += 25  # more red inside the face (BGR)
+    shifted = np.clip(shifted, 0, 255).astype(np.uint8)
+    assert _feats(shifted, reg)["color_a_inner_outer"] > _feats(img, reg)["color_a_inner_outer"] + 3
+
+
+def test_lbp_same_texture_everywhere_is_near_zero():
+    rng = np.random.default_rng(4)
+    g = rng.uniform(0, 255, (200, 200)).astype(np.float32)
+    yy, xx = np.mgrid[:200, :200]
+    r = np.hypot(yy - 100, xx - 100)
+    f = F.lbp_texture(g, r < 40, (r >= 40) & (r < 60), (r >= 70) & (r < 95))
+    assert f["lbp_chi2_inner_outer"] < 0.01
+    smooth = g.copy()
+    smooth[r < 40] = cv2.GaussianBlur(g, (0, 0), 2)[r < 40]
+    assert F.lbp_texture(smooth, r < 40, (r >= 40) & (r < 60), (r >= 70) & (r < 95))["lbp_chi2_inner_outer"] > 0.05
+
+
+def test_validation_at_the_boundary():
+    g = np.zeros((20, 20), np.float32)
+    with pytest.raises(ValueError):
+        F.highfreq_energy(g, np.ones((10, 10), bool), np.ones((20, 20), bool), np.ones((20, 20), bool))
+    with pytest.raises(ValueError):
+        F.noise_residual(np.zeros((20, 20, 3)), *(np.ones((20, 20), bool),) * 3)
+
+
+def test_aggregate_stats_and_temporal_change():
+    t = pd.DataFrame({"frame": [0, 1, 2], "hf_inner_outer": [1.0, 3.0, 2.0]})
+    a = F.aggregate(t)
+    assert a["hf_inner_outer__mean"] == pytest.approx(2.0)
+    assert a["hf_inner_outer__median"] == pytest.approx(2.0)
+    assert a["hf_inner_outer__std"] == pytest.approx(np.std([1, 3, 2]))
+    assert a["hf_inner_outer__dmean"] == pytest.approx(1.5)  # |3-1| and |2-3|
+    assert F.aggregate(t.iloc[:1])["hf_inner_outer__dmean"] == 0.0

@@ -1,0 +1,63 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+
+from detector.model import DetectorModel, ModelError, load_model, save_model
+
+
+def _tiny_model(tmp_path):
+    rng = np.random.default_rng(0)
+    cols = ["hf_inner_outer__mean", "noise_inner_outer__mean"]
+    X = rng.normal(size=(40, 2))
+    y = (X[:, 0] + 0.3 * rng.normal(size=40) > 0).astype(int)
+    pipe = Pipeline([("scale", StandardScaler()), ("svm", SVC(kernel="rbf"))]).fit(X, y)
+    m = DetectorModel(pipe, cols, threshold=0.1, name="tiny", version="1")
+    save_model(m, tmp_path / "tiny", card={"command": "test"})
+    return m, X, cols
+
+
+def test_round_trip_gives_the_same_scores(tmp_path):
+    m, X, cols = _tiny_model(tmp_path)
+    loaded = load_model(tmp_path / "tiny")
+    df = pd.DataFrame(X, columns=cols)
+    assert np.allclose(loaded.decision_function(df), m.decision_function(df))
+    assert loaded.threshold == 0.1 and loaded.name == "tiny"
+    assert (tmp_path / "tiny" / "CARD.md").read_text().startswith("# Model card: tiny")
+
+
+def test_tampered_model_file_is_refused(tmp_path):
+    _tiny_model(tmp_path)
+    f = tmp_path / "tiny" / "model.skops"
+    data = bytearray(f.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    f.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="SHA-256"):
+        load_model(tmp_path / "tiny")
+
+
+def test_features_version_mismatch_is_refused(tmp_path):
+    _tiny_model(tmp_path)
+    card = tmp_path / "tiny" / "card.json"
+    c = json.loads(card.read_text())
+    c["features_version"] = "0-old"
+    card.write_text(json.dumps(c))
+    with pytest.raises(ModelError, match="features version"):
+        load_model(tmp_path / "tiny")
+
+
+def test_missing_model_is_a_clear_error(tmp_path):
+    with pytest.raises(ModelError, match="no model"):
+        load_model(tmp_path / "nothing")
+
+
+def test_contributions_explain_the_score(tmp_path):
+    m, X, cols = _tiny_model(tmp_path)
+    row = dict(zip(cols, [3.0, 0.0]))
+    c = m.contributions(row)
+    assert set(c) == set(cols)
+    assert abs(c[cols[0]]) > abs(c[cols[1]])  # the informative feature moves the score most

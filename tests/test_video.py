@@ -1,0 +1,67 @@
+import hashlib
+
+import numpy as np
+import pytest
+
+from detector.video import VideoError, iter_frames, probe, read_frames, sample_indices
+
+
+def test_sample_indices_spread_and_short_videos():
+    assert sample_indices(100, 4).tolist() == [12, 37, 62, 87]
+    assert sample_indices(3, 16).tolist() == [0, 1, 2]
+    assert sample_indices(0, 16).size == 0
+    with pytest.raises(ValueError):
+        sample_indices(10, 0)
+
+
+def test_probe_metadata_and_sha256(demo_pair):
+    info = probe(demo_pair[0])
+    assert info.kind == "video" and info.codec == "h264"
+    assert (info.width, info.height) == (640, 480)
+    assert info.frame_count == 40 and info.fps == pytest.approx(25.0)
+    assert info.duration_s == pytest.approx(1.6, abs=0.05)
+    assert info.sha256 == hashlib.sha256(demo_pair[0].read_bytes()).hexdigest()
+    assert info.size_bytes == demo_pair[0].stat().st_size
+
+
+def test_frames_are_sampled_in_order_with_times(demo_pair):
+    frames = read_frames(demo_pair[0], 8)
+    assert [f.index for f in frames] == sample_indices(40, 8).tolist()
+    assert frames[1].time_s == pytest.approx(frames[1].index / 25.0)
+    assert frames[0].image.shape == (480, 640, 3) and frames[0].image.dtype == np.uint8
+
+
+def test_frames_are_the_right_ones(demo_pair):
+    """A sampled frame equals the frame decoded by reading everything sequentially."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(demo_pair[0]))
+    all_frames = []
+    while True:
+        ok, f = cap.read()
+        if not ok:
+            break
+        all_frames.append(f)
+    for fr in read_frames(demo_pair[0], 5):
+        assert np.array_equal(fr.image, all_frames[fr.index])
+
+
+def test_image_is_one_frame(bad_files):
+    info = probe(bad_files["image"])
+    assert info.kind == "image" and info.frame_count == 1
+    frames = read_frames(bad_files["image"], 16)
+    assert len(frames) == 1 and frames[0].image.shape == (512, 512, 3)
+
+
+@pytest.mark.parametrize("name,msg", [("missing", "not found"), ("empty", "empty"), ("text", "not a readable")])
+def test_unreadable_inputs_raise_clear_errors(bad_files, name, msg):
+    with pytest.raises(VideoError, match=msg):
+        probe(bad_files[name])
+
+
+def test_truncated_video_yields_what_it_can(bad_files):
+    try:
+        frames = list(iter_frames(bad_files["truncated"], 16))
+    except VideoError:
+        return  # also acceptable: clearly refused
+    assert len(frames) < 16
