@@ -89,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _extra_commands():
     """Commands that live with their own stage (training, evaluation, scanning...)."""
     out = []
-    for mod in ("training", "evaluation_cli", "scan", "demo"):
+    for mod in ("extraction", "training", "scan"):
         try:
             m = __import__(f"{__package__}.{mod}", fromlist=["register_cli"])
         except ModuleNotFoundError as e:

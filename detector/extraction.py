@@ -1,0 +1,193 @@
+"""Feature extraction at dataset scale: a manifest in, Parquet feature tables out.
+
+``deepfake-detector extract --manifest CSV --out DIR`` analyses every video of the
+manifest (no model) in parallel worker processes and writes
+
+- ``DIR/shards/<key>.parquet``: the per-frame table of one video, written as soon as
+  that video is done (so a killed run loses nothing finished and resumes by skipping
+  existing shards);
+- ``DIR/frames.parquet``: all per-frame rows (one per face per sampled frame);
+- ``DIR/videos.parquet``: one row per video (manifest columns + the main track's
+  aggregate features + n_faces, n_tracks, n_sampled);
+- ``DIR/failures.csv``: videos that could not be analysed, with the reason;
+- ``DIR/extract.json``: features version and frame count (a mismatch refuses to mix).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+import pandas as pd
+
+from .features import FAMILIES, FEATURES_VERSION, aggregate, family_of
+
+META_COLUMNS = ("path", "label", "group", "method", "compression", "dataset")
+
+
+def _key(path: str) -> str:
+    return Path(path).stem[:40] + "-" + hashlib.sha1(path.encode()).hexdigest()[:10]
+
+
+def _work(abs_path: str, n_frames: int) -> tuple[str, pd.DataFrame | None, dict | None, str | None]:
+    """Analyse one video in a worker: (abs_path, per-frame table, info, error)."""
+    from .analysis import analyze
+    from .faces import limit_threads
+
+    limit_threads()
+    try:
+        a = analyze(abs_path, model=None, n_frames=n_frames)
+    except Exception as e:  # recorded, never fatal
+        return abs_path, None, None, f"{type(e).__name__}: {e}"
+    t = a.table.copy()
+    if len(t):
+        t["box"] = t["box"].map(lambda b: json.dumps(b))
+        t["landmarks"] = t["landmarks"].map(lambda b: json.dumps(b))
+    info = {"n_sampled": a.n_sampled, "sha256": a.info.sha256, "duration_s": a.info.duration_s,
+            "width": a.info.width, "height": a.info.height, **{f"t_{k}": v for k, v in a.timings.items()}}
+    return abs_path, t, info, None
+
+
+def extract(manifest: pd.DataFrame, out_dir: str | os.PathLike, n_frames: int = 16, workers: int | None = None,
+            progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Extract features for every row of ``manifest`` (from :func:`detector.datasets.read_manifest`).
+
+    Returns (frames, videos) tables and writes them under ``out_dir``.  Videos whose
+    shard already exists are not analysed again.
+    """
+    out = Path(out_dir)
+    shards = out / "shards"
+    shards.mkdir(parents=True, exist_ok=True)
+    stamp = {"features_version": FEATURES_VERSION, "n_frames": n_frames}
+    sp = out / "extract.json"
+    if sp.exists():
+        old = json.loads(sp.read_text())
+        if {k: old.get(k) for k in stamp} != stamp:
+            raise ValueError(f"{out} holds features made with {old}, not {stamp}: use another --out")
+    sp.write_text(json.dumps(stamp))
+    rows = manifest.to_dict("records")
+    todo = [r for r in rows if not (shards / f"{_key(r['abs_path'])}.parquet").exists()]
+    fail_path = out / "failures.csv"
+    failures = pd.read_csv(fail_path).to_dict("records") if fail_path.exists() else []
+    failed_before = {f["abs_path"] for f in failures}
+    todo = [r for r in todo if r["abs_path"] not in failed_before]
+    workers = workers or os.cpu_count() or 1
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(rows), initial=len(rows) - len(todo), unit="video", file=sys.stderr)
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")  # fork after OpenCV/OpenMP threads can deadlock
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, max_tasks_per_child=20) as pool:
+        futs = {pool.submit(_work, r["abs_path"], n_frames): r["abs_path"] for r in todo}
+        for fut in as_completed(futs):
+            try:
+                path, table, info, err = fut.result()
+            except Exception as e:  # a worker died; the pool is broken, a re-run resumes
+                path, table, info, err = futs[fut], None, None, f"worker died: {e}"
+            if err is not None:
+                failures.append({"abs_path": path, "reason": err})
+                pd.DataFrame(failures).to_csv(fail_path, index=False)
+            else:
+                table = table.assign(abs_path=path)
+                _write_shard(shards / f"{_key(path)}.parquet", table, info)
+            if bar:
+                bar.update(1)
+    if bar:
+        bar.close()
+    return collect(manifest, out)
+
+
+def _write_shard(path: Path, table: pd.DataFrame, info: dict) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    t = pa.Table.from_pandas(table, preserve_index=False)
+    t = t.replace_schema_metadata({**(t.schema.metadata or {}), b"video_info": json.dumps(info).encode()})
+    tmp = path.with_suffix(".tmp")
+    pq.write_table(t, tmp)
+    os.replace(tmp, path)  # atomic: a killed run never leaves half a shard
+
+
+def collect(manifest: pd.DataFrame, out_dir: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Assemble the per-frame and per-video tables from the shards of ``manifest``'s videos."""
+    import pyarrow.parquet as pq
+
+    out = Path(out_dir)
+    frames, videos = [], []
+    meta_cols = [c for c in META_COLUMNS if c in manifest.columns]
+    for r in manifest.to_dict("records"):
+        sp = out / "shards" / f"{_key(r['abs_path'])}.parquet"
+        if not sp.exists():
+            continue
+        pt = pq.read_table(sp)
+        info = json.loads(pt.schema.metadata[b"video_info"])
+        t = pt.to_pandas()
+        meta = {c: r[c] for c in meta_cols}
+        row = {**meta, "abs_path": r["abs_path"], **info, "n_faces": len(t),
+               "n_tracks": int(t["track_id"].nunique()) if len(t) else 0}
+        if len(t):
+            main = t["track_id"].value_counts().idxmax()
+            g = t[t["track_id"] == main].sort_values("frame")
+            row.update(aggregate(g))
+            row["main_track_faces"] = len(g)
+            frames.append(t.assign(**meta))
+        videos.append(row)
+    ft = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    vt = pd.DataFrame(videos)
+    if len(ft):
+        ft.to_parquet(out / "frames.parquet", index=False)
+    vt.to_parquet(out / "videos.parquet", index=False)
+    return ft, vt
+
+
+def load_features(out_dir: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Read ``frames.parquet`` and ``videos.parquet`` written by :func:`extract`."""
+    out = Path(out_dir)
+    vp = out / "videos.parquet"
+    if not vp.exists():
+        raise FileNotFoundError(f"no videos.parquet in {out}: run 'deepfake-detector extract' first")
+    stamp = json.loads((out / "extract.json").read_text()) if (out / "extract.json").exists() else {}
+    if stamp.get("features_version", FEATURES_VERSION) != FEATURES_VERSION:
+        raise ValueError(f"features in {out} are version {stamp.get('features_version')}, code is {FEATURES_VERSION}")
+    fp = out / "frames.parquet"
+    return (pd.read_parquet(fp) if fp.exists() else pd.DataFrame()), pd.read_parquet(vp)
+
+
+def aggregated_columns(videos: pd.DataFrame) -> list[str]:
+    """The model's input columns (aggregated features) present in a per-video table."""
+    return [c for c in videos.columns if "__" in c and family_of(c) in FAMILIES]
+
+
+def cmd_extract(args) -> int:
+    from .datasets import read_manifest
+
+    m = read_manifest(args.manifest)
+    for p in m.attrs.get("problems", []):
+        print(f"skipped row {p.get('row')}: {p.get('reason')} ({p.get('path')})", file=sys.stderr)
+    if args.limit:
+        m = m.head(args.limit)
+    frames, videos = extract(m, args.out, n_frames=args.frames, workers=args.workers)
+    failed = len(m) - len(videos)
+    print(f"{len(videos)} videos extracted ({int((videos.get('n_faces', pd.Series(dtype=int)) > 0).sum())} with faces), "
+          f"{len(frames)} face rows, {failed} failed -> {args.out}")
+    return 0
+
+
+def register_cli(sub) -> None:
+    from .analysis import DEFAULT_FRAMES
+
+    s = sub.add_parser("extract", help="extract features of every video in a manifest (resumable)")
+    s.add_argument("--manifest", required=True)
+    s.add_argument("--out", required=True)
+    s.add_argument("--frames", type=int, default=DEFAULT_FRAMES)
+    s.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
+    s.add_argument("--limit", type=int, default=0, help="only the first N rows (for trials)")
+    s.set_defaults(func=cmd_extract)
+
