@@ -53,7 +53,7 @@ def _work(abs_path: str, n_frames: int) -> tuple[str, pd.DataFrame | None, dict 
 
 
 def extract(manifest: pd.DataFrame, out_dir: str | os.PathLike, n_frames: int = 16, workers: int | None = None,
-            progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+            progress: bool = True, manifest_path: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Extract features for every row of ``manifest`` (from :func:`detector.datasets.read_manifest`).
 
     Returns (frames, videos) tables and writes them under ``out_dir``.  Videos whose
@@ -68,7 +68,7 @@ def extract(manifest: pd.DataFrame, out_dir: str | os.PathLike, n_frames: int = 
         old = json.loads(sp.read_text())
         if {k: old.get(k) for k in stamp} != stamp:
             raise ValueError(f"{out} holds features made with {old}, not {stamp}: use another --out")
-    sp.write_text(json.dumps(stamp))
+    sp.write_text(json.dumps({**stamp, "manifest": manifest_path}))
     rows = manifest.to_dict("records")
     todo = [r for r in rows if not (shards / f"{_key(r['abs_path'])}.parquet").exists()]
     fail_path = out / "failures.csv"
@@ -84,7 +84,8 @@ def extract(manifest: pd.DataFrame, out_dir: str | os.PathLike, n_frames: int = 
     import multiprocessing as mp
 
     ctx = mp.get_context("spawn")  # fork after OpenCV/OpenMP threads can deadlock
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, max_tasks_per_child=20) as pool:
+    # No max_tasks_per_child: on CPython 3.11 the pool hung here when a worker retired (seen after 2 x 20 tasks).
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
         futs = {pool.submit(_work, r["abs_path"], n_frames): r["abs_path"] for r in todo}
         for fut in as_completed(futs):
             try:
@@ -173,7 +174,7 @@ def cmd_extract(args) -> int:
         print(f"skipped row {p.get('row')}: {p.get('reason')} ({p.get('path')})", file=sys.stderr)
     if args.limit:
         m = m.head(args.limit)
-    frames, videos = extract(m, args.out, n_frames=args.frames, workers=args.workers)
+    frames, videos = extract(m, args.out, n_frames=args.frames, workers=args.workers, manifest_path=args.manifest)
     failed = len(m) - len(videos)
     print(f"{len(videos)} videos extracted ({int((videos.get('n_faces', pd.Series(dtype=int)) > 0).sum())} with faces), "
           f"{len(frames)} face rows, {failed} failed -> {args.out}")

@@ -247,13 +247,25 @@ def train(features_dir: str, out_dir: str, name: str | None = None, version: str
         "metrics": {"video": headline(video_eval), "subsets": metrics["subsets"],
                     "video_at_fold_thresholds": {k: fold_thr.get(k) for k in ("far", "frr", "hter")},
                     "frame": headline(frame_eval) if frame_eval else None},
-        "command": command or " ".join(["deepfake-detector"] + sys.argv[1:]),
+        "command": command or _recipe(features_dir, out_dir, seed, quick),
         "libraries": _library_versions(),
         "trained_seconds": round(time.time() - t0, 1),
     }
     model = DetectorModel(pipe, columns, thr, name or out.name, version, card)
     save_model(model, out, card=card)
     return model
+
+
+def _recipe(features_dir: str, out_dir: str, seed: int, quick: bool) -> str:
+    """The commands that reproduce this model from its manifest."""
+    stamp_path = Path(features_dir) / "extract.json"
+    stamp = json.loads(stamp_path.read_text()) if stamp_path.exists() else {}
+    train_cmd = f"deepfake-detector train --features {features_dir} --out {out_dir} --seed {seed}" + \
+        (" --quick" if quick else "")
+    if stamp.get("manifest"):
+        return (f"deepfake-detector extract --manifest {stamp['manifest']} --out {features_dir} "
+                f"--frames {stamp.get('n_frames', 16)} && {train_cmd}")
+    return train_cmd
 
 
 def _manifest_hash(videos: pd.DataFrame) -> str:
