@@ -10,14 +10,18 @@ so most columns are log-ratios or differences between regions.
 Families (the column prefix before the first ``_``):
 
 =========  ==================================================================
-``hf``     high-frequency (Laplacian) energy, log-ratios between regions
+``hf``     high-frequency (Laplacian) energy, log-ratios between regions and a
+           radial profile across the face boundary
 ``spec``   block power spectrum (16x16 px blocks, radial bands as fractions of
            Nyquist: the spectrum is resampled, never the image), log-ratios
 ``noise``  noise residual (image minus its 3x3 median), robust sigma ratios
-``grad``   gradient magnitude; the band against both neighbours (blending edge)
+``grad``   gradient magnitude; the band against both neighbours (blending edge);
+           radial profile
 ``lbp``    uniform LBP texture histograms, chi-square distances between regions
-``block``  8x8 compression blockiness on the frame's own grid, per region
-``color``  Lab colour and chroma-vs-luma sharpness mismatch across the boundary
+``block``  compression traces on the frame's own grid: 8x8 / 4x4 / chroma block
+           grid strength and 8x8 DCT coefficient statistics, per region
+``color``  Lab colour, chroma-vs-luma sharpness and the Y/Cr/Cb step across the
+           boundary
 ``iqm``    classic absolute image-quality measures of the face (the IQM+SVM seed)
 =========  ==================================================================
 
@@ -34,7 +38,7 @@ from skimage.feature import local_binary_pattern
 
 from .faces import Regions
 
-FEATURES_VERSION = "1"
+FEATURES_VERSION = "2"
 EPS = 1e-6
 BLOCK = 16  # spectrum block size in pixels
 FAMILIES = ("hf", "spec", "noise", "grad", "lbp", "block", "color", "iqm")
@@ -176,35 +180,115 @@ def lbp_texture(gray: np.ndarray, inner: np.ndarray, band: np.ndarray, outer: np
             "lbp_flat_inner_outer": _lr(hi[8] + hi[0], ho[8] + ho[0])}
 
 
-def blockiness(gray: np.ndarray, inner: np.ndarray, band: np.ndarray, outer: np.ndarray,
-               offset: tuple[int, int] = (0, 0)) -> dict[str, float]:
-    """8x8 block-grid strength per region, on the frame's own grid.
+def grid_strength(img: np.ndarray, mask: np.ndarray, offset: tuple[int, int] = (0, 0), period: int = 8) -> float:
+    """Block-grid strength of ``img`` (h, w) inside ``mask``: the mean absolute step across
+    block boundaries of the frame's ``period`` x ``period`` grid divided by the mean step
+    inside blocks (1 = no grid).  ``offset`` is (y0, x0) of ``img`` in the frame."""
+    oy, ox = offset
+    dx = np.abs(np.diff(img, axis=1))  # step between column j and j+1
+    dy = np.abs(np.diff(img, axis=0))
+    bx = ((np.arange(dx.shape[1]) + ox + 1) % period == 0)[None, :]
+    by = ((np.arange(dy.shape[0]) + oy + 1) % period == 0)[:, None]
+    mx, my = mask[:, 1:] & mask[:, :-1], mask[1:, :] & mask[:-1, :]
+    num = dx[mx & bx].sum() + dy[my & by].sum()
+    nn = (mx & bx).sum() + (my & by).sum()
+    den = dx[mx & ~bx].sum() + dy[my & ~by].sum()
+    nd = (mx & ~bx).sum() + (my & ~by).sum()
+    return float((num / max(nn, 1) + EPS) / (den / max(nd, 1) + EPS))
 
-    For each region: mean absolute luma step across 8x8 block boundaries divided by
-    the mean step inside blocks (1 = no grid).  A face pasted in from a differently
-    compressed source loses the grid the rest of the frame keeps (double-compression
-    trace).  ``offset`` is the crop's (y0, x0) in the frame.
+
+def blockiness(gray: np.ndarray, inner: np.ndarray, band: np.ndarray, outer: np.ndarray,
+               offset: tuple[int, int] = (0, 0), chroma: np.ndarray | None = None) -> dict[str, float]:
+    """Compression block-grid strength per region, on the frame's own grid.
+
+    For each region the 8x8 grid strength of luma (:func:`grid_strength`, log); the
+    inner/outer log-ratios of the 8x8 grid, the 4x4 grid (H.264 transforms) and, when
+    ``chroma`` (h, w, 2: Cr, Cb) is given, the chroma 8x8 grids.  A face pasted in from
+    a differently compressed source loses the grid the rest of the frame keeps
+    (double-compression trace).  ``offset`` is the crop's (y0, x0) in the frame.
     """
     _check(gray, inner, band, outer)
-    oy, ox = offset
-    dx = np.abs(np.diff(gray, axis=1))  # step between column j and j+1
-    dy = np.abs(np.diff(gray, axis=0))
-    bx = ((np.arange(dx.shape[1]) + ox + 1) % 8 == 0)[None, :]
-    by = ((np.arange(dy.shape[0]) + oy + 1) % 8 == 0)[:, None]
-    out = {}
-    vals = {}
-    for name, m in (("inner", inner), ("band", band), ("outer", outer)):
-        mx, my = m[:, 1:] & m[:, :-1], m[1:, :] & m[:-1, :]
-        num = dx[mx & bx].sum() + dy[my & by].sum()
-        nn = (mx & bx).sum() + (my & by).sum()
-        den = dx[mx & ~bx].sum() + dy[my & ~by].sum()
-        nd = (mx & ~bx).sum() + (my & ~by).sum()
-        v = (num / max(nn, 1) + EPS) / (den / max(nd, 1) + EPS)
-        vals[name] = float(v)
-        out[f"block_{name}"] = float(np.log(v))
+    vals = {name: grid_strength(gray, m, offset) for name, m in (("inner", inner), ("band", band), ("outer", outer))}
+    out = {f"block_{name}": float(np.log(v)) for name, v in vals.items()}
     out["block_inner_outer"] = _lr(vals["inner"], vals["outer"])
     out["block_band_outer"] = _lr(vals["band"], vals["outer"])
+    out["block_4x4_inner_outer"] = _lr(grid_strength(gray, inner, offset, 4), grid_strength(gray, outer, offset, 4))
+    if chroma is not None:
+        for k, name in ((0, "cr"), (1, "cb")):
+            c = chroma[:, :, k]
+            out[f"block_{name}_inner_outer"] = _lr(grid_strength(c, inner, offset), grid_strength(c, outer, offset))
     return out
+
+
+def _grid_blocks(gray: np.ndarray, mask: np.ndarray, offset: tuple[int, int], size: int = 8,
+                 cover: float = 0.95) -> np.ndarray:
+    """The (n, size, size) blocks of the frame's grid lying (``cover`` share) inside ``mask``."""
+    oy, ox = (-offset[0]) % size, (-offset[1]) % size
+    g, m = gray[oy:, ox:], mask[oy:, ox:]
+    ny, nx = g.shape[0] // size, g.shape[1] // size
+    if ny == 0 or nx == 0:
+        return np.zeros((0, size, size), np.float32)
+    g = g[: ny * size, : nx * size].reshape(ny, size, nx, size).transpose(0, 2, 1, 3)
+    mm = m[: ny * size, : nx * size].reshape(ny, size, nx, size).mean(axis=(1, 3))
+    return np.ascontiguousarray(g[mm > cover], dtype=np.float32)
+
+
+_ZIGZAG_HIGH = (np.add.outer(np.arange(8), np.arange(8)) >= 7).reshape(-1)[1:]
+
+
+def _dct_stats(blocks: np.ndarray) -> tuple[float, float, float] | None:
+    if len(blocks) == 0:
+        return None
+    d = np.stack([cv2.dct(b) for b in blocks]).reshape(len(blocks), -1)[:, 1:]  # AC coefficients
+    hi = d[:, _ZIGZAG_HIGH]
+    lo = d[:, ~_ZIGZAG_HIGH]
+    return float((np.abs(d) < 1.0).mean()), float((hi**2).mean() / ((lo**2).mean() + EPS)), float(np.abs(hi).mean())
+
+
+def dct_statistics(gray: np.ndarray, inner: np.ndarray, band: np.ndarray, outer: np.ndarray,
+                   offset: tuple[int, int] = (0, 0)) -> dict[str, float]:
+    """8x8 DCT coefficient statistics of the frame-grid blocks inside each region.
+
+    Share of AC coefficients that quantised to ~0 (|c| < 1), high-to-low AC energy
+    ratio and mean |high AC|, as inner/outer log-ratios (and the zero share per region):
+    a face that went through other quantisation than its surroundings differs here.
+    """
+    _check(gray, inner, band, outer)
+    si, sb, so = (_dct_stats(_grid_blocks(gray, m, offset)) for m in (inner, band, outer))
+    if si is None or so is None:
+        return {k: 0.0 for k in ("block_dctzero_inner_outer", "block_dcthigh_inner_outer", "block_dcthighabs_inner_outer",
+                                 "block_dctzero_inner", "block_dctzero_outer", "block_dctzero_band_outer")}
+    return {"block_dctzero_inner_outer": _lr(si[0], so[0]), "block_dcthigh_inner_outer": _lr(si[1], so[1]),
+            "block_dcthighabs_inner_outer": _lr(si[2], so[2]), "block_dctzero_inner": si[0],
+            "block_dctzero_outer": so[0], "block_dctzero_band_outer": _lr(sb[0], so[0]) if sb else 0.0}
+
+
+#: Elliptic-radius bins of the radial profiles (1.0 = the fitted face boundary).
+PROFILE_EDGES = (0.0, 0.4, 0.7, 0.9, 1.0, 1.1, 1.3)
+
+
+def radial_profiles(gray: np.ndarray, radius: np.ndarray, outer: np.ndarray) -> dict[str, float]:
+    """Laplacian energy and gradient magnitude by elliptic radius, as log-ratios to the
+    outer ring: where along the face-to-surroundings axis sharpness changes (a blended
+    face is soft inside and at its seam).  radius : (h, w) normalised elliptic radius."""
+    _check(gray, outer)
+    lap = cv2.Laplacian(gray, cv2.CV_32F) ** 2
+    mag = cv2.magnitude(cv2.Sobel(gray, cv2.CV_32F, 1, 0), cv2.Sobel(gray, cv2.CV_32F, 0, 1))
+    ref_l, ref_g = _mmean(lap, outer), _mmean(mag, outer)
+    out = {}
+    for k in range(len(PROFILE_EDGES) - 1):
+        m = (radius >= PROFILE_EDGES[k]) & (radius < PROFILE_EDGES[k + 1])
+        out[f"hf_profile{k}"] = _lr(_mmean(lap, m), ref_l)
+        out[f"grad_profile{k}"] = _lr(_mmean(mag, m), ref_g)
+    return out
+
+
+def boundary_colour_step(ycc: np.ndarray, radius: np.ndarray) -> dict[str, float]:
+    """Mean Y, Cr, Cb just inside (radius 0.75-0.95) minus just outside (1.05-1.25)
+    the face boundary, in grey levels: a colour-corrected pasted face leaves a step."""
+    mi, mo = (radius >= 0.75) & (radius < 0.95), (radius >= 1.05) & (radius < 1.25)
+    return {f"color_step_{name}": _mmean(ycc[:, :, c], mi) - _mmean(ycc[:, :, c], mo)
+            for c, name in ((0, "y"), (1, "cr"), (2, "cb"))}
 
 
 def colour(bgr: np.ndarray, inner: np.ndarray, band: np.ndarray, outer: np.ndarray) -> dict[str, float]:
@@ -256,11 +340,13 @@ def quality(bgr: np.ndarray, inner: np.ndarray) -> dict[str, float]:
     }
 
 
-def face_features(frame: np.ndarray, regions: Regions) -> dict[str, float]:
+def face_features(frame: np.ndarray, regions: Regions, origin: tuple[int, int] = (0, 0)) -> dict[str, float]:
     """All families for one face.
 
-    frame : (H, W, 3) uint8 BGR frame on its original grid; regions : from
-    :func:`detector.faces.face_regions`.  Returns {column: value}.
+    frame : (H, W, 3) uint8 BGR frame on its original grid (or a crop of it whose
+    top-left pixel is at ``origin`` = (y, x) of the original frame, so block grids
+    stay aligned); regions : from :func:`detector.faces.face_regions` on ``frame``.
+    Returns {column: value}.
     """
     x0, y0, x1, y1 = regions.crop
     bgr = np.ascontiguousarray(frame[y0:y1, x0:x1])
@@ -268,12 +354,17 @@ def face_features(frame: np.ndarray, regions: Regions) -> dict[str, float]:
     i, b, o = regions.inner, regions.band, regions.outer
     feats: dict[str, float] = {}
     feats.update(highfreq_energy(gray, i, b, o))
-    feats.update(spectrum(gray, i, b, o, offset=(y0, x0)))
+    grid = (origin[0] + y0, origin[1] + x0)
+    feats.update(spectrum(gray, i, b, o, offset=grid))
     feats.update(noise_residual(gray, i, b, o))
     feats.update(gradients(gray, i, b, o))
     feats.update(lbp_texture(gray, i, b, o))
-    feats.update(blockiness(gray, i, b, o, offset=(y0, x0)))
+    ycc = cv2.cvtColor(bgr, cv2.COLOR_BGR2YCrCb).astype(np.float32)
+    feats.update(blockiness(gray, i, b, o, offset=grid, chroma=ycc[:, :, 1:]))
+    feats.update(dct_statistics(gray, i, b, o, offset=grid))
+    feats.update(radial_profiles(gray, regions.radius, o))
     feats.update(colour(bgr, i, b, o))
+    feats.update(boundary_colour_step(ycc, regions.radius))
     feats.update(quality(bgr, i))
     return feats
 

@@ -29,7 +29,8 @@ DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "default
 MODEL_FILE = "model.skops"
 CARD_FILE = "card.json"
 #: Type-name prefixes a model file may contain; anything else is refused.
-TRUSTED_PREFIXES = ("sklearn.", "numpy.", "builtins.", "scipy.sparse.", "collections.OrderedDict")
+TRUSTED_PREFIXES = ("sklearn.", "numpy.", "builtins.", "scipy.sparse.", "collections.OrderedDict",
+                    "detector.training.StatSelector")
 
 
 class ModelError(Exception):

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.feature_selection import SelectKBest, f_classif
 from sklearn.impute import SimpleImputer
 from sklearn.model_selection import GridSearchCV
@@ -45,9 +45,39 @@ from .model import DetectorModel, save_model
 META = ["path", "label", "group", "method", "compression", "dataset"]
 
 
-def make_pipeline() -> Pipeline:
-    """impute (median) -> standardise -> select k best (ANOVA F) -> SVC."""
+class StatSelector(TransformerMixin, BaseEstimator):
+    """Keep the aggregated columns whose statistic (the part after ``__``) is in ``stats``.
+
+    ``columns`` names the input columns in order; ``stats=None`` keeps all.  Lets the
+    grid search choose the per-track aggregation (mean only, mean + median, ...)
+    inside the training folds.
+    """
+
+    def __init__(self, columns=None, stats=None):
+        self.columns = columns
+        self.stats = stats
+
+    def fit(self, X, y=None):
+        n = np.asarray(X).shape[1]
+        cols = list(self.columns) if self.columns is not None else [f"x{i}__all" for i in range(n)]
+        if len(cols) != n:
+            raise ValueError(f"StatSelector has {len(cols)} column names for {n} columns")
+        keep = [i for i, c in enumerate(cols) if self.stats is None or c.split("__")[-1] in self.stats]
+        self.keep_ = np.asarray(keep if keep else range(n), dtype=int)
+        self.n_features_in_ = n
+        return self
+
+    def transform(self, X):
+        return np.asarray(X)[:, self.keep_]
+
+
+STAT_CHOICES = [("mean",), ("mean", "median"), None]
+
+
+def make_pipeline(columns: list[str] | None = None) -> Pipeline:
+    """stats -> impute (median) -> standardise -> select k best (ANOVA F) -> SVC."""
     return Pipeline([
+        ("stats", StatSelector(columns)),
         ("impute", SimpleImputer(strategy="median")),
         ("scale", StandardScaler()),
         ("select", SelectKBest(f_classif, k="all")),
@@ -58,9 +88,11 @@ def make_pipeline() -> Pipeline:
 def param_grid(n_features: int, quick: bool = False) -> list[dict]:
     ks = sorted({k for k in (10, 25, 50) if k < n_features}) + ["all"]
     cs = [0.1, 1.0, 10.0] if quick else [0.03, 0.1, 0.3, 1.0, 3.0, 10.0]
+    stats = {"stats__stats": STAT_CHOICES[:1] if quick else STAT_CHOICES}
     return [
-        {"select__k": ks, "svm__kernel": ["rbf"], "svm__C": cs, "svm__gamma": ["scale", 0.3, 0.03] if not quick else ["scale"]},
-        {"select__k": ks, "svm__kernel": ["linear"], "svm__C": [c / 10 for c in cs]},
+        {**stats, "select__k": ks, "svm__kernel": ["rbf"], "svm__C": cs,
+         "svm__gamma": ["scale", 0.3, 0.03] if not quick else ["scale"]},
+        {**stats, "select__k": ks, "svm__kernel": ["linear"], "svm__C": [c / 10 for c in cs]},
     ]
 
 
@@ -69,9 +101,9 @@ def feature_matrix(videos: pd.DataFrame, columns: list[str]) -> np.ndarray:
     return np.where(np.isfinite(x), x, np.nan)
 
 
-def _search(x, y, groups, n_inner: int, seed: int, quick: bool) -> GridSearchCV:
+def _search(x, y, groups, columns: list[str], n_inner: int, seed: int, quick: bool) -> GridSearchCV:
     inner = ev.grouped_folds(groups, y, n_splits=n_inner, seed=seed)
-    gs = GridSearchCV(make_pipeline(), param_grid(x.shape[1], quick), scoring="roc_auc", cv=inner,
+    gs = GridSearchCV(make_pipeline(columns), param_grid(x.shape[1], quick), scoring="roc_auc", cv=inner,
                       n_jobs=1, refit=True, error_score=np.nan)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -107,7 +139,7 @@ def nested_cv(videos: pd.DataFrame, columns: list[str], n_outer: int = 5, n_inne
     out["fold"], out["score"], out["fold_threshold"] = -1, np.nan, np.nan
     params, models = [], []
     for k, (tr, te) in enumerate(ev.grouped_folds(g, y, n_splits=n_outer, seed=seed)):
-        gs = _search(x[tr], y[tr], g[tr], n_inner, seed + 1 + k, quick)
+        gs = _search(x[tr], y[tr], g[tr], columns, n_inner, seed + 1 + k, quick)
         inner_scores = _oof_scores(gs.best_estimator_, x[tr], y[tr], g[tr], n_inner, seed + 1 + k)
         _, thr = ev.eer(y[tr], inner_scores)
         out.iloc[te, out.columns.get_loc("score")] = gs.best_estimator_.decision_function(x[te])
@@ -126,7 +158,7 @@ def fit_final(videos: pd.DataFrame, columns: list[str], n_inner: int = 5, seed: 
     x = feature_matrix(videos, columns)
     y = ev.as_binary(videos["label"])
     g = videos["group"].astype(str).to_numpy()
-    gs = _search(x, y, g, n_inner, seed, quick)
+    gs = _search(x, y, g, columns, n_inner, seed, quick)
     oof = _oof_scores(gs.best_estimator_, x, y, g, n_inner, seed)
     _, thr = ev.eer(y, oof)
     return gs.best_estimator_, {**gs.best_params_, "inner_auc": float(gs.best_score_)}, float(thr), oof
@@ -247,7 +279,7 @@ def train(features_dir: str, out_dir: str, name: str | None = None, version: str
         "metrics": {"video": headline(video_eval), "subsets": metrics["subsets"],
                     "video_at_fold_thresholds": {k: fold_thr.get(k) for k in ("far", "frr", "hter")},
                     "frame": headline(frame_eval) if frame_eval else None},
-        "command": command or _recipe(features_dir, out_dir, seed, quick),
+        "command": command or _recipe(features_dir, out_dir, seed, quick, name, version),
         "libraries": _library_versions(),
         "trained_seconds": round(time.time() - t0, 1),
     }
@@ -256,12 +288,13 @@ def train(features_dir: str, out_dir: str, name: str | None = None, version: str
     return model
 
 
-def _recipe(features_dir: str, out_dir: str, seed: int, quick: bool) -> str:
+def _recipe(features_dir: str, out_dir: str, seed: int, quick: bool, name: str | None = None,
+            version: str = "1") -> str:
     """The commands that reproduce this model from its manifest."""
     stamp_path = Path(features_dir) / "extract.json"
     stamp = json.loads(stamp_path.read_text()) if stamp_path.exists() else {}
     train_cmd = f"deepfake-detector train --features {features_dir} --out {out_dir} --seed {seed}" + \
-        (" --quick" if quick else "")
+        (f" --name {name}" if name else "") + f" --version {version}" + (" --quick" if quick else "")
     if stamp.get("manifest"):
         return (f"deepfake-detector extract --manifest {stamp['manifest']} --out {features_dir} "
                 f"--frames {stamp.get('n_frames', 16)} && {train_cmd}")
@@ -277,7 +310,14 @@ def _manifest_hash(videos: pd.DataFrame) -> str:
 
 
 def cmd_train(args) -> int:
-    m = train(args.features, args.out, name=args.name, version=args.version, seed=args.seed, quick=args.quick)
+    if getattr(args, "self_blended", None):
+        from .selfblend import train_self_blended
+
+        m = train_self_blended(args.features, args.out, mode=args.self_blended, sbi_dir=args.self_blended_dir,
+                               workers=args.workers, seed=args.seed, quick=args.quick, name=args.name,
+                               version=args.version)
+    else:
+        m = train(args.features, args.out, name=args.name, version=args.version, seed=args.seed, quick=args.quick)
     h = m.card["metrics"]["video"]
     print(f"saved {args.out}: out-of-fold video AUC {h['auc']:.3f} (95% CI {h['auc_ci']}), "
           f"EER {h['eer']:.3f}, threshold {m.threshold:+.4f}")
@@ -294,6 +334,11 @@ def register_cli(sub) -> None:
     s.add_argument("--version", default="1")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--quick", action="store_true", help="a small grid (for trials)")
+    s.add_argument("--self-blended", choices=["only", "add"], default=None,
+                   help="add self-blended fakes of the real videos (detector/selfblend.py): 'only' trains on the "
+                        "real videos + their self-blended fakes (no real fakes needed), 'add' keeps the dataset's fakes")
+    s.add_argument("--self-blended-dir", default=None, help="where to write them (default: FEATURES/self_blended)")
+    s.add_argument("--workers", type=int, default=2, help="worker processes for --self-blended (default 2)")
     s.set_defaults(func=cmd_train)
 
     e = sub.add_parser("evaluate", help="score a labelled manifest with a model and write scores + metrics")
