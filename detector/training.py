@@ -46,23 +46,27 @@ META = ["path", "label", "group", "method", "compression", "dataset"]
 
 
 class StatSelector(TransformerMixin, BaseEstimator):
-    """Keep the aggregated columns whose statistic (the part after ``__``) is in ``stats``.
+    """Keep the aggregated columns whose statistic (the part after ``__``) is in ``stats``
+    and whose feature family (the prefix before ``_``) is in ``families``.
 
-    ``columns`` names the input columns in order; ``stats=None`` keeps all.  Lets the
-    grid search choose the per-track aggregation (mean only, mean + median, ...)
-    inside the training folds.
+    ``columns`` names the input columns in order; ``None`` keeps all.  Lets the grid
+    search choose the per-track aggregation (mean only, mean + median, ...) and the
+    feature families inside the training folds.
     """
 
-    def __init__(self, columns=None, stats=None):
+    def __init__(self, columns=None, stats=None, families=None):
         self.columns = columns
         self.stats = stats
+        self.families = families
 
     def fit(self, X, y=None):
         n = np.asarray(X).shape[1]
         cols = list(self.columns) if self.columns is not None else [f"x{i}__all" for i in range(n)]
         if len(cols) != n:
             raise ValueError(f"StatSelector has {len(cols)} column names for {n} columns")
-        keep = [i for i, c in enumerate(cols) if self.stats is None or c.split("__")[-1] in self.stats]
+        keep = [i for i, c in enumerate(cols)
+                if (self.stats is None or c.split("__")[-1] in self.stats)
+                and (self.families is None or family_of(c) in self.families)]
         self.keep_ = np.asarray(keep if keep else range(n), dtype=int)
         self.n_features_in_ = n
         return self
@@ -72,6 +76,9 @@ class StatSelector(TransformerMixin, BaseEstimator):
 
 
 STAT_CHOICES = [("mean",), ("mean", "median"), None]
+#: Family subsets the search may choose from (compression traces alone carried most
+#: signal on FF++, see benchmarks/accuracy.py --families).
+FAMILY_CHOICES = [None, ("block",)]
 
 
 def make_pipeline(columns: list[str] | None = None) -> Pipeline:
@@ -87,12 +94,13 @@ def make_pipeline(columns: list[str] | None = None) -> Pipeline:
 
 def param_grid(n_features: int, quick: bool = False) -> list[dict]:
     ks = sorted({k for k in (10, 25, 50) if k < n_features}) + ["all"]
-    cs = [0.1, 1.0, 10.0] if quick else [0.03, 0.1, 0.3, 1.0, 3.0, 10.0]
-    stats = {"stats__stats": STAT_CHOICES[:1] if quick else STAT_CHOICES}
+    cs = [0.1, 1.0, 10.0] if quick else [0.1, 0.3, 1.0, 3.0]
+    cols = {"stats__stats": STAT_CHOICES[:1], "stats__families": FAMILY_CHOICES[:1]} if quick else \
+        {"stats__stats": STAT_CHOICES, "stats__families": FAMILY_CHOICES}
     return [
-        {**stats, "select__k": ks, "svm__kernel": ["rbf"], "svm__C": cs,
-         "svm__gamma": ["scale", 0.3, 0.03] if not quick else ["scale"]},
-        {**stats, "select__k": ks, "svm__kernel": ["linear"], "svm__C": [c / 10 for c in cs]},
+        {**cols, "select__k": ks, "svm__kernel": ["rbf"], "svm__C": cs,
+         "svm__gamma": ["scale", 0.03] if not quick else ["scale"]},
+        {**cols, "select__k": ks, "svm__kernel": ["linear"], "svm__C": [c / 30 for c in cs]},
     ]
 
 
