@@ -79,17 +79,22 @@ class DetectorModel:
         """
         x = self._matrix(row)
         base = float(self.pipeline.decision_function(x)[0])
-        ref = reference
-        if ref is None:
-            scaler = getattr(self.pipeline, "named_steps", {}).get("scale")
-            ref = getattr(scaler, "center_", None)
-            if ref is None:
-                ref = getattr(scaler, "mean_", np.zeros(x.shape[1]))
-        xs = np.repeat(x, x.shape[1], axis=0)
-        idx = np.arange(x.shape[1])
-        xs[idx, idx] = np.asarray(ref)[idx]
+        n = x.shape[1]
+        steps = getattr(self.pipeline, "named_steps", {})
+        keep = getattr(steps.get("stats"), "keep_", np.arange(n))  # columns the pipeline uses
+        if reference is None:
+            scaler = steps.get("scale")
+            ref = getattr(scaler, "mean_", None)
+            reference = np.zeros(n)
+            if ref is not None and len(ref) == len(keep):
+                reference[keep] = ref
+        xs = np.repeat(x, len(keep), axis=0)
+        xs[np.arange(len(keep)), keep] = np.asarray(reference, dtype=float)[keep]
         moved = np.asarray(self.pipeline.decision_function(xs), dtype=float)
-        return {c: base - float(m) for c, m in zip(self.columns, moved)}
+        out = dict.fromkeys(self.columns, 0.0)
+        for j, m in zip(keep, moved):
+            out[self.columns[j]] = base - float(m)
+        return out
 
     def summary(self) -> dict:
         return {"name": self.name, "version": self.version, "path": self.path,

@@ -127,7 +127,7 @@ def _probe_pyav(p: Path) -> dict | None:
                 "duration_s": duration,
             }
     except Exception as e:
-        reason = str(e).split(":")[0].strip() or type(e).__name__
+        reason = (getattr(e, "strerror", None) or str(e).split(":")[0]).strip() or type(e).__name__
         raise VideoError(f"not a readable video ({reason}): {p.name}") from None
 
 

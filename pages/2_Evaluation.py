@@ -1,0 +1,108 @@
+"""Evaluation of the loaded model, from its stored out-of-fold scores (nothing is re-run)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from detector import dashboard as dash
+import pages as ui
+
+TITLE = "Evaluation"
+PERCENT = st.column_config.NumberColumn(format="percent")
+DECIMAL = st.column_config.NumberColumn(format="%.3f")
+
+model, model_message, folder = ui.page_setup(TITLE)
+st.title(TITLE)
+
+ev, ev_error = ui.current_evaluation(folder)
+if ev_error:
+    st.error(f"The stored evaluation cannot be read: {ev_error}")
+if ev is None:
+    if not ev_error:
+        st.info(f"No evaluation stored for the model at `{folder}` (expected `{dash.EVALUATION_DIR}/scores.csv`). "
+                "Training a model with `deepfake-detector train` writes it.")
+    st.stop()
+
+st.caption(f"Out-of-fold scores of {len(ev.scores)} videos stored with the model in `{folder}/{dash.EVALUATION_DIR}`. "
+           "Every number on this page is computed from them; no video is analysed again.")
+with st.container(border=True):
+    st.markdown("**Convention**\n\n" + dash.CONVENTION)
+
+summary = ui.evaluation_summary(str(folder), dash.folder_stamp(folder), ev)
+frames = dash.frame_level_summary(ev)
+c = st.columns(4)
+c[0].metric("ROC AUC (videos)", f"{summary['auc']:.3f}",
+            help=f"95 % confidence interval ({summary['auc_ci_source']}): "
+                 f"{summary['auc_ci'][0]:.3f}–{summary['auc_ci'][1]:.3f}")
+c[0].caption(f"95 % CI {summary['auc_ci'][0]:.3f} – {summary['auc_ci'][1]:.3f}")
+c[1].metric("EER", dash.fmt_pct(summary["eer"]))
+c[1].caption(f"at threshold {summary['eer_threshold']:+.3f}")
+c[2].metric("Videos", f"{summary['n']:,}")
+c[2].caption(f"{summary['n_real']:,} genuine · {summary['n_fake']:,} fake")
+if frames:
+    c[3].metric("ROC AUC (frames)", f"{frames['auc']:.3f}")
+    c[3].caption(f"EER {dash.fmt_pct(frames['eer'])} over {frames['n_frames']:,} frames")
+
+# ----------------------------------------------------------------- threshold
+st.subheader("Operating point")
+default = dash.stored_threshold(ev, model.card if model else None)
+default = summary["eer_threshold"] if default is None else default
+lo, hi, step = dash.threshold_range(ev, default)
+threshold = st.slider("Threshold on the SVM score (rejected as fake at or above it)", lo, hi,
+                      float(min(max(default, lo), hi)), step=step, format="%+.3f", key="threshold")
+st.caption(f"The model's threshold is {dash.fmt_score(default)}; move the slider to see the trade-off.")
+op = dash.operating_point(ev, threshold)
+c = st.columns(4)
+c[0].metric("FAR = APCER", dash.fmt_pct(op["far"]), help="Share of fake videos accepted as genuine.")
+c[1].metric("FRR = BPCER", dash.fmt_pct(op["frr"]), help="Share of genuine videos rejected as fake.")
+c[2].metric("HTER", dash.fmt_pct(op["hter"]), help="(FAR + FRR) / 2")
+c[3].metric("Accuracy", dash.fmt_pct(op["accuracy"]))
+left, right = st.columns([2, 3], gap="large")
+with left:
+    st.plotly_chart(dash.confusion_figure(op), key="confusion")
+with right:
+    st.plotly_chart(dash.error_rate_figure(ev, threshold), key="error_rates")
+
+left, right = st.columns(2, gap="large")
+with left:
+    st.plotly_chart(dash.roc_figure(ev, threshold), key="roc")
+with right:
+    st.plotly_chart(dash.det_figure(ev, threshold), key="det")
+st.caption("DET: both axes logarithmic; a rate of 0 is drawn at 1/(2n) so it stays on the chart.")
+
+# ----------------------------------------------------------------- breakdowns
+st.subheader("Breakdown at this threshold")
+by_method, by_compression = st.tabs(["Per manipulation method", "Per compression"])
+pct_cols = {k: PERCENT for k in ("FAR = APCER", "FRR = BPCER", "HTER")}
+with by_method:
+    attacks, genuine = dash.method_tables(ev, threshold)
+    st.dataframe(attacks, hide_index=True, width="stretch", column_config={**pct_cols, "AUC vs genuine": DECIMAL})
+    st.caption("Each manipulation method's fakes against all genuine videos: its FAR is the APCER of that "
+               "attack type, its AUC how well it is separated from genuine videos.")
+    if len(genuine):
+        st.dataframe(genuine, hide_index=True, width="stretch", column_config=pct_cols)
+        st.caption("Genuine sources: their FRR is the BPCER.")
+    st.download_button("Export this table (CSV)", dash.breakdown_table(ev, threshold, "method").to_csv(index=False),
+                       "evaluation_per_method.csv", "text/csv", key="csv_method")
+with by_compression:
+    table = dash.breakdown_table(ev, threshold, "compression")
+    st.dataframe(table, hide_index=True, width="stretch", column_config={**pct_cols, "AUC": DECIMAL})
+    st.caption("Genuine and fake videos at each compression level.")
+    st.download_button("Export this table (CSV)", table.to_csv(index=False), "evaluation_per_compression.csv",
+                       "text/csv", key="csv_compression")
+
+# ----------------------------------------------------------------- data
+st.subheader("Training data")
+balance = dash.class_balance(ev)
+st.markdown(f"Class balance of the evaluated videos: **{dash.class_balance_text(ev)}**.")
+left, right = st.columns([3, 2], gap="large")
+with left:
+    st.plotly_chart(dash.class_balance_figure(balance), key="balance")
+with right:
+    st.dataframe(balance, hide_index=True, width="stretch")
+    training = dash.training_text(model.card if model else None)
+    if training:
+        st.caption(f"Training data in the model card: {training}")
+st.download_button("Export all per-video scores with the decision at this threshold (CSV)",
+                   dash.scores_with_decision(ev, threshold).to_csv(index=False), "evaluation_scores.csv",
+                   "text/csv", key="csv_scores")

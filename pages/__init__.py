@@ -1,0 +1,181 @@
+"""Streamlit glue shared by the pages: page setup, navigation, cached loaders.
+
+Streamlit runs ``app.py`` (Home) and every ``pages/N_Name.py`` as pages, but never this
+``__init__.py``, so the pages import it (``import pages as ui``).  The logic lives in
+:mod:`detector.dashboard`; this module only adds Streamlit caching around the heavy
+calls and the few widgets every page repeats (the sidebar's navigation and model box).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import streamlit as st
+
+from detector import dashboard as dash
+from detector import demo
+from detector.analysis import Analysis
+from detector.model import DetectorModel, ModelError
+from detector.video import VideoError
+
+HOME_PAGE = "app.py"
+INSPECT_PAGE = "pages/1_Inspect_a_video.py"
+EVALUATION_PAGE = "pages/2_Evaluation.py"
+BATCH_PAGE = "pages/3_Batch_results.py"
+#: Session-state key the Batch page sets to ask the Inspect page to analyse a path.
+INSPECT_REQUEST = "inspect_request"
+
+log = logging.getLogger("deepfake-detector.dashboard")
+
+
+# --------------------------------------------------------------------------- model and evaluation
+
+@st.cache_resource(show_spinner="Loading the model…")
+def _load_model(folder: str, stamp: str) -> tuple[DetectorModel | None, str | None]:
+    return dash.load_model_safe(folder)
+
+
+def current_model() -> tuple[DetectorModel | None, str | None, Path]:
+    """(model or None, why there is none, model folder); loaded once per folder version."""
+    folder = dash.model_dir()
+    model, message = _load_model(str(folder), dash.folder_stamp(folder))
+    return model, message, folder
+
+
+@st.cache_data(show_spinner="Reading the stored evaluation…")
+def _load_evaluation(folder: str, stamp: str) -> tuple[dash.EvaluationData | None, str | None]:
+    try:
+        return dash.load_evaluation(folder), None
+    except dash.EvaluationError as e:
+        return None, str(e)
+
+
+def current_evaluation(folder: Path) -> tuple[dash.EvaluationData | None, str | None]:
+    """(stored evaluation or None, error message or None) of a model folder."""
+    return _load_evaluation(str(folder), dash.folder_stamp(folder))
+
+
+@st.cache_data(show_spinner="Summarising the evaluation…")
+def evaluation_summary(folder: str, stamp: str, _ev: dash.EvaluationData) -> dict:
+    """AUC (with CI), EER of the stored evaluation (the bootstrap runs once per model)."""
+    return dash.overall_summary(_ev)
+
+
+def model_error_rates(model: DetectorModel | None, folder: Path) -> dict | None:
+    """FAR/FRR/HTER of the stored evaluation at the model's threshold, plus AUC and EER."""
+    ev, _ = current_evaluation(folder)
+    if model is None or ev is None:
+        return None
+    out = dash.operating_point(ev, model.threshold)
+    out.update(evaluation_summary(str(folder), dash.folder_stamp(folder), ev))
+    out["threshold"] = model.threshold
+    return out
+
+
+NAVIGATION = ((HOME_PAGE, "Home", ":material/home:"), (INSPECT_PAGE, "Inspect a video", ":material/search:"),
+              (EVALUATION_PAGE, "Evaluation", ":material/monitoring:"),
+              (BATCH_PAGE, "Batch results", ":material/table_view:"))
+
+
+def page_setup(title: str) -> tuple[DetectorModel | None, str | None, Path]:
+    """Page config, the sidebar (navigation, loaded model); returns :func:`current_model`."""
+    st.set_page_config(page_title=f"{title} · deepfake-detector", page_icon=":material/frame_person:", layout="wide")
+    with st.sidebar:
+        st.markdown("### :material/frame_person: deepfake-detector")
+        for page, label, icon in NAVIGATION:
+            st.page_link(page, label=label, icon=icon)
+        st.divider()
+    model, message, folder = current_model()
+    sidebar_model_box(model, message, folder)
+    return model, message, folder
+
+
+def sidebar_model_box(model: DetectorModel | None, message: str | None, folder: Path) -> None:
+    """The loaded model (or why there is none) in the sidebar of every page."""
+    with st.sidebar:
+        st.markdown("**Model**")
+        if model is None:
+            st.caption("No model loaded: faces and features only.")
+        else:
+            st.caption(f"{model.name} · version {model.version} · threshold {model.threshold:+.3f}")
+        st.caption(f"Folder: `{folder}`")
+
+
+# --------------------------------------------------------------------------- analyses
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _cached_analysis(sha256: str, model_key: str, n_frames: int, _src: dash.Source,
+                     _model: DetectorModel | None, _progress) -> Analysis:
+    """One analysis per (file content, model, frame count): a second look is instant."""
+    return dash.run_analysis(_src, _model, n_frames, progress=_progress)
+
+
+def analyse(src: dash.Source, model: DetectorModel | None, n_frames: int) -> Analysis | None:
+    """Analyse with a progress bar; on failure show the reason (never a traceback) and return None."""
+    status = st.empty()
+    bar = status.progress(0.0, text=f"Reading {src.name}…")
+
+    def progress(done: int, total: int) -> None:
+        bar.progress(min(done / max(total, 1), 1.0), text=f"Analysing {src.name}: frame {done} of {total}")
+
+    try:
+        sha = dash.source_sha256(src)
+        result = _cached_analysis(sha, dash.model_key(model), n_frames, src, model, progress)
+    except (VideoError, dash.UploadError, ModelError) as e:
+        status.empty()
+        st.error(f"Cannot analyse {src.name}: {dash.clean_message(e)}")
+        return None
+    except Exception as e:  # an unexpected failure still gets a message, not a traceback
+        log.exception("analysis of %s failed", src.name)
+        status.empty()
+        st.error(f"The analysis of {src.name} failed unexpectedly ({type(e).__name__}: {e}).")
+        return None
+    status.empty()
+    return dash.relabel(result, src)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def case_report(sha256: str, model_key: str, n_frames: int, name: str, _analysis: Analysis,
+                _card: dict | None, _rates: dict | None, _model: DetectorModel | None) -> str:
+    """The case report HTML of an analysis (built once per analysis)."""
+    from detector.report import case_report_html
+
+    return case_report_html(_analysis, _card, _rates, model=_model)
+
+
+@st.cache_resource(show_spinner="Making the synthetic demo clips (first time only, about 30 s)…")
+def _demo_clips(folder: str) -> dict[str, Path]:
+    return demo.demo_clips(folder)
+
+
+def demo_clips() -> dict[str, Path]:
+    """The synthetic demo pair, generated once and cached on disk."""
+    folder = demo.demo_dir()
+    clips = _demo_clips(str(folder))
+    if not all(p.is_file() for p in clips.values()):  # deleted since: make them again
+        _demo_clips.clear()
+        clips = _demo_clips(str(folder))
+    return clips
+
+
+# --------------------------------------------------------------------------- batch results
+
+@st.cache_data(show_spinner="Reading the batch results…", max_entries=8)
+def load_results_path(path: str, stamp: str):
+    return dash.load_results(path)
+
+
+@st.cache_data(show_spinner="Reading the batch results…", max_entries=8)
+def load_results_upload(name: str, sha256: str, _data: bytes):
+    return dash.load_results_bytes(name, _data)
+
+
+def file_stamp(path: str) -> str:
+    """Cache key part that changes when a file changes."""
+    p = Path(path)
+    try:
+        s = p.stat()
+    except OSError:
+        return "-"
+    return f"{s.st_size}:{s.st_mtime_ns}"

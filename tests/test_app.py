@@ -1,0 +1,425 @@
+"""The dashboard: every page through Streamlit's AppTest, and the helpers behind it.
+
+A small model is trained in a session fixture on the synthetic demo pair (built once per
+test session under pytest's base temp folder, shared with test_report and test_browser),
+with a synthetic stored evaluation; the pages find it through ``DEEPFAKE_MODEL_DIR``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from detector import dashboard as dash
+from detector import demo
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "app.py")
+INSPECT, EVALUATION, BATCH = "pages/1_Inspect_a_video.py", "pages/2_Evaluation.py", "pages/3_Batch_results.py"
+N_FRAMES = 8  # frames sampled by the tests (the pages default to 16)
+TIMEOUT = 120
+
+
+# ----------------------------------------------------------------------------- fixtures
+
+def build_app_model(folder: Path, clips: tuple[Path, Path], evaluation: bool = True) -> Path:
+    """Train a throwaway SVM on the demo pair (aggregates of random frame subsets) and
+    write it, with a synthetic stored evaluation, to ``folder`` (once: reused if present)."""
+    if (folder / "card.json").exists():
+        return folder
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
+    from detector.analysis import analyze
+    from detector.features import aggregate
+    from detector.model import DetectorModel, save_model
+
+    rng = np.random.default_rng(0)
+    rows, labels = [], []
+    for clip, label in zip(clips, (0, 1)):
+        table = analyze(clip, None, n_frames=N_FRAMES).table.sort_values("frame").reset_index(drop=True)
+        for _ in range(25):
+            k = int(rng.integers(1, len(table) + 1))
+            rows.append(aggregate(table.iloc[np.sort(rng.choice(len(table), k, replace=False))]))
+            labels.append(label)
+    x = pd.DataFrame(rows)
+    pipe = Pipeline([("scale", StandardScaler()), ("svm", SVC(kernel="rbf", gamma="scale"))])
+    pipe.fit(x.to_numpy(float), labels)
+    card = {"description": "test model trained on the synthetic demo pair",
+            "training": {"manifest": "demo pair (tests)", "counts": {"real": labels.count(0), "fake": labels.count(1)}}}
+    save_model(DetectorModel(pipe, list(x.columns), 0.0, "testmodel", "0.0-test"), folder, card=card)
+    if evaluation:
+        write_evaluation(folder / dash.EVALUATION_DIR)
+    return folder
+
+
+def write_evaluation(folder: Path, seed: int = 0) -> Path:
+    """A stored evaluation in the layout the training stage writes (synthetic scores)."""
+    rng = np.random.default_rng(seed)
+    shift = {"Deepfakes": 2.0, "FaceSwap": 1.5, "NeuralTextures": 0.7}
+    rows = []
+    for g in range(40):
+        comp = ("c23", "c40")[g % 2]
+        rows.append({"path": f"real/{g}.mp4", "label": "real", "method": "original", "compression": comp,
+                     "group": f"g{g}", "fold": g % 5, "score": rng.normal(-1, 0.7)})
+        for m, d in shift.items():
+            rows.append({"path": f"{m}/{g}.mp4", "label": "fake", "method": m, "compression": comp,
+                         "group": f"g{g}", "fold": g % 5, "score": rng.normal(-1 + d, 0.8)})
+    df = pd.DataFrame(rows)
+    df["verdict"] = np.where(df["score"] >= 0, "fake", "real")
+    folder.mkdir(parents=True, exist_ok=True)
+    df.to_csv(folder / "scores.csv", index=False)
+    frames = df.loc[df.index.repeat(3), ["path", "label", "method", "compression"]].assign(
+        frame=np.tile([0, 10, 20], len(df)), score=np.repeat(df["score"].to_numpy(), 3) + rng.normal(0, 0.5, 3 * len(df)))
+    frames.to_csv(folder / "frame_scores.csv", index=False)
+    metrics = {"convention": "higher = more fake", "threshold": 0.0,
+               "video": {"auc": 0.9, "auc_ci": [0.85, 0.95], "eer": 0.2, "far": 0.3, "frr": 0.1, "hter": 0.2}}
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def _restore_main_module():
+    """AppTest leaves ``sys.modules["__main__"]`` set to the app script; restore it, or
+    later tests that spawn processes (multiprocessing re-imports ``__main__`` in the
+    child) would run the Streamlit app in every child."""
+    main = sys.modules.get("__main__")
+    yield
+    if main is not None:
+        sys.modules["__main__"] = main
+
+
+@pytest.fixture(scope="session")
+def app_model(tmp_path_factory, demo_pair) -> Path:
+    """The test model folder (with its stored evaluation)."""
+    return build_app_model(tmp_path_factory.getbasetemp() / "app-model", demo_pair)
+
+
+@pytest.fixture(scope="session")
+def demo_folder(tmp_path_factory, demo_pair) -> Path:
+    """The demo clips where the Inspect page looks for them (no generation in tests)."""
+    folder = tmp_path_factory.getbasetemp() / "app-demo"
+    demo.install_demo_clips(*demo_pair, folder=folder)
+    return folder
+
+
+@pytest.fixture
+def app_env(monkeypatch, app_model, demo_folder):
+    """Point the dashboard at the test model and demo clips."""
+    monkeypatch.setenv(dash.MODEL_DIR_ENV, str(app_model))
+    monkeypatch.setenv(demo.DEMO_DIR_ENV, str(demo_folder))
+    return app_model
+
+
+def open_page(page: str | None = None):
+    """An AppTest of the app, run once on Home, then on ``page``."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    assert not at.exception, at.exception
+    if page:
+        at.switch_page(page).run()
+        assert not at.exception, at.exception
+    return at
+
+
+def inspect_demo(at, which: str = "fake"):
+    """Select a demo clip on the Inspect page with few frames."""
+    at.sidebar.slider(key="n_frames").set_value(N_FRAMES)
+    at.radio(key="source").set_value(demo.LABELS[which]).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def metric(at, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def texts(elements) -> str:
+    return "\n".join(str(e.value) for e in elements)
+
+
+# ----------------------------------------------------------------------------- Home
+
+def test_home_shows_the_model_and_links(app_env):
+    at = open_page()
+    assert metric(at, "Model") == "testmodel"
+    assert metric(at, "ROC AUC") == "0.900"  # headline from the stored metrics.json
+    assert "demo pair (tests)" in texts(at.markdown)
+    links = [e for e in at.get("page_link")]
+    assert len(links) >= 7  # sidebar navigation + the three page links
+
+
+def test_home_without_model_says_so(monkeypatch, tmp_path, demo_folder):
+    monkeypatch.setenv(dash.MODEL_DIR_ENV, str(tmp_path / "nothing"))
+    at = open_page()
+    assert "No model found" in texts(at.warning)
+
+
+# ----------------------------------------------------------------------------- Inspect
+
+def test_inspect_demo_fake_shows_verdict_plots_and_report(app_env):
+    at = inspect_demo(open_page(INSPECT), "fake")
+    verdicts = texts(at.error) + texts(at.success)
+    assert "Verdict:" in verdicts
+    assert "synthetic" in texts(at.info).lower()  # the demo is labelled as synthetic
+    assert len(at.get("plotly_chart")) >= 4  # gauge, per-frame score, family, contributions
+    assert metric(at, "Threshold") == "+0.000"
+    assert "FAR at threshold" in [m.label for m in at.metric]
+    assert any(d.label.startswith("Download the case report") for d in at.get("download_button"))
+    assert "Towards **fake**" in texts(at.markdown)
+    # another family re-plots without re-analysing
+    at.selectbox(key="family").set_value("noise").run()
+    assert not at.exception
+
+
+def test_second_look_is_served_from_the_cache(app_env, monkeypatch):
+    at = inspect_demo(open_page(INSPECT), "real")
+    calls = []
+    real_run = dash.run_analysis
+    monkeypatch.setattr(dash, "run_analysis", lambda *a, **k: calls.append(1) or real_run(*a, **k))
+    inspect_demo(open_page(INSPECT), "real")  # a new session, same file
+    assert calls == []
+    assert "Verdict:" in texts(at.success) + texts(at.error)
+
+
+def test_bad_upload_shows_its_message(app_env):
+    at = open_page(INSPECT)
+    at.file_uploader(key="upload").upload("evidence.mp4", b"this is not a video\n" * 50, "video/mp4").run()
+    assert not at.exception
+    assert "Cannot analyse evidence.mp4: not a readable video" in texts(at.error)
+    assert "Errno" not in texts(at.error)
+
+
+def test_upload_above_the_limit_is_refused_with_a_message(app_env, monkeypatch):
+    monkeypatch.setattr(dash, "MAX_UPLOAD_MB", 1)
+    at = open_page(INSPECT)
+    assert "Size limit: **1 MB**" in texts(at.caption)
+    at.file_uploader(key="upload").upload("big.mp4", b"\0" * (1024 * 1024 + 1), "video/mp4").run()
+    assert not at.exception
+    assert "above the 1 MB upload limit" in texts(at.error)
+
+
+def test_upload_without_a_face_says_there_is_nothing_to_judge(app_env, bad_files):
+    at = open_page(INSPECT)
+    at.sidebar.slider(key="n_frames").set_value(4)
+    at.file_uploader(key="upload").upload("noface.mp4", bad_files["noface"].read_bytes(), "video/mp4").run()
+    assert not at.exception
+    assert "NO FACE" in texts(at.warning)
+
+
+def test_uploaded_image_is_judged_like_a_one_frame_video(app_env, bad_files):
+    at = open_page(INSPECT)
+    at.file_uploader(key="upload").upload("face.png", bad_files["image"].read_bytes(), "image/png").run()
+    assert not at.exception
+    assert "Verdict:" in texts(at.error) + texts(at.success) + texts(at.warning)
+    assert "face.png" in str(at.dataframe[0].value["value"].tolist())
+
+
+def test_inspect_without_model_shows_faces_and_features(monkeypatch, tmp_path, demo_folder):
+    monkeypatch.setenv(dash.MODEL_DIR_ENV, str(tmp_path / "nothing"))
+    monkeypatch.setenv(demo.DEMO_DIR_ENV, str(demo_folder))
+    at = inspect_demo(open_page(INSPECT), "fake")
+    assert "No model found" in texts(at.info)
+    assert "UNSCORED" in texts(at.info)
+    assert len(at.get("plotly_chart")) == 1  # the feature family plot; no score, no explanation
+    captions = [c for img in at.image for c in img.captions]
+    assert captions and all(c.startswith("frame ") for c in captions)  # the face gallery, no scores
+
+
+# ----------------------------------------------------------------------------- Evaluation
+
+def test_evaluation_slider_changes_far_and_frr(app_env):
+    at = open_page(EVALUATION)
+    assert not at.error
+    assert "APCER" in texts(at.markdown)  # the convention is spelled out
+    assert len(at.get("plotly_chart")) >= 5  # confusion, FAR/FRR, ROC, DET, class balance
+    far0, frr0 = metric(at, "FAR = APCER"), metric(at, "FRR = BPCER")
+    ev = dash.load_evaluation(app_env)
+    assert far0 == dash.fmt_pct(dash.operating_point(ev, 0.0)["far"])
+
+    at.slider(key="threshold").set_value(1.5).run()
+    assert not at.exception
+    op = dash.operating_point(ev, 1.5)
+    assert metric(at, "FAR = APCER") == dash.fmt_pct(op["far"]) != far0
+    assert metric(at, "FRR = BPCER") == dash.fmt_pct(op["frr"]) != frr0
+    assert metric(at, "HTER") == dash.fmt_pct(op["hter"])
+    assert {d.label for d in at.get("download_button")} >= {"Export this table (CSV)"}
+
+
+def test_evaluation_page_without_stored_evaluation(monkeypatch, tmp_path, demo_pair, demo_folder):
+    folder = build_app_model(tmp_path / "bare", demo_pair, evaluation=False)
+    monkeypatch.setenv(dash.MODEL_DIR_ENV, str(folder))
+    at = open_page(EVALUATION)
+    assert "No evaluation stored" in texts(at.info)
+
+
+# ----------------------------------------------------------------------------- Batch results
+
+@pytest.fixture
+def results_db(tmp_path, demo_pair) -> Path:
+    db = tmp_path / "scan.db"
+    with sqlite3.connect(db) as con:
+        con.execute("CREATE TABLE results (path TEXT, size_bytes INTEGER, sha256 TEXT, verdict TEXT, score REAL, "
+                    "threshold REAL, n_faces INTEGER, n_tracks INTEGER, status TEXT, error TEXT, model_version TEXT, "
+                    "finished_at TEXT)")
+        rows = [(f"/cases/cam{i % 3}/clip{i}.mp4", 1000 * i, f"{i:064x}", "fake" if s >= 0 else "real", s, 0.0, 8, 1,
+                 "done", None, "testmodel@0.0-test", "2026-01-01T00:00:00Z")
+                for i, s in enumerate(np.linspace(-2, 2, 9))]
+        rows.append((str(demo_pair[1]), 1, "x", "fake", 3.0, 0.0, 8, 1, "done", None, "testmodel@0.0-test", "t"))
+        rows.append(("/cases/broken.mp4", 5, None, None, None, None, None, None, "failed", "not a readable video",
+                     "testmodel@0.0-test", "t"))
+        con.executemany("INSERT INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+    return db
+
+
+def test_batch_results_rank_filter_and_inspect(app_env, results_db, demo_pair):
+    at = open_page(BATCH)
+    at.text_input(key="results_path").input(str(results_db)).run()
+    assert not at.exception and not at.error
+    assert metric(at, "Videos") == "11" and metric(at, "error") == "1"
+    table = at.dataframe[0].value
+    assert table["score"].is_monotonic_decreasing and set(table["verdict"]) == {"fake"}
+    assert table["path"].iloc[0] == str(demo_pair[1])  # the top suspect first
+
+    at.multiselect(key="verdicts").set_value(["fake", "real"]).run()
+    at.text_input(key="path_filter").input("cam1").run()
+    table = at.dataframe[0].value
+    assert len(table) == 3 and table["path"].str.contains("cam1").all()
+
+    at.text_input(key="path_filter").input("").run()
+    at.selectbox(key="pick").set_value(str(demo_pair[1])).run()
+    at.button(key="inspect").click().run()
+    assert not at.exception
+    assert at.radio(key="source").value == f"From batch results: {demo_pair[1]}"
+    assert "Verdict:" in texts(at.error) + texts(at.success)
+
+
+def test_batch_results_bad_file_shows_its_message(app_env, tmp_path):
+    bad = tmp_path / "nope.db"
+    bad.write_text("not sqlite")
+    at = open_page(BATCH)
+    at.text_input(key="results_path").input(str(bad)).run()
+    assert not at.exception
+    assert "cannot read batch results from nope.db" in texts(at.error)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+def test_max_upload_size_comes_from_the_streamlit_config(tmp_path):
+    assert dash.max_upload_mb() == 500 == dash.MAX_UPLOAD_MB
+    cfg = tmp_path / "config.toml"
+    cfg.write_text("[server]\nmaxUploadSize = 42\n")
+    assert dash.max_upload_mb(cfg) == 42
+    assert dash.max_upload_mb(tmp_path / "missing.toml") == dash.DEFAULT_MAX_UPLOAD_MB
+
+
+@pytest.mark.parametrize("name,size,message", [
+    ("clip.mp4", 3 * 1024 * 1024, "above the 2 MB upload limit"),
+    ("clip.mp4", 0, "is empty"),
+    ("notes.txt", 10, "not a supported file type"),
+])
+def test_check_upload_refuses_with_a_clear_message(name, size, message):
+    with pytest.raises(dash.UploadError, match=message):
+        dash.check_upload(name, size, limit_mb=2)
+
+
+def test_check_upload_accepts_a_normal_file():
+    dash.check_upload("Clip.MOV", 2 * 1024 * 1024, limit_mb=2)
+
+
+def test_uploaded_bytes_are_analysed_in_a_temp_copy_then_deleted(demo_pair):
+    src = dash.Source("my clip (1).mp4", demo_pair[1].read_bytes())
+    with dash.materialize(src) as path:
+        assert path.name == "my_clip_1.mp4" and path.read_bytes() == src.data
+    assert not path.exists() and not path.parent.exists()
+
+
+def test_run_analysis_of_garbage_raises_video_error():
+    from detector.video import VideoError
+
+    with pytest.raises(VideoError):
+        dash.run_analysis(dash.Source("x.mp4", b"garbage" * 100), None, 4)
+    with pytest.raises(dash.UploadError, match="not found"):
+        dash.run_analysis(dash.Source.from_path("/nonexistent/clip.mp4"), None, 4)
+
+
+def test_run_analysis_keeps_the_uploaded_name(demo_pair):
+    a = dash.run_analysis(dash.Source("suspect.mp4", demo_pair[0].read_bytes()), None, 3)
+    assert a.info.name == a.info.path == "suspect.mp4"
+    assert a.verdict == "unscored" and a.tracks and a.tracks[0].thumbnails
+    same = dash.relabel(a, dash.Source("other.mp4", b"x"))
+    assert same.info.name == "other.mp4" and a.info.name == "suspect.mp4"
+
+
+def test_explanation_sums_contributions_by_family(app_model, demo_pair):
+    from detector.features import FAMILIES
+    from detector.model import load_model
+
+    model = load_model(app_model)
+    a = dash.run_analysis(dash.Source.from_path(demo_pair[1]), model, N_FRAMES)
+    fam = dash.family_contributions(model, dash.scoring_track(a).features)
+    assert set(fam) <= set(FAMILIES) and len(fam) == len(FAMILIES)
+    per_col = model.contributions(dash.scoring_track(a).features)
+    assert sum(fam.values()) == pytest.approx(sum(per_col.values()))
+    text = dash.explanation_text(fam)
+    assert "Towards **fake**" in text and "Towards **genuine**" in text
+    assert set(dash.driving_frames(a)) <= set(a.table["frame"])
+    assert len(dash.family_figure(a, "noise", model).data) == 4  # the noise family's columns
+
+
+def test_evaluation_figures_and_tables(app_model):
+    ev = dash.load_evaluation(app_model)
+    det = dash.det_figure(ev, 0.0)
+    assert det.layout.xaxis.type == "log" and det.layout.yaxis.type == "log"
+    assert len(dash.roc_figure(ev, 0.0).data) == 3
+    summary = dash.overall_summary(ev)
+    assert summary["auc_ci"] == [0.85, 0.95] and summary["auc_ci_source"] == "stored"
+    attacks, genuine = dash.method_tables(ev, 0.0)
+    assert list(attacks["method"]) == ["Deepfakes", "FaceSwap", "NeuralTextures"]
+    assert list(genuine["method"]) == ["original"]
+    comp = dash.breakdown_table(ev, 0.0, "compression")
+    assert set(comp["compression"]) == {"c23", "c40"} and (comp["genuine"] == 20).all()
+    assert dash.frame_level_summary(ev)["n_frames"] == 3 * len(ev.scores)
+
+
+def test_stored_evaluation_problems_are_clear_errors(tmp_path):
+    assert dash.load_evaluation(tmp_path) is None
+    ev = tmp_path / dash.EVALUATION_DIR
+    ev.mkdir()
+    (ev / "scores.csv").write_text("path,label,score\na,real,0.1\nb,real,0.2\n")
+    with pytest.raises(dash.EvaluationError, match="both real and fake"):
+        dash.load_evaluation(tmp_path)
+
+
+def test_results_csv_is_read_and_ranked(tmp_path):
+    csv = tmp_path / "results.csv"
+    pd.DataFrame({"path": ["a.mp4", "b.mp4", "c.mp4"], "verdict": ["real", "fake", None],
+                  "score": [-1.0, 2.0, None], "error": [None, None, "unreadable"]}).to_csv(csv, index=False)
+    df = dash.load_results(csv)
+    assert list(df["verdict"]) == ["real", "fake", "error"]
+    ranked = dash.rank_suspects(df)
+    assert list(ranked["path"]) == ["b.mp4", "a.mp4", "c.mp4"] and list(ranked["rank"]) == [1, 2, 3]
+    with pytest.raises(dash.ResultsError, match="no 'path' column"):
+        dash.normalise_results(pd.DataFrame({"x": [1]}))
+    with pytest.raises(dash.ResultsError, match="no results file"):
+        dash.load_results(tmp_path / "missing.db")
+
+
+def test_demo_clips_are_reused_from_the_demo_folder(tmp_path, demo_pair, monkeypatch):
+    folder = tmp_path / "demo"
+    assert not demo.demo_ready(folder)
+    installed = demo.install_demo_clips(*demo_pair, folder=folder)
+    assert demo.demo_ready(folder)
+    monkeypatch.setenv(demo.DEMO_DIR_ENV, str(folder))
+    assert demo.demo_dir() == folder
+    assert demo.demo_clips() == installed  # present: nothing is generated
+    assert set(demo.LABELS) == set(demo.FILES) == {"real", "fake"}
+    assert "synthetic" in demo.NOTE.lower() and "astronaut" in demo.NOTE

@@ -1,0 +1,114 @@
+"""A real browser against ``streamlit run app.py``: upload the demo clip, see a verdict and a plot.
+
+Uses Debian's Chromium through Playwright (never a downloaded browser); skips with its
+reason when either is missing.  ``.ci/run`` installs Chromium so CI runs it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from detector import dashboard as dash
+from detector import demo
+from test_app import ROOT, build_app_model
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def _require_browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium; .ci/run does)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        pytest.skip("the playwright Python package is not installed (pip install -r requirements-dev.txt)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with code {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise TimeoutError(f"streamlit did not answer on {url} within {timeout} s")
+
+
+@pytest.fixture
+def server(tmp_path_factory, demo_pair):
+    """``streamlit run app.py`` on a free localhost port with the test model; killed afterwards."""
+    _require_browser()
+    model = build_app_model(tmp_path_factory.getbasetemp() / "app-model", demo_pair)
+    port = _free_port()
+    env = {**os.environ, dash.MODEL_DIR_ENV: str(model), demo.DEMO_DIR_ENV: str(demo_pair[0].parent),
+           "OMP_NUM_THREADS": "1"}
+    log = tmp_path_factory.mktemp("streamlit") / "server.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+             "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
+             "--server.fileWatcherType", "none"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, proc)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        print(f"streamlit log: {log}")  # shown by pytest when the test fails
+
+
+def test_upload_demo_clip_in_a_real_browser(server, demo_pair, tmp_path):
+    """Upload the synthetic tampered clip; a verdict with a score and a rendered plotly plot appear.
+    On failure a screenshot is left in the test's temp folder."""
+    from playwright.sync_api import sync_playwright
+
+    shot_dir = tmp_path
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            page.goto(f"{server}/Inspect_a_video")
+            page.get_by_text("Size limit:").wait_for(timeout=60_000)
+            page.locator("input[type='file']").set_input_files(str(demo_pair[1]))
+            verdict = page.get_by_text("Verdict:").first
+            verdict.wait_for(timeout=120_000)
+            assert re.search(r"Verdict: (FAKE|REAL) .*score [+-]\d", verdict.inner_text()), verdict.inner_text()
+            # The page streams in while the script runs: wait for the rest, not just count it.
+            page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+            page.get_by_text("Download the case report").wait_for(timeout=60_000)
+            page.get_by_text("Why this score").wait_for(timeout=60_000)
+            assert page.locator(".stPlotlyChart").count() >= 1
+            assert page.get_by_text("Traceback").count() == 0
+        except Exception:
+            page.screenshot(path=str(shot_dir / "browser-failure.png"), full_page=True)
+            raise
+        finally:
+            browser.close()

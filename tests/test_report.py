@@ -1,0 +1,104 @@
+"""The case report: one self-contained HTML file per analysis."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from html.parser import HTMLParser
+
+import pytest
+
+from detector import dashboard as dash
+from detector.report import case_report_html, nice_ticks, report_filename, svg_line_chart
+from test_app import N_FRAMES, build_app_model
+
+
+class _Collect(HTMLParser):
+    """Tags, attributes and text of a document (and whether it parses)."""
+
+    def __init__(self):
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def parse(html: str) -> _Collect:
+    p = _Collect()
+    p.feed(html)
+    p.close()
+    return p
+
+
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory, demo_pair):
+    """(analysis of the demo fake with the test model, model, error rates at its threshold)."""
+    from detector.model import load_model
+
+    model = load_model(build_app_model(tmp_path_factory.getbasetemp() / "app-model", demo_pair))
+    a = dash.run_analysis(dash.Source.from_path(demo_pair[1]), model, N_FRAMES)
+    ev = dash.load_evaluation(model.path)
+    rates = {**dash.operating_point(ev, model.threshold), **dash.overall_summary(ev)}
+    return a, model, rates
+
+
+def test_report_has_everything_the_case_needs(scored):
+    a, model, rates = scored
+    html = case_report_html(a, model.card, rates, model=model)
+    doc = parse(html)
+    text = " ".join(doc.text)
+    for needle in (a.info.name, a.info.sha256, f"{a.info.size_bytes:,} bytes", "mov / h264", "testmodel", "0.0-test",
+                   "Verdict:", f"{a.score:+.3f}", "threshold +0.000", "FAR = APCER", "FRR = BPCER",
+                   dash.fmt_pct(rates["far"]), dash.fmt_pct(rates["frr"]), a.analysed_at, "not proof",
+                   "report generated at", "Per-frame score"):
+        assert needle in text, needle
+    images = [attrs for tag, attrs in doc.tags if tag == "img"]
+    assert len(images) == sum(len(t.thumbnails) for t in a.tracks)
+    assert all(i["src"].startswith("data:image/png;base64,") for i in images)
+    assert sum(tag == "svg" for tag, _ in doc.tags) >= 3  # score bar, per-frame score, families, contributions
+
+
+def test_report_is_self_contained(scored):
+    a, model, rates = scored
+    html = case_report_html(a, model.card, rates, model=model)
+    assert "<script" not in html.lower()
+    for tag, attrs in parse(html).tags:
+        for key in ("src", "href"):
+            value = attrs.get(key) or ""
+            assert not value or value.startswith(("data:", "#")), (tag, key, value[:40])
+    assert not re.search(r"url\((?!data:)", html)
+
+
+def test_report_escapes_the_file_name(scored):
+    a, model, rates = scored
+    evil = replace(a, info=replace(a.info, name="<script>alert(1)</script>.mp4"))
+    html = case_report_html(evil, model.card, rates, model=model)
+    assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)" in html
+    name = report_filename(evil)
+    assert name.startswith("case-report_") and name.endswith(".html") and not set(name) & set("/<>\\")
+
+
+def test_report_without_model_or_evaluation(demo_pair):
+    a = dash.run_analysis(dash.Source.from_path(demo_pair[0]), None, 3)
+    html = case_report_html(a, None, None)
+    text = " ".join(parse(html).text)
+    assert "UNSCORED" in text and "No model was loaded" in text
+    assert a.info.sha256 in text
+
+
+def test_report_without_stored_evaluation_says_rates_are_unknown(scored):
+    a, model, _ = scored
+    text = " ".join(parse(case_report_html(a, model.card, None, model=model)).text)
+    assert "error rates at this threshold are unknown" in text
+
+
+def test_svg_chart_helpers():
+    svg = svg_line_chart({"a": ([0, 1, 2], [1.0, float("nan"), 3.0])}, "t", hline=2.0, hline_label="thr")
+    assert svg.startswith("<svg") and "polyline" in svg and "thr" in svg
+    assert "no data" in svg_line_chart({}, "empty")
+    assert nice_ticks(0, 1) == [0, 0.25, 0.5, 0.75, 1.0]
