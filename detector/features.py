@@ -180,20 +180,22 @@ def lbp_texture(gray: np.ndarray, inner: np.ndarray, band: np.ndarray, outer: np
             "lbp_flat_inner_outer": _lr(hi[8] + hi[0], ho[8] + ho[0])}
 
 
-def grid_strength(img: np.ndarray, mask: np.ndarray, offset: tuple[int, int] = (0, 0), period: int = 8) -> float:
+def grid_strength(img: np.ndarray, mask: np.ndarray, offset: tuple[int, int] = (0, 0), period: int = 8,
+                  diffs: tuple[np.ndarray, np.ndarray] | None = None) -> float:
     """Block-grid strength of ``img`` (h, w) inside ``mask``: the mean absolute step across
     block boundaries of the frame's ``period`` x ``period`` grid divided by the mean step
-    inside blocks (1 = no grid).  ``offset`` is (y0, x0) of ``img`` in the frame."""
+    inside blocks (1 = no grid).  ``offset`` is (y0, x0) of ``img`` in the frame;
+    ``diffs`` optionally passes the precomputed absolute column and row steps of ``img``."""
     oy, ox = offset
-    dx = np.abs(np.diff(img, axis=1))  # step between column j and j+1
-    dy = np.abs(np.diff(img, axis=0))
-    bx = ((np.arange(dx.shape[1]) + ox + 1) % period == 0)[None, :]
-    by = ((np.arange(dy.shape[0]) + oy + 1) % period == 0)[:, None]
+    dx, dy = diffs if diffs is not None else (np.abs(np.diff(img, axis=1)), np.abs(np.diff(img, axis=0)))
+    bx = (np.arange(dx.shape[1]) + ox + 1) % period == 0  # step between column j and j+1 crosses a boundary
+    by = (np.arange(dy.shape[0]) + oy + 1) % period == 0
     mx, my = mask[:, 1:] & mask[:, :-1], mask[1:, :] & mask[:-1, :]
-    num = dx[mx & bx].sum() + dy[my & by].sum()
-    nn = (mx & bx).sum() + (my & by).sum()
-    den = dx[mx & ~bx].sum() + dy[my & ~by].sum()
-    nd = (mx & ~bx).sum() + (my & ~by).sum()
+    # per-column / per-row sums, then split boundary vs inside: no full-size boolean products
+    sx, nx = (dx * mx).sum(axis=0), mx.sum(axis=0)
+    sy, ny = (dy * my).sum(axis=1), my.sum(axis=1)
+    num, nn = sx[bx].sum() + sy[by].sum(), nx[bx].sum() + ny[by].sum()
+    den, nd = sx[~bx].sum() + sy[~by].sum(), nx[~bx].sum() + ny[~by].sum()
     return float((num / max(nn, 1) + EPS) / (den / max(nd, 1) + EPS))
 
 
@@ -208,11 +210,13 @@ def blockiness(gray: np.ndarray, inner: np.ndarray, band: np.ndarray, outer: np.
     (double-compression trace).  ``offset`` is the crop's (y0, x0) in the frame.
     """
     _check(gray, inner, band, outer)
-    vals = {name: grid_strength(gray, m, offset) for name, m in (("inner", inner), ("band", band), ("outer", outer))}
+    d = (np.abs(np.diff(gray, axis=1)), np.abs(np.diff(gray, axis=0)))
+    vals = {name: grid_strength(gray, m, offset, diffs=d) for name, m in (("inner", inner), ("band", band), ("outer", outer))}
     out = {f"block_{name}": float(np.log(v)) for name, v in vals.items()}
     out["block_inner_outer"] = _lr(vals["inner"], vals["outer"])
     out["block_band_outer"] = _lr(vals["band"], vals["outer"])
-    out["block_4x4_inner_outer"] = _lr(grid_strength(gray, inner, offset, 4), grid_strength(gray, outer, offset, 4))
+    out["block_4x4_inner_outer"] = _lr(grid_strength(gray, inner, offset, 4, diffs=d),
+                                       grid_strength(gray, outer, offset, 4, diffs=d))
     if chroma is not None:
         for k, name in ((0, "cr"), (1, "cb")):
             c = chroma[:, :, k]
@@ -239,6 +243,8 @@ _ZIGZAG_HIGH = (np.add.outer(np.arange(8), np.arange(8)) >= 7).reshape(-1)[1:]
 def _dct_stats(blocks: np.ndarray) -> tuple[float, float, float] | None:
     if len(blocks) == 0:
         return None
+    # cv2.dct per block: a matrix-product DCT is faster but rounds differently near the
+    # |c| < 1 cut, which would change the shipped model's inputs.
     d = np.stack([cv2.dct(b) for b in blocks]).reshape(len(blocks), -1)[:, 1:]  # AC coefficients
     hi = d[:, _ZIGZAG_HIGH]
     lo = d[:, ~_ZIGZAG_HIGH]
