@@ -146,15 +146,247 @@ def astronaut_bgr() -> np.ndarray:
 
 
 def make_demo_pair(out_dir: str | os.PathLike, n_frames: int = 50, fps: float = 25.0, seed: int = 0,
-                   crf: int = 20) -> tuple[Path, Path]:
+                   crf: int = 23, history_crf: int | None = 36) -> tuple[Path, Path]:
     """Write ``demo_real.mp4`` (camera motion over the astronaut photo) and
-    ``demo_fake.mp4`` (the same frames, self-blended, then encoded once).
+    ``demo_fake.mp4`` (the same frames, self-blended, then encoded).
 
+    Like FaceForensics++, whose sources were already-compressed online videos: the
+    camera frames are first encoded at ``history_crf`` (the "upload") and decoded; the
+    genuine clip re-encodes them at ``crf``, the tampered twin blends a transformed face
+    into them (erasing that compression history inside the face) and encodes at ``crf``.
     Both are **synthetic**: made here from a packaged image, not from any dataset.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     frames = list(camera_frames(astronaut_bgr(), n_frames, seed=seed, centre=(0.45, 0.33)))
+    if history_crf is not None:
+        from .video import iter_frames
+
+        upload = write_video(frames, out / "_upload.mp4", fps=fps, crf=history_crf)
+        frames = [f.image for f in iter_frames(upload, n_frames)]
+        upload.unlink()
     real = write_video(frames, out / "demo_real.mp4", fps=fps, crf=crf)
     fake = write_video(self_blend_frames(frames, seed=seed + 1), out / "demo_fake.mp4", fps=fps, crf=crf)
     return real, fake
+
+
+# --------------------------------------------------------------------------
+# Self-blended fakes of genuine videos (training data from real videos only)
+# --------------------------------------------------------------------------
+
+#: x264 CRF ranges (inclusive) drawn for the re-encode of a self-blended video, by the
+#: source's compression: FF++ c23 was encoded at quality 23, c40 at 40.  The draw is
+#: centred on the source's level so the fake's compression history looks like the
+#: dataset's own fakes (blended, then encoded once at about the source's quality).
+CRF_RANGES = {"c40": (34, 40), "lq": (34, 40), "default": (19, 27)}
+
+
+def crf_for(compression: str | None, rng: np.random.Generator) -> int:
+    """A CRF drawn for a source of ``compression``: 19-27 (centre 23) for c23-like,
+    raw or unknown sources, 34-40 (centre 37) for c40-like (low quality) sources."""
+    lo, hi = CRF_RANGES.get(str(compression or "").lower(), CRF_RANGES["default"])
+    return int(rng.integers(lo, hi + 1))
+
+
+class VideoEncoder:
+    """Incremental H.264 writer with :func:`write_video`'s settings (PyAV, yuv420p,
+    ``preset=veryfast``, CRF), for writing several outputs while decoding once.
+    The file is written under a temporary name and renamed on a clean :meth:`close`,
+    so a killed run never leaves a half-written video under the final name."""
+
+    def __init__(self, path: str | os.PathLike, fps: float = 25.0, crf: int = 23, codec: str = "libx264"):
+        import av
+
+        self.path = Path(path)
+        self._tmp = self.path.with_name(self.path.stem + ".part" + self.path.suffix)
+        self.fps, self.crf, self.codec = fps, crf, codec
+        self._container = av.open(str(self._tmp), mode="w")
+        self._stream = None
+        self.n_frames = 0
+
+    def write(self, img: np.ndarray) -> None:
+        import av
+        from fractions import Fraction
+
+        if self._stream is None:
+            h, w = img.shape[:2]
+            s = self._container.add_stream(self.codec, rate=Fraction(self.fps).limit_denominator(1001))
+            s.width, s.height = w - w % 2, h - h % 2
+            s.pix_fmt = "yuv420p"
+            if self.codec in ("libx264", "h264"):
+                s.options = {"crf": str(self.crf), "preset": "veryfast"}
+            self._stream = s
+        img = img[: self._stream.height, : self._stream.width]
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="bgr24")
+        for packet in self._stream.encode(frame):
+            self._container.mux(packet)
+        self.n_frames += 1
+
+    def close(self, ok: bool = True) -> Path | None:
+        try:
+            if ok and self._stream is not None:
+                for packet in self._stream.encode():
+                    self._container.mux(packet)
+        finally:
+            self._container.close()
+        if ok and self._stream is not None:
+            os.replace(self._tmp, self.path)
+            return self.path
+        self._tmp.unlink(missing_ok=True)
+        return None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.close(ok=exc_type is None)
+
+
+def decode_span(path: str | os.PathLike, start: int = 0, count: int | None = None) -> Iterator[np.ndarray]:
+    """Stream BGR frames ``start`` .. ``start + count - 1`` of a video with PyAV, one at a
+    time (never the whole video in memory).
+
+    Decodes sequentially from the beginning (seeking is not used: on some FF++ files the
+    keyframes are not IDR frames and frames decoded after a seek are corrupt); before the
+    span the decoder skips non-reference frames (no other frame is predicted from them)
+    and frames are not converted, so reaching the middle of a video costs little.  Frame
+    indices come from the timestamps, or from counting when there are none.
+    """
+    import av
+
+    container = av.open(str(path))
+    try:
+        s = container.streams.video[0]
+        fps = float(s.average_rate or s.guessed_rate or 25.0)
+        tb = float(s.time_base) if s.time_base else 0.0
+        t0 = s.start_time or 0
+        cc = s.codec_context
+        skipping = start > 1 and tb > 0
+        if skipping:
+            cc.skip_frame = "NONREF"
+        n, pos = 0, -1
+        for frame in container.decode(s):
+            if frame.pts is not None and tb > 0:
+                pos = int(round((frame.pts - t0) * tb * fps))
+            elif skipping:  # no timestamps: cannot skip safely, start over counting every frame
+                container.close()
+                yield from _decode_counting(path, start, count)
+                return
+            else:
+                pos += 1
+            if skipping and pos >= start - 8:  # decode everything from shortly before the span
+                cc.skip_frame = "DEFAULT"
+                skipping = False
+            if pos < start:
+                continue
+            yield frame.to_ndarray(format="bgr24")
+            n += 1
+            if count is not None and n >= count:
+                break
+    finally:
+        container.close()
+
+
+def _decode_counting(path, start: int, count: int | None) -> Iterator[np.ndarray]:
+    import av
+
+    with av.open(str(path)) as container:
+        for k, frame in enumerate(container.decode(container.streams.video[0])):
+            if k < start:
+                continue
+            if count is not None and k >= start + count:
+                break
+            yield frame.to_ndarray(format="bgr24")
+
+
+def self_blend_region(frame: np.ndarray, face: Face, p: BlendParams, rng: np.random.Generator | None = None,
+                      margin: float = 2.2) -> np.ndarray:
+    """:func:`self_blend` applied to a crop around the face only (``margin`` x the face
+    ellipse's larger semi-axis on each side, well beyond the feathered mask), pasted back
+    into a copy of ``frame``.  Same transform and mask, a fraction of the cost on large
+    frames (the whole-frame version resamples and blurs every pixel)."""
+    cx, cy, a, b, _ = face_ellipse(face)
+    r = margin * max(a, b) + 8
+    H, W = frame.shape[:2]
+    x0, y0 = max(0, int(cx - r)), max(0, int(cy - r))
+    x1, y1 = min(W, int(np.ceil(cx + r))), min(H, int(np.ceil(cy + r)))
+    if x1 - x0 < 16 or y1 - y0 < 16:
+        return frame
+    shifted = Face((face.box[0] - x0, face.box[1] - y0, face.box[2], face.box[3]),
+                   np.asarray(face.landmarks, float) - np.array([x0, y0], float), face.confidence)
+    out = frame.copy()
+    out[y0:y1, x0:x1] = self_blend(np.ascontiguousarray(frame[y0:y1, x0:x1]), shifted, p, rng)
+    return out
+
+
+def self_blended_video(src: str | os.PathLike, dst: str | os.PathLike, max_frames: int = 96, seed: int = 0,
+                       crf: int | None = None, compression: str | None = None,
+                       control_dst: str | os.PathLike | None = None, min_face_share: float = 0.25) -> dict:
+    """Write a self-blended fake of the genuine video ``src`` to ``dst`` (H.264 .mp4).
+
+    Up to ``max_frames`` consecutive frames from the middle of ``src`` are decoded one at
+    a time; every detected face of every frame is self-blended (:func:`self_blend` on a crop
+    around the face, :func:`self_blend_region`) with
+    **one** parameter draw for the whole video (:func:`random_blend_params`) and one
+    fixed mask deformation, so the fake is temporally coherent like a real one; the
+    frames are then encoded once as H.264 at ``crf`` (default: drawn by
+    :func:`crf_for` from the source's ``compression``), since a real fake is blended
+    first and compressed afterwards.
+
+    ``control_dst``: also write the *same* frames without blending, encoded at the same
+    CRF (a genuine clip with the fake's compression history), so that a model trained on
+    the pair can only learn the blend, not "was re-encoded once more".
+
+    Returns a JSON-ready dict: src, dst, control, start, n_frames, fps, width, height,
+    crf, seed, params (the :class:`BlendParams`), frames_with_face, faces_blended.
+
+    Raises ``ValueError`` (and writes nothing) when faces were found in fewer than
+    ``min_face_share`` of the frames: such a clip would be a "fake" without a fake face.
+    """
+    from dataclasses import asdict
+
+    from .video import probe
+
+    info = probe(src, sha256=False)
+    rng = np.random.default_rng(seed)
+    p = random_blend_params(rng)
+    crf = int(crf) if crf is not None else crf_for(compression, rng)
+    mask_seed = int(rng.integers(0, 2**31 - 1))
+    total = info.frame_count
+    start = max(0, (total - max_frames) // 2) if total > 0 else 0
+    fps = info.fps or 25.0
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    enc = VideoEncoder(dst, fps=fps, crf=crf)
+    ctl = None
+    if control_dst is not None:
+        Path(control_dst).parent.mkdir(parents=True, exist_ok=True)
+        ctl = VideoEncoder(control_dst, fps=fps, crf=crf)
+    n = with_face = n_faces = 0
+    ok = False
+    try:
+        for f in decode_span(src, start, max_frames):
+            out = f
+            found = detect_faces(f)
+            for i, face in enumerate(found):
+                # the same mask deformation in every frame (and per face slot)
+                out = self_blend_region(out, face, p, np.random.default_rng(mask_seed + i))
+            enc.write(out)
+            if ctl is not None:
+                ctl.write(f)
+            n += 1
+            with_face += bool(found)
+            n_faces += len(found)
+        ok = n > 0 and with_face >= min_face_share * n
+    finally:
+        enc.close(ok)
+        if ctl is not None:
+            ctl.close(ok)
+    if n == 0:
+        raise ValueError(f"no frame decoded from {src}")
+    if not ok:
+        raise ValueError(f"faces in only {with_face} of {n} frames of {Path(src).name}: no self-blended video")
+    return {"src": str(src), "dst": str(dst), "control": None if control_dst is None else str(control_dst),
+            "start": int(start), "n_frames": int(n), "fps": float(fps), "width": int(info.width),
+            "height": int(info.height), "crf": crf, "seed": int(seed), "params": asdict(p),
+            "frames_with_face": int(with_face), "faces_blended": int(n_faces)}

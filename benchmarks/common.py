@@ -1,0 +1,242 @@
+"""Shared helpers of the benchmarks: clip selection, machine notes, JSON output, and
+prototype frame decoders (PyAV) that the lead may adopt into ``detector/video.py``.
+
+Importing this module pins every thread pool to one thread *before* NumPy, OpenCV or
+the face detector are loaded (``OMP_NUM_THREADS`` is read by libgomp when it loads:
+setting it later, as ``detector.faces.limit_threads`` does, has no effect on YuNet).
+"""
+
+from __future__ import annotations
+
+import os
+
+for _k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_k, "1")
+
+import json  # noqa: E402
+import platform  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from datetime import datetime, timezone  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Iterator  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(REPO))
+SHARED = REPO.parent / "shared" / "data"
+RESULTS = HERE / "results"
+#: Cache for derived data (feature tables, long test videos): outside the repository.
+CACHE = Path(os.environ.get("DEEPFAKE_BENCH_CACHE", Path.home() / ".cache" / "deepfake-detector-bench"))
+
+import numpy as np  # noqa: E402
+
+from detector.video import Frame, VideoError, iter_frames, probe, sample_indices  # noqa: E402
+
+
+def manifest():
+    import pandas as pd
+
+    m = pd.read_csv(SHARED / "manifest.csv")
+    m["abs_path"] = [str(SHARED / p) for p in m["path"]]
+    return m
+
+
+def clips_720p(n: int = 10):
+    """``n`` 1280x720 clips of the manifest, evenly spread over the path-sorted list
+    (mixes real/fake, c23/c40); deterministic."""
+    m = manifest()
+    h = m[m.width == 1280].sort_values("path").reset_index(drop=True)
+    if n >= len(h):
+        return h
+    idx = np.unique(np.round(np.linspace(0, len(h) - 1, n)).astype(int))
+    return h.iloc[idx].reset_index(drop=True)
+
+
+def machine(extra: dict | None = None) -> dict:
+    """Machine notes for the JSON (CPU model, cores, load averages, versions)."""
+    cpu = "?"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import cv2
+
+    try:
+        import av
+
+        av_v = av.__version__
+    except ImportError:  # pragma: no cover
+        av_v = None
+    info = {
+        "cpu": cpu, "cores": os.cpu_count(), "affinity": len(os.sched_getaffinity(0)),
+        "loadavg_start": list(os.getloadavg()), "python": platform.python_version(),
+        "opencv": cv2.__version__, "pyav": av_v, "platform": platform.platform(),
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+        "note": "2 cores shared with other engineers' jobs: load averages above ~1 mean contention; "
+                "CPU times (process_time) are less affected than wall times",
+    }
+    info.update(extra or {})
+    return info
+
+
+def write_json(name: str, data: dict) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    data = {**data, "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    data.setdefault("machine", {})["loadavg_end"] = list(os.getloadavg())
+    out = RESULTS / f"{name}.json"
+    out.write_text(json.dumps(data, indent=2, default=_default))
+    print(f"wrote {out.relative_to(REPO)}")
+    return out
+
+
+def _default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    return str(o)
+
+
+class Clock:
+    """CPU (this process, all threads) and wall time of a block."""
+
+    def __enter__(self):
+        self.c0, self.w0 = time.process_time(), time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.cpu = time.process_time() - self.c0
+        self.wall = time.perf_counter() - self.w0
+
+
+# ----------------------------------------------------------------------------- decoders
+def iter_frames_pyav(path, n_frames: int = 16, info=None, skip_nonref: bool = False, threads: int = 0,
+                     seek: bool = False) -> Iterator[Frame]:
+    """Prototype of :func:`detector.video.iter_frames` on PyAV (same sampling).
+
+    - ``skip_nonref``: the decoder skips non-reference frames (``skip_frame=NONREF``,
+      e.g. the B-frames that no other frame predicts from).  Reference frames decode to
+      exactly the same pixels; a sampled frame that was skipped is replaced by the next
+      decoded one (at most a few frames later).
+    - ``threads``: FFmpeg frame threading (more cores, not less CPU).
+    - ``seek``: decode only the spans the samples need: jump to a keyframe whenever the
+      next sample lies beyond it (generalises ``SEEK_GAP``; pays off on long videos).
+
+    Stops after the last sample, like the OpenCV version.
+    """
+    import av
+
+    info = info or probe(path, sha256=False)
+    if info.kind == "image":
+        yield from iter_frames(path, n_frames, info=info)
+        return
+    targets = sample_indices(info.frame_count, n_frames)
+    if targets.size == 0:
+        targets = np.arange(n_frames)
+    fps = info.fps or 25.0
+    try:
+        c = av.open(str(path))
+    except Exception as e:
+        raise VideoError(f"not a readable video: {e}") from None
+    try:
+        s = c.streams.video[0]
+        cc = s.codec_context
+        if skip_nonref:
+            cc.skip_frame = "NONREF"
+        if threads:
+            cc.thread_type = "FRAME"
+            cc.thread_count = threads
+        tb = float(s.time_base)
+        start = s.start_time or 0
+        keyframes = _keyframe_indices(path, fps) if seek else None
+        k, pos, seeked_for, gen = 0, -1, -1, None
+        emitted = set()
+        while k < len(targets):
+            if keyframes is not None and seeked_for != k and len(keyframes):
+                # a keyframe beyond what is decoded, at or before the next sample: jump to it
+                kf = keyframes[max(0, np.searchsorted(keyframes, targets[k], side="right") - 1)]
+                if kf > pos + 1:
+                    c.seek(int(round(kf / fps / tb)) + start, stream=s, backward=True, any_frame=False)
+                    gen = None
+                    seeked_for = k
+            if gen is None:
+                gen = c.decode(s)
+            frame = next(gen, None)
+            if frame is None:
+                break
+            idx = int(round((frame.pts - start) * tb * fps)) if frame.pts is not None else pos + 1
+            pos = idx
+            if idx < targets[k]:
+                continue
+            if idx not in emitted:  # the sample itself, or the next decoded frame after it
+                emitted.add(idx)
+                yield Frame(idx, idx / fps, frame.to_ndarray(format="bgr24"))
+            while k < len(targets) and targets[k] <= idx:
+                k += 1
+    finally:
+        c.close()
+
+
+def _keyframe_indices(path, fps: float) -> np.ndarray:
+    """Frame indices of the keyframes, from the packets (demux only, no decoding)."""
+    import av
+
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        tb = float(s.time_base)
+        start = s.start_time or 0
+        out = [int(round((p.pts - start) * tb * fps)) for p in c.demux(s) if p.is_keyframe and p.pts is not None]
+    return np.array(sorted(out), dtype=int)
+
+
+def decoder(name: str):
+    """A frame iterator by name: opencv (the project's), pyav, pyav_nonref, pyav_threads, pyav_nonref_seek."""
+    table = {
+        "opencv": iter_frames,
+        "pyav": lambda p, n=16, info=None: iter_frames_pyav(p, n, info),
+        "pyav_nonref": lambda p, n=16, info=None: iter_frames_pyav(p, n, info, skip_nonref=True),
+        "pyav_threads": lambda p, n=16, info=None: iter_frames_pyav(p, n, info, threads=2),
+        "pyav_nonref_seek": lambda p, n=16, info=None: iter_frames_pyav(p, n, info, skip_nonref=True, seek=True),
+    }
+    return table[name]
+
+
+class variant:
+    """Context manager: run :func:`detector.analysis.analyze` with another decoder and
+    face-detection width (monkeypatched for the benchmark only; nothing is changed on disk)."""
+
+    def __init__(self, decode: str = "opencv", detect_width: int | None = None):
+        self.decode, self.detect_width = decode, detect_width
+
+    def __enter__(self):
+        from detector import analysis, faces
+
+        self._old = (analysis.iter_frames, faces.DETECT_WIDTH)
+        if self.decode != "opencv":
+            analysis.iter_frames = decoder(self.decode)
+        if self.detect_width:
+            faces.DETECT_WIDTH = self.detect_width
+        return self
+
+    def __exit__(self, *exc):
+        from detector import analysis, faces
+
+        analysis.iter_frames, faces.DETECT_WIDTH = self._old
+
+
+def load_model_or_none(path=None):
+    from detector.model import ModelError, load_model
+
+    try:
+        return load_model(path)
+    except ModelError as e:
+        print(f"note: no model ({e}); timing without the SVM score", file=sys.stderr)
+        return None

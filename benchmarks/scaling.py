@@ -1,0 +1,157 @@
+"""Scaling: the scanner with 1 vs 2 worker processes, and peak RSS per worker on a 1-hour video.
+
+    python benchmarks/scaling.py [--clips 10] [--frames 16] [--hours 1]
+
+1. ``deepfake-detector scan`` (the library call, local pool) over the same 720p clips
+   with ``--workers 1`` then ``--workers 2``, each in a fresh database: wall time,
+   videos/s, speedup (target >= 1.8x), and the workers' CPU seconds per video (from
+   ``getrusage`` of the reaped workers, worker start-up included) to tell the design's scaling from the machine's
+   load (the cores are shared).
+2. A 1-hour video made by concatenating copies of a 720p clip (``ffmpeg -f concat -c
+   copy``, cached outside the repository), scanned by one worker in a fresh process:
+   the worker's peak resident memory (``VmHWM`` of the worker process, polled every
+   50 ms until it exits; ``ru_maxrss`` would report the parent's size at fork; target
+   <= 500 MB) and its time; plus decode-only of the same 16 samples with the project's
+   OpenCV seeking and with the PyAV keyframe-span prototype.
+
+Writes ``benchmarks/results/scaling.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import common  # noqa: F401  (pins threads first)
+from common import CACHE, REPO, Clock, clips_720p, decoder, machine, manifest, write_json
+
+SCAN_CHILD = r"""
+import json, os, resource, sys, threading, time
+sys.path.insert(0, {repo!r})
+from detector.scan import scan
+from detector.model import load_model, ModelError
+
+peak = {{}}  # worker pid -> VmHWM (MB): the peak RSS of the worker's own image (reset at exec)
+stop = threading.Event()
+
+def watch():
+    me = str(os.getpid())
+    while not stop.is_set():
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                if open(f"/proc/{{d}}/stat").read().rsplit(")", 1)[1].split()[1] != me:
+                    continue
+                if "_worker_main" not in open(f"/proc/{{d}}/cmdline").read():
+                    continue  # not a scan worker
+                for line in open(f"/proc/{{d}}/status"):
+                    if line.startswith("VmHWM:"):
+                        peak[d] = max(peak.get(d, 0), int(line.split()[1]) / 1024)
+            except (OSError, IndexError):
+                pass
+        time.sleep(0.05)
+
+threading.Thread(target=watch, daemon=True).start()
+try:
+    model = load_model({model!r})
+except ModelError:
+    model = None
+t = time.perf_counter()
+s = scan({inputs!r}, {db!r}, model=model, n_frames={frames}, workers={workers}, progress=False,
+         tasks_per_worker=10**6)
+wall = time.perf_counter() - t
+stop.set()
+ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({{"wall_s": wall, "done": s.done, "failed": s.failed, "workers_cpu_s": ru.ru_utime + ru.ru_stime,
+                  "workers_peak_rss_mb": max(peak.values()) if peak else None,
+                  "peak_rss_mb_per_worker": sorted(peak.values())}}))
+"""
+
+
+def run_scan(inputs: list[str], workers: int, frames: int, model: str | None) -> dict:
+    """A scan in a fresh process (so getrusage(CHILDREN) sees only its workers)."""
+    with tempfile.TemporaryDirectory() as d:
+        code = SCAN_CHILD.format(repo=str(REPO), model=model, inputs=inputs, db=str(Path(d) / "s.db"),
+                                 frames=frames, workers=workers)
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=3600)
+        if r.returncode != 0:
+            raise RuntimeError(r.stderr[-2000:])
+        return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def long_video(hours: float) -> tuple[Path, str]:
+    """A ``hours``-long 720p H.264 video: copies of one c40 clip joined without re-encoding."""
+    m = manifest()
+    src = m[(m.width == 1280) & (m.compression == "c40")].sort_values("path").iloc[0]
+    n = max(1, int(round(hours * 3600 / (src.frames / src.fps))))
+    out = CACHE / f"long_{hours:g}h_{Path(src.path).stem}.mp4"
+    if not out.exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        lst = out.with_suffix(".txt")
+        lst.write_text("".join(f"file '{src.abs_path}'\n" for _ in range(n)))
+        subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "concat", "-safe", "0", "-i", str(lst), "-c", "copy",
+                        str(out)], check=True)
+        lst.unlink()
+    return out, src.path
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--clips", type=int, default=10)
+    ap.add_argument("--frames", type=int, default=16)
+    ap.add_argument("--hours", type=float, default=1.0)
+    ap.add_argument("--model", default=None, help="model folder (default models/default)")
+    args = ap.parse_args(argv)
+    clips = clips_720p(args.clips)
+    info = machine({"clips": len(clips), "frames": args.frames})
+    print(f"{len(clips)} clips, load {info['loadavg_start'][0]:.2f}", flush=True)
+    inputs = list(clips.abs_path)
+
+    res = {}
+    for w in (1, 2):
+        load = os.getloadavg()[0]
+        r = run_scan(inputs, w, args.frames, args.model)
+        r.update(workers=w, videos_per_s=len(inputs) / r["wall_s"], cpu_s_per_video=r["workers_cpu_s"] / len(inputs),
+                 cores_obtained=r["workers_cpu_s"] / r["wall_s"], loadavg_before=load)
+        res[f"workers_{w}"] = r
+        print(f"  workers {w}: {r['wall_s']:.1f} s wall, {r['videos_per_s']:.3f} videos/s, "
+              f"{r['cpu_s_per_video']:.2f} CPU s/video, {r['cores_obtained']:.2f} cores obtained, peak RSS "
+              f"{r['workers_peak_rss_mb']:.0f} MB (load {load:.2f})", flush=True)
+    speedup = res["workers_1"]["wall_s"] / res["workers_2"]["wall_s"]
+    cpu_ratio = res["workers_2"]["cpu_s_per_video"] / res["workers_1"]["cpu_s_per_video"]
+    print(f"speedup 2 vs 1 workers: x{speedup:.2f} (target >= 1.8); CPU per video 2w/1w: x{cpu_ratio:.2f}; "
+          f"the wall-clock speedup is bounded by the cores the other jobs leave free")
+
+    path, src = long_video(args.hours)
+    from detector.video import probe
+
+    info_long = probe(path, sha256=False)
+    r = run_scan([str(path)], 1, args.frames, args.model)
+    print(f"{args.hours:g} h video ({info_long.duration_s / 3600:.2f} h, {info_long.frame_count} frames, "
+          f"{path.stat().st_size / 1e6:.0f} MB): worker peak RSS {r['workers_peak_rss_mb']:.0f} MB (target <= 500), "
+          f"scan {r['wall_s']:.1f} s wall, {r['workers_cpu_s']:.1f} worker CPU s", flush=True)
+    dec = {}
+    for name in ("opencv", "pyav_nonref_seek"):
+        with Clock() as c:
+            n = sum(1 for _ in decoder(name)(str(path), args.frames))
+        dec[name] = {"cpu_s": c.cpu, "wall_s": c.wall, "frames": n}
+        print(f"  decode-only {name:18s} {c.cpu:6.2f} CPU s for {n} frames", flush=True)
+    long_res = {"path": str(path), "made_from": src, "duration_s": info_long.duration_s,
+                "frame_count": info_long.frame_count, "bytes": path.stat().st_size, "scan": r, "decode_only": dec,
+                "target_peak_rss_mb_max": 500}
+    write_json("scaling", {
+        "command": "python benchmarks/scaling.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "machine": info, "scan": res, "speedup_2_vs_1": speedup, "cpu_per_video_2_over_1": cpu_ratio,
+        "target_speedup_min": 1.8, "long_video": long_res})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""Accuracy effect of the speed settings of ``throughput.py``, on grouped cross-validation.
+
+    python benchmarks/settings_accuracy.py [--settings default nonref_w320] [--seeds 3]
+
+For each decoding / detection setting, extracts the per-frame features of all videos
+of ../shared/data/manifest.csv (16 sampled frames; cached outside the repository in
+``$DEEPFAKE_BENCH_CACHE`` or ``~/.cache/deepfake-detector-bench``), then evaluates the
+project's own protocol, :func:`detector.training.nested_cv` (group-aware folds, every
+choice made inside the training part), on the per-video aggregate of the main track
+with 16 frames and with 8 and 4 (every 2nd / 4th of the 16 sampled frames: a close
+stand-in for sampling 8 or 4 frames, whose segment centres are a quarter segment away).
+Reports out-of-fold AUC and EER (mean and spread over ``--seeds`` fold seeds), overall
+and for face swap (Deepfakes + FaceSwap vs real).  Writes ``results/settings_accuracy.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+
+import common  # noqa: F401  (pins threads first)
+from common import CACHE, Clock, machine, manifest, variant, write_json
+
+import numpy as np
+import pandas as pd
+
+SETTINGS = {
+    "default": ("opencv", None),  # as shipped: OpenCV decode, detection at 640 px
+    "nonref": ("pyav_nonref", None),
+    "nonref_w320": ("pyav_nonref", 320),
+}
+FACE_SWAP = ("Deepfakes", "FaceSwap")
+
+
+def extract(setting: str, m: pd.DataFrame, n_frames: int = 16) -> pd.DataFrame:
+    """Per-frame feature table of every manifest video under ``setting`` (cached per video)."""
+    from detector.analysis import analyze
+
+    dec, width = SETTINGS[setting]
+    folder = CACHE / "features" / f"{setting}-f{n_frames}"
+    folder.mkdir(parents=True, exist_ok=True)
+    tables, cpu = [], 0.0
+    for k, r in enumerate(m.itertuples()):
+        f = folder / f"{r.sha256}.parquet"
+        if not f.exists():
+            with variant(dec, width), Clock() as c:
+                try:
+                    a = analyze(r.abs_path, model=None, n_frames=n_frames)
+                    t = a.table.drop(columns=["box", "landmarks"], errors="ignore")
+                except Exception as e:  # recorded as an empty table
+                    print(f"  {r.path}: {e}", file=sys.stderr)
+                    t = pd.DataFrame()
+            cpu += c.cpu
+            t.to_parquet(f, index=False)
+            print(f"  [{setting}] {k + 1}/{len(m)} {r.path} {c.cpu:.2f} CPU s", flush=True)
+        t = pd.read_parquet(f)
+        if len(t):
+            tables.append(t.assign(sha256=r.sha256))
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+
+
+def video_rows(frames: pd.DataFrame, m: pd.DataFrame, step: int = 1) -> pd.DataFrame:
+    """Per-video aggregate of the main track, keeping every ``step``-th sampled frame."""
+    from detector.features import aggregate
+
+    rows = []
+    for sha, g in frames.groupby("sha256", sort=False):
+        kept = sorted(g["frame"].unique())[::step]
+        g = g[g["frame"].isin(kept)]
+        if not len(g):
+            continue
+        tid = g["track_id"].value_counts().idxmax()
+        t = g[g["track_id"] == tid].sort_values("frame")
+        rows.append({"sha256": sha, **aggregate(t)})
+    feats = pd.DataFrame(rows)
+    return m.merge(feats, on="sha256", how="inner")
+
+
+def evaluate(videos: pd.DataFrame, seeds: int) -> dict:
+    from detector import evaluation as ev
+    from detector.training import nested_cv
+
+    cols = [c for c in videos.columns if "__" in c]
+    aucs, eers, fs_aucs = [], [], []
+    for seed in range(seeds):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cv = nested_cv(videos, cols, seed=seed, quick=True, log=lambda *a: None)
+        s = cv.scores
+        y = ev.as_binary(s["label"])
+        aucs.append(float(_auc(y, s["score"].to_numpy())))
+        eers.append(float(ev.eer(y, s["score"].to_numpy())[0]))
+        fs = s[(s["label"] == "real") | s["method"].isin(FACE_SWAP)]
+        fs_aucs.append(float(_auc(ev.as_binary(fs["label"]), fs["score"].to_numpy())))
+    return {"n_videos": int(len(videos)), "auc_mean": float(np.mean(aucs)), "auc_sd": float(np.std(aucs)),
+            "eer_mean": float(np.mean(eers)), "eer_sd": float(np.std(eers)),
+            "face_swap_auc_mean": float(np.mean(fs_aucs)), "face_swap_auc_sd": float(np.std(fs_aucs)),
+            "per_seed_auc": aucs}
+
+
+def _auc(y, s) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    return roc_auc_score(y, s)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
+    ap.add_argument("--seeds", type=int, default=3, help="fold seeds of the nested CV (default 3)")
+    ap.add_argument("--steps", nargs="+", type=int, default=[1, 2, 4], help="keep every k-th of the 16 frames")
+    ap.add_argument("--limit", type=int, default=0, help="first N videos of the manifest only (smoke test)")
+    args = ap.parse_args(argv)
+    m = manifest()
+    if args.limit:
+        m = m.sample(frac=1.0, random_state=0).head(args.limit)
+    info = machine({"videos": len(m)})
+    results = {}
+    for setting in args.settings:
+        frames = extract(setting, m)
+        for step in args.steps:
+            key = f"{setting}/frames{16 // step}"
+            res = evaluate(video_rows(frames, m, step), args.seeds)
+            results[key] = res
+            print(f"{key:24s} AUC {res['auc_mean']:.3f} ± {res['auc_sd']:.3f}  EER {res['eer_mean']:.3f}  "
+                  f"face-swap AUC {res['face_swap_auc_mean']:.3f}  ({res['n_videos']} videos)", flush=True)
+    write_json("settings_accuracy", {"command": "python benchmarks/settings_accuracy.py " + " ".join(argv or sys.argv[1:]),
+                            "machine": info, "protocol": "detector.training.nested_cv(quick=True), 5 outer group "
+                            "folds, out-of-fold scores; mean/sd over fold seeds", "results": results})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

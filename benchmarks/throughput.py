@@ -1,0 +1,145 @@
+"""Throughput: the full pipeline against decode-only of the same sampled frames, per core.
+
+    python benchmarks/throughput.py [--clips 10] [--frames 16] [--model models/default]
+
+One process, one thread (OMP/BLAS/OpenCV pinned to 1 thread before anything loads).
+For each 720p clip of ../shared/data, interleaved so that every setting sees the same
+machine load:
+
+- ``decode[opencv]``: :func:`detector.video.iter_frames` with the same sampling
+  (the project's decoder; the physical limit of this design);
+- ``pipeline[default]``: :func:`detector.analysis.analyze` as shipped;
+- prototypes (nothing changed on disk): PyAV decoding that skips non-reference frames
+  (``nonref``), decoding only the spans the samples need (``seek``), face detection on a
+  320-px-wide copy instead of 640, fewer frames.
+
+Reports CPU seconds (``time.process_time``: robust to other jobs on the machine),
+videos/s per core, x real time per core (video seconds / CPU seconds) and the ratio
+pipeline / decode-only measured side by side; writes ``benchmarks/results/throughput.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import common  # noqa: F401  (pins threads first)
+from common import Clock, clips_720p, decoder, load_model_or_none, machine, variant, write_json
+
+# (name, kind, decoder, detect width, frames factor)  frames factor 1 = --frames, 0.5 = half
+SETTINGS = [
+    ("decode[opencv]", "decode", "opencv", None, 1),
+    ("pipeline[default]", "pipeline", "opencv", None, 1),
+    ("decode[pyav]", "decode", "pyav", None, 1),
+    ("decode[nonref]", "decode", "pyav_nonref", None, 1),
+    ("decode[nonref+seek]", "decode", "pyav_nonref_seek", None, 1),
+    ("pipeline[nonref]", "pipeline", "pyav_nonref", None, 1),
+    ("pipeline[nonref,w320]", "pipeline", "pyav_nonref", 320, 1),
+    ("decode[opencv,half]", "decode", "opencv", None, 0.5),
+    ("pipeline[half]", "pipeline", "opencv", None, 0.5),
+    ("decode[nonref,half]", "decode", "pyav_nonref", None, 0.5),
+    ("pipeline[nonref,w320,half]", "pipeline", "pyav_nonref", 320, 0.5),
+]
+#: pipeline setting -> the decode-only setting with the same decoder and frames
+BASELINE = {
+    "pipeline[default]": "decode[opencv]", "pipeline[nonref]": "decode[nonref]",
+    "pipeline[nonref,w320]": "decode[nonref]", "pipeline[half]": "decode[opencv,half]",
+    "pipeline[nonref,w320,half]": "decode[nonref,half]",
+}
+
+
+def run_setting(path: str, kind: str, dec: str, width, n: int, model) -> dict:
+    from detector.analysis import analyze
+
+    if kind == "decode":
+        with Clock() as c:
+            frames = sum(1 for _ in decoder(dec)(path, n))
+        return {"cpu": c.cpu, "wall": c.wall, "frames": frames}
+    with variant(dec, width):
+        with Clock() as c:
+            a = analyze(path, model=model, n_frames=n)
+    return {"cpu": c.cpu, "wall": c.wall, "frames": a.n_sampled, "n_faces": a.n_faces, "verdict": a.verdict,
+            "score": a.score, **{f"t_{k}": v for k, v in a.timings.items()}}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--clips", type=int, default=10)
+    ap.add_argument("--frames", type=int, default=16)
+    ap.add_argument("--model", default=None, help="model folder (default models/default; absent: no score)")
+    ap.add_argument("--only", nargs="*", help="run only these setting names")
+    args = ap.parse_args(argv)
+    clips = clips_720p(args.clips)
+    model = load_model_or_none(args.model)
+    settings = [s for s in SETTINGS if not args.only or s[0] in args.only]
+    info = machine({"clips": len(clips), "frames": args.frames,
+                    "model": None if model is None else f"{model.name}@{model.version}"})
+    print(f"{len(clips)} clips 1280x720, {clips.frames.sum()} frames, load {os.getloadavg()[0]:.2f}", flush=True)
+
+    from detector.analysis import analyze
+
+    analyze(clips.abs_path.iloc[0], model=model, n_frames=2)  # warm-up: imports, model, detector init
+    per_clip = []
+    for r in clips.itertuples():
+        from detector.video import probe
+
+        dur = probe(r.abs_path, sha256=False).duration_s
+        row = {"path": r.path, "label": r.label, "compression": r.compression, "duration_s": dur,
+               "frame_count": int(r.frames), "settings": {}}
+        for name, kind, dec, width, factor in settings:
+            n = max(1, int(round(args.frames * factor)))
+            row["settings"][name] = run_setting(r.abs_path, kind, dec, width, n, model)
+        per_clip.append(row)
+        d, p = row["settings"].get("decode[opencv]"), row["settings"].get("pipeline[default]")
+        if d and p:
+            print(f"  {r.path:55s} {dur:5.1f} s  decode {d['cpu']:.2f}  pipeline {p['cpu']:.2f} CPU s", flush=True)
+
+    total_dur = sum(c["duration_s"] for c in per_clip)
+    summary = {}
+    for name, kind, dec, width, factor in settings:
+        cpu = sum(c["settings"][name]["cpu"] for c in per_clip)
+        wall = sum(c["settings"][name]["wall"] for c in per_clip)
+        s = {"kind": kind, "decoder": dec, "detect_width": width or 640,
+             "frames": max(1, int(round(args.frames * factor))), "cpu_s": cpu, "wall_s": wall,
+             "videos_per_s_per_core": len(per_clip) / cpu, "x_realtime_per_core": total_dur / cpu,
+             "x_realtime_per_core_wall": total_dur / wall}
+        if kind == "pipeline":
+            for k in ("t_probe", "t_decode", "t_faces", "t_features", "t_score"):
+                s[k] = sum(c["settings"][name].get(k, 0.0) for c in per_clip)
+            # analyze()'s stage timings are wall clock (inflated by other jobs): keep their shares,
+            # and spread the measured CPU seconds over the stages with them
+            tot = sum(s[k] for k in ("t_probe", "t_decode", "t_faces", "t_features", "t_score")) or 1.0
+            s["stage_share"] = {k[2:]: s[k] / tot for k in ("t_probe", "t_decode", "t_faces", "t_features", "t_score")}
+            s["stage_cpu_s_est"] = {k: v * cpu for k, v in s["stage_share"].items()}
+            base = BASELINE.get(name)
+            if base in summary:
+                s["ratio_to_decode_only"] = cpu / summary[base]["cpu_s"]
+                s["decode_only_setting"] = base
+        summary[name] = s
+
+    print(f"\n{len(per_clip)} clips, {total_dur:.1f} s of video; CPU seconds, one core")
+    print(f"{'setting':30s} {'CPU s':>7} {'videos/s':>9} {'x real time':>12} {'pipeline/decode':>16}")
+    for name, s in summary.items():
+        ratio = f"{s['ratio_to_decode_only']:.2f}x" if "ratio_to_decode_only" in s else ""
+        print(f"{name:30s} {s['cpu_s']:7.2f} {s['videos_per_s_per_core']:9.3f} {s['x_realtime_per_core']:11.1f}x "
+              f"{ratio:>16}")
+    print("targets: pipeline[default] <= 1.25x decode-only, >= 20x real time per core")
+    print("stage shares (from analyze()'s timings):")
+    for name, s in summary.items():
+        if "stage_share" in s:
+            print(f"  {name:28s} " + "  ".join(f"{k} {v:4.0%}" for k, v in s["stage_share"].items() if k != "score"))
+
+    d = summary.get("pipeline[default]", {})
+    write_json("throughput", {
+        "command": "python benchmarks/throughput.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "machine": info, "total_video_s": total_dur, "summary": summary,
+        "targets": {"pipeline_over_decode_max": 1.25, "x_realtime_per_core_min": 20,
+                    "measured_pipeline_over_decode": d.get("ratio_to_decode_only"),
+                    "measured_x_realtime_per_core": d.get("x_realtime_per_core")},
+        "per_clip": per_clip})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,240 @@
+"""The results database of a batch scan: one SQLite file, WAL mode, one row per file.
+
+Only the scanning process (the parent, or the Dask client) writes it; workers
+return plain dicts.  Every finished file is one transaction committed at once
+(``synchronous=FULL``), so a crash or ``kill -9`` of the scan loses nothing
+that was reported finished, and a half-written row never exists.
+
+Table ``results`` (one row per path and analysis *setting*, i.e. model version +
+frames sampled; ``UNIQUE(path, model_version, n_frames)`` makes a duplicated row
+impossible, a re-analysis replaces the row and increments ``attempts``):
+
+============== ===============================================================
+path           absolute path as scanned (symlinks not resolved)
+size_bytes     file size; ``mtime_ns`` its modification time (the stat
+               fingerprint that lets a resume skip without re-hashing)
+sha256         hex digest of the bytes the worker analysed
+kind ...       video/image, width, height, fps, duration_s
+verdict        fake | real | no-face | unscored (no model) | NULL (failed)
+score          SVM decision score (higher = more likely fake); ``threshold``
+n_faces        faces found in the sampled frames; ``n_tracks``, ``n_sampled``
+t_*            seconds: probe (incl. hashing), decode, faces, features, total;
+               ``t_wall`` the worker's wall time for the file
+status         done | failed | duplicate
+error          the one-line reason when failed
+duplicate_of   path of the analysed file with the same SHA-256 (status
+               duplicate, verdict copied; or failed when that file failed)
+model_version  ``name@version+features<V>+<model sha256[:12]>`` or
+               ``none+features<V>`` (no model: verdicts are ``unscored``)
+worker, host   which worker process (pid or Dask address) and machine
+finished_at    UTC time the row was committed; ``run_id`` the scan run
+============== ===============================================================
+
+Table ``runs``: one row per scan invocation (command, setting, workers, counts).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+
+#: Columns of ``results`` in order (id is implicit).
+COLUMNS = (
+    "path", "size_bytes", "mtime_ns", "sha256", "kind", "width", "height", "fps", "duration_s",
+    "n_frames", "n_sampled", "verdict", "score", "threshold", "n_faces", "n_tracks",
+    "t_probe", "t_decode", "t_faces", "t_features", "t_total", "t_wall",
+    "status", "error", "duplicate_of", "model_version", "worker", "host", "finished_at", "run_id",
+)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS results (
+    id            INTEGER PRIMARY KEY,
+    path          TEXT NOT NULL,
+    size_bytes    INTEGER,
+    mtime_ns      INTEGER,
+    sha256        TEXT,
+    kind          TEXT,
+    width         INTEGER,
+    height        INTEGER,
+    fps           REAL,
+    duration_s    REAL,
+    n_frames      INTEGER NOT NULL,
+    n_sampled     INTEGER,
+    verdict       TEXT,
+    score         REAL,
+    threshold     REAL,
+    n_faces       INTEGER,
+    n_tracks      INTEGER,
+    t_probe       REAL,
+    t_decode      REAL,
+    t_faces       REAL,
+    t_features    REAL,
+    t_total       REAL,
+    t_wall        REAL,
+    status        TEXT NOT NULL CHECK (status IN ('done', 'failed', 'duplicate')),
+    error         TEXT,
+    duplicate_of  TEXT,
+    model_version TEXT NOT NULL,
+    worker        TEXT,
+    host          TEXT,
+    finished_at   TEXT NOT NULL,
+    run_id        INTEGER,
+    attempts      INTEGER NOT NULL DEFAULT 1,
+    UNIQUE (path, model_version, n_frames)
+);
+CREATE INDEX IF NOT EXISTS results_sha ON results (sha256, model_version, n_frames, status);
+CREATE TABLE IF NOT EXISTS runs (
+    id            INTEGER PRIMARY KEY,
+    started_at    TEXT NOT NULL,
+    finished_at   TEXT,
+    command       TEXT,
+    model_version TEXT,
+    n_frames      INTEGER,
+    workers       TEXT,
+    host          TEXT,
+    pid           INTEGER,
+    counts        TEXT
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+"""
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+class ScanLockedError(Exception):
+    """Another scan is writing the same results database."""
+
+
+class ResultsDB:
+    """The results database (see the module docstring).
+
+    ``readonly=True`` opens an existing file for reading only (report, tests)."""
+
+    def __init__(self, path: str | os.PathLike, readonly: bool = False):
+        self.path = Path(path)
+        self.readonly = readonly
+        self._lock_fd = None
+        if readonly:
+            if not self.path.exists():
+                raise FileNotFoundError(f"no results database at {self.path}")
+            self.conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30)
+            self.conn.row_factory = sqlite3.Row
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock()
+        self.conn = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
+        self.conn.row_factory = sqlite3.Row
+        mode = self.conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if str(mode).lower() != "wal":  # e.g. a network file system without shared memory
+            raise OSError(f"cannot put {self.path} in WAL mode (got {mode!r}); use a local disk for --out")
+        self.conn.execute("PRAGMA synchronous=FULL")  # a committed row survives power loss too
+        self.conn.executescript(_SCHEMA)
+        self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        v = self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0]
+        if int(v) != SCHEMA_VERSION:
+            raise ValueError(f"{self.path} has results schema {v}, this code writes {SCHEMA_VERSION}")
+
+    def _lock(self) -> None:
+        """One writer per database: an advisory lock on ``<db>.lock`` (released by the
+        kernel when the process dies, so a killed scan never leaves a stale lock)."""
+        import fcntl
+
+        fd = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise ScanLockedError(f"another scan is writing {self.path} (lock {self.path}.lock is held)") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}@{socket.gethostname()}\n".encode())
+        self._lock_fd = fd
+
+    def close(self) -> None:
+        try:
+            self.conn.close()
+        finally:
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)
+                self._lock_fd = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- reading ---------------------------------------------------------------
+    def index(self, model_version: str, n_frames: int) -> dict[str, dict]:
+        """Existing rows of one setting by path: status, fingerprint and digest."""
+        cur = self.conn.execute(
+            "SELECT path, status, size_bytes, mtime_ns, sha256 FROM results WHERE model_version=? AND n_frames=?",
+            (model_version, n_frames))
+        return {r["path"]: dict(r) for r in cur}
+
+    def find_analysed(self, sha256: str, model_version: str, n_frames: int, exclude_path: str) -> dict | None:
+        """A row of the same setting whose file, with this content, was analysed (status done)."""
+        r = self.conn.execute(
+            "SELECT * FROM results WHERE sha256=? AND model_version=? AND n_frames=? AND status='done' AND path<>? "
+            "ORDER BY id LIMIT 1", (sha256, model_version, n_frames, exclude_path)).fetchone()
+        return dict(r) if r else None
+
+    def get(self, path: str, model_version: str, n_frames: int) -> dict | None:
+        r = self.conn.execute("SELECT * FROM results WHERE path=? AND model_version=? AND n_frames=?",
+                              (path, model_version, n_frames)).fetchone()
+        return dict(r) if r else None
+
+    def frame(self):
+        """All result rows as a pandas DataFrame."""
+        import pandas as pd
+
+        return pd.read_sql_query("SELECT * FROM results ORDER BY id", self.conn)
+
+    def runs(self):
+        import pandas as pd
+
+        return pd.read_sql_query("SELECT * FROM runs ORDER BY id", self.conn)
+
+    # -- writing (parent only) -------------------------------------------------
+    def upsert(self, row: dict) -> None:
+        """Insert or replace the row of (path, model_version, n_frames), committed at once."""
+        values = {c: row.get(c) for c in COLUMNS}
+        values["finished_at"] = values["finished_at"] or utc_now()
+        cols = ", ".join(COLUMNS)
+        marks = ", ".join("?" for _ in COLUMNS)
+        update = ", ".join(f"{c}=excluded.{c}" for c in COLUMNS if c not in ("path", "model_version", "n_frames"))
+        with self.conn:  # BEGIN ... COMMIT (rollback on error)
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.execute(
+                f"INSERT INTO results ({cols}) VALUES ({marks}) "
+                f"ON CONFLICT(path, model_version, n_frames) DO UPDATE SET {update}, attempts=attempts+1",
+                [values[c] for c in COLUMNS])
+
+    def touch(self, path: str, model_version: str, n_frames: int, size_bytes: int, mtime_ns: int) -> None:
+        """Refresh the stat fingerprint of a row whose content was verified unchanged."""
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.execute("UPDATE results SET size_bytes=?, mtime_ns=? WHERE path=? AND model_version=? "
+                              "AND n_frames=?", (size_bytes, mtime_ns, path, model_version, n_frames))
+
+    def start_run(self, command: str, model_version: str, n_frames: int, workers: str) -> int:
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            cur = self.conn.execute(
+                "INSERT INTO runs (started_at, command, model_version, n_frames, workers, host, pid) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (utc_now(), command, model_version, n_frames, workers, socket.gethostname(), os.getpid()))
+        return int(cur.lastrowid)
+
+    def finish_run(self, run_id: int, counts: dict) -> None:
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.execute("UPDATE runs SET finished_at=?, counts=? WHERE id=?",
+                              (utc_now(), json.dumps(counts), run_id))

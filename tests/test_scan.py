@@ -1,0 +1,294 @@
+"""Batch scanner: broken inputs, resume, dead workers, kill -9, Dask, report (small synthetic inputs)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from detector.cli import main
+from detector.scan import TEST_HOOK_ENV, discover, scan
+from detector.scan_db import ResultsDB
+
+FRAMES = 2  # frames sampled per video: keeps every analysis well under a second
+
+
+def rows(db) -> pd.DataFrame:
+    with ResultsDB(db, readonly=True) as r:
+        return r.frame().set_index("path", drop=False)
+
+
+def small_clips(folder: Path, n: int, seed0: int = 0) -> list[Path]:
+    """``n`` distinct 320x240 clips of 8 frames (a face, camera motion)."""
+    from detector.synthesis import astronaut_bgr, camera_frames, write_video
+
+    folder.mkdir(parents=True, exist_ok=True)
+    img = astronaut_bgr()
+    return [write_video(camera_frames(img, 8, size=(320, 240), seed=seed0 + k, centre=(0.45, 0.33)),
+                        folder / f"clip{seed0 + k:03d}.mp4") for k in range(n)]
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory, demo_pair):
+    """An SVM fitted on the demo pair's feature rows plus jitter, saved like a real model."""
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
+    from detector.analysis import analyze, video_feature_row
+    from detector.model import DetectorModel, load_model, save_model
+
+    real, fake = (video_feature_row(analyze(p, model=None, n_frames=FRAMES)) for p in demo_pair)
+    cols = [c for c in real if np.isfinite(real[c]) and np.isfinite(fake[c])]
+    rng = np.random.default_rng(0)
+    base = np.array([[real[c] for c in cols], [fake[c] for c in cols]])
+    scale = np.abs(base).mean(axis=0) * 0.02 + 1e-6
+    X = np.vstack([base[k] + rng.normal(0, 1, (20, len(cols))) * scale for k in (0, 1)])
+    y = np.repeat([0, 1], 20)
+    pipe = Pipeline([("scale", StandardScaler()), ("svm", SVC())]).fit(X, y)
+    folder = tmp_path_factory.mktemp("model") / "tiny"
+    save_model(DetectorModel(pipe, cols, 0.0, "tiny", "1"), folder, card={"command": "test fixture"})
+    return load_model(folder)
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory, demo_pair, bad_files) -> dict[str, Path]:
+    """A folder of good videos and every kind of bad input, with a symlink loop."""
+    d = tmp_path_factory.mktemp("media")
+    (d / "sub" / "deeper").mkdir(parents=True)
+    f = {
+        "real": d / "real.mp4", "fake": d / "sub" / "fake.mp4", "copy": d / "sub" / "deeper" / "copy_of_real.mp4",
+        "image": d / "face.png", "empty": d / "empty.mp4", "text": d / "text.mp4", "truncated": d / "truncated.mp4",
+        "noface": d / "noface.mp4", "broken_link": d / "broken_link.mp4",
+    }
+    f["real"].write_bytes(demo_pair[0].read_bytes())
+    f["fake"].write_bytes(demo_pair[1].read_bytes())
+    f["copy"].write_bytes(demo_pair[0].read_bytes())
+    for k in ("image", "empty", "text", "truncated", "noface"):
+        f[k].write_bytes(bad_files[k].read_bytes())
+    os.symlink("missing_target.mp4", f["broken_link"])
+    os.symlink("../..", d / "sub" / "deeper" / "loop")  # a symlink loop back to the root
+    (d / "notes.txt").write_text("not media, ignored in folders\n")
+    f["root"] = d
+    return f
+
+
+# ----------------------------------------------------------------------------- inputs
+def test_discover_folders_lists_and_symlink_loops(media, tmp_path):
+    found = discover([media["root"]])
+    names = sorted(Path(p).name for p in found.paths)
+    assert names == sorted(["real.mp4", "fake.mp4", "copy_of_real.mp4", "face.png", "empty.mp4", "text.mp4",
+                            "truncated.mp4", "noface.mp4", "broken_link.mp4"])
+    assert found.loops >= 1 and found.ignored == 1  # the loop was cut, notes.txt ignored
+    assert all(os.path.isabs(p) for p in found.paths)
+
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    rel = os.path.relpath(media["real"], lists)
+    (lists / "a.txt").write_text(f"# a comment\n{rel}\n\n{media['fake']}\nnot_there.mp4\n")
+    pd.DataFrame({"path": [rel, str(media["image"])], "label": ["real", "real"]}).to_csv(lists / "b.csv", index=False)
+    found = discover([lists / "a.txt", lists / "b.csv", media["real"]])
+    assert found.paths == [str(media["real"]), str(media["fake"]), str(media["image"])]  # unique, in order
+    assert found.missing == [str(lists / "not_there.mp4")]
+    (lists / "bad.csv").write_text("file\nx.mp4\n")
+    with pytest.raises(ValueError, match="'path' column"):
+        discover([lists / "bad.csv"])
+
+
+# ----------------------------------------------------------------------------- scan + resume
+def test_scan_records_every_bad_input_and_resumes(media, tiny_model, tmp_path, capsys):
+    db = tmp_path / "results.db"
+    argv = ["scan", str(media["root"]), "--out", str(db), "--model", tiny_model.path, "--frames", str(FRAMES),
+            "--workers", "2", "--top", "5"]
+    assert main(argv) == 0
+    cap = capsys.readouterr()
+    assert "9 files" in cap.err and "symlink loops" in cap.err
+    assert "top 4 suspects" in cap.out  # real, fake, the image, and the copy (a duplicate) are scored
+
+    r = rows(db)
+    assert len(r) == 9 and r.index.is_unique
+    st = {k: r.loc[str(media[k])] for k in media if k != "root"}
+    for k in ("real", "fake", "image", "noface"):
+        assert st[k].status == "done", (k, st[k].error)
+        assert len(st[k].sha256) == 64 and st[k].model_version.startswith("tiny@1+features")
+    assert {st["real"].verdict, st["fake"].verdict} <= {"real", "fake"} and st["fake"].score > st["real"].score
+    assert st["noface"].verdict == "no-face" and st["noface"].n_faces == 0
+    assert st["real"].n_faces == FRAMES and st["real"].n_tracks == 1 and st["real"].duration_s > 1
+    assert st["real"].t_total > 0 and st["real"].worker.startswith("pid") and st["real"].finished_at
+    # the copy is recorded as a duplicate of the first file with that content, not analysed again
+    dup = st["copy"]
+    assert dup.status == "duplicate" and dup.duplicate_of == str(media["real"])
+    assert dup.score == st["real"].score and dup.verdict == st["real"].verdict and dup.sha256 == st["real"].sha256
+    assert pd.isna(dup.t_total)
+    reasons = {k: st[k].error for k in ("empty", "text", "truncated", "broken_link")}
+    assert all(st[k].status == "failed" for k in reasons)
+    assert "empty file" in reasons["empty"]
+    assert "not a readable video" in reasons["text"]
+    assert "not a readable video" in reasons["truncated"] or "no frame" in reasons["truncated"]
+    assert "broken symlink" in reasons["broken_link"]
+
+    # resume: nothing analysed again, nothing rewritten
+    s = scan([media["root"]], db, model=tiny_model, n_frames=FRAMES, workers=2, progress=False)
+    assert (s.skipped, s.done, s.failed, s.duplicate) == (9, 0, 0, 0)
+    assert rows(db)["finished_at"].equals(r["finished_at"])
+
+    # same bytes, new mtime: re-hashed, recognised, skipped (fingerprint refreshed)
+    os.utime(media["real"], ns=(time.time_ns(), time.time_ns() + 10**9))
+    s = scan([media["root"]], db, model=tiny_model, n_frames=FRAMES, workers=1, progress=False)
+    assert s.skipped == 9 and s.done == 0
+    assert rows(db).loc[str(media["real"]), "mtime_ns"] == os.stat(media["real"]).st_mtime_ns
+
+    # --retry-failed analyses the failed ones again, and only them
+    s = scan([media["root"]], db, model=tiny_model, n_frames=FRAMES, workers=2, retry_failed=True, progress=False)
+    assert s.failed == 4 and s.done == 0 and s.skipped == 5
+    r2 = rows(db)
+    assert (r2.loc[r2.status == "failed", "attempts"] == 2).all()
+    assert (r2.loc[r2.status != "failed", "attempts"] == 1).all()
+
+    # another model version (here: none) is another setting: analysed, in its own rows
+    s = scan([media["real"]], db, model=None, n_frames=FRAMES, workers=1, progress=False)
+    assert s.done == 1 and s.verdicts == {"unscored": 1}
+    assert len(rows(db).loc[[str(media["real"])]]) == 2
+
+
+def test_report_ranks_suspects_and_exports(media, tiny_model, tmp_path, capsys):
+    db = tmp_path / "r.db"
+    scan([media["root"]], db, model=tiny_model, n_frames=FRAMES, workers=2, progress=False)
+    capsys.readouterr()
+    assert main(["report", str(db), "--top", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "top 2 suspects" in out and "failed (4):" in out and "empty file" in out
+    lines = [ln for ln in out.splitlines() if ln.strip().startswith(("1 ", "2 "))]
+    assert len(lines) == 2
+
+    assert main(["report", str(db), "--csv", str(tmp_path / "s.csv")]) == 0
+    csv = pd.read_csv(tmp_path / "s.csv")
+    assert list(csv["rank"]) == [1, 2, 3, 4] and csv["margin"].is_monotonic_decreasing
+    assert csv.loc[0, "path"] == str(media["fake"])  # the self-blended fake ranks first
+    assert main(["report", str(db), "--parquet", str(tmp_path / "s.parquet"), "--all"]) == 0
+    pq = pd.read_parquet(tmp_path / "s.parquet")
+    assert len(pq) == 9 and pq["rank"].notna().sum() == 4
+    assert main(["report", str(db), "--csv", str(tmp_path / "top1.csv"), "--top", "1"]) == 0
+    assert len(pd.read_csv(tmp_path / "top1.csv")) == 1
+    assert main(["report", str(tmp_path / "nothing.db")]) == 1
+
+
+# ----------------------------------------------------------------------------- dying workers
+def test_dead_or_runaway_workers_are_replaced_and_their_file_failed(tmp_path, monkeypatch):
+    clips = small_clips(tmp_path / "in", 6)
+    names = {"crash": clips[1], "abort": clips[2], "hang": clips[3], "oom": clips[4]}
+    monkeypatch.setenv(TEST_HOOK_ENV, ";".join(f"{k}={p.name}" for k, p in names.items()))
+    db = tmp_path / "w.db"
+    s = scan([tmp_path / "in"], db, n_frames=FRAMES, workers=2, timeout_s=8, max_memory_mb=1200, progress=False)
+    assert s.total == 6 and s.done == 2 and s.failed == 4 and s.workers_replaced == 4
+    r = rows(db)
+    err = {k: r.loc[str(p), "error"] for k, p in names.items()}
+    assert "SIGKILL" in err["crash"] and "SIGABRT" in err["abort"]
+    assert "timed out" in err["hang"] and "out of memory" in err["oom"]
+    for p in (clips[0], clips[5]):
+        assert r.loc[str(p), "status"] == "done"
+    # the failed ones come back only with --retry-failed (here without the hook: they succeed)
+    monkeypatch.delenv(TEST_HOOK_ENV)
+    assert scan([tmp_path / "in"], db, n_frames=FRAMES, workers=2, progress=False).done == 0
+    s = scan([tmp_path / "in"], db, n_frames=FRAMES, workers=2, retry_failed=True, progress=False)
+    assert s.done == 4 and (rows(db)["status"] == "done").all()
+
+
+# ----------------------------------------------------------------------------- kill -9
+def test_kill_9_mid_scan_then_resume_loses_and_duplicates_nothing(tiny_model, tmp_path):
+    clips = small_clips(tmp_path / "in", 8, seed0=100)
+    db = tmp_path / "k.db"
+    cmd = [sys.executable, "-m", "detector", "scan", str(tmp_path / "in"), "--out", str(db), "--frames", str(FRAMES),
+           "--workers", "2", "--no-progress", "--model", tiny_model.path]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 90
+        n = 0
+        while time.time() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+            if db.exists():
+                try:
+                    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as c:
+                        n = c.execute("SELECT count(*) FROM results").fetchone()[0]
+                except sqlite3.Error:
+                    n = 0
+            if n >= 3:
+                break
+        assert proc.poll() is None, "the scan finished before it could be killed"
+        assert n >= 3
+        workers = _children(proc.pid)
+        assert workers
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        deadline = time.time() + 10  # the workers die with it (PR_SET_PDEATHSIG), no orphans
+        while time.time() < deadline and any(_alive(w) for w in workers):
+            time.sleep(0.1)
+        assert not any(_alive(w) for w in workers)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    before = rows(db)  # what was committed when it died
+    assert 3 <= len(before) < len(clips)
+    s = scan([tmp_path / "in"], db, model=tiny_model, n_frames=FRAMES, workers=2, tasks_per_worker=2,
+             progress=False)  # workers are also recycled on the way
+    after = rows(db)
+    assert s.skipped == len(before) and s.done == len(clips) - len(before)
+    assert len(after) == len(clips) and after.index.is_unique  # nothing lost, nothing twice
+    kept = after.loc[before.index]
+    assert kept["finished_at"].equals(before["finished_at"]) and (kept["attempts"] == 1).all()
+    with sqlite3.connect(db) as c:
+        assert c.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if int((d / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    out.append(int(d.name))
+            except (OSError, ValueError, IndexError):
+                pass
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+# ----------------------------------------------------------------------------- Dask
+def test_dask_local_cluster_on_loopback(media, tiny_model, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    db = tmp_path / "dask.db"
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None, worker_dashboard_address=None) as cluster:
+        s = scan([media["root"]], db, model=tiny_model, n_frames=FRAMES, scheduler=cluster.scheduler_address,
+                 progress=False)
+    assert (s.total, s.done, s.duplicate, s.failed) == (9, 4, 1, 4)
+    r = rows(db)
+    done = r[r.status == "done"]
+    assert done["worker"].str.startswith("tcp://127.0.0.1").all()
+    assert r.loc[str(media["fake"]), "score"] > r.loc[str(media["real"]), "score"]
+    assert "not a readable video" in r.loc[str(media["text"]), "error"]
+
+
+def test_a_second_writer_is_refused(tmp_path):
+    from detector.scan_db import ScanLockedError
+
+    db = tmp_path / "x.db"
+    with ResultsDB(db):
+        with pytest.raises(ScanLockedError):
+            ResultsDB(db)
+    ResultsDB(db).close()  # released
