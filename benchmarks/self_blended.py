@@ -205,6 +205,38 @@ def fmt(rows: list[dict], cols: list[str]) -> str:
     return t.to_string(index=False, float_format=lambda v: f"{v:.3f}", na_rep="-")
 
 
+def feature_shifts(f: pd.DataFrame, s: pd.DataFrame, cols: list[str]) -> dict:
+    """Diagnostic (no model): how each kind of fake moves the features.
+
+    For every ``__mean`` column, the standardised mean shift (Cohen's d) of the
+    self-blended fakes against their controls, of each FF++ method's c23 fakes against
+    the c23 real videos, and of the controls against the real videos; then the
+    correlation between these shift vectors (1 = the self-blended fakes move the
+    features exactly like that method) and the largest shifts."""
+    mcols = [c for c in cols if c.endswith("__mean")]
+
+    def d(a, b):
+        a, b = a[mcols].astype(float), b[mcols].astype(float)
+        return (b.mean() - a.mean()) / np.sqrt((a.var() + b.var()) / 2 + 1e-12)
+
+    real23 = f[(f["label"] == "real") & (f["compression"] == "c23")]
+    shifts = pd.DataFrame({"self-blended vs controls": d(s[s["method"] == CONTROL_METHOD], s[s["method"] == METHOD])})
+    for m in METHODS:
+        fk = f[(f["method"] == m) & (f["compression"] == "c23")]
+        if len(fk) >= 3:
+            shifts[f"{m} c23 vs real c23"] = d(real23, fk)
+    shifts["controls vs real"] = d(f[f["label"] == "real"], s[s["method"] == CONTROL_METHOD])
+    corr = shifts.corr().iloc[0].drop(shifts.columns[0])
+    shifts.index = [c.replace("__mean", "") for c in shifts.index]
+    top = shifts.loc[shifts.abs().max(axis=1).sort_values(ascending=False).index[:15]]
+    print("\nfeature-shift similarity: correlation of the self-blended fakes' shift (vs controls) with ...")
+    print(corr.round(2).to_string())
+    print("largest standardised shifts (Cohen's d of the __mean columns):")
+    with pd.option_context("display.width", 250, "display.max_columns", 20):
+        print(top.round(2).to_string())
+    return {"correlation_with_self_blended_shift": corr.to_dict(), "largest_shifts": top.round(3).to_dict("index")}
+
+
 def part_sbi(seed: int, quick: bool, keys: list[str] | None = None) -> dict:
     f, s, cols = load()
     print(f"{len(f)} dataset videos ({(f.label == 'real').sum()} real), {len(s)} generated "
@@ -229,7 +261,8 @@ def part_sbi(seed: int, quick: bool, keys: list[str] | None = None) -> dict:
         out[name] = {"table": rows, "folds": params, "seconds": round(time.time() - t0, 1)}
         print(f"\n{name}  ({time.time() - t0:.0f} s)")
         print(fmt(rows, ["slice", "n_real", "n_fake", "auc"]))
-    return {"variants": out, "n_features": len(cols), "grid": "quick" if quick else "full"}
+    return {"variants": out, "n_features": len(cols), "grid": "quick" if quick else "full",
+            "feature_shifts": feature_shifts(f, s, cols)}
 
 
 VARIANT_KEYS = ["sbi", "nocontrol", "supervised"]
