@@ -128,7 +128,8 @@ def single_frame_rows(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def analyze(path, model: DetectorModel | None = None, n_frames: int = DEFAULT_FRAMES,
-            thumbnails: bool = False, info: VideoInfo | None = None, progress=None) -> Analysis:
+            thumbnails: bool = False, info: VideoInfo | None = None, progress=None,
+            families="all") -> Analysis:
     """Analyse one video or image.
 
     Parameters
@@ -138,6 +139,9 @@ def analyze(path, model: DetectorModel | None = None, n_frames: int = DEFAULT_FR
     n_frames : number of frames sampled evenly over the video
     thumbnails : keep small RGB face crops per track (for display)
     progress : optional callable(done: int, total: int)
+    families : ``"all"`` (every feature family, for inspection and training),
+        ``"model"`` (only those the model uses: the batch scanner's fast path; the
+        score is the same) or an iterable of family names
 
     Raises
     ------
@@ -149,6 +153,7 @@ def analyze(path, model: DetectorModel | None = None, n_frames: int = DEFAULT_FR
     info = info or probe(path)
     timings["probe"] = time.perf_counter() - t0
 
+    fams = _families(families, model)
     rows: list[dict] = []
     faces_per_frame: list[list[_faces.Face]] = []
     crops: list[tuple[int, float, list[np.ndarray]]] = []
@@ -171,7 +176,7 @@ def analyze(path, model: DetectorModel | None = None, n_frames: int = DEFAULT_FR
             f.frame_index = frame.index
             try:
                 reg = _faces.face_regions(f, frame.image.shape)
-                feats = face_features(frame.image, reg)
+                feats = face_features(frame.image, reg, families=fams)
             except ValueError:
                 continue
             rows.append({"frame": frame.index, "time_s": frame.time_s, "face": f,
@@ -217,6 +222,16 @@ def analyze(path, model: DetectorModel | None = None, n_frames: int = DEFAULT_FR
     return Analysis(info, len(indices), indices, times, table, tracks, verdict, score, threshold, msum,
                     timings, datetime.now(timezone.utc).isoformat(timespec="seconds"),
                     detector=_faces.detector_name())
+
+
+def _families(families, model: DetectorModel | None):
+    if isinstance(families, str):
+        if families == "all":
+            return None
+        if families == "model":
+            return None if model is None else model.families
+        return (families,)
+    return None if families is None else tuple(families)
 
 
 def _qualifies(tr: TrackResult, n_sampled: int) -> bool:

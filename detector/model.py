@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .features import FEATURES_VERSION
+from .features import FEATURES_VERSION, family_of
 from .video import sha256_file
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "default"
@@ -53,14 +53,27 @@ class DetectorModel:
     card: dict = field(default_factory=dict)
     path: str = ""
 
+    @property
+    def used_columns(self) -> list[str]:
+        """The input columns the pipeline reads (its ``stats`` step may drop families)."""
+        keep = getattr(getattr(self.pipeline, "named_steps", {}).get("stats"), "keep_", None)
+        return list(self.columns) if keep is None else [self.columns[j] for j in keep]
+
+    @property
+    def families(self) -> tuple[str, ...]:
+        """Feature families the model needs: pass them to :func:`detector.analysis.analyze`
+        to compute nothing else (the other columns are dropped by the pipeline anyway)."""
+        return tuple(sorted({family_of(c) for c in self.used_columns}))
+
     def _matrix(self, rows) -> np.ndarray:
         import pandas as pd
 
         df = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows) if not isinstance(rows, dict) else [rows])
-        missing = [c for c in self.columns if c not in df.columns]
+        missing = [c for c in self.used_columns if c not in df.columns]
         if missing:
             raise ModelError(f"features missing for model {self.name}: {missing[:5]}...")
-        return df[self.columns].to_numpy(dtype=float)
+        # columns the pipeline drops before using anything may be absent (not computed)
+        return df.reindex(columns=self.columns).to_numpy(dtype=float)
 
     def decision_function(self, rows) -> np.ndarray:
         """SVM decision score per row (higher = more likely fake)."""

@@ -251,7 +251,7 @@ def scan_file(path: str, n_frames: int = 16, model_dir: str | None = None, model
         limit_threads()
         if model is None:
             model = _get_model(model_dir, model_sha)
-        a = analyze(path, model=model, n_frames=n_frames)
+        a = analyze(path, model=model, n_frames=n_frames, families="model")
     except MemoryError:
         out.update(status="failed", error="out of memory while analysing")
     except Exception as e:  # VideoError (bad input), ModelError, decoder errors: recorded, never fatal

@@ -119,3 +119,18 @@ def test_aggregate_stats_and_temporal_change():
     assert a["hf_inner_outer__std"] == pytest.approx(np.std([1, 3, 2]))
     assert a["hf_inner_outer__dmean"] == pytest.approx(1.5)  # |3-1| and |2-3|
     assert F.aggregate(t.iloc[:1])["hf_inner_outer__dmean"] == 0.0
+
+
+@pytest.mark.parametrize("fams", [("block",), ("hf",), ("grad", "color"), ("lbp", "iqm")])
+def test_family_subset_gives_exactly_those_columns(scene, fams):
+    img, _, reg = scene
+    full = F.face_features(img, reg)
+    part = F.face_features(img, reg, families=fams)
+    assert {F.family_of(c) for c in part} == set(fams)
+    assert part == {c: v for c, v in full.items() if F.family_of(c) in fams}
+
+
+def test_unknown_family_is_refused(scene):
+    img, _, reg = scene
+    with pytest.raises(ValueError, match="unknown feature families"):
+        F.face_features(img, reg, families=("block", "nope"))

@@ -7,6 +7,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
+from detector.features import FAMILIES, family_of, feature_columns
 from detector.model import DetectorModel, ModelError, load_model, save_model
 
 
@@ -61,3 +62,16 @@ def test_contributions_explain_the_score(tmp_path):
     c = m.contributions(row)
     assert set(c) == set(cols)
     assert abs(c[cols[0]]) > abs(c[cols[1]])  # the informative feature moves the score most
+
+
+def test_model_families_fast_path_gives_the_same_score(demo_pair):
+    """The batch scanner computes only the families the shipped model reads: same score."""
+    from detector.analysis import analyze
+
+    m = load_model()
+    assert set(m.families) <= set(FAMILIES) and m.families
+    full = analyze(demo_pair[1], model=m, n_frames=6)
+    fast = analyze(demo_pair[1], model=m, n_frames=6, families="model")
+    assert {family_of(c) for c in feature_columns(fast.table)} == set(m.families)
+    assert fast.score == pytest.approx(full.score, abs=1e-9)
+    assert list(fast.table["frame_score"]) == pytest.approx(list(full.table["frame_score"]), abs=1e-9)
