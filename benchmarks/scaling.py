@@ -7,8 +7,8 @@
    videos/s, speedup (target >= 1.8x), and the workers' CPU seconds per video (from
    ``getrusage`` of the reaped workers, worker start-up included) to tell the design's scaling from the machine's
    load (the cores are shared).
-2. A 1-hour video made by concatenating copies of a 720p clip (``ffmpeg -f concat -c
-   copy``, cached outside the repository), scanned by one worker in a fresh process:
+2. A 1-hour video made by concatenating copies of a 720p clip (PyAV remux, no
+   re-encoding, cached outside the repository), scanned by one worker in a fresh process:
    the worker's peak resident memory (``VmHWM`` of the worker process, polled every
    50 ms until it exits; ``ru_maxrss`` would report the parent's size at fork; target
    <= 500 MB) and its time; plus decode-only of the same 16 samples with the project's
@@ -86,6 +86,34 @@ def run_scan(inputs: list[str], workers: int, frames: int, model: str | None) ->
         return json.loads(r.stdout.strip().splitlines()[-1])
 
 
+def concat_copies(src: str, n: int, out: Path) -> None:
+    """``n`` copies of ``src`` joined into ``out`` without re-encoding (PyAV remux; the
+    timestamps of each copy are shifted past the previous one)."""
+    import av
+
+    tmp = out.with_suffix(".part.mp4")
+    with av.open(str(tmp), "w") as dst:
+        ostream = None
+        offset = 0
+        for _ in range(n):
+            with av.open(src) as inp:
+                istream = inp.streams.video[0]
+                if ostream is None:
+                    ostream = dst.add_stream_from_template(istream)
+                last = offset
+                for pkt in inp.demux(istream):
+                    if pkt.dts is None:
+                        continue
+                    step = pkt.duration or 1
+                    pkt.pts = None if pkt.pts is None else pkt.pts + offset
+                    pkt.dts += offset
+                    last = max(last, (pkt.pts if pkt.pts is not None else pkt.dts) + step)
+                    pkt.stream = ostream
+                    dst.mux(pkt)
+                offset = last
+    tmp.replace(out)
+
+
 def long_video(hours: float) -> tuple[Path, str]:
     """A ``hours``-long 720p H.264 video: copies of one c40 clip joined without re-encoding."""
     m = manifest()
@@ -94,11 +122,7 @@ def long_video(hours: float) -> tuple[Path, str]:
     out = CACHE / f"long_{hours:g}h_{Path(src.path).stem}.mp4"
     if not out.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
-        lst = out.with_suffix(".txt")
-        lst.write_text("".join(f"file '{src.abs_path}'\n" for _ in range(n)))
-        subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "concat", "-safe", "0", "-i", str(lst), "-c", "copy",
-                        str(out)], check=True)
-        lst.unlink()
+        concat_copies(src.abs_path, n, out)
     return out, src.path
 
 

@@ -8,10 +8,13 @@ machine load:
 
 - ``decode[opencv]``: :func:`detector.video.iter_frames` with the same sampling
   (the project's decoder; the physical limit of this design);
-- ``pipeline[default]``: :func:`detector.analysis.analyze` as shipped;
+- ``pipeline[default]``: :func:`detector.analysis.analyze` as the batch scanner runs it
+  (only the feature families the model reads); ``pipeline[all families]``: as
+  ``inspect`` and the dashboard run it (every family, for display);
 - prototypes (nothing changed on disk): PyAV decoding that skips non-reference frames
   (``nonref``), decoding only the spans the samples need (``seek``), face detection on a
-  320-px-wide copy instead of 640, fewer frames.
+  320-px-wide copy instead of 640, fewer frames, and another sampling: runs of
+  reference frames from the starts of 2 GOPs (``gop``, decodes ~16 frames in all).
 
 Reports CPU seconds (``time.process_time``: robust to other jobs on the machine),
 videos/s per core, x real time per core (video seconds / CPU seconds) and the ratio
@@ -31,11 +34,15 @@ from common import Clock, clips_720p, decoder, load_model_or_none, machine, vari
 SETTINGS = [
     ("decode[opencv]", "decode", "opencv", None, 1),
     ("pipeline[default]", "pipeline", "opencv", None, 1),
+    ("pipeline[all families]", "pipeline_all", "opencv", None, 1),
     ("decode[pyav]", "decode", "pyav", None, 1),
     ("decode[nonref]", "decode", "pyav_nonref", None, 1),
     ("decode[nonref+seek]", "decode", "pyav_nonref_seek", None, 1),
     ("pipeline[nonref]", "pipeline", "pyav_nonref", None, 1),
     ("pipeline[nonref,w320]", "pipeline", "pyav_nonref", 320, 1),
+    ("decode[gop]", "decode", "pyav_gop", None, 1),
+    ("pipeline[gop]", "pipeline", "pyav_gop", None, 1),
+    ("pipeline[gop,w320]", "pipeline", "pyav_gop", 320, 1),
     ("decode[opencv,half]", "decode", "opencv", None, 0.5),
     ("pipeline[half]", "pipeline", "opencv", None, 0.5),
     ("decode[nonref,half]", "decode", "pyav_nonref", None, 0.5),
@@ -43,8 +50,9 @@ SETTINGS = [
 ]
 #: pipeline setting -> the decode-only setting with the same decoder and frames
 BASELINE = {
-    "pipeline[default]": "decode[opencv]", "pipeline[nonref]": "decode[nonref]",
-    "pipeline[nonref,w320]": "decode[nonref]", "pipeline[half]": "decode[opencv,half]",
+    "pipeline[default]": "decode[opencv]", "pipeline[all families]": "decode[opencv]", "pipeline[nonref]": "decode[nonref]",
+    "pipeline[nonref,w320]": "decode[nonref]", "pipeline[gop]": "decode[gop]", "pipeline[gop,w320]": "decode[gop]",
+    "pipeline[half]": "decode[opencv,half]",
     "pipeline[nonref,w320,half]": "decode[nonref,half]",
 }
 
@@ -58,7 +66,7 @@ def run_setting(path: str, kind: str, dec: str, width, n: int, model) -> dict:
         return {"cpu": c.cpu, "wall": c.wall, "frames": frames}
     with variant(dec, width):
         with Clock() as c:
-            a = analyze(path, model=model, n_frames=n)
+            a = analyze(path, model=model, n_frames=n, families="all" if kind == "pipeline_all" else "model")
     return {"cpu": c.cpu, "wall": c.wall, "frames": a.n_sampled, "n_faces": a.n_faces, "verdict": a.verdict,
             "score": a.score, **{f"t_{k}": v for k, v in a.timings.items()}}
 
@@ -104,7 +112,7 @@ def main(argv=None) -> int:
              "frames": max(1, int(round(args.frames * factor))), "cpu_s": cpu, "wall_s": wall,
              "videos_per_s_per_core": len(per_clip) / cpu, "x_realtime_per_core": total_dur / cpu,
              "x_realtime_per_core_wall": total_dur / wall}
-        if kind == "pipeline":
+        if kind.startswith("pipeline"):
             for k in ("t_probe", "t_decode", "t_faces", "t_features", "t_score"):
                 s[k] = sum(c["settings"][name].get(k, 0.0) for c in per_clip)
             # analyze()'s stage timings are wall clock (inflated by other jobs): keep their shares,
