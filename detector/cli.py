@@ -39,7 +39,8 @@ def cmd_inspect(args) -> int:
 
     info = probe(args.video)  # unreadable input fails first, with its own message
     model = _load_model_or_none(args.model, quiet=False)
-    a = analyze(args.video, model=model, n_frames=args.frames, info=info)
+    fams = "all" if args.all_features or model is None else "model"
+    a = analyze(args.video, model=model, n_frames=args.frames, info=info, families=fams)
     if args.json:
         print(json.dumps(a.to_dict(features=not args.no_features)))
         return 0
@@ -79,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--frames", type=int, default=DEFAULT_FRAMES, help="frames sampled over the video")
     s.add_argument("--json", action="store_true", help="print one JSON object")
     s.add_argument("--no-features", action="store_true", help="leave per-face feature values out of the JSON")
+    s.add_argument("--all-features", action="store_true",
+                   help="compute every feature family (default with a model: only the families it reads, "
+                        "the same score in about a third less time)")
     s.set_defaults(func=cmd_inspect)
 
     for register in _extra_commands():

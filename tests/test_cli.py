@@ -16,8 +16,23 @@ def test_inspect_json_shape(demo_pair, capsys):
     assert out["n_frames_sampled"] == 6 and len(out["frames"]) == 6
     face = out["frames"][0]["faces"][0]
     assert len(face["box"]) == 4 and 0 < face["confidence"] <= 1
-    assert "hf_inner_outer" in face["features"]
+    # with a model, the features it reads (the shipped one reads the block family)
+    from detector.features import family_of
+    from detector.model import load_model
+
+    assert {family_of(c) for c in face["features"]} == set(load_model().families)
     assert out["tracks"][0]["n_faces"] == 6
+
+
+def test_inspect_all_features_gives_every_family_and_the_same_score(demo_pair, capsys):
+    from detector.features import FAMILIES, family_of
+
+    assert main(["inspect", str(demo_pair[1]), "--json", "--frames", "4"]) == 0
+    fast = json.loads(capsys.readouterr().out)
+    assert main(["inspect", str(demo_pair[1]), "--json", "--frames", "4", "--all-features"]) == 0
+    full = json.loads(capsys.readouterr().out)
+    assert {family_of(c) for c in full["frames"][0]["faces"][0]["features"]} == set(FAMILIES)
+    assert fast["score"] == pytest.approx(full["score"], abs=1e-9)
 
 
 def test_inspect_without_model_still_reports_faces(demo_pair, tmp_path, capsys):
