@@ -158,7 +158,7 @@ def analyze(path, model: DetectorModel | None = None, n_frames: int = DEFAULT_FR
     faces_per_frame: list[list[_faces.Face]] = []
     crops: list[tuple[int, float, list[np.ndarray]]] = []
     indices, times = [], []
-    it = iter_frames(path, n_frames, info=info)
+    it = iter_frames(path, n_frames, info=info, pairs=fams is None or "flick" in fams)
     total = 1 if info.kind == "image" else min(n_frames, max(info.frame_count, 1))
     while True:
         t = time.perf_counter()
@@ -176,7 +176,7 @@ def analyze(path, model: DetectorModel | None = None, n_frames: int = DEFAULT_FR
             f.frame_index = frame.index
             try:
                 reg = _faces.face_regions(f, frame.image.shape)
-                feats = face_features(frame.image, reg, families=fams)
+                feats = face_features(frame.image, reg, families=fams, next_frame=frame.next_image)
             except ValueError:
                 continue
             rows.append({"frame": frame.index, "time_s": frame.time_s, "face": f,

@@ -68,6 +68,7 @@ FAMILY_LABELS = {
     "block": "Compression blockiness",
     "color": "Colour mismatch",
     "iqm": "Image quality (absolute)",
+    "flick": "Temporal flicker",
 }
 FAKE_COLOUR, REAL_COLOUR, NEUTRAL_COLOUR = "#c0392b", "#2471a3", "#7f8c8d"
 HIGHLIGHT_RGB = (231, 76, 60)
@@ -514,8 +515,17 @@ def scaler_reference(model: DetectorModel | None) -> dict[str, tuple[float, floa
     """
     if model is None:
         return {}
-    names = list(model.columns)
-    for _, step in getattr(model.pipeline, "steps", []):
+    members = getattr(model.pipeline, "estimators_", None)
+    if members is not None:  # a fused model: each member pipeline scales its own columns
+        out: dict[str, tuple[float, float]] = {}
+        for m in members:
+            out.update(_pipeline_scaler_reference(m, list(model.columns)))
+        return out
+    return _pipeline_scaler_reference(model.pipeline, list(model.columns))
+
+
+def _pipeline_scaler_reference(pipeline, names: list[str]) -> dict[str, tuple[float, float]]:
+    for _, step in getattr(pipeline, "steps", []):
         centre = getattr(step, "mean_", None)
         if centre is None:
             centre = getattr(step, "center_", None)

@@ -30,7 +30,7 @@ MODEL_FILE = "model.skops"
 CARD_FILE = "card.json"
 #: Type-name prefixes a model file may contain; anything else is refused.
 TRUSTED_PREFIXES = ("sklearn.", "numpy.", "builtins.", "scipy.sparse.", "collections.OrderedDict",
-                    "detector.training.StatSelector")
+                    "detector.training.StatSelector", "detector.training.FamilyFusion")
 
 
 class ModelError(Exception):
@@ -56,8 +56,34 @@ class DetectorModel:
     @property
     def used_columns(self) -> list[str]:
         """The input columns the pipeline reads (its ``stats`` step may drop families)."""
-        keep = getattr(getattr(self.pipeline, "named_steps", {}).get("stats"), "keep_", None)
+        keep = self._keep()
         return list(self.columns) if keep is None else [self.columns[j] for j in keep]
+
+    def _keep(self, upto: str | None = None) -> np.ndarray | None:
+        """Indices of the input columns that reach the classifier (a fused model: any
+        member's), following the steps that drop columns: a ``keep_`` selector, an
+        imputer dropping all-empty columns, a ``get_support()`` feature selector.
+        ``upto``: stop before the step of that name (e.g. ``"scale"``).  None when the
+        pipeline's steps cannot be followed."""
+        keep = getattr(self.pipeline, "keep_", None)
+        if keep is not None:  # FamilyFusion: union of its members' stats selections
+            return np.asarray(keep, dtype=int)
+        steps = getattr(self.pipeline, "steps", None)
+        if steps is None:
+            return None
+        idx = np.arange(len(self.columns))
+        for name, step in steps[:-1]:
+            if name == upto:
+                break
+            if getattr(step, "keep_", None) is not None:
+                idx = idx[np.asarray(step.keep_, dtype=int)]
+            elif getattr(step, "statistics_", None) is not None and not getattr(step, "keep_empty_features", True):
+                idx = idx[~np.isnan(np.asarray(step.statistics_, dtype=float))]
+            elif hasattr(step, "get_support"):
+                idx = idx[np.asarray(step.get_support(), dtype=bool)]
+            if len(idx) == 0:
+                return None
+        return idx
 
     @property
     def families(self) -> tuple[str, ...]:
@@ -94,13 +120,18 @@ class DetectorModel:
         base = float(self.pipeline.decision_function(x)[0])
         n = x.shape[1]
         steps = getattr(self.pipeline, "named_steps", {})
-        keep = getattr(steps.get("stats"), "keep_", np.arange(n))  # columns the pipeline uses
+        keep = self._keep()  # columns that reach the classifier
+        keep = np.arange(n) if keep is None else keep
         if reference is None:
-            scaler = steps.get("scale")
-            ref = getattr(scaler, "mean_", None)
-            reference = np.zeros(n)
-            if ref is not None and len(ref) == len(keep):
-                reference[keep] = ref
+            ref = getattr(self.pipeline, "reference_", None)  # a fused model: training means
+            if ref is not None and len(ref) == n:
+                reference = np.asarray(ref, dtype=float)
+            else:
+                ref = getattr(steps.get("scale"), "mean_", None)
+                before = self._keep(upto="scale")  # the columns the scaler saw
+                reference = np.zeros(n)
+                if ref is not None and before is not None and len(ref) == len(before):
+                    reference[before] = ref
         xs = np.repeat(x, len(keep), axis=0)
         xs[np.arange(len(keep)), keep] = np.asarray(reference, dtype=float)[keep]
         moved = np.asarray(self.pipeline.decision_function(xs), dtype=float)

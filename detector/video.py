@@ -66,11 +66,14 @@ class VideoInfo:
 
 @dataclass(frozen=True)
 class Frame:
-    """One decoded frame: ``image`` is a (H, W, 3) uint8 BGR array on the original pixel grid."""
+    """One decoded frame: ``image`` is a (H, W, 3) uint8 BGR array on the original pixel grid;
+    ``next_image`` the frame right after it (index + 1) when asked for (``pairs=True``) and
+    available, for the temporal-flicker features; else None."""
 
     index: int
     time_s: float
     image: np.ndarray
+    next_image: np.ndarray | None = None
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
@@ -221,12 +224,16 @@ def open_capture(path: str | os.PathLike) -> cv2.VideoCapture:
     return cv2.VideoCapture(str(path))
 
 
-def iter_frames(path: str | os.PathLike, n_frames: int = 16, info: VideoInfo | None = None) -> Iterator[Frame]:
+def iter_frames(path: str | os.PathLike, n_frames: int = 16, info: VideoInfo | None = None,
+                pairs: bool = False) -> Iterator[Frame]:
     """Yield ``n_frames`` frames spread over the video, decoding sequentially.
 
     Only the sampled frames are converted to arrays; the video is never held in
     memory.  An image yields one frame.  A truncated video yields the sampled
-    frames that could be decoded (possibly none).
+    frames that could be decoded (possibly none).  With ``pairs``, each frame also
+    carries the next frame of the video (``Frame.next_image``; None after the last
+    frame): it is decoded anyway on the way to the next sample, so this costs one
+    conversion per sample.
 
     Raises
     ------
@@ -247,23 +254,35 @@ def iter_frames(path: str | os.PathLike, n_frames: int = 16, info: VideoInfo | N
         if targets.size == 0:  # unknown length: take the first frames
             targets = np.arange(n_frames)
         pos = 0  # index of the next frame the decoder will return
+        ahead = None  # (index, image) read past a sample as its successor
         for t in targets:
-            if t - pos > SEEK_GAP:
-                cap.set(cv2.CAP_PROP_POS_FRAMES, float(t))
-                pos = int(cap.get(cv2.CAP_PROP_POS_FRAMES))
-            ok = True
-            while pos < t:
-                ok = cap.grab()
+            if ahead is not None and ahead[0] == t:
+                img = ahead[1]
+            else:
+                if t - pos > SEEK_GAP:
+                    cap.set(cv2.CAP_PROP_POS_FRAMES, float(t))
+                    pos = int(cap.get(cv2.CAP_PROP_POS_FRAMES))
+                ok = True
+                while pos < t:
+                    ok = cap.grab()
+                    if not ok:
+                        break
+                    pos += 1
                 if not ok:
                     break
+                ok, img = cap.read()
+                if not ok or img is None:
+                    break
                 pos += 1
-            if not ok:
-                break
-            ok, img = cap.read()
-            if not ok or img is None:
-                break
-            pos += 1
-            yield Frame(int(t), float(t) / fps, img)
+            ahead, nxt = None, None
+            if pairs:
+                ok, nxt = cap.read() if pos == t + 1 else (False, None)
+                if ok and nxt is not None:
+                    pos += 1
+                    ahead = (t + 1, nxt)
+                else:
+                    nxt = None
+            yield Frame(int(t), float(t) / fps, img, nxt)
     finally:
         cap.release()
 

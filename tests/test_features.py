@@ -29,11 +29,45 @@ def _feats(img, reg):
     return F.face_features(img, reg)
 
 
+def _moved(img, dx=2, dy=1, seed=6):
+    """The next frame of a camera pan: the whole picture shifted by (dx, dy) px, with the
+    sensor's fresh noise."""
+    out = cv2.warpAffine(img, np.float32([[1, 0, dx], [0, 1, dy]]), img.shape[1::-1], borderMode=cv2.BORDER_REFLECT)
+    return np.clip(out + np.random.default_rng(seed).normal(0, 3, out.shape), 0, 255).astype(np.uint8)
+
+
 def test_all_families_present_and_finite(scene):
     img, _, reg = scene
-    f = _feats(img, reg)
+    f = F.face_features(img, reg, next_frame=_moved(img))
     assert {F.family_of(c) for c in f} == set(F.FAMILIES)
     assert all(np.isfinite(v) for v in f.values())
+
+
+def test_flicker_inside_the_face_is_measured_and_motion_is_not(scene):
+    """A pan moves face and surroundings alike (the flow explains it); a face that is
+    re-rendered differently in the next frame leaves a residual inside, most at the seam."""
+    img, _, reg = scene
+    nxt = _moved(img)
+    inner = _full_mask(img, reg, "inner")
+    flicker = nxt.astype(np.float32)
+    rng = np.random.default_rng(5)
+    flicker[inner] = flicker[inner] * 1.06 + rng.normal(0, 4, flicker[inner].shape)  # brighter, new detail
+    flicker = np.clip(flicker, 0, 255).astype(np.uint8)
+    still = F.face_features(img, reg, families=("flick",), next_frame=nxt)
+    fake = F.face_features(img, reg, families=("flick",), next_frame=flicker)
+    assert abs(still["flick_inner_outer"]) < 0.5
+    assert fake["flick_inner_outer"] > still["flick_inner_outer"] + 0.7
+    assert fake["flick_profile1"] > still["flick_profile1"] + 0.5
+
+
+def test_flicker_needs_a_changed_next_frame(scene):
+    img, _, reg = scene
+    none = F.face_features(img, reg, families=("flick",))
+    same = F.face_features(img, reg, families=("flick",), next_frame=img.copy())
+    assert set(none) == set(F.FLICK_COLUMNS) and all(np.isnan(v) for v in none.values())
+    assert all(np.isnan(v) for v in same.values())
+    with pytest.raises(ValueError):
+        F.temporal_flicker(img[:50, :50], img[:40, :40], *(np.ones((50, 50), bool),) * 4)
 
 
 def test_blurred_face_lowers_sharpness_and_spectrum_ratios(scene):

@@ -75,3 +75,24 @@ def test_extract_is_resumable_and_records_failures(tmp_path, demo_pair, bad_file
     assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "x" / "shards").iterdir()} == shard_times
     with pytest.raises(ValueError, match="features made with"):
         extract(m, tmp_path / "x", n_frames=8, workers=1, progress=False)
+
+
+def test_fused_model_saves_loads_and_explains(tmp_path):
+    """--fusion: per-family SVMs averaged; the skops file loads (allow-listed type), the
+    model reports the families it reads, and the explanation covers only those."""
+    from detector.dashboard import column_contributions
+    from detector.training import FamilyFusion
+
+    d = _features_dir(tmp_path)
+    m = train(str(d), str(tmp_path / "fused"), name="f", quick=True, log=lambda *a: None, fusion=True)
+    assert isinstance(m.pipeline, FamilyFusion)
+    loaded = load_model(tmp_path / "fused")
+    assert isinstance(loaded.pipeline, FamilyFusion) and "--fusion" in loaded.card["command"]
+    fams = loaded.card["parameters"]["fusion_families"]
+    assert fams[0] == "hf" and set(loaded.families) == set(fams)  # the informative family leads
+    _, videos = load_features(d)
+    row = videos.iloc[0][loaded.columns].to_dict()
+    assert loaded.decision_function(row)[0] == pytest.approx(m.decision_function(row)[0])
+    contrib = column_contributions(loaded, row)
+    assert contrib and all(v == 0.0 for c, v in contrib.items() if c.split("_")[0] not in fams)
+    assert loaded.card["metrics"]["video"]["auc"] > 0.8
