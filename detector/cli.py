@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-features", action="store_true", help="leave per-face feature values out of the JSON")
     s.add_argument("--all-features", action="store_true",
                    help="compute every feature family (default with a model: only the families it reads, "
-                        "the same score in about a third less time)")
+                        "the same score in less time)")
     s.set_defaults(func=cmd_inspect)
 
     for register in _extra_commands():

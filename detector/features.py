@@ -35,6 +35,8 @@ and spread are added at aggregation, see :func:`aggregate`.
 
 from __future__ import annotations
 
+import warnings
+
 import cv2
 import numpy as np
 import pandas as pd
@@ -419,7 +421,7 @@ def face_features(frame: np.ndarray, regions: Regions, origin: tuple[int, int] =
     top-left pixel is at ``origin`` = (y, x) of the original frame, so block grids
     stay aligned); regions : from :func:`detector.faces.face_regions` on ``frame``;
     families : iterable of names from :data:`FAMILIES` to compute, or None for all
-    (a model that uses only ``block`` needs a quarter of the time); next_frame : the
+    (a model that reads a few families needs a fraction of the time); next_frame : the
     frame right after ``frame`` (same shape), for the ``flick`` family (NaN without it).
     Returns {column: value}, only the columns of the requested families.
     """
@@ -483,10 +485,12 @@ def aggregate(frame_table: pd.DataFrame, columns: list[str] | None = None) -> di
     out: dict[str, float] = {}
     if len(x) == 0:
         return {f"{c}__{s}": np.nan for c in cols for s in STATS}
-    mean = np.nanmean(x, axis=0)
-    med = np.nanmedian(x, axis=0)
-    std = np.nanstd(x, axis=0)
-    d = np.nanmean(np.abs(np.diff(x, axis=0)), axis=0) if len(x) > 1 else np.zeros(len(cols))
+    with warnings.catch_warnings():  # an all-NaN column (no flicker on a still image) stays NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = np.nanmean(x, axis=0)
+        med = np.nanmedian(x, axis=0)
+        std = np.nanstd(x, axis=0)
+        d = np.nanmean(np.abs(np.diff(x, axis=0)), axis=0) if len(x) > 1 else np.zeros(len(cols))
     for k, c in enumerate(cols):
         out[f"{c}__mean"], out[f"{c}__median"] = float(mean[k]), float(med[k])
         out[f"{c}__std"], out[f"{c}__dmean"] = float(std[k]), float(d[k])

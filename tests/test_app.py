@@ -33,6 +33,7 @@ def build_app_model(folder: Path, clips: tuple[Path, Path], evaluation: bool = T
     write it, with a synthetic stored evaluation, to ``folder`` (once: reused if present)."""
     if (folder / "card.json").exists():
         return folder
+    from sklearn.impute import SimpleImputer
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import SVC
@@ -50,7 +51,9 @@ def build_app_model(folder: Path, clips: tuple[Path, Path], evaluation: bool = T
             rows.append(aggregate(table.iloc[np.sort(rng.choice(len(table), k, replace=False))]))
             labels.append(label)
     x = pd.DataFrame(rows)
-    pipe = Pipeline([("scale", StandardScaler()), ("svm", SVC(kernel="rbf", gamma="scale"))])
+    # an imputer like every trained model: a still image has no next frame, so no flicker values
+    pipe = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler()),
+                     ("svm", SVC(kernel="rbf", gamma="scale"))])
     pipe.fit(x.to_numpy(float), labels)
     card = {"description": "test model trained on the synthetic demo pair",
             "training": {"manifest": "demo pair (tests)", "counts": {"real": labels.count(0), "fake": labels.count(1)}}}

@@ -39,6 +39,7 @@ def small_clips(folder: Path, n: int, seed0: int = 0) -> list[Path]:
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory, demo_pair):
     """An SVM fitted on the demo pair's feature rows plus jitter, saved like a real model."""
+    from sklearn.impute import SimpleImputer
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import SVC
@@ -53,7 +54,8 @@ def tiny_model(tmp_path_factory, demo_pair):
     scale = np.abs(base).mean(axis=0) * 0.02 + 1e-6
     X = np.vstack([base[k] + rng.normal(0, 1, (20, len(cols))) * scale for k in (0, 1)])
     y = np.repeat([0, 1], 20)
-    pipe = Pipeline([("scale", StandardScaler()), ("svm", SVC())]).fit(X, y)
+    # an imputer like every trained model: a still image has no next frame, so no flicker values
+    pipe = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler()), ("svm", SVC())]).fit(X, y)
     folder = tmp_path_factory.mktemp("model") / "tiny"
     save_model(DetectorModel(pipe, cols, 0.0, "tiny", "1"), folder, card={"command": "test fixture"})
     return load_model(folder)
