@@ -218,9 +218,13 @@ DECODE_THREADS = 0
 
 
 def open_capture(path: str | os.PathLike) -> cv2.VideoCapture:
-    """``cv2.VideoCapture`` of ``path`` with :data:`DECODE_THREADS` decoding threads."""
-    if DECODE_THREADS > 0:
-        return cv2.VideoCapture(str(path), cv2.CAP_ANY, [cv2.CAP_PROP_N_THREADS, int(DECODE_THREADS)])
+    """``cv2.VideoCapture`` of ``path`` with :data:`DECODE_THREADS` decoding threads (one
+    when this process may use a single core: extra threads would only add overhead)."""
+    threads = DECODE_THREADS
+    if threads <= 0 and hasattr(os, "sched_getaffinity") and len(os.sched_getaffinity(0)) == 1:
+        threads = 1
+    if threads > 0:
+        return cv2.VideoCapture(str(path), cv2.CAP_ANY, [cv2.CAP_PROP_N_THREADS, int(threads)])
     return cv2.VideoCapture(str(path))
 
 
