@@ -65,3 +65,45 @@ def test_truncated_video_yields_what_it_can(bad_files):
     except VideoError:
         return  # also acceptable: clearly refused
     assert len(frames) < 16
+
+
+def _all_frames(path):
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    out = []
+    while True:
+        ok, f = cap.read()
+        if not ok:
+            return out
+        out.append(f)
+
+
+@pytest.mark.parametrize("n", [5, 16, 40])
+def test_pairs_carry_the_next_frame_without_changing_the_samples(demo_pair, n):
+    """pairs=True: same samples, each with the frame right after it (also when samples are
+    adjacent, n=40 of 40 frames, where the successor is the next sample too); none after the last."""
+    every = _all_frames(demo_pair[0])
+    plain = list(iter_frames(demo_pair[0], n))
+    paired = list(iter_frames(demo_pair[0], n, pairs=True))
+    assert [f.index for f in paired] == [f.index for f in plain]
+    for a, b in zip(plain, paired):
+        assert np.array_equal(a.image, b.image) and a.next_image is None
+        if b.index + 1 < len(every):
+            assert np.array_equal(b.next_image, every[b.index + 1])
+        else:
+            assert b.next_image is None
+
+
+def test_still_image_has_no_next_frame(bad_files):
+    (f,) = list(iter_frames(bad_files["image"], 4, pairs=True))
+    assert f.next_image is None
+
+
+def test_analysis_measures_flicker_on_videos_not_on_images(demo_pair, bad_files):
+    from detector.analysis import analyze
+
+    v = analyze(demo_pair[1], model=None, n_frames=6, families=("flick",))
+    assert list(v.table.filter(like="flick_").columns) and np.isfinite(v.table["flick_inner_outer"]).all()
+    im = analyze(bad_files["image"], model=None, families=("flick",))
+    assert im.table["flick_inner_outer"].isna().all()
