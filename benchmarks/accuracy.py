@@ -1,6 +1,7 @@
 """Accuracy table: nested grouped 5-fold CV on extracted features, one run, one table.
 
-    python benchmarks/accuracy.py --features features/ffpp [--families] [--json out.json]
+    python benchmarks/accuracy.py --features features/ffpp [--families] [--seed S] [--drop FAMILY ...]
+                                  [--jobs 2] [--json out.json]
 
 Prints video-level AUC / EER overall, per manipulation method (vs all real videos),
 per compression, face swap (Deepfakes + FaceSwap) vs real and reenactment
@@ -63,13 +64,18 @@ def main(argv=None) -> int:
     p.add_argument("--families", action="store_true", help="also each feature family alone")
     p.add_argument("--stats", default=None, help="comma list of aggregate stats to keep, e.g. mean,median")
     p.add_argument("--quick", action="store_true")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the outer (and inner) grouped folds")
+    p.add_argument("--drop", nargs="*", default=[], help="feature families to leave out, e.g. flick")
+    p.add_argument("--jobs", type=int, default=1, help="parallel jobs of the grid searches (same result)")
     p.add_argument("--json", default=None)
     a = p.parse_args(argv)
+    import detector.training as training
+
+    training.N_JOBS = max(1, a.jobs)
     t0 = time.time()
     _, videos = load_features(a.features)
     videos = videos[videos["n_faces"] > 0].reset_index(drop=True)
-    cols = aggregated_columns(videos)
+    cols = [c for c in aggregated_columns(videos) if family_of(c) not in set(a.drop)]
     if a.stats:
         keep = set(a.stats.split(","))
         cols = [c for c in cols if c.split("__")[1] in keep]
