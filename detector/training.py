@@ -335,11 +335,14 @@ def subset_aucs(scores: pd.DataFrame) -> dict:
 
 
 def train(features_dir: str, out_dir: str, name: str | None = None, version: str = "1", seed: int = 0,
-          quick: bool = False, command: str | None = None, log=print, fusion: bool = False) -> DetectorModel:
+          quick: bool = False, command: str | None = None, log=print, fusion: bool = False,
+          drop: tuple[str, ...] = ()) -> DetectorModel:
     """Fit, cross-validate, evaluate and save a model folder (see module docstring)."""
     t0 = time.time()
     frames, videos = load_features(features_dir)
-    columns = aggregated_columns(videos)
+    columns = [c for c in aggregated_columns(videos) if family_of(c) not in set(drop)]
+    if not columns:
+        raise ValueError(f"no feature columns left after dropping {list(drop)}")
     usable = videos[videos.get("n_faces", 0) > 0].reset_index(drop=True)
     skipped = videos[~videos.index.isin(videos.index[videos.get("n_faces", 0) > 0])]
     log(f"{len(usable)} videos with faces ({len(skipped)} without), {len(columns)} features")
@@ -393,7 +396,7 @@ def train(features_dir: str, out_dir: str, name: str | None = None, version: str
         "metrics": {"video": headline(video_eval), "subsets": metrics["subsets"],
                     "video_at_fold_thresholds": {k: fold_thr.get(k) for k in ("far", "frr", "hter")},
                     "frame": headline(frame_eval) if frame_eval else None},
-        "command": command or _recipe(features_dir, out_dir, seed, quick, name, version, fusion),
+        "command": command or _recipe(features_dir, out_dir, seed, quick, name, version, fusion, drop),
         "libraries": _library_versions(),
         "trained_seconds": round(time.time() - t0, 1),
     }
@@ -403,13 +406,13 @@ def train(features_dir: str, out_dir: str, name: str | None = None, version: str
 
 
 def _recipe(features_dir: str, out_dir: str, seed: int, quick: bool, name: str | None = None,
-            version: str = "1", fusion: bool = False) -> str:
+            version: str = "1", fusion: bool = False, drop: tuple[str, ...] = ()) -> str:
     """The commands that reproduce this model from its manifest."""
     stamp_path = Path(features_dir) / "extract.json"
     stamp = json.loads(stamp_path.read_text()) if stamp_path.exists() else {}
     train_cmd = f"deepfake-detector train --features {features_dir} --out {out_dir} --seed {seed}" + \
         (f" --name {name}" if name else "") + f" --version {version}" + (" --quick" if quick else "") + \
-        (" --fusion" if fusion else "")
+        (" --fusion" if fusion else "") + ("".join(f" --drop {f}" for f in drop))
     if stamp.get("manifest"):
         return (f"deepfake-detector extract --manifest {stamp['manifest']} --out {features_dir} "
                 f"--frames {stamp.get('n_frames', 16)} && {train_cmd}")
@@ -435,7 +438,7 @@ def cmd_train(args) -> int:
                                version=args.version)
     else:
         m = train(args.features, args.out, name=args.name, version=args.version, seed=args.seed, quick=args.quick,
-                  fusion=args.fusion)
+                  fusion=args.fusion, drop=tuple(args.drop))
     h = m.card["metrics"]["video"]
     print(f"saved {args.out}: out-of-fold video AUC {h['auc']:.3f} (95% CI {h['auc_ci']}), "
           f"EER {h['eer']:.3f}, threshold {m.threshold:+.4f}")
@@ -453,6 +456,8 @@ def register_cli(sub) -> None:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--quick", action="store_true", help="a small grid (for trials)")
     s.add_argument("--jobs", type=int, default=1, help="parallel jobs for the grid searches (same result)")
+    s.add_argument("--drop", action="append", default=[], choices=list(FAMILIES), metavar="FAMILY",
+                   help="leave a feature family out (repeatable), e.g. --drop flick for a cheaper scan")
     s.add_argument("--fusion", action="store_true",
                    help="average per-family SVMs (the best two families of the inner CV) instead of one SVM "
                         "over the families the grid picks (measured: not better overall, see README)")

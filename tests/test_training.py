@@ -96,3 +96,16 @@ def test_fused_model_saves_loads_and_explains(tmp_path):
     contrib = column_contributions(loaded, row)
     assert contrib and all(v == 0.0 for c, v in contrib.items() if c.split("_")[0] not in fams)
     assert loaded.card["metrics"]["video"]["auc"] > 0.8
+
+
+def test_train_cli_can_leave_a_family_out(tmp_path):
+    """`train --drop FAMILY`: a cheaper model that never reads that family (the scanner then
+    does not compute it); the card's command says so."""
+    from detector.cli import main
+
+    d = _features_dir(tmp_path)
+    assert main(["train", "--features", str(d), "--out", str(tmp_path / "m"), "--quick", "--drop", "noise",
+                 "--drop", "block"]) == 0
+    m = load_model(tmp_path / "m")
+    assert m.columns == ["hf_inner_outer__mean"] and m.families == ("hf",)
+    assert "--drop noise --drop block" in m.card["command"] and m.card["families"] == ["hf"]
