@@ -255,13 +255,17 @@ def _keyframe_indices(path, fps: float) -> np.ndarray:
 
 def decoder(name: str):
     """A frame iterator by name: opencv (the project's), pyav, pyav_nonref, pyav_threads, pyav_nonref_seek, pyav_gop."""
+    # ``pairs`` is accepted so they can stand in for iter_frames inside analyze(), but the
+    # prototypes give no next frame: with a model that reads the flicker family, their
+    # pipeline rows leave it NaN (cheaper than the real thing; throughput.py says so).
     table = {
         "opencv": iter_frames,
-        "pyav": lambda p, n=16, info=None: iter_frames_pyav(p, n, info),
-        "pyav_nonref": lambda p, n=16, info=None: iter_frames_pyav(p, n, info, skip_nonref=True),
-        "pyav_threads": lambda p, n=16, info=None: iter_frames_pyav(p, n, info, threads=2),
-        "pyav_nonref_seek": lambda p, n=16, info=None: iter_frames_pyav(p, n, info, skip_nonref=True, seek=True),
-        "pyav_gop": lambda p, n=16, info=None: iter_frames_gop(p, n, info),
+        "pyav": lambda p, n=16, info=None, pairs=False: iter_frames_pyav(p, n, info),
+        "pyav_nonref": lambda p, n=16, info=None, pairs=False: iter_frames_pyav(p, n, info, skip_nonref=True),
+        "pyav_threads": lambda p, n=16, info=None, pairs=False: iter_frames_pyav(p, n, info, threads=2),
+        "pyav_nonref_seek": lambda p, n=16, info=None, pairs=False: iter_frames_pyav(p, n, info, skip_nonref=True,
+                                                                                    seek=True),
+        "pyav_gop": lambda p, n=16, info=None, pairs=False: iter_frames_gop(p, n, info),
     }
     return table[name]
 

@@ -352,17 +352,12 @@ def quality(bgr: np.ndarray, inner: np.ndarray) -> dict[str, float]:
     }
 
 
-_DIS = None
-
-
 def _flow(g0: np.ndarray, g1: np.ndarray) -> np.ndarray:
     """Dense optical flow (h, w, 2) from uint8 grey ``g0`` to ``g1``: OpenCV's DIS flow,
     preset FAST (~12 ms for a 500 x 500 crop; aligns a real face better than Farneback
-    at 7x its cost)."""
-    global _DIS
-    if _DIS is None:
-        _DIS = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
-    return _DIS.calc(g0, g1, None)
+    at 7x its cost).  A new DIS object per call: a reused one carries state from earlier
+    calls, so the same pair gave other values depending on what was analysed before."""
+    return cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST).calc(g0, g1, None)
 
 
 FLICK_COLUMNS = (("flick_inner_outer", "flick_band_outer", "flick_inner_band")
@@ -371,13 +366,14 @@ FLICK_COLUMNS = (("flick_inner_outer", "flick_band_outer", "flick_inner_band")
 
 
 def temporal_flicker(bgr: np.ndarray, bgr_next: np.ndarray | None, inner: np.ndarray, band: np.ndarray,
-                     outer: np.ndarray, radius: np.ndarray) -> dict[str, float]:
+                     outer: np.ndarray, radius: np.ndarray, ycc: np.ndarray | None = None) -> dict[str, float]:
     """Motion-compensated temporal residual of the face against its surroundings.
 
     bgr, bgr_next : (h, w, 3) uint8 crops of two consecutive frames at the same place;
-    masks : (h, w) bool; radius : (h, w) normalised elliptic radius.  Dense optical flow
-    (:func:`_flow`, on the original pixels) warps the next crop onto this one; what motion does not explain is left in the residual |warped - this|
-    (grey levels).  Columns: log-ratios of its mean inside / across the boundary /
+    masks : (h, w) bool; radius : (h, w) normalised elliptic radius; ycc : optionally
+    ``bgr`` already converted to float32 YCrCb (saves a conversion).  Dense optical flow
+    (:func:`_flow`, on the original pixels) warps the next crop onto this one; what
+    motion does not explain is left in the residual |warped - this| (grey levels).  Columns: log-ratios of its mean inside / across the boundary /
     outside, its radial profile against the outer ring (``flick_profile0..5``, the bins
     of :data:`PROFILE_EDGES`) and the same for the chroma (Cr + Cb) residual.  A face
     generated frame by frame flickers more than its surroundings, most near the seam
@@ -391,14 +387,14 @@ def temporal_flicker(bgr: np.ndarray, bgr_next: np.ndarray | None, inner: np.nda
         raise ValueError(f"expected two (h, w, 3) crops of one shape, got {bgr.shape} and {bgr_next.shape}")
     g0 = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
     g1 = cv2.cvtColor(bgr_next, cv2.COLOR_BGR2GRAY)
-    _check(g0.astype(np.float32), inner, band, outer)
+    _check(g0, inner, band, outer)
     if cv2.absdiff(g0, g1).mean() < 0.05:  # a repeated frame: nothing to measure
         return nan
     h, w = g0.shape
     flow = _flow(g0, g1)
     yy, xx = np.mgrid[:h, :w].astype(np.float32)
     mx, my = xx + flow[..., 0], yy + flow[..., 1]
-    y0 = cv2.cvtColor(bgr, cv2.COLOR_BGR2YCrCb).astype(np.float32)
+    y0 = cv2.cvtColor(bgr, cv2.COLOR_BGR2YCrCb).astype(np.float32) if ycc is None else ycc
     y1 = cv2.remap(cv2.cvtColor(bgr_next, cv2.COLOR_BGR2YCrCb).astype(np.float32), mx, my, cv2.INTER_LINEAR,
                    borderMode=cv2.BORDER_REFLECT)
     res = np.abs(y1 - y0)
@@ -434,7 +430,7 @@ def face_features(frame: np.ndarray, regions: Regions, origin: tuple[int, int] =
     gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY).astype(np.float32)
     i, b, o = regions.inner, regions.band, regions.outer
     grid = (origin[0] + y0, origin[1] + x0)
-    ycc = cv2.cvtColor(bgr, cv2.COLOR_BGR2YCrCb).astype(np.float32) if fams & {"block", "color"} else None
+    ycc = cv2.cvtColor(bgr, cv2.COLOR_BGR2YCrCb).astype(np.float32) if fams & {"block", "color", "flick"} else None
     feats: dict[str, float] = {}
     if "hf" in fams:
         feats.update(highfreq_energy(gray, i, b, o))
@@ -458,7 +454,7 @@ def face_features(frame: np.ndarray, regions: Regions, origin: tuple[int, int] =
         feats.update(quality(bgr, i))
     if "flick" in fams:
         nxt = None if next_frame is None else np.ascontiguousarray(next_frame[y0:y1, x0:x1])
-        feats.update(temporal_flicker(bgr, nxt, i, b, o, regions.radius))
+        feats.update(temporal_flicker(bgr, nxt, i, b, o, regions.radius, ycc=ycc))
     return feats
 
 

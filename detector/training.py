@@ -148,6 +148,9 @@ def feature_matrix(videos: pd.DataFrame, columns: list[str]) -> np.ndarray:
     return np.where(np.isfinite(x), x, np.nan)
 
 
+#: Parallel jobs of the grid searches (``train --jobs``); the results do not depend on it.
+N_JOBS = 1
+
 def _search(x, y, groups, columns: list[str], n_inner: int, seed: int, quick: bool) -> GridSearchCV:
     inner = ev.grouped_folds(groups, y, n_splits=n_inner, seed=seed)
     gs = GridSearchCV(make_pipeline(columns), param_grid(x.shape[1], quick), scoring="roc_auc", cv=inner,
@@ -157,9 +160,6 @@ def _search(x, y, groups, columns: list[str], n_inner: int, seed: int, quick: bo
         gs.fit(x, y)
     return gs
 
-
-#: Parallel jobs of the grid searches (``train --jobs``); the results do not depend on it.
-N_JOBS = 1
 
 #: The fused model averages at most this many families: those with the best inner
 #: out-of-fold AUC, the best always, the others only if they reach FUSION_MIN_AUC.
@@ -187,14 +187,13 @@ def _search_fusion(x, y, groups, columns: list[str], n_inner: int, seed: int, qu
     and its inner out-of-fold scores.
     """
     inner = list(ev.grouped_folds(groups, y, n_splits=n_inner, seed=seed))
-    n_stats = max(1, len({c.split("__")[-1] for c in columns}))
     found = {}
     for fam in families:
-        n_fam = sum(family_of(c) == fam for c in columns) // n_stats
+        n_fam = sum(family_of(c) == fam for c in columns)  # its aggregated columns
         if n_fam == 0:
             continue
         grid = [{**g, "stats__families": [(fam,)],
-                 "select__k": [k for k in g["select__k"] if k == "all" or k < n_fam * n_stats] or ["all"]}
+                 "select__k": [k for k in g["select__k"] if k == "all" or k < n_fam] or ["all"]}
                 for g in param_grid(x.shape[1], quick)]
         gs = GridSearchCV(make_pipeline(columns), grid, scoring="roc_auc", cv=inner, n_jobs=N_JOBS, refit=False,
                           error_score=np.nan)

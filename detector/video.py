@@ -278,14 +278,14 @@ def iter_frames(path: str | os.PathLike, n_frames: int = 16, info: VideoInfo | N
                 if not ok or img is None:
                     break
                 pos += 1
-            ahead, nxt = None, None
-            if pairs:
-                ok, nxt = cap.read() if pos == t + 1 else (False, None)
+            nxt = None
+            if pairs and pos == t + 1:  # the decoder stands right after the sample
+                ok, nxt = cap.read()
                 if ok and nxt is not None:
                     pos += 1
-                    ahead = (t + 1, nxt)
                 else:
                     nxt = None
+            ahead = None if nxt is None else (t + 1, nxt)
             yield Frame(int(t), float(t) / fps, img, nxt)
     finally:
         cap.release()

@@ -168,3 +168,24 @@ def test_unknown_family_is_refused(scene):
     img, _, reg = scene
     with pytest.raises(ValueError, match="unknown feature families"):
         F.face_features(img, reg, families=("block", "nope"))
+
+
+def test_flicker_does_not_depend_on_what_was_measured_before():
+    """The same video gives the same flicker values whatever was analysed before it in the
+    process (a reused DIS optical-flow object carried state: seen on FF++ clips only)."""
+    import pandas as pd
+
+    from conftest import require_shared
+    from detector.analysis import analyze
+
+    shared = require_shared()
+    m = pd.read_csv(shared / "manifest.csv")
+    wide = m[m["width"] == 1280]["path"]
+    a_path, b_path = shared / wide.iloc[3], shared / m["path"].iloc[0]
+
+    def flick(p):
+        return analyze(p, model=None, n_frames=4, families=("flick",)).table.filter(like="flick_").to_numpy()
+
+    first = flick(a_path)
+    flick(b_path)
+    assert np.allclose(flick(a_path), first, equal_nan=True, atol=1e-9)
