@@ -121,6 +121,15 @@ class Clock:
 
 
 # ----------------------------------------------------------------------------- decoders
+def _sampling(path, n_frames: int, info=None):
+    """(info, the project's sampled frame indices), or (info, None) for a still image."""
+    info = info or probe(path, sha256=False)
+    if info.kind == "image":
+        return info, None
+    targets = sample_indices(info.frame_count, n_frames)
+    return info, (np.arange(n_frames) if targets.size == 0 else targets)
+
+
 def iter_frames_pyav(path, n_frames: int = 16, info=None, skip_nonref: bool = False, threads: int = 0,
                      seek: bool = False) -> Iterator[Frame]:
     """Prototype of :func:`detector.video.iter_frames` on PyAV (same sampling).
@@ -137,13 +146,10 @@ def iter_frames_pyav(path, n_frames: int = 16, info=None, skip_nonref: bool = Fa
     """
     import av
 
-    info = info or probe(path, sha256=False)
-    if info.kind == "image":
+    info, targets = _sampling(path, n_frames, info)
+    if targets is None:
         yield from iter_frames(path, n_frames, info=info)
         return
-    targets = sample_indices(info.frame_count, n_frames)
-    if targets.size == 0:
-        targets = np.arange(n_frames)
     fps = info.fps or 25.0
     try:
         c = av.open(str(path))
@@ -253,13 +259,26 @@ def _keyframe_indices(path, fps: float) -> np.ndarray:
     return np.array(sorted(out), dtype=int)
 
 
+def iter_frames_opencv(path, n_frames: int = 16, info=None, pairs: bool = False) -> Iterator[Frame]:
+    """The decoder the project used before PyAV: OpenCV ``grab`` through every frame (same samples)."""
+    from detector import video
+
+    info, targets = _sampling(path, n_frames, info)
+    if targets is None:
+        yield from iter_frames(path, n_frames, info=info)
+        return
+    yield from video._iter_opencv(Path(path), targets, info.fps or 25.0, pairs)
+
+
 def decoder(name: str):
-    """A frame iterator by name: opencv (the project's), pyav, pyav_nonref, pyav_threads, pyav_nonref_seek, pyav_gop."""
+    """A frame iterator by name: project (``detector.video.iter_frames``), opencv (the one
+    it replaced), and prototypes pyav, pyav_nonref, pyav_threads, pyav_nonref_seek, pyav_gop."""
     # ``pairs`` is accepted so they can stand in for iter_frames inside analyze(), but the
     # prototypes give no next frame: with a model that reads the flicker family, their
     # pipeline rows leave it NaN (cheaper than the real thing; throughput.py says so).
     table = {
-        "opencv": iter_frames,
+        "project": iter_frames,
+        "opencv": iter_frames_opencv,
         "pyav": lambda p, n=16, info=None, pairs=False: iter_frames_pyav(p, n, info),
         "pyav_nonref": lambda p, n=16, info=None, pairs=False: iter_frames_pyav(p, n, info, skip_nonref=True),
         "pyav_threads": lambda p, n=16, info=None, pairs=False: iter_frames_pyav(p, n, info, threads=2),
@@ -274,14 +293,14 @@ class variant:
     """Context manager: run :func:`detector.analysis.analyze` with another decoder and
     face-detection width (monkeypatched for the benchmark only; nothing is changed on disk)."""
 
-    def __init__(self, decode: str = "opencv", detect_width: int | None = None):
+    def __init__(self, decode: str = "project", detect_width: int | None = None):
         self.decode, self.detect_width = decode, detect_width
 
     def __enter__(self):
         from detector import analysis, faces
 
         self._old = (analysis.iter_frames, faces.DETECT_WIDTH)
-        if self.decode != "opencv":
+        if self.decode != "project":
             analysis.iter_frames = decoder(self.decode)
         if self.detect_width:
             faces.DETECT_WIDTH = self.detect_width

@@ -162,7 +162,7 @@ def main(argv=None) -> int:
           f"{path.stat().st_size / 1e6:.0f} MB): worker peak RSS {r['workers_peak_rss_mb']:.0f} MB (target <= 500), "
           f"scan {r['wall_s']:.1f} s wall, {r['workers_cpu_s']:.1f} worker CPU s", flush=True)
     dec = {}
-    for name in ("opencv", "pyav_nonref_seek"):
+    for name in ("project", "opencv"):
         with Clock() as c:
             n = sum(1 for _ in decoder(name)(str(path), args.frames))
         dec[name] = {"cpu_s": c.cpu, "wall_s": c.wall, "frames": n}

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 SETTINGS = {
-    "default": ("opencv", None),  # as shipped: OpenCV decode, detection at 640 px
+    "default": ("project", None),  # as shipped: the project's decoder, detection at 640 px
     "nonref": ("pyav_nonref", None),
     "nonref_w320": ("pyav_nonref", 320),
 }

@@ -6,15 +6,16 @@ One process, one thread (OMP/BLAS/OpenCV pinned to 1 thread before anything load
 For each 720p clip of ../shared/data, interleaved so that every setting sees the same
 machine load:
 
-- ``decode[opencv]``: :func:`detector.video.iter_frames` with the same sampling
-  (the project's decoder; the physical limit of this design);
+- ``decode[project]``: :func:`detector.video.iter_frames` with the same sampling (the
+  project's decoder: PyAV, unsampled non-reference frames skipped; the physical limit
+  of this design); ``decode[opencv]`` / ``pipeline[opencv]``: the decoder it replaced
+  (OpenCV ``grab`` through every frame; the same sampled pixels);
 - ``pipeline[default]``: :func:`detector.analysis.analyze` as the batch scanner runs it
   (only the feature families the model reads); ``pipeline[all families]``: as
   ``inspect`` and the dashboard run it (every family, for display);
-- prototypes (nothing changed on disk): PyAV decoding that skips non-reference frames
-  (``nonref``), decoding only the spans the samples need (``seek``), face detection on a
-  320-px-wide copy instead of 640, fewer frames, and another sampling: runs of
-  reference frames from the starts of 2 GOPs (``gop``, decodes ~16 frames in all).
+- prototypes (nothing changed on disk): face detection on a 320-px-wide copy instead of
+  640 (``w320``), fewer frames (``half``), and another sampling: runs of reference
+  frames from the starts of 2 GOPs (``gop``, decodes ~16 frames in all).
 
 Reports CPU seconds (``time.process_time``: robust to other jobs on the machine),
 videos/s per core, x real time per core (video seconds / CPU seconds) and the ratio
@@ -32,28 +33,25 @@ from common import Clock, clips_720p, decoder, load_model_or_none, machine, vari
 
 # (name, kind, decoder, detect width, frames factor)  frames factor 1 = --frames, 0.5 = half
 SETTINGS = [
+    ("decode[project]", "decode", "project", None, 1),
+    ("pipeline[default]", "pipeline", "project", None, 1),
+    ("pipeline[all families]", "pipeline_all", "project", None, 1),
     ("decode[opencv]", "decode", "opencv", None, 1),
-    ("pipeline[default]", "pipeline", "opencv", None, 1),
-    ("pipeline[all families]", "pipeline_all", "opencv", None, 1),
-    ("decode[pyav]", "decode", "pyav", None, 1),
-    ("decode[nonref]", "decode", "pyav_nonref", None, 1),
-    ("decode[nonref+seek]", "decode", "pyav_nonref_seek", None, 1),
-    ("pipeline[nonref]", "pipeline", "pyav_nonref", None, 1),
-    ("pipeline[nonref,w320]", "pipeline", "pyav_nonref", 320, 1),
+    ("pipeline[opencv]", "pipeline", "opencv", None, 1),
+    ("pipeline[w320]", "pipeline", "project", 320, 1),
     ("decode[gop]", "decode", "pyav_gop", None, 1),
     ("pipeline[gop]", "pipeline", "pyav_gop", None, 1),
     ("pipeline[gop,w320]", "pipeline", "pyav_gop", 320, 1),
-    ("decode[opencv,half]", "decode", "opencv", None, 0.5),
-    ("pipeline[half]", "pipeline", "opencv", None, 0.5),
-    ("decode[nonref,half]", "decode", "pyav_nonref", None, 0.5),
-    ("pipeline[nonref,w320,half]", "pipeline", "pyav_nonref", 320, 0.5),
+    ("decode[project,half]", "decode", "project", None, 0.5),
+    ("pipeline[half]", "pipeline", "project", None, 0.5),
+    ("pipeline[w320,half]", "pipeline", "project", 320, 0.5),
 ]
 #: pipeline setting -> the decode-only setting with the same decoder and frames
 BASELINE = {
-    "pipeline[default]": "decode[opencv]", "pipeline[all families]": "decode[opencv]", "pipeline[nonref]": "decode[nonref]",
-    "pipeline[nonref,w320]": "decode[nonref]", "pipeline[gop]": "decode[gop]", "pipeline[gop,w320]": "decode[gop]",
-    "pipeline[half]": "decode[opencv,half]",
-    "pipeline[nonref,w320,half]": "decode[nonref,half]",
+    "pipeline[default]": "decode[project]", "pipeline[all families]": "decode[project]",
+    "pipeline[opencv]": "decode[opencv]", "pipeline[w320]": "decode[project]",
+    "pipeline[gop]": "decode[gop]", "pipeline[gop,w320]": "decode[gop]",
+    "pipeline[half]": "decode[project,half]", "pipeline[w320,half]": "decode[project,half]",
 }
 
 
@@ -81,7 +79,7 @@ def main(argv=None) -> int:
     clips = clips_720p(args.clips)
     model = load_model_or_none(args.model)
     settings = [s for s in SETTINGS if not args.only or s[0] in args.only]
-    if model is not None and "flick" in model.families and any(s[2] != "opencv" and s[1] != "decode" for s in settings):
+    if model is not None and "flick" in model.families and any(s[2] == "pyav_gop" and s[1] != "decode" for s in settings):
         print("note: the PyAV prototypes give no next frame, so their pipeline rows skip the flicker family "
               "this model reads (cheaper than it would really be)", flush=True)
     info = machine({"clips": len(clips), "frames": args.frames,
@@ -102,7 +100,7 @@ def main(argv=None) -> int:
             n = max(1, int(round(args.frames * factor)))
             row["settings"][name] = run_setting(r.abs_path, kind, dec, width, n, model)
         per_clip.append(row)
-        d, p = row["settings"].get("decode[opencv]"), row["settings"].get("pipeline[default]")
+        d, p = row["settings"].get("decode[project]"), row["settings"].get("pipeline[default]")
         if d and p:
             print(f"  {r.path:55s} {dur:5.1f} s  decode {d['cpu']:.2f}  pipeline {p['cpu']:.2f} CPU s", flush=True)
 

@@ -21,10 +21,11 @@ from .faces import Face, detect_faces, face_ellipse
 
 
 def write_video(frames: Iterable[np.ndarray], path: str | os.PathLike, fps: float = 25.0, crf: int = 23,
-                codec: str = "libx264") -> Path:
+                codec: str = "libx264", keyint: int | None = None) -> Path:
     """Encode BGR uint8 frames (all the same even size) to ``path`` with PyAV.
 
-    ``crf`` is x264's constant rate factor (18 ~ visually lossless, 23 default, 35 poor).
+    ``crf`` is x264's constant rate factor (18 ~ visually lossless, 23 default, 35 poor);
+    ``keyint`` the maximum distance between keyframes (x264's default: 250 frames).
     """
     import av
     from fractions import Fraction
@@ -41,6 +42,8 @@ def write_video(frames: Iterable[np.ndarray], path: str | os.PathLike, fps: floa
                 stream.pix_fmt = "yuv420p"
                 if codec in ("libx264", "h264"):
                     stream.options = {"crf": str(crf), "preset": "veryfast"}
+                    if keyint:
+                        stream.options = {**stream.options, "g": str(int(keyint))}
             img = img[: stream.height, : stream.width]
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="bgr24")
             for packet in stream.encode(frame):

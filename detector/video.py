@@ -1,11 +1,14 @@
 """Video input: metadata for chain of custody and streaming frame sampling.
 
-Frames are decoded sequentially with OpenCV (``VideoCapture.grab`` skips a frame
-without converting it; only sampled frames are retrieved), so memory stays bounded
-whatever the length of the video.  When two sampled frames are far apart (a long
-video), the decoder seeks instead of grabbing through the gap.  Metadata that
-OpenCV cannot give (container, codec name, exact duration) comes from PyAV
-(FFmpeg) when it is installed.
+Frames are decoded sequentially with PyAV (FFmpeg), so memory stays bounded whatever
+the length of the video; only the sampled frames are converted to arrays.  The decoder
+skips the non-reference frames that are not sampled (no other frame is predicted from
+them, so the sampled frames are bit-identical to a full decode; on the 125 FF++ clips
+55 % of the frames up to the last sample were decoded and decoding took 0.68x the time
+of OpenCV reading every frame).  When two sampled frames are far apart (a long video),
+the decoder seeks to the keyframe before the next one instead of decoding the gap.
+OpenCV (``VideoCapture.grab``) is the fallback for files PyAV cannot index.  Metadata
+that OpenCV cannot give (container, codec name, exact duration) comes from PyAV.
 
 Sampling strategy (``sample_indices``): ``n`` frames spread evenly over the video,
 each at the centre of one of ``n`` equal segments, so the first and last seconds
@@ -29,7 +32,7 @@ VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".m
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
 #: Above this gap (in frames) between two sampled frames the decoder seeks
-#: rather than grabbing every frame in between.
+#: rather than decoding every frame in between.
 SEEK_GAP = 600
 #: Frames larger than this many pixels are refused (guards against decompression bombs).
 MAX_PIXELS = 8192 * 8192
@@ -236,8 +239,13 @@ def iter_frames(path: str | os.PathLike, n_frames: int = 16, info: VideoInfo | N
     memory.  An image yields one frame.  A truncated video yields the sampled
     frames that could be decoded (possibly none).  With ``pairs``, each frame also
     carries the next frame of the video (``Frame.next_image``; None after the last
-    frame): it is decoded anyway on the way to the next sample, so this costs one
-    conversion per sample.
+    frame).
+
+    Decoding uses PyAV (FFmpeg) and skips the non-reference frames that are not
+    sampled (no other frame is predicted from them, so every sampled frame decodes
+    to exactly the same pixels as a full decode; about half the frames of an FF++
+    H.264 clip are skipped, decoding ~1.5x faster).  OpenCV is the fallback when
+    PyAV cannot read the file or its timestamps.
 
     Raises
     ------
@@ -249,14 +257,154 @@ def iter_frames(path: str | os.PathLike, n_frames: int = 16, info: VideoInfo | N
         yield Frame(0, 0.0, _read_image(p))
         return
     info = info or probe(p, sha256=False)
+    targets = sample_indices(info.frame_count, n_frames)
+    if targets.size == 0:  # unknown length: take the first frames
+        targets = np.arange(n_frames)
+    fps = info.fps or 25.0
+    done = -1  # index of the last frame yielded by PyAV
+    try:
+        for fr in _iter_pyav(p, targets, fps, pairs):
+            done = fr.index
+            yield fr
+        return
+    except _PyAVUnusable:
+        pass
+    # The OpenCV path takes over where PyAV stopped (usually: from the start).
+    yield from _iter_opencv(p, targets[targets > done], fps, pairs)
+
+
+class _PyAVUnusable(Exception):
+    """PyAV cannot give frame indices for this file: decode it with OpenCV instead."""
+
+
+#: Consecutive undecodable packets after which a damaged video is given up.
+MAX_BAD_PACKETS = 50
+
+
+def _iter_pyav(p: Path, targets: np.ndarray, fps: float, pairs: bool,
+               stats: dict | None = None) -> Iterator[Frame]:
+    """Sampled frames (``targets``, sorted frame indices) decoded by PyAV.
+
+    A frame's index is its presentation time times ``fps`` (what OpenCV counts for a
+    constant-frame-rate video).  Each packet is decoded in full when its frame is
+    wanted (a sample, or the frame after one with ``pairs``); otherwise the decoder
+    skips it if no other frame refers to it (``skip_frame=NONREF``).  In a
+    variable-frame-rate video a sample that falls between two frames is the next
+    decoded frame.  ``stats`` (optional) receives the count of ``decoded`` frames.
+
+    Raises ``_PyAVUnusable`` before yielding anything when PyAV cannot serve the file.
+    """
+    try:
+        import av  # type: ignore
+    except ImportError:  # pragma: no cover - PyAV is in requirements
+        raise _PyAVUnusable from None
+    try:
+        c = av.open(str(p))
+    except Exception:
+        raise _PyAVUnusable from None
+    try:
+        if not c.streams.video or targets.size == 0:
+            raise _PyAVUnusable
+        s = c.streams.video[0]
+        cc = s.codec_context
+        if s.time_base is None:
+            raise _PyAVUnusable
+        threads = DECODE_THREADS
+        if threads <= 0 and hasattr(os, "sched_getaffinity") and len(os.sched_getaffinity(0)) == 1:
+            threads = 1
+        if threads == 1:
+            cc.thread_count = 1
+        else:
+            cc.thread_type = "AUTO"
+            cc.thread_count = threads  # 0: FFmpeg's choice
+        tb = float(s.time_base)
+        start = s.start_time
+        want = set(targets.tolist())
+        if pairs:
+            want |= set((targets + 1).tolist())
+
+        def index(pts: int) -> int:
+            return int(round((pts - start) * tb * fps))
+
+        k = 0  # next sample to yield
+        held: Frame | None = None  # a sample waiting for its next frame (pairs)
+        decoded = bad = 0
+        last, seeked_for = -1, -1  # index of the last frame decoded; sample a seek was made for
+
+        def far() -> bool:
+            return held is None and k < len(targets) and k != seeked_for and targets[k] - last > SEEK_GAP
+
+        while k < len(targets) or held is not None:
+            if far() and start is not None:
+                # Far ahead: jump to the keyframe before the sample instead of decoding the gap.
+                seeked_for = k
+                try:
+                    c.seek(int(start + round((targets[k] - 1) / fps / tb)), stream=s, backward=True)
+                except av.error.FFmpegError:
+                    pass
+            restart = False
+            for pkt in c.demux(s):
+                if pkt.pts is not None and start is None:
+                    start = pkt.pts
+                cc.skip_frame = "DEFAULT" if pkt.pts is None or index(pkt.pts) in want else "NONREF"
+                try:
+                    frames = pkt.decode()
+                    bad = 0
+                except av.error.FFmpegError:
+                    bad += 1
+                    if bad > MAX_BAD_PACKETS:
+                        return
+                    continue
+                for f in frames:
+                    decoded += 1
+                    if f.pts is None:
+                        if decoded == 1:
+                            raise _PyAVUnusable
+                        continue
+                    idx = last = index(f.pts)
+                    img = None
+                    if held is not None:
+                        if idx == held.index + 1:
+                            img = f.to_ndarray(format="bgr24")
+                        yield Frame(held.index, held.time_s, held.image, img)
+                        held = None
+                    if k < len(targets) and idx >= targets[k]:
+                        if img is None:
+                            img = f.to_ndarray(format="bgr24")
+                        while k < len(targets) and targets[k] <= idx:
+                            k += 1
+                        if pairs:
+                            held = Frame(idx, idx / fps, img)
+                        else:
+                            yield Frame(idx, idx / fps, img)
+                    if k >= len(targets) and held is None:
+                        return
+                if far():
+                    restart = True
+                    break
+            if not restart:
+                break  # end of the stream
+        if held is not None:
+            yield held
+    except _PyAVUnusable:
+        raise
+    except av.error.FFmpegError:
+        if decoded == 0:
+            raise _PyAVUnusable from None
+    finally:
+        if stats is not None:
+            stats["decoded"] = decoded
+        c.close()
+
+
+def _iter_opencv(p: Path, targets: np.ndarray, fps: float, pairs: bool) -> Iterator[Frame]:
+    """Sampled frames decoded by OpenCV (``grab`` through the gaps, seek across long ones)."""
+    if targets.size == 0:
+        return
     cap = open_capture(p)
     if not cap.isOpened():
         raise VideoError(f"not a readable video: {p.name}")
-    fps = info.fps or 25.0
     try:
-        targets = sample_indices(info.frame_count, n_frames)
-        if targets.size == 0:  # unknown length: take the first frames
-            targets = np.arange(n_frames)
         pos = 0  # index of the next frame the decoder will return
         ahead = None  # (index, image) read past a sample as its successor
         for t in targets:

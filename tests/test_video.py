@@ -107,3 +107,54 @@ def test_analysis_measures_flicker_on_videos_not_on_images(demo_pair, bad_files)
     assert list(v.table.filter(like="flick_").columns) and np.isfinite(v.table["flick_inner_outer"]).all()
     im = analyze(bad_files["image"], model=None, families=("flick",))
     assert im.table["flick_inner_outer"].isna().all()
+
+
+def test_unsampled_nonreference_frames_are_skipped_and_samples_stay_exact(demo_pair):
+    """PyAV skips the B-frames nothing refers to, unless sampled: fewer frames decoded,
+    the sampled ones identical to a full sequential decode."""
+    import detector.video as V
+
+    every = _all_frames(demo_pair[0])
+    targets = V.sample_indices(len(every), 5)
+    stats = {}
+    frames = list(V._iter_pyav(demo_pair[0], targets, 25.0, False, stats))
+    assert [f.index for f in frames] == targets.tolist()
+    assert all(np.array_equal(f.image, every[f.index]) for f in frames)
+    assert stats["decoded"] < targets.max() + 1  # some frames were never decoded
+
+
+def test_long_gaps_are_crossed_by_seeking(tmp_path, astronaut, monkeypatch):
+    """Across a gap longer than SEEK_GAP the decoder jumps to a keyframe; the samples
+    are still the exact frames (same as OpenCV reading everything)."""
+    import detector.video as V
+    from detector.synthesis import camera_frames, write_video
+
+    path = write_video(camera_frames(astronaut, 60, size=(320, 240)), tmp_path / "k.mp4", keyint=10)
+    every = _all_frames(path)
+    monkeypatch.setattr(V, "SEEK_GAP", 8)
+    targets = V.sample_indices(len(every), 3)  # [10, 30, 50]: gaps of 20 frames
+    stats = {}
+    frames = list(V._iter_pyav(path, targets, 25.0, True, stats))
+    assert [f.index for f in frames] == targets.tolist()
+    for f in frames:
+        assert np.array_equal(f.image, every[f.index]) and np.array_equal(f.next_image, every[f.index + 1])
+    monkeypatch.setattr(V, "SEEK_GAP", 10**6)
+    through = {}
+    assert [f.index for f in V._iter_pyav(path, targets, 25.0, True, through)] == targets.tolist()
+    assert stats["decoded"] < through["decoded"]  # the gaps were jumped over, not decoded
+    assert [f.index for f in V._iter_opencv(path, targets, 25.0, False)] == targets.tolist()
+
+
+def test_opencv_takes_over_when_pyav_cannot(demo_pair, monkeypatch):
+    import detector.video as V
+
+    def unusable(*a, **k):
+        raise V._PyAVUnusable
+        yield  # pragma: no cover
+
+    monkeypatch.setattr(V, "_iter_pyav", unusable)
+    every = _all_frames(demo_pair[0])
+    frames = list(iter_frames(demo_pair[0], 4, pairs=True))
+    assert [f.index for f in frames] == sample_indices(len(every), 4).tolist()
+    assert all(np.array_equal(f.image, every[f.index]) for f in frames)
+    assert all(np.array_equal(f.next_image, every[f.index + 1]) for f in frames)
