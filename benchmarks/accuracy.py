@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from detector import evaluation as ev  # noqa: E402
 from detector.extraction import aggregated_columns, load_features  # noqa: E402
 from detector.features import FAMILIES, family_of  # noqa: E402
-from detector.training import nested_cv, subset_aucs  # noqa: E402
+from detector.training import deployed_scores, nested_cv, subset_aucs  # noqa: E402
 
 
 def table(scores: pd.DataFrame) -> pd.DataFrame:
@@ -73,7 +73,7 @@ def main(argv=None) -> int:
 
     training.N_JOBS = max(1, a.jobs)
     t0 = time.time()
-    _, videos = load_features(a.features)
+    frames, videos = load_features(a.features)
     videos = videos[videos["n_faces"] > 0].reset_index(drop=True)
     cols = [c for c in aggregated_columns(videos) if family_of(c) not in set(a.drop)]
     if a.stats:
@@ -83,7 +83,15 @@ def main(argv=None) -> int:
     cv = nested_cv(videos, cols, seed=a.seed, quick=a.quick, log=lambda *x: None)
     t = table(cv.scores)
     print(t.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    dep = deployed_scores(frames, videos, cv, cols)
+    td = table(dep)
+    n_multi = int((dep["score"] != dep["main_track_score"]).sum())
+    print(f"\nas deployed (the video's score is the highest of its tracks seen in enough frames; "
+          f"differs from the main track's in {n_multi} videos):")
+    print(td[td["slice"].isin(["all", "face-swap c23", "reenactment c23"])].to_string(
+        index=False, float_format=lambda v: f"{v:.3f}"))
     out = {"features": a.features, "n_features": len(cols), "table": t.to_dict("records"),
+           "table_deployed_rule": td.to_dict("records"), "n_videos_deployed_rule_differs": n_multi,
            "subsets": subset_aucs(cv.scores), "folds": cv.params}
     if a.families:
         fam_rows = []

@@ -210,7 +210,7 @@ def analyze(path, model: DetectorModel | None = None, n_frames: int = DEFAULT_FR
         threshold, msum = float(model.threshold), {"name": model.name, "version": model.version}
         if len(table):
             table["frame_score"] = model.decision_function(single_frame_rows(table))
-        scored = [tr for tr in tracks if _qualifies(tr, len(indices))] or tracks[:1]
+        scored = scored_tracks(tracks, len(indices))
         for tr in tracks:
             tr.score = float(model.decision_function(tr.features)[0])
             tr.verdict = "fake" if tr.score >= threshold else "real"
@@ -236,6 +236,18 @@ def _families(families, model: DetectorModel | None):
 
 def _qualifies(tr: TrackResult, n_sampled: int) -> bool:
     return tr.n_faces >= 3 or tr.n_faces >= MIN_TRACK_SHARE * n_sampled
+
+
+def scored_tracks(tracks: list[TrackResult], n_sampled: int) -> list[TrackResult]:
+    """The tracks whose scores decide the video's: those seen in at least 3 (or a quarter)
+    of the ``n_sampled`` frames, else the largest track.  The video's score is their maximum:
+    one manipulated person is enough for a fake verdict."""
+    return [tr for tr in tracks if _qualifies(tr, n_sampled)] or tracks[:1]
+
+
+def track_results(table: pd.DataFrame) -> list[TrackResult]:
+    """Per-track aggregates of a per-frame table (largest track first), unscored."""
+    return _tracks(table, 0)
 
 
 def _tracks(table: pd.DataFrame, n_sampled: int) -> list[TrackResult]:

@@ -296,6 +296,32 @@ def frame_level_scores(frames: pd.DataFrame, cv: CVResult, columns: list[str]) -
     return pd.concat(rows, ignore_index=True)
 
 
+def deployed_scores(frames: pd.DataFrame, videos: pd.DataFrame, cv: CVResult, columns: list[str]) -> pd.DataFrame:
+    """Out-of-fold video scores by the rule :func:`detector.analysis.analyze` applies: the
+    highest score among the tracks seen in enough sampled frames
+    (:func:`detector.analysis.scored_tracks`), each track scored by its video's fold model.
+
+    ``cv.scores`` uses the main track only (what the model is trained on); a video with
+    several people can score differently here.  Returns ``cv.scores`` with ``score`` (and
+    ``verdict``) replaced and the main-track score kept as ``main_track_score``.
+    """
+    from .analysis import scored_tracks, track_results
+
+    out = cv.scores.copy()
+    out["main_track_score"] = out["score"]
+    where = {p: i for i, p in enumerate(out["path"])}
+    n_sampled = dict(zip(videos["path"], videos.get("n_sampled", pd.Series(16, index=videos.index))))
+    for path, f in frames.groupby("path"):
+        i = where.get(path)
+        if i is None or out["fold"].iat[i] < 0:
+            continue
+        trs = scored_tracks(track_results(f), int(n_sampled.get(path, 16)))
+        x = feature_matrix(pd.DataFrame([t.features for t in trs]), columns)
+        out.iloc[i, out.columns.get_loc("score")] = float(cv.fold_models[int(out["fold"].iat[i])].decision_function(x).max())
+    out["verdict"] = np.where(out["score"] >= out["fold_threshold"], "fake", "real")
+    return out
+
+
 def _library_versions() -> dict:
     import cv2
     import sklearn

@@ -109,3 +109,33 @@ def test_train_cli_can_leave_a_family_out(tmp_path):
     m = load_model(tmp_path / "m")
     assert m.columns == ["hf_inner_outer__mean"] and m.families == ("hf",)
     assert "--drop noise --drop block" in m.card["command"] and m.card["families"] == ["hf"]
+
+
+def test_deployed_scores_take_the_highest_qualifying_track(tmp_path):
+    """The evaluation can score videos as analyze() does: the highest score of the tracks
+    seen in >= 3 sampled frames; a track seen once does not count."""
+    from detector.features import aggregate
+    from detector.training import deployed_scores, feature_matrix
+
+    _, videos = load_features(_features_dir(tmp_path))
+    cols = ["hf_inner_outer__mean", "noise_inner_outer__mean", "block_inner__mean"]
+    cv = nested_cv(videos, cols, n_outer=4, n_inner=3, quick=True, log=lambda *a: None)
+    path = videos.loc[videos["label"] == "real", "path"].iloc[0]
+    rng = np.random.default_rng(1)
+
+    def track(tid, n, hf):
+        return pd.DataFrame({"path": path, "frame": np.arange(n) * 10, "track_id": tid,
+                             "hf_inner_outer": hf + rng.normal(0, 0.05, n), "noise_inner_outer": rng.normal(0, 1, n),
+                             "block_inner": rng.normal(0, 1, n)})
+
+    frames = pd.concat([track(0, 16, 0.0), track(1, 3, -3.0), track(2, 1, -30.0)], ignore_index=True)
+    dep = deployed_scores(frames, videos, cv, cols)
+    row = dep[dep["path"] == path].iloc[0]
+    model = cv.fold_models[int(row["fold"])]
+    per_track = {t: float(model.decision_function(feature_matrix(pd.DataFrame([aggregate(g.sort_values("frame"))]),
+                                                                 cols))[0]) for t, g in frames.groupby("track_id")}
+    assert row["score"] == pytest.approx(max(per_track[0], per_track[1]))
+    assert per_track[1] > per_track[0]  # the second person looks fake, and decides the video's score
+    assert per_track[2] > row["score"]  # a one-frame track is not counted
+    others = dep["path"] != path
+    assert (dep.loc[others, "score"] == dep.loc[others, "main_track_score"]).all()  # no frames given: unchanged
