@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
+from pathlib import Path
 
 import common  # noqa: F401  (pins threads first)
 from common import CACHE, Clock, machine, manifest, variant, write_json
@@ -65,6 +66,25 @@ def extract(setting: str, m: pd.DataFrame, n_frames: int = 16) -> pd.DataFrame:
         if len(t):
             tables.append(t.assign(sha256=r.sha256))
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+
+
+def export(setting: str, frames: pd.DataFrame, m: pd.DataFrame, n_frames: int = 16) -> Path:
+    """Write ``setting``'s features in the layout of ``deepfake-detector extract`` (so that
+    ``benchmarks/accuracy.py --features DIR`` runs the shipped model's protocol on them)."""
+    import json
+
+    from detector.features import FEATURES_VERSION
+
+    out = CACHE / "features" / f"v{FEATURES_VERSION}" / f"{setting}-f{n_frames}-export"
+    out.mkdir(parents=True, exist_ok=True)
+    meta = m[["sha256", "path", "label", "group", "method", "compression", "dataset"]]
+    f = frames.merge(meta, on="sha256", how="inner")
+    v = video_rows(frames, m).assign(n_faces=lambda d: d["path"].map(f.groupby("path").size()).fillna(0).astype(int),
+                                     n_sampled=n_frames)
+    f.to_parquet(out / "frames.parquet", index=False)
+    v.to_parquet(out / "videos.parquet", index=False)
+    (out / "extract.json").write_text(json.dumps({"features_version": FEATURES_VERSION, "n_frames": n_frames}))
+    return out
 
 
 def video_rows(frames: pd.DataFrame, m: pd.DataFrame, step: int = 1) -> pd.DataFrame:
@@ -118,6 +138,9 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", type=int, default=3, help="fold seeds of the nested CV (default 3)")
     ap.add_argument("--steps", nargs="+", type=int, default=[1, 2, 4], help="keep every k-th of the 16 frames")
     ap.add_argument("--limit", type=int, default=0, help="first N videos of the manifest only (smoke test)")
+    ap.add_argument("--export", action="store_true",
+                    help="also write each setting's features as a folder for accuracy.py "
+                         "(<cache>/features/v<V>/<setting>-f16-export: frames.parquet, videos.parquet)")
     args = ap.parse_args(argv)
     m = manifest()
     if args.limit:
@@ -126,6 +149,8 @@ def main(argv=None) -> int:
     results = {}
     for setting in args.settings:
         frames = extract(setting, m)
+        if args.export:
+            print(f"  features for accuracy.py: {export(setting, frames, m)}", flush=True)
         for step in args.steps:
             key = f"{setting}/frames{16 // step}"
             res = evaluate(video_rows(frames, m, step), args.seeds)

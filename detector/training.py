@@ -311,6 +311,8 @@ def deployed_scores(frames: pd.DataFrame, videos: pd.DataFrame, cv: CVResult, co
     out["main_track_score"] = out["score"]
     where = {p: i for i, p in enumerate(out["path"])}
     n_sampled = dict(zip(videos["path"], videos.get("n_sampled", pd.Series(16, index=videos.index))))
+    if frames.empty or "path" not in frames.columns:  # no per-frame table: the main tracks' scores stand
+        return out
     for path, f in frames.groupby("path"):
         i = where.get(path)
         if i is None or out["fold"].iat[i] < 0:
