@@ -31,6 +31,7 @@ SETTINGS = {
     "nonref": ("pyav_nonref", None),
     "nonref_w320": ("pyav_nonref", 320),
     "w320": ("project", 320),
+    "w480": ("project", 480),
     "gop": ("pyav_gop", None),  # other sampling: runs of reference frames from 2 GOP starts
     "gop_w320": ("pyav_gop", 320),
 }
