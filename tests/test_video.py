@@ -158,3 +158,33 @@ def test_opencv_takes_over_when_pyav_cannot(demo_pair, monkeypatch):
     assert [f.index for f in frames] == sample_indices(len(every), 4).tolist()
     assert all(np.array_equal(f.image, every[f.index]) for f in frames)
     assert all(np.array_equal(f.next_image, every[f.index + 1]) for f in frames)
+
+
+@pytest.mark.parametrize("ext,codec", [("mkv", "libx264"), ("mov", "libx264"), ("avi", "mpeg4"), ("avi", "mjpeg"),
+                                       ("webm", "libvpx-vp9")])
+def test_containers_decode_to_the_same_frames_as_opencv(tmp_path, astronaut, ext, codec):
+    """Every container the tool accepts: the PyAV decoder gives OpenCV's frames, same indices."""
+    import av
+    from fractions import Fraction
+
+    import detector.video as V
+    from detector.synthesis import camera_frames
+
+    path = tmp_path / f"clip.{ext}"
+    with av.open(str(path), "w") as c:
+        s = c.add_stream(codec, rate=Fraction(25))
+        s.width, s.height, s.pix_fmt = 160, 120, "yuvj420p" if codec == "mjpeg" else "yuv420p"
+        for f in camera_frames(astronaut, 30, size=(160, 120)):
+            for p in s.encode(av.VideoFrame.from_ndarray(f, format="bgr24")):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    info = probe(path)
+    assert info.frame_count == 30
+    targets = sample_indices(30, 6)
+    ours = list(V._iter_pyav(path, targets, info.fps, True))  # PyAV serves it (no fallback)
+    assert [f.index for f in iter_frames(path, 6)] == targets.tolist()
+    ref = list(V._iter_opencv(path, targets, info.fps, True))
+    assert [f.index for f in ours] == [f.index for f in ref] == targets.tolist()
+    for a, b in zip(ours, ref):
+        assert np.array_equal(a.image, b.image) and np.array_equal(a.next_image, b.next_image)
