@@ -780,6 +780,20 @@ def overall_summary(ev: EvaluationData, n_boot: int = 1000) -> dict:
             "eer": float(e), "eer_threshold": float(e_thr)}
 
 
+def deployed_rule_summary(ev: EvaluationData) -> dict | None:
+    """AUC / EER of the stored out-of-fold scores when each video is scored as the tool
+    scores it (highest of its tracks seen in enough frames; ``metrics.json``'s
+    ``video_deployed_rule``), with the count of videos whose score that changes; None
+    when the evaluation predates it."""
+    d = ev.metrics.get("video_deployed_rule")
+    if not isinstance(d, dict):
+        return None
+    o = find_summary(d)
+    if not isinstance(o.get("auc"), (int, float)):
+        return None
+    return {"auc": float(o["auc"]), "eer": o.get("eer"), "n_videos_differing": d.get("n_videos_differing")}
+
+
 def operating_point(ev: EvaluationData, threshold: float) -> dict:
     """FAR, FRR, HTER, APCER, BPCER and confusion counts at ``threshold``, from the scores."""
     from .evaluation import metrics_at_threshold

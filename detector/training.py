@@ -394,6 +394,11 @@ def train(features_dir: str, out_dir: str, name: str | None = None, version: str
     scored = scores[scores["score"].notna()]
     fold_thr = ev.metrics_at_threshold(ev.as_binary(scored["label"]), scored["score"] - scored["fold_threshold"], 0.0)
     frame_eval = ev.evaluate_table(fscores, threshold=thr, by=("method", "compression")) if len(fscores) else None
+    # The same out-of-fold models, videos scored the way analyze() scores them (highest qualifying track).
+    deployed = deployed_scores(frames, usable, cv, columns)
+    deployed.to_csv(evd / "scores_deployed_rule.csv", index=False)
+    dep_eval = ev.evaluate_table(deployed, threshold=thr)
+    dep_eval["n_videos_differing"] = int((deployed["score"] != deployed["main_track_score"]).sum())
     y = ev.as_binary(scored["label"])
     ev.roc_points(y, scored["score"]).to_csv(evd / "roc.csv", index=False)
     ev.det_curve_points(y, scored["score"]).to_csv(evd / "det.csv", index=False)
@@ -402,6 +407,7 @@ def train(features_dir: str, out_dir: str, name: str | None = None, version: str
         "threshold": thr,
         "video": video_eval,
         "video_at_fold_thresholds": fold_thr,
+        "video_deployed_rule": dep_eval,
         "frame": frame_eval,
         "subsets": subset_aucs(scores),
         "folds": cv.params,
@@ -422,6 +428,7 @@ def train(features_dir: str, out_dir: str, name: str | None = None, version: str
         "families": sorted({family_of(c) for c in columns}),
         "metrics": {"video": headline(video_eval), "subsets": metrics["subsets"],
                     "video_at_fold_thresholds": {k: fold_thr.get(k) for k in ("far", "frr", "hter")},
+                    "video_deployed_rule": headline(dep_eval) | {"n_videos_differing": dep_eval["n_videos_differing"]},
                     "frame": headline(frame_eval) if frame_eval else None},
         "command": command or _recipe(features_dir, out_dir, seed, quick, name, version, fusion, drop),
         "libraries": _library_versions(),

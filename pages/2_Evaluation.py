@@ -42,6 +42,12 @@ c[2].caption(f"{summary['n_real']:,} genuine · {summary['n_fake']:,} fake")
 if frames:
     c[3].metric("ROC AUC (frames)", f"{frames['auc']:.3f}")
     c[3].caption(f"EER {dash.fmt_pct(frames['eer'])} over {frames['n_frames']:,} frames")
+deployed = dash.deployed_rule_summary(ev)
+if deployed:
+    st.caption(f"Scores here are of each video's main track (the person seen most), which the model is "
+               f"trained on. Scored as the tool scores a video (the highest of its tracks seen in enough "
+               f"frames; {deployed['n_videos_differing']} videos change): ROC AUC {deployed['auc']:.3f}, "
+               f"EER {dash.fmt_pct(deployed['eer'])}.")
 
 # ----------------------------------------------------------------- threshold
 st.subheader("Operating point")

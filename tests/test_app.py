@@ -83,7 +83,8 @@ def write_evaluation(folder: Path, seed: int = 0) -> Path:
         frame=np.tile([0, 10, 20], len(df)), score=np.repeat(df["score"].to_numpy(), 3) + rng.normal(0, 0.5, 3 * len(df)))
     frames.to_csv(folder / "frame_scores.csv", index=False)
     metrics = {"convention": "higher = more fake", "threshold": 0.0,
-               "video": {"auc": 0.9, "auc_ci": [0.85, 0.95], "eer": 0.2, "far": 0.3, "frr": 0.1, "hter": 0.2}}
+               "video": {"auc": 0.9, "auc_ci": [0.85, 0.95], "eer": 0.2, "far": 0.3, "frr": 0.1, "hter": 0.2},
+               "video_deployed_rule": {"overall": {"auc": 0.91, "eer": 0.19}, "n_videos_differing": 3}}
     (folder / "metrics.json").write_text(json.dumps(metrics))
     return folder
 
@@ -243,6 +244,7 @@ def test_evaluation_slider_changes_far_and_frr(app_env):
     at = open_page(EVALUATION)
     assert not at.error
     assert "APCER" in texts(at.markdown)  # the convention is spelled out
+    assert "ROC AUC 0.910, EER 19.0 %" in texts(at.caption) and "3 videos change" in texts(at.caption)
     assert len(at.get("plotly_chart")) >= 5  # confusion, FAR/FRR, ROC, DET, class balance
     far0, frr0 = metric(at, "FAR = APCER"), metric(at, "FRR = BPCER")
     ev = dash.load_evaluation(app_env)

@@ -51,6 +51,9 @@ def test_train_writes_a_loadable_model_card_and_evaluation(tmp_path):
     for key in ("training", "parameters", "metrics", "command", "libraries", "features_version", "threshold"):
         assert key in card
     assert card["metrics"]["video"]["auc"] > 0.8
+    # no per-frame table here: scored as deployed, every video keeps its main track's score
+    dep = card["metrics"]["video_deployed_rule"]
+    assert dep["auc"] == pytest.approx(card["metrics"]["video"]["auc"]) and dep["n_videos_differing"] == 0
     evd = tmp_path / "model" / "evaluation"
     scores = pd.read_csv(evd / "scores.csv")
     assert {"path", "label", "method", "compression", "score", "verdict", "fold"} <= set(scores.columns)
