@@ -1,5 +1,5 @@
 """Shared helpers of the benchmarks: clip selection, machine notes, JSON output, and
-prototype frame decoders (PyAV) that the lead may adopt into ``detector/video.py``.
+the decoder the project replaced (OpenCV) and a prototype with another sampling (GOP starts).
 
 Importing this module pins every thread pool to one thread *before* NumPy, OpenCV or
 the face detector are loaded (``OMP_NUM_THREADS`` is read by libgomp when it loads:
@@ -121,79 +121,6 @@ class Clock:
 
 
 # ----------------------------------------------------------------------------- decoders
-def _sampling(path, n_frames: int, info=None):
-    """(info, the project's sampled frame indices), or (info, None) for a still image."""
-    info = info or probe(path, sha256=False)
-    if info.kind == "image":
-        return info, None
-    targets = sample_indices(info.frame_count, n_frames)
-    return info, (np.arange(n_frames) if targets.size == 0 else targets)
-
-
-def iter_frames_pyav(path, n_frames: int = 16, info=None, skip_nonref: bool = False, threads: int = 0,
-                     seek: bool = False) -> Iterator[Frame]:
-    """Prototype of :func:`detector.video.iter_frames` on PyAV (same sampling).
-
-    - ``skip_nonref``: the decoder skips non-reference frames (``skip_frame=NONREF``,
-      e.g. the B-frames that no other frame predicts from).  Reference frames decode to
-      exactly the same pixels; a sampled frame that was skipped is replaced by the next
-      decoded one (at most a few frames later).
-    - ``threads``: FFmpeg frame threading (more cores, not less CPU).
-    - ``seek``: decode only the spans the samples need: jump to a keyframe whenever the
-      next sample lies beyond it (generalises ``SEEK_GAP``; pays off on long videos).
-
-    Stops after the last sample, like the OpenCV version.
-    """
-    import av
-
-    info, targets = _sampling(path, n_frames, info)
-    if targets is None:
-        yield from iter_frames(path, n_frames, info=info)
-        return
-    fps = info.fps or 25.0
-    try:
-        c = av.open(str(path))
-    except Exception as e:
-        raise VideoError(f"not a readable video: {e}") from None
-    try:
-        s = c.streams.video[0]
-        cc = s.codec_context
-        if skip_nonref:
-            cc.skip_frame = "NONREF"
-        if threads:
-            cc.thread_type = "FRAME"
-            cc.thread_count = threads
-        tb = float(s.time_base)
-        start = s.start_time or 0
-        keyframes = _keyframe_indices(path, fps) if seek else None
-        k, pos, seeked_for, gen = 0, -1, -1, None
-        emitted = set()
-        while k < len(targets):
-            if keyframes is not None and seeked_for != k and len(keyframes):
-                # a keyframe beyond what is decoded, at or before the next sample: jump to it
-                kf = keyframes[max(0, np.searchsorted(keyframes, targets[k], side="right") - 1)]
-                if kf > pos + 1:
-                    c.seek(int(round(kf / fps / tb)) + start, stream=s, backward=True, any_frame=False)
-                    gen = None
-                    seeked_for = k
-            if gen is None:
-                gen = c.decode(s)
-            frame = next(gen, None)
-            if frame is None:
-                break
-            idx = int(round((frame.pts - start) * tb * fps)) if frame.pts is not None else pos + 1
-            pos = idx
-            if idx < targets[k]:
-                continue
-            if idx not in emitted:  # the sample itself, or the next decoded frame after it
-                emitted.add(idx)
-                yield Frame(idx, idx / fps, frame.to_ndarray(format="bgr24"))
-            while k < len(targets) and targets[k] <= idx:
-                k += 1
-    finally:
-        c.close()
-
-
 def iter_frames_gop(path, n_frames: int = 16, info=None, per_gop: int = 8) -> Iterator[Frame]:
     """Prototype: decode only the starts of GOPs (other sampling than the project's).
 
@@ -263,27 +190,25 @@ def iter_frames_opencv(path, n_frames: int = 16, info=None, pairs: bool = False)
     """The decoder the project used before PyAV: OpenCV ``grab`` through every frame (same samples)."""
     from detector import video
 
-    info, targets = _sampling(path, n_frames, info)
-    if targets is None:
+    info = info or probe(path, sha256=False)
+    if info.kind == "image":
         yield from iter_frames(path, n_frames, info=info)
         return
+    targets = sample_indices(info.frame_count, n_frames)
+    if targets.size == 0:
+        targets = np.arange(n_frames)
     yield from video._iter_opencv(Path(path), targets, info.fps or 25.0, pairs)
 
 
 def decoder(name: str):
     """A frame iterator by name: project (``detector.video.iter_frames``), opencv (the one
-    it replaced), and prototypes pyav, pyav_nonref, pyav_threads, pyav_nonref_seek, pyav_gop."""
+    it replaced) and the prototype pyav_gop (another sampling)."""
     # ``pairs`` is accepted so they can stand in for iter_frames inside analyze(), but the
     # prototypes give no next frame: with a model that reads the flicker family, their
     # pipeline rows leave it NaN (cheaper than the real thing; throughput.py says so).
     table = {
         "project": iter_frames,
         "opencv": iter_frames_opencv,
-        "pyav": lambda p, n=16, info=None, pairs=False: iter_frames_pyav(p, n, info),
-        "pyav_nonref": lambda p, n=16, info=None, pairs=False: iter_frames_pyav(p, n, info, skip_nonref=True),
-        "pyav_threads": lambda p, n=16, info=None, pairs=False: iter_frames_pyav(p, n, info, threads=2),
-        "pyav_nonref_seek": lambda p, n=16, info=None, pairs=False: iter_frames_pyav(p, n, info, skip_nonref=True,
-                                                                                    seek=True),
         "pyav_gop": lambda p, n=16, info=None, pairs=False: iter_frames_gop(p, n, info),
     }
     return table[name]

@@ -12,7 +12,7 @@
    the worker's peak resident memory (``VmHWM`` of the worker process, polled every
    50 ms until it exits; ``ru_maxrss`` would report the parent's size at fork; target
    <= 500 MB) and its time; plus decode-only of the same 16 samples with the project's
-   OpenCV seeking and with the PyAV keyframe-span prototype.
+   decoder (PyAV, keyframe seeks) and with the OpenCV one it replaced.
 
 Writes ``benchmarks/results/scaling.json``.
 """

@@ -1,6 +1,6 @@
 """Accuracy effect of the speed settings of ``throughput.py``, on grouped cross-validation.
 
-    python benchmarks/settings_accuracy.py [--settings default nonref_w320] [--seeds 3]
+    python benchmarks/settings_accuracy.py [--settings default w320] [--seeds 3] [--export]
 
 For each decoding / detection setting, extracts the per-frame features of all videos
 of ../shared/data/manifest.csv (16 sampled frames; cached outside the repository in
@@ -28,8 +28,6 @@ import pandas as pd
 
 SETTINGS = {
     "default": ("project", None),  # as shipped: the project's decoder, detection at 640 px
-    "nonref": ("pyav_nonref", None),
-    "nonref_w320": ("pyav_nonref", 320),
     "w320": ("project", 320),
     "w480": ("project", 480),
     "gop": ("pyav_gop", None),  # other sampling: runs of reference frames from 2 GOP starts

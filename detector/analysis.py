@@ -200,7 +200,7 @@ def analyze(path, model: DetectorModel | None = None, n_frames: int = DEFAULT_FR
         table = table.drop(columns=["face"])
         front = ["frame", "time_s", "track_id", "box", "landmarks", "confidence"]
         table = table[front + [c for c in table.columns if c not in front]]
-    tracks = _tracks(table, len(indices))
+    tracks = track_results(table)
     if thumbnails:
         _attach_thumbnails(tracks, crops, faces_per_frame)
 
@@ -247,10 +247,6 @@ def scored_tracks(tracks: list[TrackResult], n_sampled: int) -> list[TrackResult
 
 def track_results(table: pd.DataFrame) -> list[TrackResult]:
     """Per-track aggregates of a per-frame table (largest track first), unscored."""
-    return _tracks(table, 0)
-
-
-def _tracks(table: pd.DataFrame, n_sampled: int) -> list[TrackResult]:
     if not len(table):
         return []
     out = []

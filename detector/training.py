@@ -151,6 +151,7 @@ def feature_matrix(videos: pd.DataFrame, columns: list[str]) -> np.ndarray:
 #: Parallel jobs of the grid searches (``train --jobs``); the results do not depend on it.
 N_JOBS = 1
 
+
 def _search(x, y, groups, columns: list[str], n_inner: int, seed: int, quick: bool) -> GridSearchCV:
     inner = ev.grouped_folds(groups, y, n_splits=n_inner, seed=seed)
     gs = GridSearchCV(make_pipeline(columns), param_grid(x.shape[1], quick), scoring="roc_auc", cv=inner,

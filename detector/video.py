@@ -220,12 +220,17 @@ def sample_indices(frame_count: int, n: int) -> np.ndarray:
 DECODE_THREADS = 0
 
 
+def _decode_threads() -> int:
+    """:data:`DECODE_THREADS`, or 1 when this process may use a single core (extra
+    threads would only add overhead); 0 = FFmpeg's choice."""
+    if DECODE_THREADS <= 0 and hasattr(os, "sched_getaffinity") and len(os.sched_getaffinity(0)) == 1:
+        return 1
+    return DECODE_THREADS
+
+
 def open_capture(path: str | os.PathLike) -> cv2.VideoCapture:
-    """``cv2.VideoCapture`` of ``path`` with :data:`DECODE_THREADS` decoding threads (one
-    when this process may use a single core: extra threads would only add overhead)."""
-    threads = DECODE_THREADS
-    if threads <= 0 and hasattr(os, "sched_getaffinity") and len(os.sched_getaffinity(0)) == 1:
-        threads = 1
+    """``cv2.VideoCapture`` of ``path`` with :func:`_decode_threads` decoding threads."""
+    threads = _decode_threads()
     if threads > 0:
         return cv2.VideoCapture(str(path), cv2.CAP_ANY, [cv2.CAP_PROP_N_THREADS, int(threads)])
     return cv2.VideoCapture(str(path))
@@ -261,16 +266,10 @@ def iter_frames(path: str | os.PathLike, n_frames: int = 16, info: VideoInfo | N
     if targets.size == 0:  # unknown length: take the first frames
         targets = np.arange(n_frames)
     fps = info.fps or 25.0
-    done = -1  # index of the last frame yielded by PyAV
     try:
-        for fr in _iter_pyav(p, targets, fps, pairs):
-            done = fr.index
-            yield fr
-        return
-    except _PyAVUnusable:
-        pass
-    # The OpenCV path takes over where PyAV stopped (usually: from the start).
-    yield from _iter_opencv(p, targets[targets > done], fps, pairs)
+        yield from _iter_pyav(p, targets, fps, pairs)
+    except _PyAVUnusable:  # raised before any frame was yielded
+        yield from _iter_opencv(p, targets, fps, pairs)
 
 
 class _PyAVUnusable(Exception):
@@ -309,9 +308,7 @@ def _iter_pyav(p: Path, targets: np.ndarray, fps: float, pairs: bool,
         cc = s.codec_context
         if s.time_base is None:
             raise _PyAVUnusable
-        threads = DECODE_THREADS
-        if threads <= 0 and hasattr(os, "sched_getaffinity") and len(os.sched_getaffinity(0)) == 1:
-            threads = 1
+        threads = _decode_threads()
         if threads == 1:
             cc.thread_count = 1
         else:
@@ -386,8 +383,6 @@ def _iter_pyav(p: Path, targets: np.ndarray, fps: float, pairs: bool,
                 break  # end of the stream
         if held is not None:
             yield held
-    except _PyAVUnusable:
-        raise
     except av.error.FFmpegError:
         if decoded == 0:
             raise _PyAVUnusable from None
