@@ -214,27 +214,68 @@ def decoder(name: str):
     return table[name]
 
 
+def detect_faces_refined(image, min_confidence: float = 0.6, coarse_width: int = 320, face_px: int = 128):
+    """Prototype two-stage detection (not in the project): YuNet on a ``coarse_width``
+    copy of the frame finds the boxes; each face is then detected again, with its
+    landmarks, on a crop of twice the box side scaled so that the face is at most
+    ``face_px`` wide.  About 2x cheaper than one pass at 640 px (32 vs 72 ms a frame,
+    same run); the landmarks move by ~6 % of the eye distance (median)."""
+    import cv2
+    import yuface
+
+    from detector.faces import Face
+
+    h, w = image.shape[:2]
+    s = min(1.0, coarse_width / max(w, h))
+    small = cv2.resize(image, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA) if s < 1 else image
+    _, boxes, _ = yuface.detect(np.ascontiguousarray(small), conf=min_confidence)
+    out = []
+    for b in boxes:
+        x, y, bw, bh = np.asarray(b, float) / s
+        side, cx, cy = 2.0 * max(bw, bh), x + bw / 2, y + bh / 2
+        x0, y0 = int(max(0, cx - side / 2)), int(max(0, cy - side / 2))
+        x1, y1 = int(min(w, cx + side / 2)), int(min(h, cy + side / 2))
+        crop, r = image[y0:y1, x0:x1], min(1.0, face_px / max(bw, bh))
+        if r < 1:
+            crop = cv2.resize(crop, (max(1, round(crop.shape[1] * r)), max(1, round(crop.shape[0] * r))),
+                              interpolation=cv2.INTER_AREA)
+        c2, b2, l2 = yuface.detect(np.ascontiguousarray(crop), conf=min_confidence)
+        if len(c2) == 0:
+            continue
+        k = int(np.argmax([bb[2] * bb[3] for bb in b2]))
+        bx = np.asarray(b2[k], float) / r + [x0, y0, 0, 0]
+        lm = np.asarray(l2[k], float).reshape(5, 2) / r + [x0, y0]
+        out.append(Face(tuple(int(round(v)) for v in bx), lm, float(c2[k]) / 100.0))
+    out = [f for f in out if f.box[2] >= 8 and f.box[3] >= 8]
+    out.sort(key=lambda f: -f.box[2] * f.box[3])
+    return out
+
+
 class variant:
     """Context manager: run :func:`detector.analysis.analyze` with another decoder and
-    face-detection width (monkeypatched for the benchmark only; nothing is changed on disk)."""
+    face-detection width, or ``detect_width="refine320"`` for the two-stage prototype
+    :func:`detect_faces_refined` (monkeypatched for the benchmark only; nothing is
+    changed on disk)."""
 
-    def __init__(self, decode: str = "project", detect_width: int | None = None):
+    def __init__(self, decode: str = "project", detect_width: int | str | None = None):
         self.decode, self.detect_width = decode, detect_width
 
     def __enter__(self):
         from detector import analysis, faces
 
-        self._old = (analysis.iter_frames, faces.DETECT_WIDTH)
+        self._old = (analysis.iter_frames, faces.DETECT_WIDTH, faces.detect_faces)
         if self.decode != "project":
             analysis.iter_frames = decoder(self.decode)
-        if self.detect_width:
+        if self.detect_width == "refine320":
+            faces.detect_faces = detect_faces_refined
+        elif self.detect_width:
             faces.DETECT_WIDTH = self.detect_width
         return self
 
     def __exit__(self, *exc):
         from detector import analysis, faces
 
-        analysis.iter_frames, faces.DETECT_WIDTH = self._old
+        analysis.iter_frames, faces.DETECT_WIDTH, faces.detect_faces = self._old
 
 
 def load_model_or_none(path=None):

@@ -30,6 +30,7 @@ SETTINGS = {
     "default": ("project", None),  # as shipped: the project's decoder, detection at 640 px
     "w320": ("project", 320),
     "w480": ("project", 480),
+    "refine320": ("project", "refine320"),  # boxes at 320 px, then landmarks on each face's crop
     "gop": ("pyav_gop", None),  # other sampling: runs of reference frames from 2 GOP starts
     "gop_w320": ("pyav_gop", 320),
 }
@@ -136,6 +137,7 @@ def main(argv=None) -> int:
     ap.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
     ap.add_argument("--seeds", type=int, default=3, help="fold seeds of the nested CV (default 3)")
     ap.add_argument("--steps", nargs="+", type=int, default=[1, 2, 4], help="keep every k-th of the 16 frames")
+    ap.add_argument("--out", default="settings_accuracy", help="results/<OUT>.json (default settings_accuracy)")
     ap.add_argument("--limit", type=int, default=0, help="first N videos of the manifest only (smoke test)")
     ap.add_argument("--export", action="store_true",
                     help="also write each setting's features as a folder for accuracy.py "
@@ -156,7 +158,7 @@ def main(argv=None) -> int:
             results[key] = res
             print(f"{key:24s} AUC {res['auc_mean']:.3f} ± {res['auc_sd']:.3f}  EER {res['eer_mean']:.3f}  "
                   f"face-swap AUC {res['face_swap_auc_mean']:.3f}  ({res['n_videos']} videos)", flush=True)
-    write_json("settings_accuracy", {"command": "python benchmarks/settings_accuracy.py " + " ".join(argv or sys.argv[1:]),
+    write_json(args.out, {"command": "python benchmarks/settings_accuracy.py " + " ".join(argv or sys.argv[1:]),
                             "machine": info, "protocol": "detector.training.nested_cv(quick=True), 5 outer group "
                             "folds, out-of-fold scores; mean/sd over fold seeds", "results": results})
     return 0
