@@ -46,6 +46,23 @@ def _face(x, y, w=80):
     return Face((x, y, w, w), np.zeros((5, 2)), 0.9)
 
 
+def test_region_radius_is_the_elliptic_radius_of_every_crop_pixel():
+    # a tilted face near the frame's edge: the crop is clipped, the ellipse rotated
+    lm = np.array([[30.0, 52.0], [78.0, 40.0], [58.0, 70.0], [44.0, 96.0], [84.0, 86.0]])
+    reg = face_regions(Face((10, 20, 90, 100), lm, 0.9), (240, 320, 3))
+    cx, cy, a, b, ang = reg.ellipse
+    x0, y0, x1, y1 = reg.crop
+    assert x0 == 0 and y0 == 0  # clipped at the frame's corner
+    yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+    u = ((xx - cx) * np.cos(ang) + (yy - cy) * np.sin(ang)) / a
+    v = (-(xx - cx) * np.sin(ang) + (yy - cy) * np.cos(ang)) / b
+    rad = np.sqrt(u * u + v * v)
+    assert reg.radius.shape == (y1 - y0, x1 - x0)
+    np.testing.assert_array_equal(reg.radius, rad)  # bit-identical: the features depend on it
+    np.testing.assert_array_equal(reg.inner, rad < 0.85)
+    assert abs(ang) > 0.1
+
+
 def test_tracker_keeps_two_people_apart():
     frames = [[_face(10 + 5 * t, 50), _face(300 - 5 * t, 60)] for t in range(6)]
     frames[3] = frames[3][:1]  # the second person is missed once
