@@ -4,6 +4,7 @@ real videos teach the detector to find real FF++ fakes?
     python benchmarks/self_blended.py --part prepare   # resumable, stops after --budget s; repeat until "ready"
     python benchmarks/self_blended.py --part sbi       # (a) trained on real + self-blended only
     python benchmarks/self_blended.py --part cross     # (b) leave one manipulation method out, +/- self-blended
+    python benchmarks/self_blended.py --part pairs     # (c) does the synthesis reproduce the grid-loss cue? (paired)
 
 Data (outside the repository, under $DEEPFAKE_SBI_ROOT, default /work/sbi):
 
@@ -312,9 +313,39 @@ def part_cross(seed: int, quick: bool, methods: list[str] | None = None) -> dict
             "folds": {m: {v: r["folds"] for v, r in d.items()} for m, d in results.items()}}
 
 
+PAIRED_COLUMNS = ["block_inner__mean", "block_inner_outer__mean", "block_4x4_inner_outer__mean",
+                  "block_outer__mean", "block_dctzero_inner_outer__mean"]
+
+
+def part_pairs() -> dict:
+    """Does the synthesis reproduce the main cue?  Per group and compression, the
+    difference of a feature between the self-blended fakes and their controls (same
+    frames, same encode; means over the group's videos), against the difference between
+    each real FF++ fake and the mean of the genuine videos of its group and compression.  Median difference and share of negative differences (the
+    grid a face loses makes the block columns negative).  Descriptive, no model."""
+    f, s, _ = load()
+    key = lambda d: d["group"].astype(str) + "|" + d["compression"].astype(str)  # noqa: E731
+    f, s = f.assign(src=key(f)), s.assign(src=key(s))
+    rows = []
+    for col in PAIRED_COLUMNS:
+        fake = s[s["method"] == METHOD].groupby("src")[col].mean()
+        ctrl = s[s["method"] == CONTROL_METHOD].groupby("src")[col].mean()
+        d = (fake - ctrl).dropna()
+        row = {"column": col, "self-blended - control": f"{d.median():+.3f} ({(d < 0).mean():.0%} < 0, n={len(d)})"}
+        real = f[f["label"] == "real"].groupby("src")[col].mean()
+        for m in METHODS:
+            x = f[f["method"] == m]
+            dd = pd.Series(x[col].to_numpy() - real.reindex(x["src"]).to_numpy()).dropna()
+            row[f"{m} - real"] = f"{dd.median():+.3f} ({(dd < 0).mean():.0%} < 0, n={len(dd)})"
+        rows.append(row)
+    print("paired differences (per group and compression): median (share < 0, pairs)")
+    print(fmt(rows, list(rows[0])))
+    return {"table": rows}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--part", choices=["prepare", "sbi", "cross"], required=True)
+    p.add_argument("--part", choices=["prepare", "sbi", "cross", "pairs"], required=True)
     p.add_argument("--budget", type=float, default=480, help="seconds of preparation per run (resumable)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quick", action="store_true", help="the small grid of detector.training.param_grid")
@@ -333,7 +364,8 @@ def main(argv=None) -> int:
     machine = common.machine({"features_version": FEATURES_VERSION, "n_frames": N_FRAMES, "root": str(ROOT)})
     keys = a.variants.split(",") if a.variants else None
     methods = a.methods.split(",") if a.methods else None
-    res = part_sbi(a.seed, a.quick, keys) if a.part == "sbi" else part_cross(a.seed, a.quick, methods)
+    res = part_sbi(a.seed, a.quick, keys) if a.part == "sbi" else part_pairs() if a.part == "pairs" \
+        else part_cross(a.seed, a.quick, methods)
     gen = pd.read_csv(sbi_videos_dir() / "manifest.csv")
     res.update({"command": cmd, "machine": machine, "seconds": round(time.time() - t0, 1),
                 "generated": {"n_fake": int((gen["method"] == METHOD).sum()),
