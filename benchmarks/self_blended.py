@@ -351,6 +351,7 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true", help="the small grid of detector.training.param_grid")
     p.add_argument("--variants", default=None, help=f"part sbi: comma list of {VARIANT_KEYS} (default all)")
     p.add_argument("--methods", default=None, help=f"part cross: comma list of {METHODS} (default all)")
+    p.add_argument("--tag", default="", help="suffix of the results file name (e.g. for another data root)")
     a = p.parse_args(argv)
     t0 = time.time()
     cmd = "python benchmarks/self_blended.py " + " ".join(sys.argv[1:] if argv is None else argv)
@@ -378,6 +379,8 @@ def main(argv=None) -> int:
         name += "_" + "-".join(keys)
     if a.part == "cross" and methods:
         name += "_" + "-".join(methods)
+    if a.tag:
+        name += "_" + a.tag
     common.write_json(name, json.loads(json.dumps(ev.to_jsonable(res), default=str)))
     return 0
 

@@ -191,18 +191,24 @@ def crf_for(compression: str | None, rng: np.random.Generator) -> int:
     return int(rng.integers(lo, hi + 1))
 
 
+#: x264 preset of the self-blended fakes and their controls: FFmpeg's default, "medium",
+#: is what FF++'s own c23/c40 files carry in their x264 SEI (ref=3 subme=7 trellis=1).
+SELF_BLEND_PRESET = "medium"
+
+
 class VideoEncoder:
-    """Incremental H.264 writer with :func:`write_video`'s settings (PyAV, yuv420p,
-    ``preset=veryfast``, CRF), for writing several outputs while decoding once.
+    """Incremental H.264 writer (PyAV, yuv420p, x264 ``preset`` (default veryfast, as
+    :func:`write_video`), CRF), for writing several outputs while decoding once.
     The file is written under a temporary name and renamed on a clean :meth:`close`,
     so a killed run never leaves a half-written video under the final name."""
 
-    def __init__(self, path: str | os.PathLike, fps: float = 25.0, crf: int = 23, codec: str = "libx264"):
+    def __init__(self, path: str | os.PathLike, fps: float = 25.0, crf: int = 23, codec: str = "libx264",
+                 preset: str = "veryfast"):
         import av
 
         self.path = Path(path)
         self._tmp = self.path.with_name(self.path.stem + ".part" + self.path.suffix)
-        self.fps, self.crf, self.codec = fps, crf, codec
+        self.fps, self.crf, self.codec, self.preset = fps, crf, codec, preset
         self._container = av.open(str(self._tmp), mode="w")
         self._stream = None
         self.n_frames = 0
@@ -217,7 +223,7 @@ class VideoEncoder:
             s.width, s.height = w - w % 2, h - h % 2
             s.pix_fmt = "yuv420p"
             if self.codec in ("libx264", "h264"):
-                s.options = {"crf": str(self.crf), "preset": "veryfast"}
+                s.options = {"crf": str(self.crf), "preset": self.preset}
             self._stream = s
         img = img[: self._stream.height, : self._stream.width]
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="bgr24")
@@ -360,11 +366,11 @@ def self_blended_video(src: str | os.PathLike, dst: str | os.PathLike, max_frame
     fps = info.fps or 25.0
     dst = Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
-    enc = VideoEncoder(dst, fps=fps, crf=crf)
+    enc = VideoEncoder(dst, fps=fps, crf=crf, preset=SELF_BLEND_PRESET)
     ctl = None
     if control_dst is not None:
         Path(control_dst).parent.mkdir(parents=True, exist_ok=True)
-        ctl = VideoEncoder(control_dst, fps=fps, crf=crf)
+        ctl = VideoEncoder(control_dst, fps=fps, crf=crf, preset=SELF_BLEND_PRESET)
     n = with_face = n_faces = 0
     ok = False
     try:

@@ -37,6 +37,9 @@ def test_self_blended_video_changes_the_face_and_keeps_the_background(real_clip,
 
     with av.open(str(dst)) as c:
         assert c.streams.video[0].codec_context.name == "h264"
+    # encoded like FF++'s own files: x264's medium preset (its options are in the stream)
+    for f in (dst, ctl):
+        assert b"subme=7" in f.read_bytes() and b"trellis=1" in f.read_bytes()
     fake = list(decode_span(dst))
     control = list(decode_span(ctl))
     source = list(decode_span(real_clip, 5, 20))
