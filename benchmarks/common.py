@@ -31,7 +31,7 @@ CACHE = Path(os.environ.get("DEEPFAKE_BENCH_CACHE", Path.home() / ".cache" / "de
 
 import numpy as np  # noqa: E402
 
-from detector.video import Frame, VideoError, iter_frames, probe, sample_indices  # noqa: E402
+from detector.video import Frame, VideoError, iter_frames, probe  # noqa: E402
 from detector.faces import limit_threads  # noqa: E402
 
 limit_threads()  # as in a scan worker: OpenCV and its FFmpeg decoder on one thread
@@ -194,10 +194,7 @@ def iter_frames_opencv(path, n_frames: int = 16, info=None, pairs: bool = False)
     if info.kind == "image":
         yield from iter_frames(path, n_frames, info=info)
         return
-    targets = sample_indices(info.frame_count, n_frames)
-    if targets.size == 0:
-        targets = np.arange(n_frames)
-    yield from video._iter_opencv(Path(path), targets, info.fps or 25.0, pairs)
+    yield from video._iter_opencv(Path(path), video.sample_targets(info.frame_count, n_frames), info.fps or 25.0, pairs)
 
 
 def decoder(name: str):

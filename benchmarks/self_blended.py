@@ -321,8 +321,9 @@ def part_pairs() -> dict:
     """Does the synthesis reproduce the main cue?  Per group and compression, the
     difference of a feature between the self-blended fakes and their controls (same
     frames, same encode; means over the group's videos), against the difference between
-    each real FF++ fake and the mean of the genuine videos of its group and compression.  Median difference and share of negative differences (the
-    grid a face loses makes the block columns negative).  Descriptive, no model."""
+    each real FF++ fake and the mean of the genuine videos of its group and compression.
+    Median difference and share of negative differences (the grid a face loses makes the
+    block columns negative).  Descriptive, no model."""
     f, s, _ = load()
     key = lambda d: d["group"].astype(str) + "|" + d["compression"].astype(str)  # noqa: E731
     f, s = f.assign(src=key(f)), s.assign(src=key(s))

@@ -20,6 +20,21 @@ import numpy as np
 from .faces import Face, detect_faces, face_ellipse
 
 
+def _add_video_stream(container, shape: tuple[int, ...], fps: float, crf: int, codec: str,
+                      preset: str = "veryfast", keyint: int | None = None):
+    """A yuv420p video stream of ``container`` for frames of ``shape`` (cropped to even
+    sizes); for H.264, x264's ``crf``, ``preset`` and maximum keyframe distance ``keyint``."""
+    from fractions import Fraction
+
+    h, w = shape[:2]
+    stream = container.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
+    stream.width, stream.height = w - w % 2, h - h % 2
+    stream.pix_fmt = "yuv420p"
+    if codec in ("libx264", "h264"):
+        stream.options = {"crf": str(crf), "preset": preset, **({"g": str(int(keyint))} if keyint else {})}
+    return stream
+
+
 def write_video(frames: Iterable[np.ndarray], path: str | os.PathLike, fps: float = 25.0, crf: int = 23,
                 codec: str = "libx264", keyint: int | None = None) -> Path:
     """Encode BGR uint8 frames (all the same even size) to ``path`` with PyAV.
@@ -28,7 +43,6 @@ def write_video(frames: Iterable[np.ndarray], path: str | os.PathLike, fps: floa
     ``keyint`` the maximum distance between keyframes (x264's default: 250 frames).
     """
     import av
-    from fractions import Fraction
 
     path = Path(path)
     container = av.open(str(path), mode="w")
@@ -36,14 +50,7 @@ def write_video(frames: Iterable[np.ndarray], path: str | os.PathLike, fps: floa
         stream = None
         for img in frames:
             if stream is None:
-                h, w = img.shape[:2]
-                stream = container.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
-                stream.width, stream.height = w - w % 2, h - h % 2
-                stream.pix_fmt = "yuv420p"
-                if codec in ("libx264", "h264"):
-                    stream.options = {"crf": str(crf), "preset": "veryfast"}
-                    if keyint:
-                        stream.options = {**stream.options, "g": str(int(keyint))}
+                stream = _add_video_stream(container, img.shape, fps, crf, codec, keyint=keyint)
             img = img[: stream.height, : stream.width]
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="bgr24")
             for packet in stream.encode(frame):
@@ -215,16 +222,9 @@ class VideoEncoder:
 
     def write(self, img: np.ndarray) -> None:
         import av
-        from fractions import Fraction
 
         if self._stream is None:
-            h, w = img.shape[:2]
-            s = self._container.add_stream(self.codec, rate=Fraction(self.fps).limit_denominator(1001))
-            s.width, s.height = w - w % 2, h - h % 2
-            s.pix_fmt = "yuv420p"
-            if self.codec in ("libx264", "h264"):
-                s.options = {"crf": str(self.crf), "preset": self.preset}
-            self._stream = s
+            self._stream = _add_video_stream(self._container, img.shape, self.fps, self.crf, self.codec, self.preset)
         img = img[: self._stream.height, : self._stream.width]
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="bgr24")
         for packet in self._stream.encode(frame):

@@ -220,6 +220,13 @@ def sample_indices(frame_count: int, n: int) -> np.ndarray:
 DECODE_THREADS = 0
 
 
+def sample_targets(frame_count: int, n: int) -> np.ndarray:
+    """The frame indices :func:`iter_frames` decodes: :func:`sample_indices`, or the first
+    ``n`` frames when the length is unknown (``frame_count`` 0)."""
+    targets = sample_indices(frame_count, n)
+    return targets if targets.size else np.arange(n)
+
+
 def _decode_threads() -> int:
     """:data:`DECODE_THREADS`, or 1 when this process may use a single core (extra
     threads would only add overhead); 0 = FFmpeg's choice."""
@@ -262,9 +269,7 @@ def iter_frames(path: str | os.PathLike, n_frames: int = 16, info: VideoInfo | N
         yield Frame(0, 0.0, _read_image(p))
         return
     info = info or probe(p, sha256=False)
-    targets = sample_indices(info.frame_count, n_frames)
-    if targets.size == 0:  # unknown length: take the first frames
-        targets = np.arange(n_frames)
+    targets = sample_targets(info.frame_count, n_frames)
     fps = info.fps or 25.0
     try:
         yield from _iter_pyav(p, targets, fps, pairs)
