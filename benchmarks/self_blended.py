@@ -10,7 +10,8 @@ Data (outside the repository, under $DEEPFAKE_SBI_ROOT, default /work/sbi):
 
 - ``feats_v<V>_f16/ffpp``: features of every video of ../shared/data/manifest.csv (16 frames);
 - ``videos/``: a self-blended fake of every real video (96 frames from the middle, blended,
-  H.264 at CRF 19-27 for c23/unknown sources, 34-40 for c40 ones) and its control (the
+  H.264 at CRF 19-27 for c23/unknown sources, 34-40 for c40 ones, x264 preset medium, in the
+  source's pixel format: yuv444p for FF++) and its control (the
   same frames re-encoded at the same CRF, labelled real), see detector/selfblend.py;
 - ``features_v<V>_f16``: their features (16 frames; the layout of ``deepfake-detector train
   --self-blended ... --self-blended-dir $DEEPFAKE_SBI_ROOT``, which reuses them).
@@ -124,13 +125,28 @@ def prepare(budget: float) -> bool:
     return True
 
 
-def load() -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
-    """(dataset videos, generated videos, feature columns), videos with faces only."""
+#: ``--columns grid``: the block-grid strengths only (luma 8x8 per region and inner/band
+#: vs outer, 4x4, chroma), without the DCT-coefficient statistics, which like the blur,
+#: spectrum and noise families measure how smooth the face is.
+COLUMN_SETS = {"grid": r"^block_(?!dct)"}
+
+
+def load(columns: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """(dataset videos, generated videos, feature columns), videos with faces only;
+    ``columns``: a name of :data:`COLUMN_SETS` or a regular expression the aggregated
+    column names must match (default: all)."""
+    import re
+
     _, f = load_features(ffpp_dir())
     _, s = load_features(sbi_feats_dir())
     f = f[f["n_faces"] > 0].reset_index(drop=True)
     s = s[s["n_faces"] > 0].reset_index(drop=True)
     cols = [c for c in aggregated_columns(f) if c in s.columns]
+    if columns:
+        pattern = re.compile(COLUMN_SETS.get(columns, columns))
+        cols = [c for c in cols if pattern.search(c)]
+        if not cols:
+            raise SystemExit(f"--columns {columns!r} matches no feature column")
     return f, s, cols
 
 
@@ -238,8 +254,8 @@ def feature_shifts(f: pd.DataFrame, s: pd.DataFrame, cols: list[str]) -> dict:
     return {"correlation_with_self_blended_shift": corr.to_dict(), "largest_shifts": top.round(3).to_dict("index")}
 
 
-def part_sbi(seed: int, quick: bool, keys: list[str] | None = None) -> dict:
-    f, s, cols = load()
+def part_sbi(seed: int, quick: bool, keys: list[str] | None = None, columns: str | None = None) -> dict:
+    f, s, cols = load(columns)
     print(f"{len(f)} dataset videos ({(f.label == 'real').sum()} real), {len(s)} generated "
           f"({(s.method == METHOD).sum()} self-blended, {(s.method == CONTROL_METHOD).sum()} controls), "
           f"{len(cols)} features, {'quick' if quick else 'full'} grid")
@@ -353,6 +369,8 @@ def main(argv=None) -> int:
     p.add_argument("--variants", default=None, help=f"part sbi: comma list of {VARIANT_KEYS} (default all)")
     p.add_argument("--methods", default=None, help=f"part cross: comma list of {METHODS} (default all)")
     p.add_argument("--tag", default="", help="suffix of the results file name (e.g. for another data root)")
+    p.add_argument("--columns", default=None,
+                   help=f"part sbi: only these feature columns: {sorted(COLUMN_SETS)} or a regular expression")
     a = p.parse_args(argv)
     t0 = time.time()
     cmd = "python benchmarks/self_blended.py " + " ".join(sys.argv[1:] if argv is None else argv)
@@ -366,7 +384,7 @@ def main(argv=None) -> int:
     machine = common.machine({"features_version": FEATURES_VERSION, "n_frames": N_FRAMES, "root": str(ROOT)})
     keys = a.variants.split(",") if a.variants else None
     methods = a.methods.split(",") if a.methods else None
-    res = part_sbi(a.seed, a.quick, keys) if a.part == "sbi" else part_pairs() if a.part == "pairs" \
+    res = part_sbi(a.seed, a.quick, keys, a.columns) if a.part == "sbi" else part_pairs() if a.part == "pairs" \
         else part_cross(a.seed, a.quick, methods)
     gen = pd.read_csv(sbi_videos_dir() / "manifest.csv")
     res.update({"command": cmd, "machine": machine, "seconds": round(time.time() - t0, 1),
@@ -378,8 +396,12 @@ def main(argv=None) -> int:
     name = f"self_blended_{a.part}_{'quick' if a.quick else 'full'}"
     if a.part == "sbi" and keys:
         name += "_" + "-".join(keys)
+    if a.part == "sbi" and a.columns:
+        name += "_" + (a.columns if a.columns in COLUMN_SETS else "columns")
     if a.part == "cross" and methods:
         name += "_" + "-".join(methods)
+    if a.part in ("sbi", "cross") and a.seed:
+        name += f"_seed{a.seed}"
     if a.tag:
         name += "_" + a.tag
     common.write_json(name, json.loads(json.dumps(ev.to_jsonable(res), default=str)))

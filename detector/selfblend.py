@@ -3,7 +3,7 @@
 ``make_self_blended(manifest, out_dir)`` writes, for every genuine video of a manifest,
 a self-blended fake (:func:`detector.synthesis.self_blended_video`: a span from the
 middle of the video, every face blended with a transformed copy of itself, encoded
-once as H.264 at about the source's quality) and, by default, a *control*: the same
+once as H.264 at about the source's quality, in the source's chroma subsampling) and, by default, a *control*: the same
 frames without blending, encoded at the same CRF.  The control is labelled real: with
 it, genuine and fake training videos share their compression history (decoded, then
 encoded once more) and differ only by the blend, so a model cannot learn "re-encoded
@@ -234,12 +234,14 @@ def combine_features(parts: list[tuple[pd.DataFrame, pd.DataFrame]], out_dir: st
 
 def train_self_blended(features_dir: str, out_dir: str, mode: str = "only", sbi_dir: str | None = None,
                        workers: int | None = 2, seed: int = 0, quick: bool = False, name: str | None = None,
-                       version: str = "1", command: str | None = None, log=print):
+                       version: str = "1", command: str | None = None, log=print,
+                       drop: tuple[str, ...] = ()):
     """``deepfake-detector train --self-blended only|add``.
 
     ``only``: train on the real videos of ``features_dir`` + their self-blended fakes
     (and controls), dropping the folder's own fakes: a detector from genuine videos alone.
-    ``add``: keep the folder's own fakes as well.  Returns the saved model.
+    ``add``: keep the folder's own fakes as well.  ``drop``: feature families left out
+    (as ``train --drop``).  Returns the saved model.
     """
     from .extraction import load_features
     from .features import FEATURES_VERSION
@@ -265,8 +267,9 @@ def train_self_blended(features_dir: str, out_dir: str, mode: str = "only", sbi_
         f"({n_sbi} self-blended fakes, {len(svideos) - n_sbi} re-encoded controls) -> {cdir}")
     cmd = command or (f"deepfake-detector train --features {features_dir} --out {out_dir} --self-blended {mode}"
                       + (f" --self-blended-dir {sbi_dir}" if sbi_dir else "") + f" --seed {seed}"
-                      + (" --quick" if quick else ""))
-    return train(str(cdir), out_dir, name=name, version=version, seed=seed, quick=quick, command=cmd, log=log)
+                      + (" --quick" if quick else "") + "".join(f" --drop {f}" for f in drop))
+    return train(str(cdir), out_dir, name=name, version=version, seed=seed, quick=quick, command=cmd, log=log,
+                 drop=tuple(drop))
 
 
 # --------------------------------------------------------------------------

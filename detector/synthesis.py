@@ -21,26 +21,27 @@ from .faces import Face, detect_faces, face_ellipse
 
 
 def _add_video_stream(container, shape: tuple[int, ...], fps: float, crf: int, codec: str,
-                      preset: str = "veryfast", keyint: int | None = None):
-    """A yuv420p video stream of ``container`` for frames of ``shape`` (cropped to even
+                      preset: str = "veryfast", keyint: int | None = None, pix_fmt: str = "yuv420p"):
+    """A ``pix_fmt`` video stream of ``container`` for frames of ``shape`` (cropped to even
     sizes); for H.264, x264's ``crf``, ``preset`` and maximum keyframe distance ``keyint``."""
     from fractions import Fraction
 
     h, w = shape[:2]
     stream = container.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
     stream.width, stream.height = w - w % 2, h - h % 2
-    stream.pix_fmt = "yuv420p"
+    stream.pix_fmt = pix_fmt
     if codec in ("libx264", "h264"):
         stream.options = {"crf": str(crf), "preset": preset, **({"g": str(int(keyint))} if keyint else {})}
     return stream
 
 
 def write_video(frames: Iterable[np.ndarray], path: str | os.PathLike, fps: float = 25.0, crf: int = 23,
-                codec: str = "libx264", keyint: int | None = None) -> Path:
+                codec: str = "libx264", keyint: int | None = None, pix_fmt: str = "yuv420p") -> Path:
     """Encode BGR uint8 frames (all the same even size) to ``path`` with PyAV.
 
     ``crf`` is x264's constant rate factor (18 ~ visually lossless, 23 default, 35 poor);
-    ``keyint`` the maximum distance between keyframes (x264's default: 250 frames).
+    ``keyint`` the maximum distance between keyframes (x264's default: 250 frames);
+    ``pix_fmt`` the encoded pixel format (``yuv444p``: full-resolution chroma, as FF++'s files).
     """
     import av
 
@@ -50,7 +51,7 @@ def write_video(frames: Iterable[np.ndarray], path: str | os.PathLike, fps: floa
         stream = None
         for img in frames:
             if stream is None:
-                stream = _add_video_stream(container, img.shape, fps, crf, codec, keyint=keyint)
+                stream = _add_video_stream(container, img.shape, fps, crf, codec, keyint=keyint, pix_fmt=pix_fmt)
             img = img[: stream.height, : stream.width]
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="bgr24")
             for packet in stream.encode(frame):
@@ -202,20 +203,34 @@ def crf_for(compression: str | None, rng: np.random.Generator) -> int:
 #: is what FF++'s own c23/c40 files carry in their x264 SEI (ref=3 subme=7 trellis=1).
 SELF_BLEND_PRESET = "medium"
 
+#: Pixel formats a self-blended video may keep from its source (x264 encodes all three);
+#: any other source format is written as yuv420p.
+SELF_BLEND_PIX_FMTS = ("yuv420p", "yuv422p", "yuv444p")
+
+
+def self_blend_pix_fmt(source_pix_fmt: str | None) -> str:
+    """The pixel format a self-blended fake (and its control) is encoded in: the source's
+    own chroma subsampling when x264 can write it, else yuv420p.  FF++'s files are
+    yuv444p (its frames were encoded from RGB images), most platform videos yuv420p; a
+    real fake of either is re-encoded like the genuine videos around it."""
+    fmt = {"yuvj420p": "yuv420p", "yuvj422p": "yuv422p", "yuvj444p": "yuv444p"}.get(source_pix_fmt or "", source_pix_fmt)
+    return fmt if fmt in SELF_BLEND_PIX_FMTS else "yuv420p"
+
 
 class VideoEncoder:
-    """Incremental H.264 writer (PyAV, yuv420p, x264 ``preset`` (default veryfast, as
-    :func:`write_video`), CRF), for writing several outputs while decoding once.
+    """Incremental H.264 writer (PyAV, ``pix_fmt`` (default yuv420p), x264 ``preset``
+    (default veryfast, as :func:`write_video`), CRF), for writing several outputs while
+    decoding once.
     The file is written under a temporary name and renamed on a clean :meth:`close`,
     so a killed run never leaves a half-written video under the final name."""
 
     def __init__(self, path: str | os.PathLike, fps: float = 25.0, crf: int = 23, codec: str = "libx264",
-                 preset: str = "veryfast"):
+                 preset: str = "veryfast", pix_fmt: str = "yuv420p"):
         import av
 
         self.path = Path(path)
         self._tmp = self.path.with_name(self.path.stem + ".part" + self.path.suffix)
-        self.fps, self.crf, self.codec, self.preset = fps, crf, codec, preset
+        self.fps, self.crf, self.codec, self.preset, self.pix_fmt = fps, crf, codec, preset, pix_fmt
         self._container = av.open(str(self._tmp), mode="w")
         self._stream = None
         self.n_frames = 0
@@ -224,7 +239,8 @@ class VideoEncoder:
         import av
 
         if self._stream is None:
-            self._stream = _add_video_stream(self._container, img.shape, self.fps, self.crf, self.codec, self.preset)
+            self._stream = _add_video_stream(self._container, img.shape, self.fps, self.crf, self.codec, self.preset,
+                                             pix_fmt=self.pix_fmt)
         img = img[: self._stream.height, : self._stream.width]
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="bgr24")
         for packet in self._stream.encode(frame):
@@ -339,15 +355,16 @@ def self_blended_video(src: str | os.PathLike, dst: str | os.PathLike, max_frame
     **one** parameter draw for the whole video (:func:`random_blend_params`) and one
     fixed mask deformation, so the fake is temporally coherent like a real one; the
     frames are then encoded once as H.264 at ``crf`` (default: drawn by
-    :func:`crf_for` from the source's ``compression``), since a real fake is blended
-    first and compressed afterwards.
+    :func:`crf_for` from the source's ``compression``), in the source's chroma
+    subsampling (:func:`self_blend_pix_fmt`), since a real fake is blended first and
+    compressed afterwards, like the genuine videos it hides among.
 
     ``control_dst``: also write the *same* frames without blending, encoded at the same
     CRF (a genuine clip with the fake's compression history), so that a model trained on
     the pair can only learn the blend, not "was re-encoded once more".
 
     Returns a JSON-ready dict: src, dst, control, start, n_frames, fps, width, height,
-    crf, seed, params (the :class:`BlendParams`), frames_with_face, faces_blended.
+    crf, pix_fmt, seed, params (the :class:`BlendParams`), frames_with_face, faces_blended.
 
     Raises ``ValueError`` (and writes nothing) when faces were found in fewer than
     ``min_face_share`` of the frames: such a clip would be a "fake" without a fake face.
@@ -366,11 +383,12 @@ def self_blended_video(src: str | os.PathLike, dst: str | os.PathLike, max_frame
     fps = info.fps or 25.0
     dst = Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
-    enc = VideoEncoder(dst, fps=fps, crf=crf, preset=SELF_BLEND_PRESET)
+    pix_fmt = self_blend_pix_fmt(info.pix_fmt)
+    enc = VideoEncoder(dst, fps=fps, crf=crf, preset=SELF_BLEND_PRESET, pix_fmt=pix_fmt)
     ctl = None
     if control_dst is not None:
         Path(control_dst).parent.mkdir(parents=True, exist_ok=True)
-        ctl = VideoEncoder(control_dst, fps=fps, crf=crf, preset=SELF_BLEND_PRESET)
+        ctl = VideoEncoder(control_dst, fps=fps, crf=crf, preset=SELF_BLEND_PRESET, pix_fmt=pix_fmt)
     n = with_face = n_faces = 0
     ok = False
     try:
@@ -397,5 +415,5 @@ def self_blended_video(src: str | os.PathLike, dst: str | os.PathLike, max_frame
         raise ValueError(f"faces in only {with_face} of {n} frames of {Path(src).name}: no self-blended video")
     return {"src": str(src), "dst": str(dst), "control": None if control_dst is None else str(control_dst),
             "start": int(start), "n_frames": int(n), "fps": float(fps), "width": int(info.width),
-            "height": int(info.height), "crf": crf, "seed": int(seed), "params": asdict(p),
+            "height": int(info.height), "crf": crf, "pix_fmt": pix_fmt, "seed": int(seed), "params": asdict(p),
             "frames_with_face": int(with_face), "faces_blended": int(n_faces)}

@@ -470,7 +470,7 @@ def cmd_train(args) -> int:
 
         m = train_self_blended(args.features, args.out, mode=args.self_blended, sbi_dir=args.self_blended_dir,
                                workers=args.workers, seed=args.seed, quick=args.quick, name=args.name,
-                               version=args.version)
+                               version=args.version, drop=tuple(args.drop))
     else:
         m = train(args.features, args.out, name=args.name, version=args.version, seed=args.seed, quick=args.quick,
                   fusion=args.fusion, drop=tuple(args.drop))

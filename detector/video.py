@@ -47,7 +47,9 @@ class VideoInfo:
     """Metadata of a video or image file.
 
     ``fps`` is frames per second, ``duration_s`` seconds, ``size_bytes`` the file size;
-    ``sha256`` is the hex digest of the file's bytes (chain of custody).
+    ``sha256`` is the hex digest of the file's bytes (chain of custody); ``pix_fmt`` the
+    decoder's pixel format (e.g. ``yuv420p``, ``yuv444p``: the chroma subsampling the
+    video was encoded with; empty for images or when only OpenCV could read the file).
     """
 
     path: str
@@ -62,6 +64,7 @@ class VideoInfo:
     fps: float
     frame_count: int
     duration_s: float
+    pix_fmt: str = ""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -131,6 +134,7 @@ def _probe_pyav(p: Path) -> dict | None:
                 "fps": fps,
                 "frame_count": frames,
                 "duration_s": duration,
+                "pix_fmt": str(s.codec_context.pix_fmt or ""),
             }
     except Exception as e:
         reason = (getattr(e, "strerror", None) or str(e).split(":")[0]).strip() or type(e).__name__
@@ -174,7 +178,8 @@ def probe(path: str | os.PathLike, sha256: bool = True) -> VideoInfo:
     if meta["width"] * meta["height"] > MAX_PIXELS:
         raise VideoError(f"frame too large ({meta['width']}x{meta['height']}): {p.name}")
     return VideoInfo(str(p), p.name, size, digest, "video", meta["container"], meta["codec"],
-                     meta["width"], meta["height"], meta["fps"], meta["frame_count"], meta["duration_s"])
+                     meta["width"], meta["height"], meta["fps"], meta["frame_count"], meta["duration_s"],
+                     meta.get("pix_fmt", ""))
 
 
 def _read_image(p: Path) -> np.ndarray:

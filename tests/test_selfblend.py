@@ -61,6 +61,33 @@ def test_self_blended_video_changes_the_face_and_keeps_the_background(real_clip,
     assert max(back_diff) < 2.0, back_diff
 
 
+def test_self_blended_video_keeps_the_source_chroma_subsampling(real_clip, tmp_path):
+    import av
+
+    from detector.video import probe
+
+    src444 = write_video(camera_frames(astronaut_bgr(), 12, size=(320, 240), seed=1), tmp_path / "s444.mp4",
+                         crf=18, pix_fmt="yuv444p")
+    assert probe(real_clip, sha256=False).pix_fmt == "yuv420p"
+    assert probe(src444, sha256=False).pix_fmt == "yuv444p"
+    for src, want in ((real_clip, "yuv420p"), (src444, "yuv444p")):
+        dst, ctl = tmp_path / f"fake_{want}.mp4", tmp_path / f"control_{want}.mp4"
+        rec = self_blended_video(src, dst, max_frames=8, seed=1, crf=20, control_dst=ctl)
+        assert rec["pix_fmt"] == want
+        for f in (dst, ctl):
+            with av.open(str(f)) as c:
+                assert c.streams.video[0].codec_context.pix_fmt == want
+
+
+def test_self_blend_pix_fmt_falls_back_to_yuv420p():
+    from detector.synthesis import self_blend_pix_fmt
+
+    assert self_blend_pix_fmt("yuv444p") == "yuv444p"
+    assert self_blend_pix_fmt("yuvj420p") == "yuv420p"
+    assert self_blend_pix_fmt("yuv420p10le") == "yuv420p"
+    assert self_blend_pix_fmt("") == "yuv420p"
+
+
 def test_self_blended_video_refuses_a_clip_without_faces(tmp_path):
     rng = np.random.default_rng(0)
     src = write_video((cv2.GaussianBlur(rng.integers(0, 255, (120, 160, 3), dtype=np.uint8), (0, 0), 3)
@@ -116,13 +143,14 @@ def test_train_self_blended_cli_end_to_end(tmp_path):
     assert main(["extract", "--manifest", str(vids / "manifest.csv"), "--out", str(feats), "--frames", "4",
                  "--workers", "2"]) == 0
     assert main(["train", "--features", str(feats), "--out", str(model), "--self-blended", "only", "--quick",
-                 "--workers", "2"]) == 0
+                 "--workers", "2", "--drop", "flick"]) == 0
     m = load_model(model)
     card = json.loads((model / "card.json").read_text())
     counts = pd.DataFrame(card["training"]["counts"])
     assert set(counts["method"]) == {"synthetic-real", "self-blended", "re-encoded-real"}
     assert counts["n"].sum() == 15 and card["training"]["n_groups"] == 5
-    assert "--self-blended only" in card["command"]
+    assert "--self-blended only" in card["command"] and "--drop flick" in card["command"]
+    assert "flick" not in m.families  # --drop reaches the training of a self-blended model
     assert (feats / "self_blended" / "videos" / "manifest.csv").exists()
     scores = pd.read_csv(model / "evaluation" / "scores.csv")
     assert scores["score"].notna().all() and m.threshold is not None
