@@ -285,8 +285,8 @@ def part_sbi(seed: int, quick: bool, keys: list[str] | None = None, columns: str
 VARIANT_KEYS = ["sbi", "nocontrol", "supervised"]
 
 
-def part_cross(seed: int, quick: bool, methods: list[str] | None = None) -> dict:
-    f, s, cols = load()
+def part_cross(seed: int, quick: bool, methods: list[str] | None = None, columns: str | None = None) -> dict:
+    f, s, cols = load(columns)
     print(f"cross-method: {len(f)} dataset videos, {len(s)} generated, {len(cols)} features, "
           f"{'quick' if quick else 'full'} grid")
     results = {}
@@ -370,7 +370,7 @@ def main(argv=None) -> int:
     p.add_argument("--methods", default=None, help=f"part cross: comma list of {METHODS} (default all)")
     p.add_argument("--tag", default="", help="suffix of the results file name (e.g. for another data root)")
     p.add_argument("--columns", default=None,
-                   help=f"part sbi: only these feature columns: {sorted(COLUMN_SETS)} or a regular expression")
+                   help=f"parts sbi and cross: only these feature columns: {sorted(COLUMN_SETS)} or a regular expression")
     a = p.parse_args(argv)
     t0 = time.time()
     cmd = "python benchmarks/self_blended.py " + " ".join(sys.argv[1:] if argv is None else argv)
@@ -385,7 +385,7 @@ def main(argv=None) -> int:
     keys = a.variants.split(",") if a.variants else None
     methods = a.methods.split(",") if a.methods else None
     res = part_sbi(a.seed, a.quick, keys, a.columns) if a.part == "sbi" else part_pairs() if a.part == "pairs" \
-        else part_cross(a.seed, a.quick, methods)
+        else part_cross(a.seed, a.quick, methods, a.columns)
     gen = pd.read_csv(sbi_videos_dir() / "manifest.csv")
     res.update({"command": cmd, "machine": machine, "seconds": round(time.time() - t0, 1),
                 "generated": {"n_fake": int((gen["method"] == METHOD).sum()),
@@ -396,7 +396,7 @@ def main(argv=None) -> int:
     name = f"self_blended_{a.part}_{'quick' if a.quick else 'full'}"
     if a.part == "sbi" and keys:
         name += "_" + "-".join(keys)
-    if a.part == "sbi" and a.columns:
+    if a.part in ("sbi", "cross") and a.columns:
         name += "_" + (a.columns if a.columns in COLUMN_SETS else "columns")
     if a.part == "cross" and methods:
         name += "_" + "-".join(methods)
