@@ -1,6 +1,6 @@
 """Accuracy table: nested grouped 5-fold CV on extracted features, one run, one table.
 
-    python benchmarks/accuracy.py --features features/ffpp [--families] [--seed S] [--drop FAMILY ...]
+    python benchmarks/accuracy.py --features features/ffpp [--families] [--seed S] [--drop FAMILY ...] [--columns RE]
                                   [--jobs 2] [--json out.json]
 
 Prints video-level AUC / EER overall, per manipulation method (vs all real videos),
@@ -66,6 +66,9 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true")
     p.add_argument("--seed", type=int, default=0, help="seed of the outer (and inner) grouped folds")
     p.add_argument("--drop", nargs="*", default=[], help="feature families to leave out, e.g. flick")
+    p.add_argument("--columns", default=None,
+                   help="only the aggregated columns matching this regular expression, e.g. '^block_(?!dct)' "
+                        "(the block-grid strengths without the DCT statistics)")
     p.add_argument("--jobs", type=int, default=1, help="parallel jobs of the grid searches (same result)")
     p.add_argument("--json", default=None)
     a = p.parse_args(argv)
@@ -76,6 +79,13 @@ def main(argv=None) -> int:
     frames, videos = load_features(a.features)
     videos = videos[videos["n_faces"] > 0].reset_index(drop=True)
     cols = [c for c in aggregated_columns(videos) if family_of(c) not in set(a.drop)]
+    if a.columns:
+        import re
+
+        pattern = re.compile(a.columns)
+        cols = [c for c in cols if pattern.search(c)]
+        if not cols:
+            p.error(f"--columns {a.columns!r} matches no feature column")
     if a.stats:
         keep = set(a.stats.split(","))
         cols = [c for c in cols if c.split("__")[1] in keep]
