@@ -370,7 +370,8 @@ def main(argv=None) -> int:
     p.add_argument("--methods", default=None, help=f"part cross: comma list of {METHODS} (default all)")
     p.add_argument("--tag", default="", help="suffix of the results file name (e.g. for another data root)")
     p.add_argument("--columns", default=None,
-                   help=f"parts sbi and cross: only these feature columns: {sorted(COLUMN_SETS)} or a regular expression")
+                   help=f"parts sbi and cross: only these feature columns: {sorted(COLUMN_SETS)} "
+                        "or a regular expression")
     a = p.parse_args(argv)
     t0 = time.time()
     cmd = "python benchmarks/self_blended.py " + " ".join(sys.argv[1:] if argv is None else argv)

@@ -368,8 +368,8 @@ def metadata_table(a: Analysis) -> pd.DataFrame:
             ("SHA-256", i.sha256), ("kind", i.kind), ("container / codec", f"{i.container} / {i.codec}"),
             ("frame size", f"{i.width} × {i.height} px")]
     if i.kind == "video":
-        rows += [("pixel format", i.pix_fmt or "—"), ("frame rate", f"{i.fps:.3f} fps"), ("frames", f"{i.frame_count:,}"),
-                 ("duration", f"{i.duration_s:.2f} s")]
+        rows += [("pixel format", i.pix_fmt or "—"), ("frame rate", f"{i.fps:.3f} fps"),
+                 ("frames", f"{i.frame_count:,}"), ("duration", f"{i.duration_s:.2f} s")]
     rows += [("frames sampled", str(a.n_sampled)), ("faces found", str(a.n_faces)),
              ("face tracks", str(len(a.tracks))), ("face detector", a.detector or "—"),
              ("analysed at (UTC)", a.analysed_at)]

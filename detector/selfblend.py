@@ -3,11 +3,12 @@
 ``make_self_blended(manifest, out_dir)`` writes, for every genuine video of a manifest,
 a self-blended fake (:func:`detector.synthesis.self_blended_video`: a span from the
 middle of the video, every face blended with a transformed copy of itself, encoded
-once as H.264 at about the source's quality, in the source's chroma subsampling) and, by default, a *control*: the same
-frames without blending, encoded at the same CRF.  The control is labelled real: with
-it, genuine and fake training videos share their compression history (decoded, then
-encoded once more) and differ only by the blend, so a model cannot learn "re-encoded
-= fake" (FF++'s own fakes are encoded once, like its real videos).
+once as H.264 at about the source's quality, in the source's chroma subsampling) and,
+by default, a *control*: the same frames without blending, encoded at the same CRF.
+The control is labelled real: with it, genuine and fake training videos share their
+compression history (decoded, then encoded once more) and differ only by the blend, so
+a model cannot learn "re-encoded = fake" (FF++'s own fakes are encoded once, like its
+real videos).
 
 Output layout (resumable: a video whose outputs and record exist is not made again)::
 

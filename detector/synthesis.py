@@ -213,7 +213,7 @@ def self_blend_pix_fmt(source_pix_fmt: str | None) -> str:
     own chroma subsampling when x264 can write it, else yuv420p.  FF++'s files are
     yuv444p (its frames were encoded from RGB images), most platform videos yuv420p; a
     real fake of either is re-encoded like the genuine videos around it."""
-    fmt = {"yuvj420p": "yuv420p", "yuvj422p": "yuv422p", "yuvj444p": "yuv444p"}.get(source_pix_fmt or "", source_pix_fmt)
+    fmt = str(source_pix_fmt or "").replace("yuvj", "yuv")  # full-range JPEG variants
     return fmt if fmt in SELF_BLEND_PIX_FMTS else "yuv420p"
 
 
