@@ -47,7 +47,8 @@ def _work(abs_path: str, n_frames: int) -> tuple[str, pd.DataFrame | None, dict 
     if len(t):
         t["box"] = t["box"].map(lambda b: json.dumps(b))
         t["landmarks"] = t["landmarks"].map(lambda b: json.dumps(b))
-    info = {"n_sampled": a.n_sampled, "sha256": a.info.sha256, "duration_s": a.info.duration_s,
+    info = {"n_sampled": a.n_sampled, "sha256": a.info.sha256, "size_bytes": a.info.size_bytes,
+            "duration_s": a.info.duration_s,
             "width": a.info.width, "height": a.info.height, **{f"t_{k}": v for k, v in a.timings.items()}}
     return abs_path, t, info, None
 
@@ -57,7 +58,8 @@ def extract(manifest: pd.DataFrame, out_dir: str | os.PathLike, n_frames: int = 
     """Extract features for every row of ``manifest`` (from :func:`detector.datasets.read_manifest`).
 
     Returns (frames, videos) tables and writes them under ``out_dir``.  Videos whose
-    shard already exists are not analysed again.
+    shard already exists are not analysed again, unless the file's size has changed
+    since (a video remade under the same name).
     """
     out = Path(out_dir)
     shards = out / "shards"
@@ -70,7 +72,7 @@ def extract(manifest: pd.DataFrame, out_dir: str | os.PathLike, n_frames: int = 
             raise ValueError(f"{out} holds features made with {old}, not {stamp}: use another --out")
     sp.write_text(json.dumps({**stamp, "manifest": manifest_path}))
     rows = manifest.to_dict("records")
-    todo = [r for r in rows if not (shards / f"{_key(r['abs_path'])}.parquet").exists()]
+    todo = [r for r in rows if _stale(shards / f"{_key(r['abs_path'])}.parquet", r["abs_path"])]
     fail_path = out / "failures.csv"
     failures = pd.read_csv(fail_path).to_dict("records") if fail_path.exists() else []
     failed_before = {f["abs_path"] for f in failures}
@@ -103,6 +105,19 @@ def extract(manifest: pd.DataFrame, out_dir: str | os.PathLike, n_frames: int = 
     if bar:
         bar.close()
     return collect(manifest, out)
+
+
+def _stale(shard: Path, video: str) -> bool:
+    """True when ``shard`` is missing, or records another file size than ``video`` has now."""
+    if not shard.exists():
+        return True
+    import pyarrow.parquet as pq
+
+    try:
+        size = json.loads(pq.read_schema(shard).metadata[b"video_info"]).get("size_bytes")
+        return size is not None and os.path.getsize(video) != size
+    except (OSError, KeyError, ValueError, TypeError):
+        return False  # unreadable file or old shard: keep what exists (extraction reports the file)
 
 
 def _write_shard(path: Path, table: pd.DataFrame, info: dict) -> None:

@@ -1,6 +1,8 @@
 """Training and the stored evaluation, on a small synthetic feature table (no videos)."""
 
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -76,6 +78,17 @@ def test_extract_is_resumable_and_records_failures(tmp_path, demo_pair, bad_file
     shard_times = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "x" / "shards").iterdir()}
     extract(m, tmp_path / "x", n_frames=4, workers=1, progress=False)  # resumes: nothing redone
     assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "x" / "shards").iterdir()} == shard_times
+    # a video remade under the same name (another size) is analysed again, the other kept
+    m2 = m.copy()
+    m2.loc[0, "abs_path"] = str(tmp_path / "remade.mp4")
+    shutil.copy(demo_pair[0], m2.loc[0, "abs_path"])
+    _, v1 = extract(m2, tmp_path / "x", n_frames=4, workers=1, progress=False)
+    shutil.copy(demo_pair[1], m2.loc[0, "abs_path"])
+    times = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "x" / "shards").iterdir()}
+    _, v2 = extract(m2, tmp_path / "x", n_frames=4, workers=1, progress=False)
+    changed = {p.name for p in (tmp_path / "x" / "shards").iterdir() if p.stat().st_mtime_ns != times[p.name]}
+    assert len(changed) == 1 and v2["sha256"].iloc[0] != v1["sha256"].iloc[0]
+    assert v2["size_bytes"].iloc[0] == Path(demo_pair[1]).stat().st_size
     with pytest.raises(ValueError, match="features made with"):
         extract(m, tmp_path / "x", n_frames=8, workers=1, progress=False)
 
