@@ -10,7 +10,8 @@ compression history (decoded, then encoded once more) and differ only by the ble
 a model cannot learn "re-encoded = fake" (FF++'s own fakes are encoded once, like its
 real videos).
 
-Output layout (resumable: a video whose outputs and record exist is not made again)::
+Output layout (resumable: a video whose outputs and record exist is not made again,
+unless the record is of another :data:`detector.synthesis.SELF_BLEND_VERSION`)::
 
     out_dir/fake/<key>.mp4      self-blended fakes   (label fake, method self-blended)
     out_dir/control/<key>.mp4   re-encoded controls  (label real, method re-encoded-real)
@@ -96,6 +97,8 @@ def make_self_blended(manifest_df: pd.DataFrame, out_dir: str | os.PathLike, max
     span_start, span_frames, blend_seed), in the order of the sources; it is also
     written to ``out_dir/manifest.csv``.
     """
+    from .synthesis import SELF_BLEND_VERSION
+
     out = Path(out_dir)
     for sub in ("fake", "records") + (("control",) if controls else ()):
         (out / sub).mkdir(parents=True, exist_ok=True)
@@ -116,7 +119,10 @@ def make_self_blended(manifest_df: pd.DataFrame, out_dir: str | os.PathLike, max
         fake, ctl, rec = paths(r)
         if not (fake.exists() and rec.exists() and (ctl is None or ctl.exists())):
             return False
-        return ctl is None or bool(json.loads(rec.read_text()).get("control"))
+        made = json.loads(rec.read_text())
+        if made.get("version") != SELF_BLEND_VERSION:  # made by an older synthesis: make it again
+            return False
+        return ctl is None or bool(made.get("control"))
 
     fail_path = out / "failures.csv"
     failures = pd.read_csv(fail_path).to_dict("records") if fail_path.exists() else []

@@ -203,6 +203,10 @@ def crf_for(compression: str | None, rng: np.random.Generator) -> int:
 #: is what FF++'s own c23/c40 files carry in their x264 SEI (ref=3 subme=7 trellis=1).
 SELF_BLEND_PRESET = "medium"
 
+#: Version of the self-blended synthesis, stored in each record: videos made by another
+#: version are made again (1: x264 veryfast, 4:2:0; 2: medium; 3: the source's pixel format).
+SELF_BLEND_VERSION = 3
+
 #: Pixel formats a self-blended video may keep from its source (x264 encodes all three);
 #: any other source format is written as yuv420p.
 SELF_BLEND_PIX_FMTS = ("yuv420p", "yuv422p", "yuv444p")
@@ -364,7 +368,8 @@ def self_blended_video(src: str | os.PathLike, dst: str | os.PathLike, max_frame
     the pair can only learn the blend, not "was re-encoded once more".
 
     Returns a JSON-ready dict: src, dst, control, start, n_frames, fps, width, height,
-    crf, pix_fmt, seed, params (the :class:`BlendParams`), frames_with_face, faces_blended.
+    crf, pix_fmt, seed, params (the :class:`BlendParams`), frames_with_face, faces_blended,
+    version (:data:`SELF_BLEND_VERSION`).
 
     Raises ``ValueError`` (and writes nothing) when faces were found in fewer than
     ``min_face_share`` of the frames: such a clip would be a "fake" without a fake face.
@@ -416,4 +421,4 @@ def self_blended_video(src: str | os.PathLike, dst: str | os.PathLike, max_frame
     return {"src": str(src), "dst": str(dst), "control": None if control_dst is None else str(control_dst),
             "start": int(start), "n_frames": int(n), "fps": float(fps), "width": int(info.width),
             "height": int(info.height), "crf": crf, "pix_fmt": pix_fmt, "seed": int(seed), "params": asdict(p),
-            "frames_with_face": int(with_face), "faces_blended": int(n_faces)}
+            "frames_with_face": int(with_face), "faces_blended": int(n_faces), "version": SELF_BLEND_VERSION}

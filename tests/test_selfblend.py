@@ -99,6 +99,7 @@ def test_self_blended_video_refuses_a_clip_without_faces(tmp_path):
 
 def test_make_self_blended_is_resumable(real_clip, tmp_path):
     from detector.selfblend import CONTROL_METHOD, METHOD, make_self_blended
+    from detector.synthesis import SELF_BLEND_VERSION
 
     src2 = _clip(tmp_path / "real2.mp4", seed=5, n=16)
     m = pd.DataFrame({"abs_path": [str(real_clip), str(src2), str(real_clip) + ".fake.mp4"],
@@ -122,6 +123,16 @@ def test_make_self_blended_is_resumable(real_clip, tmp_path):
     assert len(g3) == 4 and (out / g1["path"].iloc[0]).exists()
     assert (out / g1["path"].iloc[2]).stat().st_mtime_ns == mtimes[g1["path"].iloc[2]]
     assert (out / "manifest.csv").exists()
+    # a video made by an older synthesis (its record says so) is made again
+    rec_path = sorted((out / "records").iterdir())[0]
+    rec = json.loads(rec_path.read_text())
+    assert rec["version"] == SELF_BLEND_VERSION
+    rec_path.write_text(json.dumps({**rec, "version": SELF_BLEND_VERSION - 1}))
+    before = {p: (out / p).stat().st_mtime_ns for p in g1["path"]}
+    g4 = make_self_blended(m, out, max_frames=12, workers=1)
+    remade = [p for p in g4["path"] if (out / p).stat().st_mtime_ns != before[p]]
+    assert len(g4) == 4 and len(remade) == 2  # that source's fake and control
+    assert json.loads(rec_path.read_text())["version"] == SELF_BLEND_VERSION
 
 
 def test_train_self_blended_cli_end_to_end(tmp_path):
