@@ -89,7 +89,7 @@ def camera_frames(image: np.ndarray, n_frames: int = 50, size: tuple[int, int] =
 class BlendParams:
     """Random choices of one self-blend (kept fixed over a video for temporal coherence)."""
 
-    down: float  # scale of the down-and-up resampling (0.3-0.9)
+    down: float  # scale of the down-and-up resampling (0.15-0.8)
     blur: float  # Gaussian sigma in pixels at the face's scale (0 = none)
     sharpen: float  # unsharp amount (0 = none)
     shift: tuple[float, float, float]  # BGR offset in grey levels
@@ -100,9 +100,10 @@ class BlendParams:
     alpha: float  # maximum blend opacity
 
 
-def random_blend_params(rng: np.random.Generator) -> BlendParams:
+def random_blend_params(rng: np.random.Generator, down: tuple[float, float] = (0.35, 0.8)) -> BlendParams:
+    """One random draw of :class:`BlendParams`; ``down``: the range of the resampling scale."""
     return BlendParams(
-        down=float(rng.uniform(0.35, 0.8)), blur=float(rng.choice([0.0, rng.uniform(0.5, 1.5)])),
+        down=float(rng.uniform(*down)), blur=float(rng.choice([0.0, rng.uniform(0.5, 1.5)])),
         sharpen=float(rng.choice([0.0, rng.uniform(0.2, 0.8)])),
         shift=tuple(float(v) for v in rng.uniform(-12, 12, 3)), warp=float(rng.uniform(0.97, 1.03)),
         dx=float(rng.uniform(-0.02, 0.02)), mask_scale=float(rng.uniform(0.9, 1.05)),
@@ -204,8 +205,14 @@ def crf_for(compression: str | None, rng: np.random.Generator) -> int:
 SELF_BLEND_PRESET = "medium"
 
 #: Version of the self-blended synthesis, stored in each record: videos made by another
-#: version are made again (1: x264 veryfast, 4:2:0; 2: medium; 3: the source's pixel format).
-SELF_BLEND_VERSION = 3
+#: version are made again (1: x264 veryfast, 4:2:0; 2: medium; 3: the source's pixel format;
+#: 4: the face resampled at 0.15-0.35 of its size, :data:`SELF_BLEND_DOWN`).
+SELF_BLEND_VERSION = 4
+
+#: Range of the down-and-up resampling scale of a self-blended video's face: a swapped face
+#: is rendered at a fraction of its size in the frame (FF++'s generators: 64-256 px) and
+#: warped in; at this scale the face loses the block grid about as much as a real swap's.
+SELF_BLEND_DOWN = (0.15, 0.35)
 
 #: Pixel formats a self-blended video may keep from its source (x264 encodes all three);
 #: any other source format is written as yuv420p.
@@ -380,7 +387,7 @@ def self_blended_video(src: str | os.PathLike, dst: str | os.PathLike, max_frame
 
     info = probe(src, sha256=False)
     rng = np.random.default_rng(seed)
-    p = random_blend_params(rng)
+    p = random_blend_params(rng, down=SELF_BLEND_DOWN)
     crf = int(crf) if crf is not None else crf_for(compression, rng)
     mask_seed = int(rng.integers(0, 2**31 - 1))
     total = info.frame_count

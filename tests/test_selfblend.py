@@ -32,6 +32,9 @@ def test_self_blended_video_changes_the_face_and_keeps_the_background(real_clip,
     rec = self_blended_video(real_clip, dst, max_frames=20, seed=3, crf=20, control_dst=ctl)
     assert rec["n_frames"] == 20 and rec["start"] == 5 and rec["crf"] == 20
     assert rec["frames_with_face"] == 20 and set(rec["params"]) >= {"down", "shift", "alpha"}
+    from detector.synthesis import SELF_BLEND_DOWN
+
+    assert SELF_BLEND_DOWN[0] <= rec["params"]["down"] <= SELF_BLEND_DOWN[1]  # a small rendered face
     json.dumps(rec)  # JSON-ready
     import av
 
