@@ -67,8 +67,8 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0, help="seed of the outer (and inner) grouped folds")
     p.add_argument("--drop", nargs="*", default=[], help="feature families to leave out, e.g. flick")
     p.add_argument("--columns", default=None,
-                   help="only the aggregated columns matching this regular expression, e.g. '^block_(?!dct)' "
-                        "(the block-grid strengths without the DCT statistics)")
+                   help="only these aggregated columns: 'grid' (the block-grid strengths without the DCT "
+                        "statistics, = '^block_(?!dct)') or a regular expression (benchmarks/common.py)")
     p.add_argument("--jobs", type=int, default=1, help="parallel jobs of the grid searches (same result)")
     p.add_argument("--json", default=None)
     a = p.parse_args(argv)
@@ -80,12 +80,10 @@ def main(argv=None) -> int:
     videos = videos[videos["n_faces"] > 0].reset_index(drop=True)
     cols = [c for c in aggregated_columns(videos) if family_of(c) not in set(a.drop)]
     if a.columns:
-        import re
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from common import select_columns  # the shared --columns sets (imported only when asked for)
 
-        pattern = re.compile(a.columns)
-        cols = [c for c in cols if pattern.search(c)]
-        if not cols:
-            p.error(f"--columns {a.columns!r} matches no feature column")
+        cols = select_columns(cols, a.columns)
     if a.stats:
         keep = set(a.stats.split(","))
         cols = [c for c in cols if c.split("__")[1] in keep]

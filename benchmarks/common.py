@@ -86,6 +86,27 @@ def machine(extra: dict | None = None) -> dict:
     return info
 
 
+#: Named column sets of the scripts' ``--columns`` option.  ``grid``: the block-grid
+#: strengths only (luma 8x8 per region and inner/band vs outer, 4x4, chroma), without the
+#: DCT-coefficient statistics, which like the blur, spectrum and noise families measure
+#: how smooth the face is.
+COLUMN_SETS = {"grid": r"^block_(?!dct)"}
+
+
+def select_columns(columns: list[str], spec: str | None) -> list[str]:
+    """The ``columns`` a ``--columns`` value keeps: a name of :data:`COLUMN_SETS` or a
+    regular expression the names must match (None: all).  Exits when none matches."""
+    if not spec:
+        return columns
+    import re
+
+    pattern = re.compile(COLUMN_SETS.get(spec, spec))
+    kept = [c for c in columns if pattern.search(c)]
+    if not kept:
+        raise SystemExit(f"--columns {spec!r} matches no feature column")
+    return kept
+
+
 def write_json(name: str, data: dict) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     data = {**data, "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}

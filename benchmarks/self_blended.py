@@ -125,28 +125,14 @@ def prepare(budget: float) -> bool:
     return True
 
 
-#: ``--columns grid``: the block-grid strengths only (luma 8x8 per region and inner/band
-#: vs outer, 4x4, chroma), without the DCT-coefficient statistics, which like the blur,
-#: spectrum and noise families measure how smooth the face is.
-COLUMN_SETS = {"grid": r"^block_(?!dct)"}
-
-
 def load(columns: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """(dataset videos, generated videos, feature columns), videos with faces only;
-    ``columns``: a name of :data:`COLUMN_SETS` or a regular expression the aggregated
-    column names must match (default: all)."""
-    import re
-
+    ``columns``: :func:`common.select_columns`'s ``--columns`` value (default: all)."""
     _, f = load_features(ffpp_dir())
     _, s = load_features(sbi_feats_dir())
     f = f[f["n_faces"] > 0].reset_index(drop=True)
     s = s[s["n_faces"] > 0].reset_index(drop=True)
-    cols = [c for c in aggregated_columns(f) if c in s.columns]
-    if columns:
-        pattern = re.compile(COLUMN_SETS.get(columns, columns))
-        cols = [c for c in cols if pattern.search(c)]
-        if not cols:
-            raise SystemExit(f"--columns {columns!r} matches no feature column")
+    cols = common.select_columns([c for c in aggregated_columns(f) if c in s.columns], columns)
     return f, s, cols
 
 
@@ -370,7 +356,7 @@ def main(argv=None) -> int:
     p.add_argument("--methods", default=None, help=f"part cross: comma list of {METHODS} (default all)")
     p.add_argument("--tag", default="", help="suffix of the results file name (e.g. for another data root)")
     p.add_argument("--columns", default=None,
-                   help=f"parts sbi and cross: only these feature columns: {sorted(COLUMN_SETS)} "
+                   help=f"parts sbi and cross: only these feature columns: {sorted(common.COLUMN_SETS)} "
                         "or a regular expression")
     a = p.parse_args(argv)
     t0 = time.time()
@@ -398,7 +384,7 @@ def main(argv=None) -> int:
     if a.part == "sbi" and keys:
         name += "_" + "-".join(keys)
     if a.part in ("sbi", "cross") and a.columns:
-        name += "_" + (a.columns if a.columns in COLUMN_SETS else "columns")
+        name += "_" + (a.columns if a.columns in common.COLUMN_SETS else "columns")
     if a.part == "cross" and methods:
         name += "_" + "-".join(methods)
     if a.part in ("sbi", "cross") and a.seed:
