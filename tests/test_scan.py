@@ -206,7 +206,9 @@ def test_dead_or_runaway_workers_are_replaced_and_their_file_failed(tmp_path, mo
 
 # ----------------------------------------------------------------------------- kill -9
 def test_kill_9_mid_scan_then_resume_loses_and_duplicates_nothing(tiny_model, tmp_path):
-    clips = small_clips(tmp_path / "in", 8, seed0=100)
+    # enough clips that the kill lands mid-scan on a fast, quiet machine too (with 8, a
+    # clean-clone CI run once saw all of them committed before the kill)
+    clips = small_clips(tmp_path / "in", 24, seed0=100)
     db = tmp_path / "k.db"
     cmd = [sys.executable, "-m", "detector", "scan", str(tmp_path / "in"), "--out", str(db), "--frames", str(FRAMES),
            "--workers", "2", "--no-progress", "--model", tiny_model.path]
