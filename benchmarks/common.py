@@ -33,6 +33,7 @@ import numpy as np  # noqa: E402
 
 from detector.video import Frame, VideoError, iter_frames, probe  # noqa: E402
 from detector.faces import limit_threads  # noqa: E402
+from detector.training import COLUMN_SETS  # noqa: E402,F401  (the --columns sets, used by the scripts)
 
 limit_threads()  # as in a scan worker: OpenCV and its FFmpeg decoder on one thread
 
@@ -86,25 +87,16 @@ def machine(extra: dict | None = None) -> dict:
     return info
 
 
-#: Named column sets of the scripts' ``--columns`` option.  ``grid``: the block-grid
-#: strengths only (luma 8x8 per region and inner/band vs outer, 4x4, chroma), without the
-#: DCT-coefficient statistics, which like the blur, spectrum and noise families measure
-#: how smooth the face is.
-COLUMN_SETS = {"grid": r"^block_(?!dct)"}
-
-
 def select_columns(columns: list[str], spec: str | None) -> list[str]:
-    """The ``columns`` a ``--columns`` value keeps: a name of :data:`COLUMN_SETS` or a
-    regular expression the names must match (None: all).  Exits when none matches."""
-    if not spec:
-        return columns
-    import re
+    """The ``columns`` a ``--columns`` value keeps (:func:`detector.training.select_columns`:
+    a name of :data:`COLUMN_SETS`, ``all``/None, or a regular expression); exits when none
+    matches."""
+    from detector.training import select_columns as select
 
-    pattern = re.compile(COLUMN_SETS.get(spec, spec))
-    kept = [c for c in columns if pattern.search(c)]
-    if not kept:
-        raise SystemExit(f"--columns {spec!r} matches no feature column")
-    return kept
+    try:
+        return select(columns, spec)
+    except ValueError as e:
+        raise SystemExit(str(e)) from None
 
 
 def write_json(name: str, data: dict) -> Path:

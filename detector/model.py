@@ -217,6 +217,13 @@ def load_model(folder: str | os.PathLike | None = None) -> DetectorModel:
                          str(card.get("version", "0")), card, str(folder))
 
 
+def _column_set_line(cs: dict | None) -> list[str]:
+    if not cs or cs.get("spec") in (None, "all"):
+        return []
+    return [f"- columns offered to the search: `--columns {cs['spec']}` (`{cs.get('pattern')}`, "
+            f"{cs.get('n_offered')} columns)"]
+
+
 def card_markdown(card: dict) -> str:
     """Human-readable model card."""
     m = card.get("metrics", {})
@@ -227,7 +234,8 @@ def card_markdown(card: dict) -> str:
              f"- counts: {json.dumps(card.get('training', {}).get('counts', {}))}", "",
              "## Features", "", f"- features version: {card.get('features_version')}",
              f"- {len(card.get('columns', []))} aggregated columns; families: "
-             f"{', '.join(sorted({c.split('_', 1)[0] for c in card.get('columns', [])}))}", "",
+             f"{', '.join(sorted({c.split('_', 1)[0] for c in card.get('columns', [])}))}",
+             *_column_set_line(card.get("column_set")), "",
              "## Parameters", "", "```json", json.dumps(card.get("parameters", {}), indent=2, default=str), "```", "",
              f"Decision threshold (EER point of the validation folds): {card.get('threshold')}", "",
              "## Metrics (grouped cross-validation, out-of-fold)", "", "```json",

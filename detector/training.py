@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import platform
+import re
 import sys
 import time
 import warnings
@@ -118,6 +119,36 @@ STAT_CHOICES = [("mean",), ("mean", "median"), None]
 #: Family subsets the search may choose from (compression traces alone carried most
 #: signal on FF++, see benchmarks/accuracy.py --families).
 FAMILY_CHOICES = [None, ("block",)]
+
+
+#: Named column sets for ``train --columns``.  ``grid``: the block-grid strength columns
+#: (the ``block`` family without its DCT statistics): the loss of the source's 8x8
+#: compression grid inside the face is shared by all four FF++ methods and by the
+#: self-blended fakes, while the smoothness cues (``hf``, ``noise``, ``spec``, the DCT
+#: statistics) have opposite signs for different methods (README, "Grid columns only").
+COLUMN_SETS = {"grid": r"^block_(?!dct)"}
+
+
+def select_columns(columns: list[str], spec: str | None) -> list[str]:
+    """The ``columns`` that a column spec keeps: a name of :data:`COLUMN_SETS`, ``all``
+    or None (every column), or a regular expression the names must match.
+
+    Raises ``ValueError`` when nothing matches or the expression is invalid.
+
+    >>> select_columns(["block_grid_in__mean", "block_dct_in__mean", "hf_ratio__mean"], "grid")
+    ['block_grid_in__mean']
+    """
+    if spec is None or spec == "all":
+        return list(columns)
+    try:
+        pattern = re.compile(COLUMN_SETS.get(spec, spec))
+    except re.error as e:
+        raise ValueError(f"--columns {spec!r} is not a column set ({', '.join(COLUMN_SETS)}) "
+                         f"nor a valid regular expression: {e}") from None
+    kept = [c for c in columns if pattern.search(c)]
+    if not kept:
+        raise ValueError(f"--columns {spec!r} matches no feature column")
+    return kept
 
 
 def make_pipeline(columns: list[str] | None = None) -> Pipeline:
@@ -364,13 +395,18 @@ def subset_aucs(scores: pd.DataFrame) -> dict:
 
 def train(features_dir: str, out_dir: str, name: str | None = None, version: str = "1", seed: int = 0,
           quick: bool = False, command: str | None = None, log=print, fusion: bool = False,
-          drop: tuple[str, ...] = ()) -> DetectorModel:
-    """Fit, cross-validate, evaluate and save a model folder (see module docstring)."""
+          drop: tuple[str, ...] = (), columns: str | None = None) -> DetectorModel:
+    """Fit, cross-validate, evaluate and save a model folder (see module docstring).
+
+    ``drop``: feature families left out; ``columns``: a column spec for
+    :func:`select_columns` (``grid``, a regular expression, or None/``all``)."""
     t0 = time.time()
     frames, videos = load_features(features_dir)
+    spec = None if columns in (None, "all") else columns
     columns = [c for c in aggregated_columns(videos) if family_of(c) not in set(drop)]
     if not columns:
         raise ValueError(f"no feature columns left after dropping {list(drop)}")
+    columns = select_columns(columns, spec)
     usable = videos[videos.get("n_faces", 0) > 0].reset_index(drop=True)
     skipped = videos[~videos.index.isin(videos.index[videos.get("n_faces", 0) > 0])]
     log(f"{len(usable)} videos with faces ({len(skipped)} without), {len(columns)} features")
@@ -427,11 +463,12 @@ def train(features_dir: str, out_dir: str, name: str | None = None, version: str
                      "counts": counts.to_dict("records")},
         "parameters": params,
         "families": sorted({family_of(c) for c in columns}),
+        "column_set": {"spec": spec or "all", "pattern": COLUMN_SETS.get(spec, spec), "n_offered": len(columns)},
         "metrics": {"video": headline(video_eval), "subsets": metrics["subsets"],
                     "video_at_fold_thresholds": {k: fold_thr.get(k) for k in ("far", "frr", "hter")},
                     "video_deployed_rule": headline(dep_eval) | {"n_videos_differing": dep_eval["n_videos_differing"]},
                     "frame": headline(frame_eval) if frame_eval else None},
-        "command": command or _recipe(features_dir, out_dir, seed, quick, name, version, fusion, drop),
+        "command": command or _recipe(features_dir, out_dir, seed, quick, name, version, fusion, drop, spec),
         "libraries": _library_versions(),
         "trained_seconds": round(time.time() - t0, 1),
     }
@@ -441,13 +478,15 @@ def train(features_dir: str, out_dir: str, name: str | None = None, version: str
 
 
 def _recipe(features_dir: str, out_dir: str, seed: int, quick: bool, name: str | None = None,
-            version: str = "1", fusion: bool = False, drop: tuple[str, ...] = ()) -> str:
+            version: str = "1", fusion: bool = False, drop: tuple[str, ...] = (),
+            columns: str | None = None) -> str:
     """The commands that reproduce this model from its manifest."""
     stamp_path = Path(features_dir) / "extract.json"
     stamp = json.loads(stamp_path.read_text()) if stamp_path.exists() else {}
     train_cmd = f"deepfake-detector train --features {features_dir} --out {out_dir} --seed {seed}" + \
         (f" --name {name}" if name else "") + f" --version {version}" + (" --quick" if quick else "") + \
-        (" --fusion" if fusion else "") + ("".join(f" --drop {f}" for f in drop))
+        (" --fusion" if fusion else "") + ("".join(f" --drop {f}" for f in drop)) + \
+        (f" --columns '{columns}'" if columns else "")
     if stamp.get("manifest"):
         return (f"deepfake-detector extract --manifest {stamp['manifest']} --out {features_dir} "
                 f"--frames {stamp.get('n_frames', 16)} && {train_cmd}")
@@ -470,10 +509,10 @@ def cmd_train(args) -> int:
 
         m = train_self_blended(args.features, args.out, mode=args.self_blended, sbi_dir=args.self_blended_dir,
                                workers=args.workers, seed=args.seed, quick=args.quick, name=args.name,
-                               version=args.version, drop=tuple(args.drop))
+                               version=args.version, drop=tuple(args.drop), columns=args.columns)
     else:
         m = train(args.features, args.out, name=args.name, version=args.version, seed=args.seed, quick=args.quick,
-                  fusion=args.fusion, drop=tuple(args.drop))
+                  fusion=args.fusion, drop=tuple(args.drop), columns=args.columns)
     h = m.card["metrics"]["video"]
     print(f"saved {args.out}: out-of-fold video AUC {h['auc']:.3f} (95% CI {h['auc_ci']}), "
           f"EER {h['eer']:.3f}, threshold {m.threshold:+.4f}")
@@ -493,6 +532,10 @@ def register_cli(sub) -> None:
     s.add_argument("--jobs", type=int, default=1, help="parallel jobs for the grid searches (same result)")
     s.add_argument("--drop", action="append", default=[], choices=list(FAMILIES), metavar="FAMILY",
                    help="leave a feature family out (repeatable), e.g. --drop flick for a cheaper scan")
+    s.add_argument("--columns", default=None, metavar="SPEC",
+                   help="the feature columns offered to the model: 'all', 'grid' (block-grid strengths only), or a "
+                        "regular expression on column names; default: 'grid' with --self-blended only (measured "
+                        "better on real fakes, README), else all")
     s.add_argument("--fusion", action="store_true",
                    help="average per-family SVMs (the best two families of the inner CV) instead of one SVM "
                         "over the families the grid picks (measured: not better overall, see README)")

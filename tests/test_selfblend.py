@@ -165,6 +165,10 @@ def test_train_self_blended_cli_end_to_end(tmp_path):
     assert counts["n"].sum() == 15 and card["training"]["n_groups"] == 5
     assert "--self-blended only" in card["command"] and "--drop flick" in card["command"]
     assert "flick" not in m.families  # --drop reaches the training of a self-blended model
+    # Trained on self-blended fakes alone, the model reads only the block-grid strengths
+    # by default (the trace real face swaps share; README), and the card says so.
+    assert card["column_set"]["spec"] == "grid" and m.families == ("block",)
+    assert all(c.startswith("block_") and not c.startswith("block_dct") for c in m.columns)
     assert (feats / "self_blended" / "videos" / "manifest.csv").exists()
     scores = pd.read_csv(model / "evaluation" / "scores.csv")
     assert scores["score"].notna().all() and m.threshold is not None

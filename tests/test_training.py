@@ -127,6 +127,33 @@ def test_train_cli_can_leave_a_family_out(tmp_path):
     assert "--drop noise --drop block" in m.card["command"] and m.card["families"] == ["hf"]
 
 
+def test_train_cli_columns_keeps_a_column_set_and_says_so(tmp_path, capsys):
+    """`train --columns grid` offers only the block-grid strengths (the `block` family
+    without its DCT statistics); a regular expression works too; a spec that matches
+    nothing is a one-line error."""
+    from detector.cli import main
+    from detector.training import select_columns
+
+    d = _features_dir(tmp_path)
+    v = pd.read_parquet(d / "videos.parquet")
+    v["block_dct_inner__mean"] = np.random.default_rng(3).normal(size=len(v))
+    v.to_parquet(d / "videos.parquet")
+    assert main(["train", "--features", str(d), "--out", str(tmp_path / "g"), "--quick", "--columns", "grid"]) == 0
+    g = load_model(tmp_path / "g")
+    assert g.columns == ["block_inner__mean"]
+    assert g.card["column_set"]["spec"] == "grid" and "--columns 'grid'" in g.card["command"]
+    assert "--columns grid" in (tmp_path / "g" / "CARD.md").read_text()
+    assert main(["train", "--features", str(d), "--out", str(tmp_path / "r"), "--quick",
+                 "--columns", "^(hf|noise)_"]) == 0
+    assert load_model(tmp_path / "r").columns == ["hf_inner_outer__mean", "noise_inner_outer__mean"]
+    assert main(["train", "--features", str(d), "--out", str(tmp_path / "x"), "--quick", "--columns", "^nothing"]) == 1
+    assert "matches no feature column" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+    with pytest.raises(ValueError, match="regular expression"):
+        select_columns(["a"], "(")
+    assert select_columns(["a", "b"], "all") == ["a", "b"]
+
+
 def test_deployed_scores_take_the_highest_qualifying_track(tmp_path):
     """The evaluation can score videos as analyze() does: the highest score of the tracks
     seen in >= 3 sampled frames; a track seen once does not count."""
