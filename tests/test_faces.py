@@ -77,3 +77,44 @@ def test_two_faces_in_a_video_give_two_tracks(two_face_video):
     a = analyze(two_face_video, model=None, n_frames=8)
     assert len(a.tracks) == 2
     assert all(t.n_faces >= 7 for t in a.tracks)
+
+
+def test_sequence_detector_windows_match_whole_frames_and_find_newcomers(astronaut):
+    """Between whole-frame searches, SequenceDetector looks only around the previous faces:
+    the landmarks come out near where a whole-frame pass puts them (within two pixels of
+    the scaled frame), and a person who enters is found at the next whole-frame search."""
+    import cv2
+
+    from detector.faces import SequenceDetector
+
+    face = cv2.resize(astronaut[0:300, 90:390], (240, 240))
+    det = SequenceDetector(full_every=4)
+    for k in range(12):
+        canvas = np.full((720, 1280, 3), 110, np.uint8)
+        x = 100 + 7 * k
+        canvas[200:440, x:x + 240] = face
+        if k >= 5:  # a second person enters at sample 5, far from the first
+            canvas[300:540, 950:1190] = face[:, ::-1]
+        found, whole = det(canvas), detect_faces(canvas)
+        assert len(found) == (1 if k < 8 else 2), k  # samples 5-7 search near the first face only
+        first = min(found, key=lambda f: f.box[0])
+        ref = min(whole, key=lambda f: f.box[0])
+        assert np.abs(first.landmarks - ref.landmarks).max() <= 4.0 + 1e-6  # 2 px at 640 px wide
+    assert det.n_seen == 12 and det.n_windowed == 9  # samples 0, 4, 8 searched whole
+
+
+def test_a_window_around_nobody_falls_back_to_the_whole_frame(astronaut):
+    """A face lost from the window (it jumped away) is searched for in the whole frame."""
+    import cv2
+
+    from detector.faces import SequenceDetector
+
+    face = cv2.resize(astronaut[0:300, 90:390], (240, 240))
+    det = SequenceDetector(full_every=10)
+    a = np.full((720, 1280, 3), 110, np.uint8)
+    a[200:440, 80:320] = face
+    b = np.full((720, 1280, 3), 110, np.uint8)
+    b[300:540, 980:1220] = face
+    assert len(det(a)) == 1
+    (f,) = det(b)
+    assert f.box[0] > 900 and det.n_windowed == 0
