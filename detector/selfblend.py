@@ -290,7 +290,7 @@ def train_self_blended(features_dir: str, out_dir: str, mode: str = "only", sbi_
     cmd = command or (f"deepfake-detector train --features {features_dir} --out {out_dir} --self-blended {mode}"
                       + (f" --self-blended-dir {sbi_dir}" if sbi_dir else "") + f" --seed {seed}"
                       + (" --quick" if quick else "") + "".join(f" --drop {f}" for f in drop)
-                      + (f" --columns '{columns}'" if columns != DEFAULT_COLUMNS[mode] else ""))
+                      + (f" --columns '{columns}'" if columns != "all" else ""))
     return train(str(cdir), out_dir, name=name, version=version, seed=seed, quick=quick, command=cmd, log=log,
                  drop=tuple(drop), columns=columns)
 

@@ -168,6 +168,7 @@ def test_train_self_blended_cli_end_to_end(tmp_path):
     # Trained on self-blended fakes alone, the model reads only the block-grid strengths
     # by default (the trace real face swaps share; README), and the card says so.
     assert card["column_set"]["spec"] == "grid" and m.families == ("block",)
+    assert "--columns 'grid'" in card["command"]  # the command reproduces it whatever the default
     assert all(c.startswith("block_") and not c.startswith("block_dct") for c in m.columns)
     assert (feats / "self_blended" / "videos" / "manifest.csv").exists()
     scores = pd.read_csv(model / "evaluation" / "scores.csv")
