@@ -133,16 +133,11 @@ def detect_faces(image: np.ndarray, min_confidence: float = MIN_CONFIDENCE,
     scale = min(1.0, DETECT_WIDTH / max(w, h))
     shape = (round(h * scale), round(w * scale)) if scale < 1.0 else (h, w)
     win = _window(near, scale, shape) if near else None
-    if win is not None and scale < 1.0:
-        # The window of the whole scaled frame: the same pixels as a whole-frame pass sees.
+    small = image if scale == 1.0 else cv2.resize(image, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+    x0 = y0 = 0
+    if win is not None:  # that window of the scaled frame: the pixels a whole-frame pass sees there
         x0, y0, x1, y1 = win
-        small = cv2.resize(image, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)[y0:y1, x0:x1]
-    elif win is not None:
-        x0, y0, x1, y1 = win
-        small = image[y0:y1, x0:x1]
-    else:
-        x0 = y0 = 0
-        small = image if scale == 1.0 else cv2.resize(image, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+        small = small[y0:y1, x0:x1]
     small = np.ascontiguousarray(small)
     off = np.array([x0, y0], float)
     faces: list[Face] = []
