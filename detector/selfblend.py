@@ -82,6 +82,10 @@ def _rows(source: dict, rec: dict, out: Path) -> list[dict]:
     return rows
 
 
+#: Reason recorded in ``failures.csv`` when a worker process died (retried by a re-run).
+WORKER_DIED = "worker died"
+
+
 def make_self_blended(manifest_df: pd.DataFrame, out_dir: str | os.PathLike, max_frames: int = DEFAULT_MAX_FRAMES,
                       seed: int = 0, workers: int | None = 2, controls: bool = True,
                       progress: bool = False) -> pd.DataFrame:
@@ -90,7 +94,7 @@ def make_self_blended(manifest_df: pd.DataFrame, out_dir: str | os.PathLike, max
     ``manifest_df`` needs ``abs_path`` and ``label`` (only ``real`` rows are used) and
     ideally ``group``, ``compression``, ``dataset``.  Runs ``workers`` processes (spawn
     context) over videos; videos already made are skipped, and so are sources that
-    failed before (listed in ``failures.csv``).
+    failed before (listed in ``failures.csv``), unless their worker process died.
 
     Returns the manifest of the generated videos (``path`` relative to ``out_dir``,
     ``abs_path``, label, group, method, compression, dataset, and source_path, crf,
@@ -126,6 +130,9 @@ def make_self_blended(manifest_df: pd.DataFrame, out_dir: str | os.PathLike, max
 
     fail_path = out / "failures.csv"
     failures = pd.read_csv(fail_path).to_dict("records") if fail_path.exists() else []
+    # A source whose synthesis failed (no face, unreadable...) is not tried again; one whose
+    # worker process died (killed, out of memory, a broken pool) is: a re-run resumes it.
+    failures = [f for f in failures if not str(f.get("reason", "")).startswith(WORKER_DIED)]
     failed_before = {f["abs_path"] for f in failures}
     todo = [r for r in sources if not done(r) and r["abs_path"] not in failed_before]
     if todo:
@@ -149,7 +156,7 @@ def make_self_blended(manifest_df: pd.DataFrame, out_dir: str | os.PathLike, max
                 try:
                     path, rec, err = fut.result()
                 except Exception as e:  # a worker died; a re-run resumes
-                    path, rec, err = r["abs_path"], None, f"worker died: {e}"
+                    path, rec, err = r["abs_path"], None, f"{WORKER_DIED}: {e}"
                 if err is not None:
                     failures.append({"abs_path": path, "reason": err})
                     pd.DataFrame(failures).to_csv(fail_path, index=False)
@@ -162,6 +169,8 @@ def make_self_blended(manifest_df: pd.DataFrame, out_dir: str | os.PathLike, max
                     bar.update(1)
         if bar:
             bar.close()
+        if fail_path.exists():  # the retried sources that worked leave the list
+            pd.DataFrame(failures, columns=["abs_path", "reason"]).to_csv(fail_path, index=False)
     rows = []
     for r in sources:
         if done(r):

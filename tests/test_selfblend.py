@@ -173,3 +173,22 @@ def test_train_self_blended_cli_end_to_end(tmp_path):
     assert (feats / "self_blended" / "videos" / "manifest.csv").exists()
     scores = pd.read_csv(model / "evaluation" / "scores.csv")
     assert scores["score"].notna().all() and m.threshold is not None
+
+
+def test_make_self_blended_retries_a_source_whose_worker_died(real_clip, tmp_path):
+    """failures.csv: a source that failed (e.g. no face) is skipped by a re-run; one whose
+    worker process died (killed, broken pool) is made by the re-run."""
+    from detector.selfblend import WORKER_DIED, make_self_blended
+
+    noface = write_video((np.full((120, 160, 3), 90, np.uint8) for _ in range(8)), tmp_path / "noface.mp4")
+    m = pd.DataFrame({"abs_path": [str(real_clip), str(noface)], "label": "real", "group": ["g1", "g2"],
+                      "compression": "c23", "dataset": "synthetic"})
+    out = tmp_path / "gen"
+    out.mkdir()
+    pd.DataFrame([{"abs_path": str(real_clip), "reason": f"{WORKER_DIED}: terminated abruptly"},
+                  {"abs_path": str(noface), "reason": "ValueError: faces in only 0 of 8 frames"}]
+                 ).to_csv(out / "failures.csv", index=False)
+    g = make_self_blended(m, out, max_frames=12, workers=1)
+    assert set(g["group"]) == {"g1"} and len(g) == 2  # the died one made (fake + control)
+    left = pd.read_csv(out / "failures.csv") if (out / "failures.csv").exists() else pd.DataFrame()
+    assert list(left.get("abs_path", [])) == [str(noface)]
