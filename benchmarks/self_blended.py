@@ -54,7 +54,8 @@ from detector import evaluation as ev  # noqa: E402
 from detector.datasets import read_manifest  # noqa: E402
 from detector.extraction import aggregated_columns, collect, extract, load_features  # noqa: E402
 from detector.features import FEATURES_VERSION  # noqa: E402
-from detector.selfblend import CONTROL_METHOD, METHOD, auc, decision, grid_search, make_self_blended  # noqa: E402
+from detector.selfblend import (CONTROL_METHOD, METHOD, auc, decision, grid_search, make_self_blended,  # noqa: E402
+                                round_dirs)
 from detector.training import subset_aucs  # noqa: E402
 
 ROOT = Path(os.environ.get("DEEPFAKE_SBI_ROOT", "/work/sbi"))
@@ -70,13 +71,17 @@ def ffpp_dir() -> Path:
     return ROOT / f"feats_v{FEATURES_VERSION}_f{N_FRAMES}" / "ffpp"
 
 
-def sbi_feats_dir() -> Path:
+#: Self-blending rounds (``--rounds``): self-blended fakes (and controls) per real video.
+ROUNDS = 1
+
+
+def sbi_feats_dir(k: int = 0) -> Path:
     # the layout of 'deepfake-detector train --self-blended ... --self-blended-dir ROOT', so the CLI reuses it
-    return ROOT / f"features_v{FEATURES_VERSION}_f{N_FRAMES}"
+    return round_dirs(ROOT, k, N_FRAMES)[1]
 
 
-def sbi_videos_dir() -> Path:
-    return ROOT / "videos"
+def sbi_videos_dir(k: int = 0) -> Path:
+    return round_dirs(ROOT, k, N_FRAMES)[0]
 
 
 def dataset_manifest() -> pd.DataFrame:
@@ -109,19 +114,21 @@ def prepare(budget: float) -> bool:
     collect(m, ffpp_dir())
     print(f"dataset features ready: {ffpp_dir()} ({time.time() - t:.0f} s)")
     reals = m[m["label"] == "real"]
-    t = time.time()
-    if not run_in_chunks(lambda c: make_self_blended(c, sbi_videos_dir(), workers=WORKERS), reals, deadline):
-        print(f"self-blended videos: not finished ({time.time() - t:.0f} s); run --part prepare again")
-        return False
-    gen = make_self_blended(reals, sbi_videos_dir(), workers=WORKERS)
-    print(f"self-blended videos ready: {len(gen)} videos in {sbi_videos_dir()} ({time.time() - t:.0f} s)")
-    t = time.time()
-    gpath = str(sbi_videos_dir() / "manifest.csv")
-    if not run_in_chunks(lambda c: _extract_quiet(c, sbi_feats_dir(), gpath), gen, deadline):
-        print(f"self-blended features: not finished ({time.time() - t:.0f} s); run --part prepare again")
-        return False
-    collect(gen, sbi_feats_dir())
-    print(f"self-blended features ready: {sbi_feats_dir()} ({time.time() - t:.0f} s)")
+    for k in range(ROUNDS):
+        t = time.time()
+        vdir, gdir = sbi_videos_dir(k), sbi_feats_dir(k)
+        if not run_in_chunks(lambda c: make_self_blended(c, vdir, seed=k, workers=WORKERS), reals, deadline):
+            print(f"self-blended videos: not finished ({time.time() - t:.0f} s); run --part prepare again")
+            return False
+        gen = make_self_blended(reals, vdir, seed=k, workers=WORKERS)
+        print(f"self-blended videos ready: {len(gen)} videos in {vdir} ({time.time() - t:.0f} s)")
+        t = time.time()
+        gpath = str(vdir / "manifest.csv")
+        if not run_in_chunks(lambda c: _extract_quiet(c, gdir, gpath), gen, deadline):
+            print(f"self-blended features: not finished ({time.time() - t:.0f} s); run --part prepare again")
+            return False
+        collect(gen, gdir)
+        print(f"self-blended features ready: {gdir} ({time.time() - t:.0f} s)")
     return True
 
 
@@ -129,7 +136,7 @@ def load(columns: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame, list[s
     """(dataset videos, generated videos, feature columns), videos with faces only;
     ``columns``: :func:`common.select_columns`'s ``--columns`` value (default: all)."""
     _, f = load_features(ffpp_dir())
-    _, s = load_features(sbi_feats_dir())
+    s = pd.concat([load_features(sbi_feats_dir(k))[1] for k in range(ROUNDS)], ignore_index=True)
     f = f[f["n_faces"] > 0].reset_index(drop=True)
     s = s[s["n_faces"] > 0].reset_index(drop=True)
     cols = common.select_columns([c for c in aggregated_columns(f) if c in s.columns], columns)
@@ -358,7 +365,12 @@ def main(argv=None) -> int:
     p.add_argument("--columns", default=None,
                    help=f"parts sbi and cross: only these feature columns: {sorted(common.COLUMN_SETS)} "
                         "or a regular expression")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="self-blended fakes (and controls) per real video, round k with seed k "
+                        "(as train --self-blended-rounds); prepare makes them, sbi/cross/pairs use them all")
     a = p.parse_args(argv)
+    global ROUNDS
+    ROUNDS = max(1, a.rounds)
     t0 = time.time()
     cmd = "python benchmarks/self_blended.py " + " ".join(sys.argv[1:] if argv is None else argv)
     if a.part == "prepare":
@@ -373,7 +385,7 @@ def main(argv=None) -> int:
     methods = a.methods.split(",") if a.methods else None
     res = part_sbi(a.seed, a.quick, keys, a.columns) if a.part == "sbi" else part_pairs() if a.part == "pairs" \
         else part_cross(a.seed, a.quick, methods, a.columns)
-    gen = pd.read_csv(sbi_videos_dir() / "manifest.csv")
+    gen = pd.concat([pd.read_csv(sbi_videos_dir(k) / "manifest.csv") for k in range(ROUNDS)], ignore_index=True)
     res.update({"command": cmd, "machine": machine, "seconds": round(time.time() - t0, 1),
                 "generated": {"n_fake": int((gen["method"] == METHOD).sum()),
                               "n_control": int((gen["method"] == CONTROL_METHOD).sum()),
@@ -389,6 +401,8 @@ def main(argv=None) -> int:
         name += "_" + "-".join(methods)
     if a.part in ("sbi", "cross") and a.seed:
         name += f"_seed{a.seed}"
+    if ROUNDS > 1:
+        name += f"_r{ROUNDS}"
     if a.tag:
         name += "_" + a.tag
     common.write_json(name, json.loads(json.dumps(ev.to_jsonable(res), default=str)))
@@ -398,7 +412,8 @@ def main(argv=None) -> int:
 def _ready() -> bool:
     try:
         load_features(ffpp_dir())
-        load_features(sbi_feats_dir())
+        for k in range(ROUNDS):
+            load_features(sbi_feats_dir(k))
     except (FileNotFoundError, ValueError):
         return False
     m = dataset_manifest()

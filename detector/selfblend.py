@@ -187,20 +187,33 @@ def make_self_blended(manifest_df: pd.DataFrame, out_dir: str | os.PathLike, max
 # --------------------------------------------------------------------------
 
 
+def round_dirs(sbi_dir: str | os.PathLike, k: int, n_frames: int) -> tuple[Path, Path]:
+    """(videos folder, features folder) of self-blending round ``k`` under ``sbi_dir``:
+    ``videos`` and ``features_v<FEATURES_VERSION>_f<n_frames>`` for round 0, with
+    ``_r<k>`` appended for the others."""
+    from .features import FEATURES_VERSION
+
+    sdir, suffix = Path(sbi_dir), "" if k == 0 else f"_r{k}"
+    return sdir / f"videos{suffix}", sdir / f"features_v{FEATURES_VERSION}_f{n_frames}{suffix}"
+
+
 def self_blended_features(features_dir: str | os.PathLike, sbi_dir: str | os.PathLike | None = None,
                           workers: int | None = 2, seed: int = 0, controls: bool = True,
-                          max_frames: int = DEFAULT_MAX_FRAMES, progress: bool = True, log=print
-                          ) -> tuple[pd.DataFrame, pd.DataFrame, Path]:
+                          max_frames: int = DEFAULT_MAX_FRAMES, progress: bool = True, log=print,
+                          rounds: int = 1) -> tuple[pd.DataFrame, pd.DataFrame, Path]:
     """Self-blend the real videos of an extracted features folder and extract the
     generated videos' features with the same frame count.
 
-    Videos go to ``sbi_dir/videos`` (default ``features_dir/self_blended``), features to
-    ``sbi_dir/features_v<FEATURES_VERSION>_f<n_frames>`` (extraction refuses to mix
-    versions).  Returns (frames, videos, features folder) of the generated videos.
+    ``rounds``: how many self-blended fakes (and controls) to make of each real video,
+    each round with other random blend parameters (round k uses seed ``seed + k``).
+    Round k's videos and features go to :func:`round_dirs` of ``sbi_dir`` (default
+    ``features_dir/self_blended``; extraction refuses to mix feature versions).
+    Returns (frames, videos, features folder of round 0) of all the generated videos.
     """
     from .extraction import extract, load_features
-    from .features import FEATURES_VERSION
 
+    if rounds < 1:
+        raise ValueError(f"rounds must be >= 1, not {rounds}")
     fdir = Path(features_dir)
     stamp = json.loads((fdir / "extract.json").read_text()) if (fdir / "extract.json").exists() else {}
     n_frames = int(stamp.get("n_frames", 16))
@@ -214,16 +227,21 @@ def self_blended_features(features_dir: str | os.PathLike, sbi_dir: str | os.Pat
     if reals.empty:
         raise ValueError(f"no real video in {fdir}: nothing to self-blend")
     sdir = Path(sbi_dir) if sbi_dir else fdir / "self_blended"
-    log(f"self-blending {len(reals)} real videos -> {sdir / 'videos'}")
-    gen = make_self_blended(reals, sdir / "videos", max_frames=max_frames, seed=seed, workers=workers,
-                            controls=controls, progress=progress)
-    if gen.empty:
-        raise ValueError(f"no self-blended video could be made (see {sdir / 'videos' / 'failures.csv'})")
-    gdir = sdir / f"features_v{FEATURES_VERSION}_f{n_frames}"
-    log(f"extracting features of {len(gen)} generated videos ({n_frames} frames each) -> {gdir}")
-    frames, gvideos = extract(gen, gdir, n_frames=n_frames, workers=workers, progress=progress,
-                              manifest_path=str(sdir / "videos" / "manifest.csv"))
-    return frames, gvideos, gdir
+    parts = []
+    for k in range(rounds):
+        vdir, gdir = round_dirs(sdir, k, n_frames)
+        log(f"self-blending {len(reals)} real videos -> {vdir}" + (f" (round {k + 1} of {rounds})" if rounds > 1 else ""))
+        gen = make_self_blended(reals, vdir, max_frames=max_frames, seed=seed + k, workers=workers,
+                                controls=controls, progress=progress)
+        if gen.empty:
+            raise ValueError(f"no self-blended video could be made (see {vdir / 'failures.csv'})")
+        log(f"extracting features of {len(gen)} generated videos ({n_frames} frames each) -> {gdir}")
+        parts.append(extract(gen, gdir, n_frames=n_frames, workers=workers, progress=progress,
+                             manifest_path=str(vdir / "manifest.csv")))
+    frames = pd.concat([f for f, _ in parts if len(f)], ignore_index=True) if any(len(f) for f, _ in parts) \
+        else parts[0][0]
+    gvideos = pd.concat([v for _, v in parts], ignore_index=True)
+    return frames, gvideos, round_dirs(sdir, 0, n_frames)[1]
 
 
 def combine_features(parts: list[tuple[pd.DataFrame, pd.DataFrame]], out_dir: str | os.PathLike,
@@ -257,12 +275,14 @@ def combine_features(parts: list[tuple[pd.DataFrame, pd.DataFrame]], out_dir: st
 #: FF++, so for FF++ it is not a nested figure; for a platform's own videos it is prior
 #: knowledge.  ``add`` (real fakes in training too) keeps every column for the search.
 DEFAULT_COLUMNS = {"only": "grid", "add": "all"}
+#: Self-blended fakes made of each real video by ``train --self-blended`` (rounds).
+DEFAULT_ROUNDS = 1
 
 
 def train_self_blended(features_dir: str, out_dir: str, mode: str = "only", sbi_dir: str | None = None,
                        workers: int | None = 2, seed: int = 0, quick: bool = False, name: str | None = None,
                        version: str = "1", command: str | None = None, log=print,
-                       drop: tuple[str, ...] = (), columns: str | None = None):
+                       drop: tuple[str, ...] = (), columns: str | None = None, rounds: int | None = None):
     """``deepfake-detector train --self-blended only|add``.
 
     ``only``: train on the real videos of ``features_dir`` + their self-blended fakes
@@ -270,6 +290,8 @@ def train_self_blended(features_dir: str, out_dir: str, mode: str = "only", sbi_
     ``add``: keep the folder's own fakes as well.  ``drop``: feature families left out
     (as ``train --drop``).  ``columns``: the columns offered (as ``train --columns``);
     None means :data:`DEFAULT_COLUMNS` of the mode: ``grid`` for ``only``, all for ``add``.
+    ``rounds``: self-blended fakes per real video (:func:`self_blended_features`; None:
+    :data:`DEFAULT_ROUNDS`).
     Returns the saved model.
     """
     from .extraction import load_features
@@ -280,10 +302,11 @@ def train_self_blended(features_dir: str, out_dir: str, mode: str = "only", sbi_
         raise ValueError(f"--self-blended must be 'only' or 'add', not {mode!r}")
     if columns is None:
         columns = DEFAULT_COLUMNS[mode]
+    rounds = DEFAULT_ROUNDS if rounds is None else int(rounds)
     fdir = Path(features_dir)
     stamp = json.loads((fdir / "extract.json").read_text()) if (fdir / "extract.json").exists() else {}
     n_frames = int(stamp.get("n_frames", 16))
-    sframes, svideos, _ = self_blended_features(fdir, sbi_dir, workers=workers, seed=seed, log=log)
+    sframes, svideos, _ = self_blended_features(fdir, sbi_dir, workers=workers, seed=seed, log=log, rounds=rounds)
     frames, videos = load_features(fdir)
     if mode == "only":
         videos = videos[videos["label"] == "real"]
@@ -297,7 +320,8 @@ def train_self_blended(features_dir: str, out_dir: str, mode: str = "only", sbi_
     log(f"training on {len(videos)} videos of {fdir} ({mode}) + {len(svideos)} generated "
         f"({n_sbi} self-blended fakes, {len(svideos) - n_sbi} re-encoded controls) -> {cdir}")
     cmd = command or (f"deepfake-detector train --features {features_dir} --out {out_dir} --self-blended {mode}"
-                      + (f" --self-blended-dir {sbi_dir}" if sbi_dir else "") + f" --seed {seed}"
+                      + (f" --self-blended-dir {sbi_dir}" if sbi_dir else "") + f" --self-blended-rounds {rounds}"
+                      + f" --seed {seed}"
                       + (" --quick" if quick else "") + "".join(f" --drop {f}" for f in drop)
                       + (f" --columns '{columns}'" if columns != "all" else ""))
     return train(str(cdir), out_dir, name=name, version=version, seed=seed, quick=quick, command=cmd, log=log,

@@ -509,7 +509,8 @@ def cmd_train(args) -> int:
 
         m = train_self_blended(args.features, args.out, mode=args.self_blended, sbi_dir=args.self_blended_dir,
                                workers=args.workers, seed=args.seed, quick=args.quick, name=args.name,
-                               version=args.version, drop=tuple(args.drop), columns=args.columns)
+                               version=args.version, drop=tuple(args.drop), columns=args.columns,
+                               rounds=args.self_blended_rounds)
     else:
         m = train(args.features, args.out, name=args.name, version=args.version, seed=args.seed, quick=args.quick,
                   fusion=args.fusion, drop=tuple(args.drop), columns=args.columns)
@@ -543,6 +544,9 @@ def register_cli(sub) -> None:
                    help="add self-blended fakes of the real videos (detector/selfblend.py): 'only' trains on the "
                         "real videos + their self-blended fakes (no real fakes needed), 'add' keeps the dataset's fakes")
     s.add_argument("--self-blended-dir", default=None, help="where to write them (default: FEATURES/self_blended)")
+    s.add_argument("--self-blended-rounds", type=int, default=None, metavar="N",
+                   help="self-blended fakes (and controls) made of each real video, each with other random "
+                        "blend parameters (default: detector.selfblend.DEFAULT_ROUNDS)")
     s.add_argument("--workers", type=int, default=2, help="worker processes for --self-blended (default 2)")
     s.set_defaults(func=cmd_train)
 

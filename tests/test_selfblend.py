@@ -157,13 +157,18 @@ def test_train_self_blended_cli_end_to_end(tmp_path):
     assert main(["extract", "--manifest", str(vids / "manifest.csv"), "--out", str(feats), "--frames", "4",
                  "--workers", "2"]) == 0
     assert main(["train", "--features", str(feats), "--out", str(model), "--self-blended", "only", "--quick",
-                 "--workers", "2", "--drop", "flick"]) == 0
+                 "--workers", "2", "--drop", "flick", "--self-blended-rounds", "2"]) == 0
     m = load_model(model)
     card = json.loads((model / "card.json").read_text())
     counts = pd.DataFrame(card["training"]["counts"])
     assert set(counts["method"]) == {"synthetic-real", "self-blended", "re-encoded-real"}
-    assert counts["n"].sum() == 15 and card["training"]["n_groups"] == 5
+    # two rounds: 5 genuine + 2 x (5 self-blended fakes + 5 controls), each round its own blends
+    assert counts["n"].sum() == 25 and card["training"]["n_groups"] == 5
     assert "--self-blended only" in card["command"] and "--drop flick" in card["command"]
+    assert "--self-blended-rounds 2" in card["command"]
+    r0 = pd.read_csv(feats / "self_blended" / "videos" / "manifest.csv")
+    r1 = pd.read_csv(feats / "self_blended" / "videos_r1" / "manifest.csv")
+    assert len(r0) == len(r1) == 10 and not set(r0["blend_seed"]) & set(r1["blend_seed"])
     assert "flick" not in m.families  # --drop reaches the training of a self-blended model
     # Trained on self-blended fakes alone, the model reads only the block-grid strengths
     # by default (the trace real face swaps share; README), and the card says so.
