@@ -238,8 +238,8 @@ def self_blended_features(features_dir: str | os.PathLike, sbi_dir: str | os.Pat
         log(f"extracting features of {len(gen)} generated videos ({n_frames} frames each) -> {gdir}")
         parts.append(extract(gen, gdir, n_frames=n_frames, workers=workers, progress=progress,
                              manifest_path=str(vdir / "manifest.csv")))
-    frames = pd.concat([f for f, _ in parts if len(f)], ignore_index=True) if any(len(f) for f, _ in parts) \
-        else parts[0][0]
+    nonempty = [f for f, _ in parts if len(f)]
+    frames = pd.concat(nonempty, ignore_index=True) if nonempty else parts[0][0]
     gvideos = pd.concat([v for _, v in parts], ignore_index=True)
     return frames, gvideos, round_dirs(sdir, 0, n_frames)[1]
 
