@@ -504,6 +504,8 @@ def _manifest_hash(videos: pd.DataFrame) -> str:
 def cmd_train(args) -> int:
     global N_JOBS
     N_JOBS = max(1, int(getattr(args, "jobs", 1) or 1))
+    if getattr(args, "self_blended_rounds", None) is not None and not getattr(args, "self_blended", None):
+        raise ValueError("--self-blended-rounds needs --self-blended only|add")
     if getattr(args, "self_blended", None):
         from .selfblend import train_self_blended
 

@@ -148,6 +148,8 @@ def test_train_cli_columns_keeps_a_column_set_and_says_so(tmp_path, capsys):
     assert load_model(tmp_path / "r").columns == ["hf_inner_outer__mean", "noise_inner_outer__mean"]
     assert main(["train", "--features", str(d), "--out", str(tmp_path / "x"), "--quick", "--columns", "^nothing"]) == 1
     assert "matches no feature column" in capsys.readouterr().err
+    assert main(["train", "--features", str(d), "--out", str(tmp_path / "x"), "--self-blended-rounds", "2"]) == 1
+    assert "needs --self-blended" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
     with pytest.raises(ValueError, match="regular expression"):
         select_columns(["a"], "(")
