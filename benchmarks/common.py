@@ -34,6 +34,7 @@ import numpy as np  # noqa: E402
 from detector.video import Frame, VideoError, iter_frames, probe  # noqa: E402
 from detector.faces import limit_threads  # noqa: E402
 from detector.training import COLUMN_SETS  # noqa: E402,F401  (the --columns sets, used by the scripts)
+from detector.training import select_columns as _select_columns  # noqa: E402
 
 limit_threads()  # as in a scan worker: OpenCV and its FFmpeg decoder on one thread
 
@@ -91,10 +92,8 @@ def select_columns(columns: list[str], spec: str | None) -> list[str]:
     """The ``columns`` a ``--columns`` value keeps (:func:`detector.training.select_columns`:
     a name of :data:`COLUMN_SETS`, ``all``/None, or a regular expression); exits when none
     matches."""
-    from detector.training import select_columns as select
-
     try:
-        return select(columns, spec)
+        return _select_columns(columns, spec)
     except ValueError as e:
         raise SystemExit(str(e)) from None
 
