@@ -34,7 +34,7 @@ import plotly.graph_objects as go
 
 from .analysis import Analysis, TrackResult
 from .features import family_of, feature_columns
-from .model import CARD_FILE, DEFAULT_MODEL_DIR, MODEL_FILE, DetectorModel, ModelError, load_model
+from .model import CARD_FILE, DEFAULT_MODEL_DIR, MODEL_FILE, DetectorModel, ModelError, frames_text, load_model
 from .video import sha256_file
 
 log = logging.getLogger(__name__)
@@ -151,6 +151,7 @@ def card_summary(card: dict | None) -> pd.DataFrame:
             ("leakage groups", tr.get("n_groups")),
             ("features version", card.get("features_version")),
             ("feature columns", len(card.get("columns", [])) or None),
+            ("sampled frames", frames_text(card.get("frames"))),
             ("parameters", flat_text(card["parameters"]) if card.get("parameters") else None),
             ("decision threshold", fmt_score(card.get("threshold"))),
             ("model SHA-256", card.get("model_sha256")), ("command", card.get("command")),

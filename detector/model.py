@@ -224,6 +224,16 @@ def _column_set_line(cs: dict | None) -> list[str]:
             f"{cs.get('n_offered')} columns)"]
 
 
+def frames_text(frames: dict | None) -> str | None:
+    """'trained on 32 sampled frames per video, evaluated at 16' from a card's ``frames``."""
+    if not frames or not frames.get("training"):
+        return None
+    t, e = frames.get("training"), frames.get("evaluation") or frames.get("training")
+    if t == e:
+        return f"{t} sampled frames per video (training and evaluation)"
+    return f"trained on {t} sampled frames per video, evaluated at {e} (the frames the scanner samples)"
+
+
 def card_markdown(card: dict) -> str:
     """Human-readable model card."""
     m = card.get("metrics", {})
@@ -235,7 +245,8 @@ def card_markdown(card: dict) -> str:
              "## Features", "", f"- features version: {card.get('features_version')}",
              f"- {len(card.get('columns', []))} aggregated columns; families: "
              f"{', '.join(sorted({c.split('_', 1)[0] for c in card.get('columns', [])}))}",
-             *_column_set_line(card.get("column_set")), "",
+             *_column_set_line(card.get("column_set")),
+             *([f"- {frames_text(card.get('frames'))}"] if frames_text(card.get("frames")) else []), "",
              "## Parameters", "", "```json", json.dumps(card.get("parameters", {}), indent=2, default=str), "```", "",
              f"Decision threshold (EER point of the validation folds): {card.get('threshold')}", "",
              "## Metrics (grouped cross-validation, out-of-fold)", "", "```json",

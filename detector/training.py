@@ -20,6 +20,7 @@ The out-of-fold scores, ROC/DET points and metrics go to ``<out>/evaluation/``.
 from __future__ import annotations
 
 import json
+import os
 import platform
 import re
 import sys
@@ -328,6 +329,40 @@ def frame_level_scores(frames: pd.DataFrame, cv: CVResult, columns: list[str]) -
     return pd.concat(rows, ignore_index=True)
 
 
+def rescore(cv: CVResult, videos: pd.DataFrame, columns: list[str]) -> CVResult:
+    """The same out-of-fold models scoring other features of the same videos.
+
+    ``videos``: a per-video table of the cross-validated videos made another way, e.g.
+    extracted with fewer sampled frames, as the scanner samples them (``train
+    --eval-features``).  Each video is scored by the model of its own outer fold, at
+    that fold's threshold; a video without a face there gets no score (verdict
+    ``no-face``).  Raises ValueError when some cross-validated video is missing.
+    """
+    out = cv.scores.copy()
+    by_path = videos.drop_duplicates("path").set_index("path")
+    missing = [p for p in out["path"] if p not in by_path.index]
+    if missing:
+        raise ValueError(f"{len(missing)} of the {len(out)} training videos are not in the evaluation features "
+                         f"(first: {missing[0]}); extract them with the same manifest")
+    ev_rows = by_path.loc[out["path"]].reset_index()
+    has = ev_rows.get("n_faces", pd.Series(1, index=ev_rows.index)).to_numpy() > 0
+    score = np.full(len(out), np.nan)
+    for k, model in enumerate(cv.fold_models):
+        sel = has & (out["fold"].to_numpy() == k)
+        if sel.any():
+            score[sel] = model.decision_function(feature_matrix(ev_rows[sel], columns))
+    out["score"] = score
+    out["verdict"] = np.where(~np.isfinite(score), "no-face",
+                              np.where(score >= out["fold_threshold"], "fake", "real"))
+    return CVResult(out, cv.params, cv.fold_models)
+
+
+def features_frames(features_dir: str | os.PathLike) -> int | None:
+    """Frames sampled per video in an ``extract`` folder (None when it does not say)."""
+    stamp = Path(features_dir) / "extract.json"
+    return json.loads(stamp.read_text()).get("n_frames") if stamp.exists() else None
+
+
 def deployed_scores(frames: pd.DataFrame, videos: pd.DataFrame, cv: CVResult, columns: list[str]) -> pd.DataFrame:
     """Out-of-fold video scores by the rule :func:`detector.analysis.analyze` applies: the
     highest score among the tracks seen in enough sampled frames
@@ -395,11 +430,16 @@ def subset_aucs(scores: pd.DataFrame) -> dict:
 
 def train(features_dir: str, out_dir: str, name: str | None = None, version: str = "1", seed: int = 0,
           quick: bool = False, command: str | None = None, log=print, fusion: bool = False,
-          drop: tuple[str, ...] = (), columns: str | None = None) -> DetectorModel:
+          drop: tuple[str, ...] = (), columns: str | None = None,
+          eval_features: str | None = None) -> DetectorModel:
     """Fit, cross-validate, evaluate and save a model folder (see module docstring).
 
     ``drop``: feature families left out; ``columns``: a column spec for
-    :func:`select_columns` (``grid``, a regular expression, or None/``all``)."""
+    :func:`select_columns` (``grid``, a regular expression, or None/``all``);
+    ``eval_features``: features of the same videos extracted another way (typically
+    with the scanner's 16 frames when ``features_dir`` has more): the out-of-fold models
+    are trained on ``features_dir`` and the evaluation scores these (:func:`rescore`),
+    so the reported numbers are those of the deployed setting."""
     t0 = time.time()
     frames, videos = load_features(features_dir)
     spec = None if columns in (None, "all") else columns
@@ -414,10 +454,17 @@ def train(features_dir: str, out_dir: str, name: str | None = None, version: str
     cv = nested_cv(usable, columns, seed=seed, quick=quick, log=log, fusion=fusion)
     pipe, params, thr, oof_final = fit_final(usable, columns, seed=seed, quick=quick, fusion=fusion)
     log(f"final model: {params}, threshold {thr:+.4f}")
+    train_cv, scored_videos = None, usable
+    if eval_features:  # evaluate the same out-of-fold models on the deployed setting's features
+        frames, scored_videos = load_features(eval_features)
+        train_cv, cv = cv, rescore(cv, scored_videos, columns)
 
     out = Path(out_dir)
     evd = out / "evaluation"
     evd.mkdir(parents=True, exist_ok=True)
+    n_train, n_eval = features_frames(features_dir), features_frames(eval_features) if eval_features else None
+    frames_note = {"training": n_train, "evaluation": n_eval or n_train,
+                   "evaluation_features": str(eval_features) if eval_features else None}
     scores = cv.scores
     if len(skipped):  # no face: no score, kept so nothing silently disappears
         miss = skipped[[c for c in META if c in skipped.columns]].assign(fold=-1, score=np.nan,
@@ -432,7 +479,7 @@ def train(features_dir: str, out_dir: str, name: str | None = None, version: str
     fold_thr = ev.metrics_at_threshold(ev.as_binary(scored["label"]), scored["score"] - scored["fold_threshold"], 0.0)
     frame_eval = ev.evaluate_table(fscores, threshold=thr, by=("method", "compression")) if len(fscores) else None
     # The same out-of-fold models, videos scored the way analyze() scores them (highest qualifying track).
-    deployed = deployed_scores(frames, usable, cv, columns)
+    deployed = deployed_scores(frames, scored_videos, cv, columns)
     deployed.to_csv(evd / "scores_deployed_rule.csv", index=False)
     dep_eval = ev.evaluate_table(deployed, threshold=thr)
     dep_eval["n_videos_differing"] = int((deployed["score"] != deployed["main_track_score"]).sum())
@@ -449,7 +496,12 @@ def train(features_dir: str, out_dir: str, name: str | None = None, version: str
         "subsets": subset_aucs(scores),
         "folds": cv.params,
         "protocol": "nested grouped 5-fold CV (outer) x grouped 4-fold grid search (inner), split by 'group'",
+        "frames": frames_note,
     }
+    if train_cv is not None:
+        train_cv.scores.to_csv(evd / "scores_training_frames.csv", index=False)
+        metrics["video_training_frames"] = ev.evaluate_table(train_cv.scores, threshold=thr)
+        metrics["subsets_training_frames"] = subset_aucs(train_cv.scores)
     (evd / "metrics.json").write_text(json.dumps(ev.to_jsonable(metrics), indent=2))
 
     counts = videos.groupby(["label", "method", "compression"]).size().reset_index(name="n")
@@ -467,8 +519,12 @@ def train(features_dir: str, out_dir: str, name: str | None = None, version: str
         "metrics": {"video": headline(video_eval), "subsets": metrics["subsets"],
                     "video_at_fold_thresholds": {k: fold_thr.get(k) for k in ("far", "frr", "hter")},
                     "video_deployed_rule": headline(dep_eval) | {"n_videos_differing": dep_eval["n_videos_differing"]},
+                    **({"video_training_frames": headline(metrics["video_training_frames"]),
+                        "subsets_training_frames": metrics["subsets_training_frames"]} if train_cv is not None else {}),
                     "frame": headline(frame_eval) if frame_eval else None},
-        "command": command or _recipe(features_dir, out_dir, seed, quick, name, version, fusion, drop, spec),
+        "frames": frames_note,
+        "command": command or _recipe(features_dir, out_dir, seed, quick, name, version, fusion, drop, spec,
+                                      eval_features),
         "libraries": _library_versions(),
         "trained_seconds": round(time.time() - t0, 1),
     }
@@ -479,18 +535,20 @@ def train(features_dir: str, out_dir: str, name: str | None = None, version: str
 
 def _recipe(features_dir: str, out_dir: str, seed: int, quick: bool, name: str | None = None,
             version: str = "1", fusion: bool = False, drop: tuple[str, ...] = (),
-            columns: str | None = None) -> str:
+            columns: str | None = None, eval_features: str | None = None) -> str:
     """The commands that reproduce this model from its manifest."""
-    stamp_path = Path(features_dir) / "extract.json"
-    stamp = json.loads(stamp_path.read_text()) if stamp_path.exists() else {}
     train_cmd = f"deepfake-detector train --features {features_dir} --out {out_dir} --seed {seed}" + \
         (f" --name {name}" if name else "") + f" --version {version}" + (" --quick" if quick else "") + \
         (" --fusion" if fusion else "") + ("".join(f" --drop {f}" for f in drop)) + \
-        (f" --columns '{columns}'" if columns else "")
-    if stamp.get("manifest"):
-        return (f"deepfake-detector extract --manifest {stamp['manifest']} --out {features_dir} "
-                f"--frames {stamp.get('n_frames', 16)} && {train_cmd}")
-    return train_cmd
+        (f" --columns '{columns}'" if columns else "") + (f" --eval-features {eval_features}" if eval_features else "")
+    steps = []
+    for d in (features_dir, eval_features):
+        stamp_path = Path(d) / "extract.json" if d else None
+        stamp = json.loads(stamp_path.read_text()) if stamp_path and stamp_path.exists() else {}
+        if stamp.get("manifest"):
+            steps.append(f"deepfake-detector extract --manifest {stamp['manifest']} --out {d} "
+                         f"--frames {stamp.get('n_frames', 16)}")
+    return " && ".join([*steps, train_cmd])
 
 
 def _manifest_hash(videos: pd.DataFrame) -> str:
@@ -506,6 +564,8 @@ def cmd_train(args) -> int:
     N_JOBS = max(1, int(getattr(args, "jobs", 1) or 1))
     if getattr(args, "self_blended_rounds", None) is not None and not getattr(args, "self_blended", None):
         raise ValueError("--self-blended-rounds needs --self-blended only|add")
+    if getattr(args, "eval_features", None) and getattr(args, "self_blended", None):
+        raise ValueError("--eval-features is not supported with --self-blended")
     if getattr(args, "self_blended", None):
         from .selfblend import train_self_blended
 
@@ -515,7 +575,7 @@ def cmd_train(args) -> int:
                                rounds=args.self_blended_rounds)
     else:
         m = train(args.features, args.out, name=args.name, version=args.version, seed=args.seed, quick=args.quick,
-                  fusion=args.fusion, drop=tuple(args.drop), columns=args.columns)
+                  fusion=args.fusion, drop=tuple(args.drop), columns=args.columns, eval_features=args.eval_features)
     h = m.card["metrics"]["video"]
     print(f"saved {args.out}: out-of-fold video AUC {h['auc']:.3f} (95% CI {h['auc_ci']}), "
           f"EER {h['eer']:.3f}, threshold {m.threshold:+.4f}")
@@ -539,6 +599,11 @@ def register_cli(sub) -> None:
                    help="the feature columns offered to the model: 'all', 'grid' (block-grid strengths only), or a "
                         "regular expression on column names; default: 'grid' with --self-blended only (measured "
                         "better on real fakes, README), else all")
+    s.add_argument("--eval-features", default=None, metavar="DIR",
+                   help="features of the same videos extracted with the frames the scanner samples (e.g. "
+                        "--frames 16 when --features has 32): the out-of-fold models trained on --features score "
+                        "these, so the evaluation is that of the deployed setting (README: training on more "
+                        "frames than are scanned)")
     s.add_argument("--fusion", action="store_true",
                    help="average per-family SVMs (the best two families of the inner CV) instead of one SVM "
                         "over the families the grid picks (measured: not better overall, see README)")

@@ -184,3 +184,59 @@ def test_deployed_scores_take_the_highest_qualifying_track(tmp_path):
     assert per_track[2] > row["score"]  # a one-frame track is not counted
     others = dep["path"] != path
     assert (dep.loc[others, "score"] == dep.loc[others, "main_track_score"]).all()  # no frames given: unchanged
+
+
+def test_rescore_scores_other_features_with_the_same_fold_models(tmp_path):
+    """`rescore`: each video scored by its own outer fold's model on another feature table
+    of the same videos; identical features give identical scores; a missing video is an error."""
+    from detector.training import rescore
+
+    _, videos = load_features(_features_dir(tmp_path))
+    cols = ["hf_inner_outer__mean", "noise_inner_outer__mean", "block_inner__mean"]
+    cv = nested_cv(videos, cols, n_outer=4, n_inner=3, quick=True, log=lambda *a: None)
+    same = rescore(cv, videos.sample(frac=1.0, random_state=0), cols)  # row order does not matter
+    assert np.allclose(same.scores["score"], cv.scores["score"])
+    assert (same.scores["verdict"] == cv.scores["verdict"]).all()
+    other = videos.copy()
+    other["hf_inner_outer__mean"] = -other["hf_inner_outer__mean"]  # the signal flipped
+    flipped = rescore(cv, other, cols)
+    assert ev.summarize(flipped.scores["label"], flipped.scores["score"], n_boot=0)["auc"] < 0.2
+    with pytest.raises(ValueError, match="not in the evaluation features"):
+        rescore(cv, videos.iloc[1:], cols)
+
+
+def test_train_cli_eval_features_reports_the_deployed_frames(tmp_path, capsys):
+    """`train --features MANY --eval-features FEW`: trained on one extraction (e.g. 32
+    frames per video), evaluated on the other (the scanner's 16): scores.csv holds the
+    second, the training-frames scores are kept beside them, and the card says both."""
+    from detector.cli import main
+    from detector.features import FEATURES_VERSION
+
+    d = _features_dir(tmp_path)
+    (d / "extract.json").write_text(json.dumps({"features_version": FEATURES_VERSION, "n_frames": 32,
+                                                "manifest": "m.csv"}))
+    e = tmp_path / "few"
+    e.mkdir()
+    v = pd.read_parquet(d / "videos.parquet")
+    rng = np.random.default_rng(5)
+    v["hf_inner_outer__mean"] += rng.normal(0, 0.3, len(v))  # fewer frames: noisier aggregates
+    v.loc[0, "n_faces"] = 0  # no face found in its 16 frames
+    v.to_parquet(e / "videos.parquet")
+    (e / "extract.json").write_text(json.dumps({"features_version": FEATURES_VERSION, "n_frames": 16,
+                                                "manifest": "m.csv"}))
+    out = tmp_path / "m"
+    assert main(["train", "--features", str(d), "--eval-features", str(e), "--out", str(out), "--quick"]) == 0
+    m = load_model(out)
+    assert m.card["frames"] == {"training": 32, "evaluation": 16, "evaluation_features": str(e)}
+    assert f"--frames 32 && deepfake-detector extract --manifest m.csv --out {e} --frames 16" in m.card["command"]
+    assert f"--eval-features {e}" in m.card["command"]
+    assert "trained on 32 sampled frames per video, evaluated at 16" in (out / "CARD.md").read_text()
+    s = pd.read_csv(out / "evaluation" / "scores.csv")
+    t = pd.read_csv(out / "evaluation" / "scores_training_frames.csv")
+    assert list(s["path"]) == list(t["path"]) and (s["fold"] == t["fold"]).all()
+    assert s.loc[0, "verdict"] == "no-face" and np.isnan(s.loc[0, "score"]) and np.isfinite(t.loc[0, "score"])
+    assert not np.allclose(s["score"].iloc[1:], t["score"].iloc[1:])  # really scored on the other features
+    assert 0.5 < m.card["metrics"]["video"]["auc"] < m.card["metrics"]["video_training_frames"]["auc"] + 0.05
+    assert main(["train", "--features", str(d), "--eval-features", str(e), "--out", str(tmp_path / "x"),
+                 "--self-blended", "only"]) == 1
+    assert "not supported with --self-blended" in capsys.readouterr().err
