@@ -1,14 +1,16 @@
 """Accuracy table: nested grouped 5-fold CV on extracted features, one run, one table.
 
     python benchmarks/accuracy.py --features features/ffpp [--families] [--seed S] [--drop FAMILY ...] [--columns RE]
-                                  [--jobs 2] [--json out.json]
+                                  [--eval-features DIR] [--jobs 2] [--json out.json]
 
 Prints video-level AUC / EER overall, per manipulation method (vs all real videos),
 per compression, face swap (Deepfakes + FaceSwap) vs real and reenactment
 (Face2Face + NeuralTextures) vs real at c23 and c40, and with ``--families`` the AUC
 of each feature family alone.  Every choice (kernel, C, gamma, k, threshold) is made
 inside the training folds (see detector.training.nested_cv), so the numbers are
-honest estimates for unseen videos of the same kind.
+honest estimates for unseen videos of the same kind.  With ``--eval-features`` the
+out-of-fold models (trained on ``--features``) score those features of the same videos
+instead, e.g. extracted with the scanner's 16 frames when ``--features`` has 32.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from detector import evaluation as ev  # noqa: E402
 from detector.extraction import aggregated_columns, load_features  # noqa: E402
 from detector.features import FAMILIES, family_of  # noqa: E402
-from detector.training import deployed_scores, nested_cv, subset_aucs  # noqa: E402
+from detector.training import deployed_scores, nested_cv, rescore, subset_aucs  # noqa: E402
 
 
 def table(scores: pd.DataFrame) -> pd.DataFrame:
@@ -69,6 +71,9 @@ def main(argv=None) -> int:
     p.add_argument("--columns", default=None,
                    help="only these aggregated columns: 'grid' (the block-grid strengths without the DCT "
                         "statistics, = '^block_(?!dct)') or a regular expression (benchmarks/common.py)")
+    p.add_argument("--eval-features", default=None, metavar="DIR",
+                   help="score these features of the same videos with the out-of-fold models (e.g. extracted "
+                        "with --frames 16 when --features has 32): the table is then that of the deployed setting")
     p.add_argument("--jobs", type=int, default=1, help="parallel jobs of the grid searches (same result)")
     p.add_argument("--json", default=None)
     a = p.parse_args(argv)
@@ -89,6 +94,13 @@ def main(argv=None) -> int:
         cols = [c for c in cols if c.split("__")[1] in keep]
     print(f"{len(videos)} videos, {videos['group'].nunique()} groups, {len(cols)} features ({a.features})")
     cv = nested_cv(videos, cols, seed=a.seed, quick=a.quick, log=lambda *x: None)
+    train_table, train_videos = None, videos
+    if a.eval_features:
+        train_table = table(cv.scores)
+        frames, videos = load_features(a.eval_features)
+        cv = rescore(cv, videos, cols)
+        print(f"trained on {a.features}, scored on {a.eval_features}; on the training features themselves: "
+              f"AUC {train_table['auc'].iloc[0]:.3f}")
     t = table(cv.scores)
     print(t.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     dep = deployed_scores(frames, videos, cv, cols)
@@ -98,7 +110,9 @@ def main(argv=None) -> int:
           f"differs from the main track's in {n_multi} videos):")
     print(td[td["slice"].isin(["all", "face-swap c23", "reenactment c23"])].to_string(
         index=False, float_format=lambda v: f"{v:.3f}"))
-    out = {"features": a.features, "n_features": len(cols), "table": t.to_dict("records"),
+    out = {"features": a.features, "eval_features": a.eval_features, "n_features": len(cols),
+           "table": t.to_dict("records"),
+           "table_training_features": None if train_table is None else train_table.to_dict("records"),
            "table_deployed_rule": td.to_dict("records"), "n_videos_deployed_rule_differs": n_multi,
            "subsets": subset_aucs(cv.scores), "folds": cv.params}
     if a.families:
@@ -107,7 +121,8 @@ def main(argv=None) -> int:
             fc = [c for c in cols if family_of(c) == fam]
             if not fc:
                 continue
-            r = nested_cv(videos, fc, seed=a.seed, quick=True, log=lambda *x: None).scores
+            r = nested_cv(train_videos, fc, seed=a.seed, quick=True, log=lambda *x: None)
+            r = (rescore(r, videos, fc) if a.eval_features else r).scores
             r = r[r["score"].notna()]
             fam_rows.append({"family": fam, "n_features": len(fc),
                              "auc": ev.summarize(r["label"], r["score"], n_boot=0)["auc"],

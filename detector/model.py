@@ -239,7 +239,7 @@ def card_markdown(card: dict) -> str:
     m = card.get("metrics", {})
     lines = [f"# Model card: {card.get('name')} (version {card.get('version')})", "",
              card.get("description", "SVM over self-referenced face artifact features."), "",
-             "## Training data", "", f"- manifest: `{card.get('training', {}).get('manifest', '?')}`",
+             "## Training data", "", f"- manifest: `{card.get('training', {}).get('manifest') or '?'}`",
              f"- manifest SHA-256: `{card.get('training', {}).get('manifest_sha256', '?')}`",
              f"- counts: {json.dumps(card.get('training', {}).get('counts', {}))}", "",
              "## Features", "", f"- features version: {card.get('features_version')}",

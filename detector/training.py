@@ -357,10 +357,16 @@ def rescore(cv: CVResult, videos: pd.DataFrame, columns: list[str]) -> CVResult:
     return CVResult(out, cv.params, cv.fold_models)
 
 
+def extract_stamp(features_dir: str | os.PathLike | None) -> dict:
+    """What an ``extract`` folder says about itself (``extract.json``: features version,
+    frames per video, manifest); {} when it says nothing."""
+    p = Path(features_dir) / "extract.json" if features_dir else None
+    return json.loads(p.read_text()) if p is not None and p.exists() else {}
+
+
 def features_frames(features_dir: str | os.PathLike) -> int | None:
     """Frames sampled per video in an ``extract`` folder (None when it does not say)."""
-    stamp = Path(features_dir) / "extract.json"
-    return json.loads(stamp.read_text()).get("n_frames") if stamp.exists() else None
+    return extract_stamp(features_dir).get("n_frames")
 
 
 def deployed_scores(frames: pd.DataFrame, videos: pd.DataFrame, cv: CVResult, columns: list[str]) -> pd.DataFrame:
@@ -509,7 +515,8 @@ def train(features_dir: str, out_dir: str, name: str | None = None, version: str
         "description": ("Late fusion of per-family SVMs" if fusion else "RBF/linear SVM") +
                        " over self-referenced face artifact features (face vs its own "
                        "surroundings), aggregated per face track.",
-        "training": {"features_dir": str(features_dir), "n_videos": int(len(usable)),
+        "training": {"features_dir": str(features_dir), "manifest": extract_stamp(features_dir).get("manifest"),
+                     "n_videos": int(len(usable)),
                      "n_groups": int(usable["group"].nunique()),
                      "manifest_sha256": _manifest_hash(usable),
                      "counts": counts.to_dict("records")},
@@ -543,8 +550,7 @@ def _recipe(features_dir: str, out_dir: str, seed: int, quick: bool, name: str |
         (f" --columns '{columns}'" if columns else "") + (f" --eval-features {eval_features}" if eval_features else "")
     steps = []
     for d in (features_dir, eval_features):
-        stamp_path = Path(d) / "extract.json" if d else None
-        stamp = json.loads(stamp_path.read_text()) if stamp_path and stamp_path.exists() else {}
+        stamp = extract_stamp(d)
         if stamp.get("manifest"):
             steps.append(f"deepfake-detector extract --manifest {stamp['manifest']} --out {d} "
                          f"--frames {stamp.get('n_frames', 16)}")

@@ -228,6 +228,7 @@ def test_train_cli_eval_features_reports_the_deployed_frames(tmp_path, capsys):
     assert main(["train", "--features", str(d), "--eval-features", str(e), "--out", str(out), "--quick"]) == 0
     m = load_model(out)
     assert m.card["frames"] == {"training": 32, "evaluation": 16, "evaluation_features": str(e)}
+    assert m.card["training"]["manifest"] == "m.csv" and "manifest: `m.csv`" in (out / "CARD.md").read_text()
     assert f"--frames 32 && deepfake-detector extract --manifest m.csv --out {e} --frames 16" in m.card["command"]
     assert f"--eval-features {e}" in m.card["command"]
     assert "trained on 32 sampled frames per video, evaluated at 16" in (out / "CARD.md").read_text()

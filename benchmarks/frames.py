@@ -1,0 +1,92 @@
+"""Frames per video, for training and for scanning: nested grouped CV over fold seeds.
+
+    python benchmarks/frames.py --features features/ffpp16 features/ffpp32 features/ffpp64 \\
+                                [--seeds 0,1,2,3,4] [--drop flick] [--jobs 2] [--out frames]
+
+Each ``--features`` folder is an ``extract`` of the same manifest with another ``--frames``
+(``deepfake-detector extract --manifest ../shared/data/manifest.csv --out features/ffppN
+--frames N``).  For every folder and fold seed the nested CV of
+:func:`detector.training.nested_cv` is run once on it (every choice inside the training
+folds), and its out-of-fold models then score every folder with as many frames or fewer
+(:func:`detector.training.rescore`): "train on 32, scan 16" is the 32-frame models scoring
+the 16-frame features of their held-out videos.  Prints video AUC overall and face swap
+(Deepfakes + FaceSwap) vs real at c23 per seed and their means; writes
+``results/<out>.json``.  About 40 s per folder and seed on 2 cores with ``--jobs 2``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import common  # noqa: F401  (pins the thread pools, puts the repository on sys.path)
+from detector import evaluation as ev  # noqa: E402
+from detector.extraction import aggregated_columns, load_features  # noqa: E402
+from detector.features import family_of  # noqa: E402
+from detector.training import features_frames, nested_cv, rescore, subset_aucs  # noqa: E402
+
+
+def summary(scores: pd.DataFrame) -> dict:
+    """Overall and face swap c23 AUC, FAR / FRR at the folds' own thresholds."""
+    s = scores[scores["score"].notna()]
+    y = ev.as_binary(s["label"])
+    far, frr = ev.far_frr(y, s["score"] - s["fold_threshold"], 0.0)
+    return {"auc": ev.summarize(y, s["score"], n_boot=0)["auc"],
+            "auc_face_swap_c23": subset_aucs(s).get("face_swap_vs_real_c23", {}).get("auc"),
+            "far": far, "frr": frr, "n_unscored": int(scores["score"].isna().sum())}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--features", nargs="+", required=True, help="extract folders of one manifest, other --frames")
+    p.add_argument("--seeds", default="0,1,2,3,4")
+    p.add_argument("--drop", nargs="*", default=["flick"], help="feature families left out (default: flick)")
+    p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--out", default="frames", help="results/<out>.json")
+    a = p.parse_args(argv)
+    import detector.training as training
+
+    training.N_JOBS = max(1, a.jobs)
+    seeds = [int(s) for s in a.seeds.split(",")]
+    tables = {}
+    for d in a.features:
+        n = features_frames(d)
+        if n is None:
+            raise SystemExit(f"{d}: no extract.json saying how many frames were sampled")
+        _, v = load_features(d)
+        tables[n] = (d, v)
+    order = sorted(tables)
+    rows = []
+    t0 = time.time()
+    for n_train in order:
+        d, v = tables[n_train]
+        v = v[v["n_faces"] > 0].reset_index(drop=True)
+        cols = [c for c in aggregated_columns(v) if family_of(c) not in set(a.drop)]
+        for seed in seeds:
+            cv = nested_cv(v, cols, seed=seed, log=lambda *x: None)
+            for n_eval in [m for m in order if m <= n_train]:
+                scores = cv.scores if n_eval == n_train else rescore(cv, tables[n_eval][1], cols).scores
+                rows.append({"train_frames": n_train, "scan_frames": n_eval, "seed": seed, **summary(scores)})
+                r = rows[-1]
+                print(f"train {n_train:3d} scan {n_eval:3d} seed {seed}: AUC {r['auc']:.3f}, "
+                      f"face swap c23 {r['auc_face_swap_c23']:.3f}  ({time.time() - t0:.0f} s)", flush=True)
+    df = pd.DataFrame(rows)
+    agg = df.groupby(["train_frames", "scan_frames"]).agg(
+        auc=("auc", lambda x: " / ".join(f"{v:.3f}" for v in x)), auc_mean=("auc", "mean"),
+        face_swap_c23=("auc_face_swap_c23", lambda x: " / ".join(f"{v:.3f}" for v in x)),
+        face_swap_c23_mean=("auc_face_swap_c23", "mean"), far_mean=("far", "mean"), frr_mean=("frr", "mean"))
+    print(f"\nfold seeds {a.seeds}:")
+    print(agg.reset_index().to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    common.write_json(a.out, {"features": {str(k): v[0] for k, v in tables.items()}, "seeds": seeds,
+                              "drop": a.drop, "runs": rows, "table": agg.reset_index().to_dict("records")})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
