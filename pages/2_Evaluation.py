@@ -23,8 +23,10 @@ if ev is None:
                 "Training a model with `deepfake-detector train` writes it.")
     st.stop()
 
+frames_note = dash.frames_text(model.card.get("frames")) if model is not None else None
 st.caption(f"Out-of-fold scores of {len(ev.scores)} videos stored with the model in `{folder}/{dash.EVALUATION_DIR}`. "
-           "Every number on this page is computed from them; no video is analysed again.")
+           "Every number on this page is computed from them; no video is analysed again."
+           + (f" Frames: {frames_note}." if frames_note else ""))
 with st.container(border=True):
     st.markdown("**Convention**\n\n" + dash.CONVENTION)
 

@@ -56,7 +56,8 @@ def build_app_model(folder: Path, clips: tuple[Path, Path], evaluation: bool = T
                      ("svm", SVC(kernel="rbf", gamma="scale"))])
     pipe.fit(x.to_numpy(float), labels)
     card = {"description": "test model trained on the synthetic demo pair",
-            "training": {"manifest": "demo pair (tests)", "counts": {"real": labels.count(0), "fake": labels.count(1)}}}
+            "training": {"manifest": "demo pair (tests)", "counts": {"real": labels.count(0), "fake": labels.count(1)}},
+            "frames": {"training": 32, "evaluation": 16}}
     save_model(DetectorModel(pipe, list(x.columns), 0.0, "testmodel", "0.0-test"), folder, card=card)
     if evaluation:
         write_evaluation(folder / dash.EVALUATION_DIR)
@@ -245,6 +246,7 @@ def test_evaluation_slider_changes_far_and_frr(app_env):
     assert not at.error
     assert "APCER" in texts(at.markdown)  # the convention is spelled out
     assert "ROC AUC 0.910, EER 19.0 %" in texts(at.caption) and "3 videos change" in texts(at.caption)
+    assert "trained on 32 sampled frames per video, evaluated at 16" in texts(at.caption)
     assert len(at.get("plotly_chart")) >= 5  # confusion, FAR/FRR, ROC, DET, class balance
     far0, frr0 = metric(at, "FAR = APCER"), metric(at, "FRR = BPCER")
     ev = dash.load_evaluation(app_env)
