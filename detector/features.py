@@ -44,7 +44,7 @@ from skimage.feature import local_binary_pattern
 
 from .faces import Regions
 
-FEATURES_VERSION = "3"
+FEATURES_VERSION = "4"  # 4: block_4x4_inner added
 EPS = 1e-6
 BLOCK = 16  # spectrum block size in pixels
 FAMILIES = ("hf", "spec", "noise", "grad", "lbp", "block", "color", "iqm", "flick")
@@ -209,8 +209,9 @@ def blockiness(gray: np.ndarray, inner: np.ndarray, band: np.ndarray, outer: np.
                offset: tuple[int, int] = (0, 0), chroma: np.ndarray | None = None) -> dict[str, float]:
     """Compression block-grid strength per region, on the frame's own grid.
 
-    For each region the 8x8 grid strength of luma (:func:`grid_strength`, log); the
-    inner/outer log-ratios of the 8x8 grid, the 4x4 grid (H.264 transforms) and, when
+    For each region the 8x8 grid strength of luma (:func:`grid_strength`, log), and the
+    inner face's 4x4 grid strength (H.264's 4x4 transform; log); the
+    inner/outer log-ratios of the 8x8 grid, the 4x4 grid and, when
     ``chroma`` (h, w, 2: Cr, Cb) is given, the chroma 8x8 grids.  A face pasted in from
     a differently compressed source loses the grid the rest of the frame keeps
     (double-compression trace).  ``offset`` is the crop's (y0, x0) in the frame.
@@ -221,8 +222,9 @@ def blockiness(gray: np.ndarray, inner: np.ndarray, band: np.ndarray, outer: np.
     out = {f"block_{name}": float(np.log(v)) for name, v in vals.items()}
     out["block_inner_outer"] = _lr(vals["inner"], vals["outer"])
     out["block_band_outer"] = _lr(vals["band"], vals["outer"])
-    out["block_4x4_inner_outer"] = _lr(grid_strength(gray, inner, offset, 4, diffs=d),
-                                       grid_strength(gray, outer, offset, 4, diffs=d))
+    g4 = grid_strength(gray, inner, offset, 4, diffs=d)
+    out["block_4x4_inner"] = float(np.log(g4))
+    out["block_4x4_inner_outer"] = _lr(g4, grid_strength(gray, outer, offset, 4, diffs=d))
     if chroma is not None:
         for k, name in ((0, "cr"), (1, "cb")):
             c = chroma[:, :, k]

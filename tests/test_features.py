@@ -103,6 +103,7 @@ def test_pasted_uncompressed_face_loses_the_block_grid(scene):
     assert whole["block_inner"] > 0.2 and whole["block_outer"] > 0.2  # a grid everywhere
     assert abs(whole["block_inner_outer"]) < 0.3
     assert spliced["block_inner_outer"] < -0.3  # the face lost it
+    assert spliced["block_4x4_inner"] < whole["block_4x4_inner"] - 0.1  # on H.264's 4x4 grid too
 
 
 def test_block_grid_follows_the_frame_not_the_crop():
