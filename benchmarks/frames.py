@@ -17,19 +17,16 @@ the 16-frame features of their held-out videos.  Prints video AUC overall and fa
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
-from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 import common  # noqa: F401  (pins the thread pools, puts the repository on sys.path)
 from detector import evaluation as ev  # noqa: E402
-from detector.extraction import aggregated_columns, load_features  # noqa: E402
+from detector.extraction import aggregated_columns, features_frames, load_features  # noqa: E402
 from detector.features import family_of  # noqa: E402
-from detector.training import features_frames, nested_cv, rescore, subset_aucs  # noqa: E402
+from detector.training import nested_cv, rescore, subset_aucs  # noqa: E402
 
 
 def summary(scores: pd.DataFrame) -> dict:

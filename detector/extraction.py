@@ -163,13 +163,25 @@ def collect(manifest: pd.DataFrame, out_dir: str | os.PathLike) -> tuple[pd.Data
     return ft, vt
 
 
+def extract_stamp(out_dir: str | os.PathLike | None) -> dict:
+    """What an :func:`extract` folder says about itself (``extract.json``: features
+    version, frames per video, manifest); {} when it says nothing."""
+    p = Path(out_dir) / "extract.json" if out_dir else None
+    return json.loads(p.read_text()) if p is not None and p.exists() else {}
+
+
+def features_frames(out_dir: str | os.PathLike) -> int | None:
+    """Frames sampled per video in an :func:`extract` folder (None when it does not say)."""
+    return extract_stamp(out_dir).get("n_frames")
+
+
 def load_features(out_dir: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read ``frames.parquet`` and ``videos.parquet`` written by :func:`extract`."""
     out = Path(out_dir)
     vp = out / "videos.parquet"
     if not vp.exists():
         raise FileNotFoundError(f"no videos.parquet in {out}: run 'deepfake-detector extract' first")
-    stamp = json.loads((out / "extract.json").read_text()) if (out / "extract.json").exists() else {}
+    stamp = extract_stamp(out)
     if stamp.get("features_version", FEATURES_VERSION) != FEATURES_VERSION:
         raise ValueError(f"features in {out} are version {stamp.get('features_version')}, code is {FEATURES_VERSION}")
     fp = out / "frames.parquet"

@@ -210,13 +210,12 @@ def self_blended_features(features_dir: str | os.PathLike, sbi_dir: str | os.Pat
     ``features_dir/self_blended``; extraction refuses to mix feature versions).
     Returns (frames, videos, features folder of round 0) of all the generated videos.
     """
-    from .extraction import extract, load_features
+    from .extraction import extract, features_frames, load_features
 
     if rounds < 1:
         raise ValueError(f"rounds must be >= 1, not {rounds}")
     fdir = Path(features_dir)
-    stamp = json.loads((fdir / "extract.json").read_text()) if (fdir / "extract.json").exists() else {}
-    n_frames = int(stamp.get("n_frames", 16))
+    n_frames = int(features_frames(fdir) or 16)
     _, videos = load_features(fdir)
     if "abs_path" not in videos.columns:
         raise ValueError(f"{fdir}/videos.parquet has no abs_path column: re-extract it with 'deepfake-detector extract'")
@@ -297,7 +296,7 @@ def train_self_blended(features_dir: str, out_dir: str, mode: str = "only", sbi_
     :data:`DEFAULT_ROUNDS`).
     Returns the saved model.
     """
-    from .extraction import load_features
+    from .extraction import features_frames, load_features
     from .features import FEATURES_VERSION
     from .training import train
 
@@ -307,8 +306,7 @@ def train_self_blended(features_dir: str, out_dir: str, mode: str = "only", sbi_
         columns = DEFAULT_COLUMNS[mode]
     rounds = DEFAULT_ROUNDS if rounds is None else int(rounds)
     fdir = Path(features_dir)
-    stamp = json.loads((fdir / "extract.json").read_text()) if (fdir / "extract.json").exists() else {}
-    n_frames = int(stamp.get("n_frames", 16))
+    n_frames = int(features_frames(fdir) or 16)
     sframes, svideos, _ = self_blended_features(fdir, sbi_dir, workers=workers, seed=seed, log=log, rounds=rounds)
     frames, videos = load_features(fdir)
     if mode == "only":

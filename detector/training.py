@@ -20,7 +20,6 @@ The out-of-fold scores, ROC/DET points and metrics go to ``<out>/evaluation/``.
 from __future__ import annotations
 
 import json
-import os
 import platform
 import re
 import sys
@@ -40,7 +39,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from . import evaluation as ev
-from .extraction import aggregated_columns, load_features
+from .extraction import aggregated_columns, extract_stamp, features_frames, load_features
 from .features import FAMILIES, FEATURES_VERSION, family_of
 from .model import DetectorModel, save_model
 
@@ -355,18 +354,6 @@ def rescore(cv: CVResult, videos: pd.DataFrame, columns: list[str]) -> CVResult:
     out["verdict"] = np.where(~np.isfinite(score), "no-face",
                               np.where(score >= out["fold_threshold"], "fake", "real"))
     return CVResult(out, cv.params, cv.fold_models)
-
-
-def extract_stamp(features_dir: str | os.PathLike | None) -> dict:
-    """What an ``extract`` folder says about itself (``extract.json``: features version,
-    frames per video, manifest); {} when it says nothing."""
-    p = Path(features_dir) / "extract.json" if features_dir else None
-    return json.loads(p.read_text()) if p is not None and p.exists() else {}
-
-
-def features_frames(features_dir: str | os.PathLike) -> int | None:
-    """Frames sampled per video in an ``extract`` folder (None when it does not say)."""
-    return extract_stamp(features_dir).get("n_frames")
 
 
 def deployed_scores(frames: pd.DataFrame, videos: pd.DataFrame, cv: CVResult, columns: list[str]) -> pd.DataFrame:
