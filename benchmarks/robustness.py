@@ -208,7 +208,7 @@ def prepare(budget: float) -> bool:
 
 
 # ----------------------------------------------------------------------------- measure
-def load_conditions() -> tuple[pd.DataFrame, dict[str, pd.DataFrame], list[str]]:
+def load_conditions(drop: tuple[str, ...] = ()) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], list[str]]:
     _, f = load_features(sb.ffpp_dir())
     f = f[f["n_faces"] > 0].reset_index(drop=True)
     conds = {}
@@ -219,7 +219,10 @@ def load_conditions() -> tuple[pd.DataFrame, dict[str, pd.DataFrame], list[str]]
         conds[cond] = v.set_index("source_path")
     from detector.extraction import aggregated_columns
 
-    cols = [c for c in aggregated_columns(f) if all(c in v.columns for v in conds.values())]
+    from detector.features import family_of
+
+    cols = [c for c in aggregated_columns(f)
+            if family_of(c) not in drop and all(c in v.columns for v in conds.values())]
     return f, conds, cols
 
 
@@ -238,9 +241,10 @@ def _threshold(gs, train: pd.DataFrame, cols: list[str], seed: int) -> float:
     return ev.eer(y, s)[1]
 
 
-def measure(seed: int, quick: bool) -> dict:
-    f, conds, cols = load_conditions()
-    print(f"{len(f)} videos with faces, {len(cols)} features, conditions {ALL}, {'quick' if quick else 'full'} grid")
+def measure(seed: int, quick: bool, drop: tuple[str, ...] = ()) -> dict:
+    f, conds, cols = load_conditions(drop)
+    print(f"{len(f)} videos with faces, {len(cols)} features (families left out: {', '.join(drop) or 'none'}), "
+          f"conditions {ALL}, {'quick' if quick else 'full'} grid")
     rows_by_model = {"baseline": [], "augmented": []}
     scores = {(mdl, c): [] for mdl in rows_by_model for c in ALL}
     t_all = time.time()
@@ -287,7 +291,7 @@ def measure(seed: int, quick: bool) -> dict:
                       "median_fake_score": float(d.loc[~real, "score"].median())})
     print(f"\nAUC by test condition ({time.time() - t_all:.0f} s); far/frr at each fold's own EER threshold")
     print(pd.DataFrame(table).to_string(index=False, float_format=lambda v: f"{v:.3f}", na_rep="-"))
-    return {"table": table, "grid": "quick" if quick else "full", "n_features": len(cols), "span": SPAN,
+    return {"table": table, "grid": "quick" if quick else "full", "n_features": len(cols), "drop": list(drop), "span": SPAN,
             "conditions": {**CONDITIONS, "orig": "original file, first 120 frames, same sampling",
                            "full": "original file, 16 frames over the whole video"}}
 
@@ -298,6 +302,8 @@ def main(argv=None) -> int:
     p.add_argument("--budget", type=float, default=480, help="seconds of preparation per run (resumable)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--drop", nargs="*", default=["flick"],
+                   help="feature families left out (default: flick, as the shipped model)")
     a = p.parse_args(argv)
     t0 = time.time()
     if a.part == "prepare":
@@ -305,7 +311,7 @@ def main(argv=None) -> int:
         print("ready" if ok else "not ready yet", f"({time.time() - t0:.0f} s)")
         return 0
     machine = common.machine({"features_version": FEATURES_VERSION, "n_frames": sb.N_FRAMES, "span": SPAN})
-    res = measure(a.seed, a.quick)
+    res = measure(a.seed, a.quick, tuple(a.drop))
     res.update({"command": "python benchmarks/robustness.py " + " ".join(sys.argv[1:] if argv is None else argv),
                 "machine": machine, "seconds": round(time.time() - t0, 1),
                 "protocol": __doc__.split("Protocol:", 1)[1].strip()})
