@@ -227,7 +227,8 @@ def _error_rates_section(a: Analysis, evaluation: dict | None) -> str:
         rows.append(("evaluated videos", f"{evaluation.get('n_real')} genuine, {evaluation.get('n_fake')} fake"))
     conv = ("Scores: higher = more likely fake; a video is rejected as fake when score ≥ threshold. "
             "Rates measured on the model's stored out-of-fold evaluation, not on this video.")
-    return table_html(rows, ["measure", "value"]) + f"<p class='muted'>{esc(conv)}</p>"
+    return (table_html(rows, ["measure", "value"]) + f"<p class='muted'>{esc(conv)}</p>"
+            + f"<p class='note'>{esc(dash.RATES_CAVEAT)}</p>")
 
 
 def _model_section(a: Analysis, card: dict | None) -> str:

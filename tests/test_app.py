@@ -178,6 +178,7 @@ def test_inspect_demo_fake_shows_verdict_plots_and_report(app_env):
     assert len(at.get("plotly_chart")) >= 4  # gauge, per-frame score, family, contributions
     assert metric(at, "Threshold") == "+0.000"
     assert "FAR at threshold" in [m.label for m in at.metric]
+    assert dash.RATES_CAVEAT in texts(at.caption)  # shown with the rates
     assert any(d.label.startswith("Download the case report") for d in at.get("download_button"))
     assert "Towards **fake**" in texts(at.markdown)
     # another family re-plots without re-analysing
@@ -247,6 +248,7 @@ def test_evaluation_slider_changes_far_and_frr(app_env):
     assert "APCER" in texts(at.markdown)  # the convention is spelled out
     assert "ROC AUC 0.910, EER 19.0 %" in texts(at.caption) and "3 videos change" in texts(at.caption)
     assert "trained on 32 sampled frames per video, evaluated at 16" in texts(at.caption)
+    assert dash.RATES_CAVEAT in texts(at.caption)  # where the rates stop holding
     assert len(at.get("plotly_chart")) >= 5  # confusion, FAR/FRR, ROC, DET, class balance
     far0, frr0 = metric(at, "FAR = APCER"), metric(at, "FRR = BPCER")
     ev = dash.load_evaluation(app_env)

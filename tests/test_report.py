@@ -55,7 +55,7 @@ def test_report_has_everything_the_case_needs(scored):
     for needle in (a.info.name, a.info.sha256, f"{a.info.size_bytes:,} bytes", "mov / h264", "testmodel", "0.0-test",
                    "Verdict:", f"{a.score:+.3f}", "threshold +0.000", "FAR = APCER", "FRR = BPCER",
                    dash.fmt_pct(rates["far"]), dash.fmt_pct(rates["frr"]), a.analysed_at, "not proof",
-                   "report generated at", "Per-frame score"):
+                   "report generated at", "Per-frame score", dash.RATES_CAVEAT):
         assert needle in text, needle
     images = [attrs for tag, attrs in doc.tags if tag == "img"]
     assert len(images) == sum(len(t.thumbnails) for t in a.tracks)
