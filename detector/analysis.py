@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from . import faces as _faces
-from .features import FEATURES_VERSION, aggregate, face_features, feature_columns
+from .features import BLOCK_RUN, FEATURES_VERSION, aggregate, face_features, feature_columns
 from .model import DetectorModel
 from .video import VideoError, VideoInfo, iter_frames, probe
 
@@ -159,7 +159,8 @@ def analyze(path, model: DetectorModel | None = None, n_frames: int = DEFAULT_FR
     crops: list[tuple[int, float, list[np.ndarray]]] = []
     indices, times = [], []
     find_faces = _faces.SequenceDetector()
-    it = iter_frames(path, n_frames, info=info, pairs=fams is None or "flick" in fams)
+    follow = BLOCK_RUN - 1 if fams is None or "block" in fams else 0
+    it = iter_frames(path, n_frames, info=info, pairs=fams is None or "flick" in fams, follow=follow)
     total = 1 if info.kind == "image" else min(n_frames, max(info.frame_count, 1))
     while True:
         t = time.perf_counter()
@@ -177,7 +178,8 @@ def analyze(path, model: DetectorModel | None = None, n_frames: int = DEFAULT_FR
             f.frame_index = frame.index
             try:
                 reg = _faces.face_regions(f, frame.image.shape)
-                feats = face_features(frame.image, reg, families=fams, next_frame=frame.next_image)
+                feats = face_features(frame.image, reg, families=fams, next_frame=frame.next_image,
+                                      following=frame.following)
             except ValueError:
                 continue
             rows.append({"frame": frame.index, "time_s": frame.time_s, "face": f,

@@ -158,6 +158,8 @@ def card_summary(card: dict | None) -> pd.DataFrame:
             ("features version", card.get("features_version")),
             ("feature columns", len(card.get("columns", [])) or None),
             ("sampled frames", frames_text(card.get("frames"))),
+            ("block grid averaged over", f"{card['block_run']} consecutive frames per sample"
+             if card.get("block_run") else None),
             ("parameters", flat_text(card["parameters"]) if card.get("parameters") else None),
             ("decision threshold", fmt_score(card.get("threshold"))),
             ("model SHA-256", card.get("model_sha256")), ("command", card.get("command")),

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .features import FEATURES_VERSION, family_of
+from .features import BLOCK_RUN, FEATURES_VERSION, family_of
 from .video import sha256_file
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "default"
@@ -156,7 +156,7 @@ def save_model(model: DetectorModel, folder: str | os.PathLike, card: dict | Non
     card = dict(model.card if card is None else card)
     card.update({
         "name": model.name, "version": model.version, "features_version": FEATURES_VERSION,
-        "columns": list(model.columns), "threshold": float(model.threshold),
+        "block_run": BLOCK_RUN, "columns": list(model.columns), "threshold": float(model.threshold),
         "model_file": MODEL_FILE, "model_sha256": sha256_file(out / MODEL_FILE),
     })
     (out / CARD_FILE).write_text(json.dumps(card, indent=2, default=_json_default))
@@ -243,6 +243,8 @@ def card_markdown(card: dict) -> str:
              f"- manifest SHA-256: `{card.get('training', {}).get('manifest_sha256', '?')}`",
              f"- counts: {json.dumps(card.get('training', {}).get('counts', {}))}", "",
              "## Features", "", f"- features version: {card.get('features_version')}",
+             *([f"- block grid strength of each sampled face averaged over {card['block_run']} consecutive frames"]
+               if card.get("block_run") else []),
              f"- {len(card.get('columns', []))} aggregated columns; families: "
              f"{', '.join(sorted({c.split('_', 1)[0] for c in card.get('columns', [])}))}",
              *_column_set_line(card.get("column_set")),

@@ -73,13 +73,19 @@ class VideoInfo:
 @dataclass(frozen=True)
 class Frame:
     """One decoded frame: ``image`` is a (H, W, 3) uint8 BGR array on the original pixel grid;
-    ``next_image`` the frame right after it (index + 1) when asked for (``pairs=True``) and
-    available, for the temporal-flicker features; else None."""
+    ``following`` the frames right after it (index + 1, index + 2, ...) when asked for
+    (``follow`` / ``pairs``), as many as were asked and exist; ``next_image`` the first of
+    them (for the temporal-flicker features), else None."""
 
     index: int
     time_s: float
     image: np.ndarray
     next_image: np.ndarray | None = None
+    following: tuple[np.ndarray, ...] = ()
+
+
+def _frame(index: int, fps: float, image: np.ndarray, following: list[np.ndarray]) -> Frame:
+    return Frame(index, index / fps, image, following[0] if following else None, tuple(following))
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
@@ -249,14 +255,15 @@ def open_capture(path: str | os.PathLike) -> cv2.VideoCapture:
 
 
 def iter_frames(path: str | os.PathLike, n_frames: int = 16, info: VideoInfo | None = None,
-                pairs: bool = False) -> Iterator[Frame]:
+                pairs: bool = False, follow: int = 0) -> Iterator[Frame]:
     """Yield ``n_frames`` frames spread over the video, decoding sequentially.
 
     Only the sampled frames are converted to arrays; the video is never held in
     memory.  An image yields one frame.  A truncated video yields the sampled
-    frames that could be decoded (possibly none).  With ``pairs``, each frame also
-    carries the next frame of the video (``Frame.next_image``; None after the last
-    frame).
+    frames that could be decoded (possibly none).  With ``follow`` = k, each frame
+    also carries the k frames right after it (``Frame.following``, fewer at the end of
+    the video); ``pairs`` asks for at least one (``Frame.next_image``; None after the
+    last frame).
 
     Decoding uses PyAV (FFmpeg) and skips the non-reference frames that are not
     sampled (no other frame is predicted from them, so every sampled frame decodes
@@ -269,6 +276,8 @@ def iter_frames(path: str | os.PathLike, n_frames: int = 16, info: VideoInfo | N
     VideoError
         If the file cannot be opened at all.
     """
+    if follow < 0:
+        raise ValueError(f"follow must be >= 0, got {follow}")
     p = _check_file(path)
     if is_image_path(p):
         yield Frame(0, 0.0, _read_image(p))
@@ -276,10 +285,11 @@ def iter_frames(path: str | os.PathLike, n_frames: int = 16, info: VideoInfo | N
     info = info or probe(p, sha256=False)
     targets = sample_targets(info.frame_count, n_frames)
     fps = info.fps or 25.0
+    nf = max(int(pairs), int(follow))
     try:
-        yield from _iter_pyav(p, targets, fps, pairs)
+        yield from _iter_pyav(p, targets, fps, nf)
     except _PyAVUnusable:  # raised before any frame was yielded
-        yield from _iter_opencv(p, targets, fps, pairs)
+        yield from _iter_opencv(p, targets, fps, nf)
 
 
 class _PyAVUnusable(Exception):
@@ -290,16 +300,18 @@ class _PyAVUnusable(Exception):
 MAX_BAD_PACKETS = 50
 
 
-def _iter_pyav(p: Path, targets: np.ndarray, fps: float, pairs: bool,
+def _iter_pyav(p: Path, targets: np.ndarray, fps: float, follow: int | bool,
                stats: dict | None = None) -> Iterator[Frame]:
-    """Sampled frames (``targets``, sorted frame indices) decoded by PyAV.
+    """Sampled frames (``targets``, sorted frame indices) decoded by PyAV, each with the
+    ``follow`` frames after it (``True`` = 1).
 
     A frame's index is its presentation time times ``fps`` (what OpenCV counts for a
     constant-frame-rate video).  Each packet is decoded in full when its frame is
-    wanted (a sample, or the frame after one with ``pairs``); otherwise the decoder
-    skips it if no other frame refers to it (``skip_frame=NONREF``).  In a
-    variable-frame-rate video a sample that falls between two frames is the next
-    decoded frame.  ``stats`` (optional) receives the count of ``decoded`` frames.
+    wanted (a sample or one of its followers); otherwise the decoder skips it if no
+    other frame refers to it (``skip_frame=NONREF``).  In a variable-frame-rate video a
+    sample that falls between two frames is the next decoded frame, and a sample's
+    followers stop at the first gap.  ``stats`` (optional) receives the count of
+    ``decoded`` frames.
 
     Raises ``_PyAVUnusable`` before yielding anything when PyAV cannot serve the file.
     """
@@ -311,6 +323,7 @@ def _iter_pyav(p: Path, targets: np.ndarray, fps: float, pairs: bool,
         c = av.open(str(p))
     except Exception:
         raise _PyAVUnusable from None
+    nf = int(follow)
     try:
         if not c.streams.video or targets.size == 0:
             raise _PyAVUnusable
@@ -327,21 +340,21 @@ def _iter_pyav(p: Path, targets: np.ndarray, fps: float, pairs: bool,
         tb = float(s.time_base)
         start = s.start_time
         want = set(targets.tolist())
-        if pairs:
-            want |= set((targets + 1).tolist())
+        for j in range(1, nf + 1):
+            want |= set((targets + j).tolist())
 
         def index(pts: int) -> int:
             return int(round((pts - start) * tb * fps))
 
         k = 0  # next sample to yield
-        held: Frame | None = None  # a sample waiting for its next frame (pairs)
+        pending: list[tuple[int, np.ndarray, list[np.ndarray]]] = []  # samples still collecting followers
         decoded = bad = 0
         last, seeked_for = -1, -1  # index of the last frame decoded; sample a seek was made for
 
         def far() -> bool:
-            return held is None and k < len(targets) and k != seeked_for and targets[k] - last > SEEK_GAP
+            return not pending and k < len(targets) and k != seeked_for and targets[k] - last > SEEK_GAP
 
-        while k < len(targets) or held is not None:
+        while k < len(targets) or pending:
             if far() and start is not None:
                 # Far ahead: jump to the keyframe before the sample instead of decoding the gap.
                 seeked_for = k
@@ -370,29 +383,32 @@ def _iter_pyav(p: Path, targets: np.ndarray, fps: float, pairs: bool,
                         continue
                     idx = last = index(f.pts)
                     img = None
-                    if held is not None:
-                        if idx == held.index + 1:
-                            img = f.to_ndarray(format="bgr24")
-                        yield Frame(held.index, held.time_s, held.image, img)
-                        held = None
+                    for i, _, fol in pending:
+                        if idx == i + len(fol) + 1:
+                            img = f.to_ndarray(format="bgr24") if img is None else img
+                            fol.append(img)
+                    # a sample is done when it has its followers or the next one can no longer come
+                    while pending and (len(pending[0][2]) >= nf or idx > pending[0][0] + len(pending[0][2])):
+                        i, im, fol = pending.pop(0)
+                        yield _frame(i, fps, im, fol)
                     if k < len(targets) and idx >= targets[k]:
                         if img is None:
                             img = f.to_ndarray(format="bgr24")
                         while k < len(targets) and targets[k] <= idx:
                             k += 1
-                        if pairs:
-                            held = Frame(idx, idx / fps, img)
+                        if nf:
+                            pending.append((idx, img, []))
                         else:
-                            yield Frame(idx, idx / fps, img)
-                    if k >= len(targets) and held is None:
+                            yield _frame(idx, fps, img, [])
+                    if k >= len(targets) and not pending:
                         return
                 if far():
                     restart = True
                     break
             if not restart:
                 break  # end of the stream
-        if held is not None:
-            yield held
+        for i, im, fol in pending:
+            yield _frame(i, fps, im, fol)
     except av.error.FFmpegError:
         if decoded == 0:
             raise _PyAVUnusable from None
@@ -402,44 +418,53 @@ def _iter_pyav(p: Path, targets: np.ndarray, fps: float, pairs: bool,
         c.close()
 
 
-def _iter_opencv(p: Path, targets: np.ndarray, fps: float, pairs: bool) -> Iterator[Frame]:
-    """Sampled frames decoded by OpenCV (``grab`` through the gaps, seek across long ones)."""
+def _iter_opencv(p: Path, targets: np.ndarray, fps: float, follow: int | bool) -> Iterator[Frame]:
+    """Sampled frames decoded by OpenCV (``grab`` through the gaps, seek across long ones),
+    each with the ``follow`` frames after it (``True`` = 1)."""
     if targets.size == 0:
         return
+    nf = int(follow)
     cap = open_capture(p)
     if not cap.isOpened():
         raise VideoError(f"not a readable video: {p.name}")
     try:
         pos = 0  # index of the next frame the decoder will return
-        ahead = None  # (index, image) read past a sample as its successor
-        for t in targets:
-            if ahead is not None and ahead[0] == t:
-                img = ahead[1]
-            else:
-                if t - pos > SEEK_GAP:
-                    cap.set(cv2.CAP_PROP_POS_FRAMES, float(t))
-                    pos = int(cap.get(cv2.CAP_PROP_POS_FRAMES))
-                ok = True
-                while pos < t:
-                    ok = cap.grab()
-                    if not ok:
-                        break
-                    pos += 1
-                if not ok:
-                    break
-                ok, img = cap.read()
-                if not ok or img is None:
-                    break
+        kept: dict[int, np.ndarray] = {}  # frames read past a sample (its followers)
+
+        def read(i: int, seek: bool) -> np.ndarray | None:
+            """Frame ``i`` from ``kept`` or the decoder (which must not be past it)."""
+            nonlocal pos
+            if i in kept:
+                return kept[i]
+            if i < pos:
+                return None
+            if seek and i - pos > SEEK_GAP:
+                cap.set(cv2.CAP_PROP_POS_FRAMES, float(i))
+                pos = int(cap.get(cv2.CAP_PROP_POS_FRAMES))
+            while pos < i:
+                if not cap.grab():
+                    return None
                 pos += 1
-            nxt = None
-            if pairs and pos == t + 1:  # the decoder stands right after the sample
-                ok, nxt = cap.read()
-                if ok and nxt is not None:
-                    pos += 1
-                else:
-                    nxt = None
-            ahead = None if nxt is None else (t + 1, nxt)
-            yield Frame(int(t), float(t) / fps, img, nxt)
+            ok, img = cap.read()
+            if not ok or img is None:
+                return None
+            pos += 1
+            kept[i] = img
+            return img
+
+        for t in targets:
+            t = int(t)
+            img = read(t, seek=True)
+            if img is None:
+                break
+            fol: list[np.ndarray] = []
+            for j in range(1, nf + 1):
+                nxt = read(t + j, seek=False)
+                if nxt is None:
+                    break
+                fol.append(nxt)
+            kept = {i: im for i, im in kept.items() if i > t}
+            yield _frame(t, fps, img, fol)
     finally:
         cap.release()
 

@@ -190,3 +190,22 @@ def test_flicker_does_not_depend_on_what_was_measured_before():
     first = flick(a_path)
     flick(b_path)
     assert np.allclose(flick(a_path), first, equal_nan=True, atol=1e-9)
+
+
+def test_block_grid_is_averaged_over_the_following_frames(scene):
+    """features version 5: the grid-strength columns are the mean over the sampled frame and
+    up to BLOCK_RUN - 1 following ones (in the sampled frame's regions); the DCT columns and
+    the other families stay those of the sampled frame."""
+    img, _, reg = scene
+    nxt = [_moved(img, dx=k, dy=0, seed=10 + k) for k in range(1, F.BLOCK_RUN + 2)]
+    alone = F.face_features(img, reg, families=("block", "hf"))
+    run = F.face_features(img, reg, families=("block", "hf"), following=nxt)
+    singles = [alone] + [F.face_features(f, reg, families=("block",)) for f in nxt[: F.BLOCK_RUN - 1]]
+    grid = [c for c in alone if c.startswith("block_") and not c.startswith("block_dct")]
+    assert "block_4x4_inner" in grid and len(grid) >= 8
+    for c in grid:
+        assert run[c] == pytest.approx(np.mean([s[c] for s in singles]), abs=1e-9), c
+    assert any(abs(run[c] - alone[c]) > 1e-4 for c in grid)  # the other frames counted
+    assert {c: run[c] for c in run if c not in grid} == {c: alone[c] for c in alone if c not in grid}
+    with pytest.raises(ValueError, match="shape"):
+        F.face_features(img, reg, families=("block",), following=[img[:-8]])

@@ -53,6 +53,10 @@ def test_train_writes_a_loadable_model_card_and_evaluation(tmp_path):
     for key in ("training", "parameters", "metrics", "command", "libraries", "features_version", "threshold"):
         assert key in card
     assert card["metrics"]["video"]["auc"] > 0.8
+    from detector.features import BLOCK_RUN
+
+    assert card["block_run"] == BLOCK_RUN
+    assert f"averaged over {BLOCK_RUN} consecutive frames" in (tmp_path / "model" / "CARD.md").read_text()
     # no per-frame table here: scored as deployed, every video keeps its main track's score
     dep = card["metrics"]["video_deployed_rule"]
     assert dep["auc"] == pytest.approx(card["metrics"]["video"]["auc"]) and dep["n_videos_differing"] == 0

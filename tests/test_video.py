@@ -95,6 +95,24 @@ def test_pairs_carry_the_next_frame_without_changing_the_samples(demo_pair, n):
             assert b.next_image is None
 
 
+@pytest.mark.parametrize("n,k", [(5, 4), (16, 3), (40, 2)])
+def test_follow_carries_the_next_frames_from_both_decoders(demo_pair, n, k):
+    """follow=k: each sample with the k frames after it (fewer at the end), the same from
+    PyAV and OpenCV, also when samples fall inside each other's runs (n=40 of 40 frames)."""
+    import detector.video as V
+
+    every = _all_frames(demo_pair[0])
+    targets = V.sample_indices(len(every), n)
+    for frames in (list(iter_frames(demo_pair[0], n, follow=k)), list(V._iter_opencv(demo_pair[0], targets, 25.0, k))):
+        assert [f.index for f in frames] == targets.tolist()
+        for f in frames:
+            want = every[f.index + 1: f.index + 1 + k]
+            assert len(f.following) == len(want) and all(np.array_equal(a, b) for a, b in zip(f.following, want))
+            assert (f.next_image is None) == (not want)
+    with pytest.raises(ValueError, match="follow"):
+        next(iter_frames(demo_pair[0], n, follow=-1))
+
+
 def test_still_image_has_no_next_frame(bad_files):
     (f,) = list(iter_frames(bad_files["image"], 4, pairs=True))
     assert f.next_image is None
