@@ -196,23 +196,33 @@ def lbp_texture(gray: np.ndarray, inner: np.ndarray, band: np.ndarray, outer: np
             "lbp_flat_inner_outer": _lr(hi[8] + hi[0], ho[8] + ho[0])}
 
 
+def _step_sums(diffs: tuple[np.ndarray, np.ndarray], mask: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per-column sums of the absolute column steps inside ``mask`` and their counts, and the
+    same per row for the row steps: everything :func:`grid_strength` needs, for any period."""
+    dx, dy = diffs
+    mx, my = mask[:, 1:] & mask[:, :-1], mask[1:, :] & mask[:-1, :]
+    # per-column / per-row sums, then split boundary vs inside: no full-size boolean products
+    return (dx * mx).sum(axis=0), mx.sum(axis=0), (dy * my).sum(axis=1), my.sum(axis=1)
+
+
+def _grid_ratio(sums: tuple[np.ndarray, ...], offset: tuple[int, int], period: int) -> float:
+    sx, nx, sy, ny = sums
+    oy, ox = offset
+    bx = (np.arange(sx.shape[0]) + ox + 1) % period == 0  # step between column j and j+1 crosses a boundary
+    by = (np.arange(sy.shape[0]) + oy + 1) % period == 0
+    num, nn = sx[bx].sum() + sy[by].sum(), nx[bx].sum() + ny[by].sum()
+    den, nd = sx[~bx].sum() + sy[~by].sum(), nx[~bx].sum() + ny[~by].sum()
+    return float((num / max(nn, 1) + EPS) / (den / max(nd, 1) + EPS))
+
+
 def grid_strength(img: np.ndarray, mask: np.ndarray, offset: tuple[int, int] = (0, 0), period: int = 8,
                   diffs: tuple[np.ndarray, np.ndarray] | None = None) -> float:
     """Block-grid strength of ``img`` (h, w) inside ``mask``: the mean absolute step across
     block boundaries of the frame's ``period`` x ``period`` grid divided by the mean step
     inside blocks (1 = no grid).  ``offset`` is (y0, x0) of ``img`` in the frame;
     ``diffs`` optionally passes the precomputed absolute column and row steps of ``img``."""
-    oy, ox = offset
-    dx, dy = diffs if diffs is not None else (np.abs(np.diff(img, axis=1)), np.abs(np.diff(img, axis=0)))
-    bx = (np.arange(dx.shape[1]) + ox + 1) % period == 0  # step between column j and j+1 crosses a boundary
-    by = (np.arange(dy.shape[0]) + oy + 1) % period == 0
-    mx, my = mask[:, 1:] & mask[:, :-1], mask[1:, :] & mask[:-1, :]
-    # per-column / per-row sums, then split boundary vs inside: no full-size boolean products
-    sx, nx = (dx * mx).sum(axis=0), mx.sum(axis=0)
-    sy, ny = (dy * my).sum(axis=1), my.sum(axis=1)
-    num, nn = sx[bx].sum() + sy[by].sum(), nx[bx].sum() + ny[by].sum()
-    den, nd = sx[~bx].sum() + sy[~by].sum(), nx[~bx].sum() + ny[~by].sum()
-    return float((num / max(nn, 1) + EPS) / (den / max(nd, 1) + EPS))
+    d = diffs if diffs is not None else (np.abs(np.diff(img, axis=1)), np.abs(np.diff(img, axis=0)))
+    return _grid_ratio(_step_sums(d, mask), offset, period)
 
 
 def blockiness(gray: np.ndarray, inner: np.ndarray, band: np.ndarray, outer: np.ndarray,
@@ -228,13 +238,14 @@ def blockiness(gray: np.ndarray, inner: np.ndarray, band: np.ndarray, outer: np.
     """
     _check(gray, inner, band, outer)
     d = (np.abs(np.diff(gray, axis=1)), np.abs(np.diff(gray, axis=0)))
-    vals = {name: grid_strength(gray, m, offset, diffs=d) for name, m in (("inner", inner), ("band", band), ("outer", outer))}
+    sums = {name: _step_sums(d, m) for name, m in (("inner", inner), ("band", band), ("outer", outer))}
+    vals = {name: _grid_ratio(sm, offset, 8) for name, sm in sums.items()}
     out = {f"block_{name}": float(np.log(v)) for name, v in vals.items()}
     out["block_inner_outer"] = _lr(vals["inner"], vals["outer"])
     out["block_band_outer"] = _lr(vals["band"], vals["outer"])
-    g4 = grid_strength(gray, inner, offset, 4, diffs=d)
+    g4 = _grid_ratio(sums["inner"], offset, 4)
     out["block_4x4_inner"] = float(np.log(g4))
-    out["block_4x4_inner_outer"] = _lr(g4, grid_strength(gray, outer, offset, 4, diffs=d))
+    out["block_4x4_inner_outer"] = _lr(g4, _grid_ratio(sums["outer"], offset, 4))
     if chroma is not None:
         for k, name in ((0, "cr"), (1, "cb")):
             c = np.ascontiguousarray(chroma[:, :, k])
