@@ -384,7 +384,7 @@ def _iter_pyav(p: Path, targets: np.ndarray, fps: float, follow: int | bool,
                     idx = last = index(f.pts)
                     img = None
                     for i, _, fol in pending:
-                        if idx == i + len(fol) + 1:
+                        if len(fol) < nf and idx == i + len(fol) + 1:
                             img = f.to_ndarray(format="bgr24") if img is None else img
                             fol.append(img)
                     # a sample is done when it has its followers or the next one can no longer come
