@@ -198,27 +198,30 @@ def _keyframe_indices(path, fps: float) -> np.ndarray:
     return np.array(sorted(out), dtype=int)
 
 
-def iter_frames_opencv(path, n_frames: int = 16, info=None, pairs: bool = False) -> Iterator[Frame]:
-    """The decoder the project used before PyAV: OpenCV ``grab`` through every frame (same samples)."""
+def iter_frames_opencv(path, n_frames: int = 16, info=None, pairs: bool = False, follow: int = 0) -> Iterator[Frame]:
+    """The decoder the project used before PyAV: OpenCV ``grab`` through every frame (same
+    samples, and the same ``follow`` frames after each)."""
     from detector import video
 
     info = info or probe(path, sha256=False)
     if info.kind == "image":
         yield from iter_frames(path, n_frames, info=info)
         return
-    yield from video._iter_opencv(Path(path), video.sample_targets(info.frame_count, n_frames), info.fps or 25.0, pairs)
+    yield from video._iter_opencv(Path(path), video.sample_targets(info.frame_count, n_frames), info.fps or 25.0,
+                                  max(int(pairs), int(follow)))
 
 
 def decoder(name: str):
     """A frame iterator by name: project (``detector.video.iter_frames``), opencv (the one
     it replaced) and the prototype pyav_gop (another sampling)."""
-    # ``pairs`` is accepted so they can stand in for iter_frames inside analyze(), but the
-    # prototypes give no next frame: with a model that reads the flicker family, their
-    # pipeline rows leave it NaN (cheaper than the real thing; throughput.py says so).
+    # ``pairs`` and ``follow`` are accepted so they can stand in for iter_frames inside
+    # analyze(), but the GOP prototype gives no following frames: with a model that reads the
+    # flicker family, its pipeline rows leave it NaN, and its block grid is one frame's
+    # (cheaper than the real thing; throughput.py says so).
     table = {
         "project": iter_frames,
         "opencv": iter_frames_opencv,
-        "pyav_gop": lambda p, n=16, info=None, pairs=False: iter_frames_gop(p, n, info),
+        "pyav_gop": lambda p, n=16, info=None, pairs=False, follow=0: iter_frames_gop(p, n, info),
     }
     return table[name]
 
