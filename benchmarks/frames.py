@@ -1,7 +1,7 @@
 """Frames per video, for training and for scanning: nested grouped CV over fold seeds.
 
     python benchmarks/frames.py --features features/ffpp16 features/ffpp32 features/ffpp64 \\
-                                [--seeds 0,1,2,3,4] [--drop flick] [--jobs 2] [--out frames]
+                                [--seeds 0,1,2,3,4] [--drop flick] [--columns SPEC] [--jobs 2] [--out frames]
 
 Each ``--features`` folder is an ``extract`` of the same manifest with another ``--frames``
 (``deepfake-detector extract --manifest ../shared/data/manifest.csv --out features/ffppN
@@ -30,12 +30,12 @@ from detector.training import nested_cv, rescore, subset_aucs  # noqa: E402
 
 
 def summary(scores: pd.DataFrame) -> dict:
-    """Overall and face swap c23 AUC, FAR / FRR at the folds' own thresholds."""
+    """Overall and face swap c23 AUC and EER, FAR / FRR at the folds' own thresholds."""
     s = scores[scores["score"].notna()]
     y = ev.as_binary(s["label"])
     far, frr = ev.far_frr(y, s["score"] - s["fold_threshold"], 0.0)
-    return {"auc": ev.summarize(y, s["score"], n_boot=0)["auc"],
-            "auc_face_swap_c23": subset_aucs(s).get("face_swap_vs_real_c23", {}).get("auc"),
+    sm, fs = ev.summarize(y, s["score"], n_boot=0), subset_aucs(s).get("face_swap_vs_real_c23", {})
+    return {"auc": sm["auc"], "eer": sm["eer"], "auc_face_swap_c23": fs.get("auc"), "eer_face_swap_c23": fs.get("eer"),
             "far": far, "frr": frr, "n_unscored": int(scores["score"].isna().sum())}
 
 
@@ -44,6 +44,8 @@ def main(argv=None) -> int:
     p.add_argument("--features", nargs="+", required=True, help="extract folders of one manifest, other --frames")
     p.add_argument("--seeds", default="0,1,2,3,4")
     p.add_argument("--drop", nargs="*", default=["flick"], help="feature families left out (default: flick)")
+    p.add_argument("--columns", default=None, metavar="SPEC",
+                   help="the columns offered, as 'train --columns' (e.g. block-mean, the shipped model's); default all")
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--out", default="frames", help="results/<out>.json")
     a = p.parse_args(argv)
@@ -64,7 +66,8 @@ def main(argv=None) -> int:
     for n_train in order:
         d, v = tables[n_train]
         v = v[v["n_faces"] > 0].reset_index(drop=True)
-        cols = [c for c in aggregated_columns(v) if family_of(c) not in set(a.drop)]
+        cols = common.select_columns([c for c in aggregated_columns(v) if family_of(c) not in set(a.drop)],
+                                     a.columns)
         for seed in seeds:
             cv = nested_cv(v, cols, seed=seed, log=lambda *x: None)
             for n_eval in [m for m in order if m <= n_train]:
@@ -72,16 +75,18 @@ def main(argv=None) -> int:
                 rows.append({"train_frames": n_train, "scan_frames": n_eval, "seed": seed, **summary(scores)})
                 r = rows[-1]
                 print(f"train {n_train:3d} scan {n_eval:3d} seed {seed}: AUC {r['auc']:.3f}, "
-                      f"face swap c23 {r['auc_face_swap_c23']:.3f}  ({time.time() - t0:.0f} s)", flush=True)
+                      f"face swap c23 {r['auc_face_swap_c23']:.3f} (EER {r['eer_face_swap_c23']:.3f})  ({time.time() - t0:.0f} s)", flush=True)
     df = pd.DataFrame(rows)
     agg = df.groupby(["train_frames", "scan_frames"]).agg(
         auc=("auc", lambda x: " / ".join(f"{v:.3f}" for v in x)), auc_mean=("auc", "mean"),
         face_swap_c23=("auc_face_swap_c23", lambda x: " / ".join(f"{v:.3f}" for v in x)),
-        face_swap_c23_mean=("auc_face_swap_c23", "mean"), far_mean=("far", "mean"), frr_mean=("frr", "mean"))
+        face_swap_c23_mean=("auc_face_swap_c23", "mean"), eer_mean=("eer", "mean"),
+        face_swap_c23_eer_mean=("eer_face_swap_c23", "mean"), far_mean=("far", "mean"), frr_mean=("frr", "mean"))
     print(f"\nfold seeds {a.seeds}:")
     print(agg.reset_index().to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     common.write_json(a.out, {"features": {str(k): v[0] for k, v in tables.items()}, "seeds": seeds,
-                              "drop": a.drop, "runs": rows, "table": agg.reset_index().to_dict("records")})
+                              "drop": a.drop, "columns": a.columns, "runs": rows,
+                              "table": agg.reset_index().to_dict("records")})
     return 0
 
 

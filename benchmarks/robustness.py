@@ -3,7 +3,7 @@ are re-encoded at lower quality, and does training on degraded copies help?
 
     python benchmarks/self_blended.py --part prepare   # the dataset features (shared with that script)
     python benchmarks/robustness.py --part prepare     # resumable, stops after --budget s; repeat until "ready"
-    python benchmarks/robustness.py --part measure
+    python benchmarks/robustness.py --part measure     # [--columns block-mean] [--drop flick]
 
 Degraded copies (outside the repository, $DEEPFAKE_SBI_ROOT/robust, default /work/sbi/robust):
 the first ``SPAN`` = 120 frames of every video of ../shared/data/manifest.csv, decoded and
@@ -208,7 +208,8 @@ def prepare(budget: float) -> bool:
 
 
 # ----------------------------------------------------------------------------- measure
-def load_conditions(drop: tuple[str, ...] = ()) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], list[str]]:
+def load_conditions(drop: tuple[str, ...] = (), columns: str | None = None
+                    ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], list[str]]:
     _, f = load_features(sb.ffpp_dir())
     f = f[f["n_faces"] > 0].reset_index(drop=True)
     conds = {}
@@ -223,7 +224,7 @@ def load_conditions(drop: tuple[str, ...] = ()) -> tuple[pd.DataFrame, dict[str,
 
     cols = [c for c in aggregated_columns(f)
             if family_of(c) not in drop and all(c in v.columns for v in conds.values())]
-    return f, conds, cols
+    return f, conds, common.select_columns(cols, columns)
 
 
 def _threshold(gs, train: pd.DataFrame, cols: list[str], seed: int) -> float:
@@ -241,8 +242,8 @@ def _threshold(gs, train: pd.DataFrame, cols: list[str], seed: int) -> float:
     return ev.eer(y, s)[1]
 
 
-def measure(seed: int, quick: bool, drop: tuple[str, ...] = ()) -> dict:
-    f, conds, cols = load_conditions(drop)
+def measure(seed: int, quick: bool, drop: tuple[str, ...] = (), columns: str | None = None) -> dict:
+    f, conds, cols = load_conditions(drop, columns)
     print(f"{len(f)} videos with faces, {len(cols)} features (families left out: {', '.join(drop) or 'none'}), "
           f"conditions {ALL}, {'quick' if quick else 'full'} grid")
     rows_by_model = {"baseline": [], "augmented": []}
@@ -304,6 +305,9 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true")
     p.add_argument("--drop", nargs="*", default=["flick"],
                    help="feature families left out (default: flick, as the shipped model)")
+    p.add_argument("--columns", default="block-mean", metavar="SPEC",
+                   help="the columns offered, as 'train --columns' (default: block-mean, as the shipped model; "
+                        "'all' for every column)")
     a = p.parse_args(argv)
     t0 = time.time()
     if a.part == "prepare":
@@ -311,8 +315,9 @@ def main(argv=None) -> int:
         print("ready" if ok else "not ready yet", f"({time.time() - t0:.0f} s)")
         return 0
     machine = common.machine({"features_version": FEATURES_VERSION, "n_frames": sb.N_FRAMES, "span": SPAN})
-    res = measure(a.seed, a.quick, tuple(a.drop))
-    res.update({"command": "python benchmarks/robustness.py " + " ".join(sys.argv[1:] if argv is None else argv),
+    res = measure(a.seed, a.quick, tuple(a.drop), a.columns)
+    res.update({"columns": a.columns, "drop": list(a.drop),
+                "command": "python benchmarks/robustness.py " + " ".join(sys.argv[1:] if argv is None else argv),
                 "machine": machine, "seconds": round(time.time() - t0, 1),
                 "protocol": __doc__.split("Protocol:", 1)[1].strip()})
     common.write_json("robustness", json.loads(json.dumps(ev.to_jsonable(res), default=str)))

@@ -126,7 +126,11 @@ FAMILY_CHOICES = [None, ("block",)]
 #: compression grid inside the face is shared by all four FF++ methods and by the
 #: self-blended fakes, while the smoothness cues (``hf``, ``noise``, ``spec``, the DCT
 #: statistics) have opposite signs for different methods (README, "Grid columns only").
-COLUMN_SETS = {"grid": r"^block_(?!dct)"}
+#: ``block-mean``: the track means of the ``block`` family (grid strengths and DCT
+#: statistics), what the shipped model reads: without the medians, spreads and frame-to-
+#: frame changes the search has far fewer ways to over-fit 100 training videos (README,
+#: "Track means only"); ``grid-mean``: the track means of ``grid``.
+COLUMN_SETS = {"grid": r"^block_(?!dct)", "block-mean": r"^block_.*__mean$", "grid-mean": r"^block_(?!dct).*__mean$"}
 
 
 def select_columns(columns: list[str], spec: str | None) -> list[str]:
@@ -162,11 +166,30 @@ def make_pipeline(columns: list[str] | None = None) -> Pipeline:
     ])
 
 
-def param_grid(n_features: int, quick: bool = False) -> list[dict]:
-    ks = sorted({k for k in (10, 25, 50) if k < n_features}) + ["all"]
+def _distinct_choices(columns: list[str] | None, n_features: int) -> tuple[list, list, int]:
+    """The stats and family choices that keep different columns of ``columns`` (the first
+    of each equivalent group, in order), and the most columns any choice keeps."""
+    if columns is None:
+        return STAT_CHOICES, FAMILY_CHOICES, n_features
+
+    def kept(**kw) -> tuple[int, ...]:
+        return tuple(StatSelector(columns, **kw).fit(np.zeros((1, len(columns)))).keep_.tolist())
+
+    stats = list({kept(stats=s): s for s in reversed(STAT_CHOICES)}.values())[::-1]
+    fams = list({kept(families=f): f for f in reversed(FAMILY_CHOICES)}.values())[::-1]
+    return stats, fams, max(len(kept(stats=s, families=f)) for s in stats for f in fams)
+
+
+def param_grid(n_features: int, quick: bool = False, columns: list[str] | None = None) -> list[dict]:
+    """The hyper-parameter grid of :func:`make_pipeline` for ``n_features`` input columns
+    (named ``columns`` when known: choices that would keep the same columns as an earlier
+    one, and numbers of selected features no choice reaches, are left out; they would
+    only repeat a grid point)."""
+    stats, fams, most = _distinct_choices(columns, n_features)
+    ks = sorted({k for k in (10, 25, 50) if k < min(n_features, most)}) + ["all"]
     cs = [0.1, 1.0, 10.0] if quick else [0.1, 0.3, 1.0, 3.0]
-    cols = {"stats__stats": STAT_CHOICES[:1], "stats__families": FAMILY_CHOICES[:1]} if quick else \
-        {"stats__stats": STAT_CHOICES, "stats__families": FAMILY_CHOICES}
+    cols = {"stats__stats": stats[:1], "stats__families": fams[:1]} if quick else \
+        {"stats__stats": stats, "stats__families": fams}
     return [
         {**cols, "select__k": ks, "svm__kernel": ["rbf"], "svm__C": cs,
          "svm__gamma": ["scale", 0.03] if not quick else ["scale"]},
@@ -185,7 +208,7 @@ N_JOBS = 1
 
 def _search(x, y, groups, columns: list[str], n_inner: int, seed: int, quick: bool) -> GridSearchCV:
     inner = ev.grouped_folds(groups, y, n_splits=n_inner, seed=seed)
-    gs = GridSearchCV(make_pipeline(columns), param_grid(x.shape[1], quick), scoring="roc_auc", cv=inner,
+    gs = GridSearchCV(make_pipeline(columns), param_grid(x.shape[1], quick, columns), scoring="roc_auc", cv=inner,
                       n_jobs=N_JOBS, refit=True, error_score=np.nan)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -226,7 +249,7 @@ def _search_fusion(x, y, groups, columns: list[str], n_inner: int, seed: int, qu
             continue
         grid = [{**g, "stats__families": [(fam,)],
                  "select__k": [k for k in g["select__k"] if k == "all" or k < n_fam] or ["all"]}
-                for g in param_grid(x.shape[1], quick)]
+                for g in param_grid(x.shape[1], quick, columns)]
         gs = GridSearchCV(make_pipeline(columns), grid, scoring="roc_auc", cv=inner, n_jobs=N_JOBS, refit=False,
                           error_score=np.nan)
         with warnings.catch_warnings():
@@ -402,7 +425,7 @@ def headline(summary: dict) -> dict:
 
 
 def subset_aucs(scores: pd.DataFrame) -> dict:
-    """AUC of the out-of-fold scores for the slices the issue asks about."""
+    """AUC and EER of the out-of-fold scores for the slices the issue asks about."""
     real = scores["label"] == "real"
     out = {}
     slices = {
@@ -415,8 +438,8 @@ def subset_aucs(scores: pd.DataFrame) -> dict:
             d = scores[sel & scores["score"].notna()]
             key = name if comp == "all" else f"{name}_{comp}"
             if d["label"].nunique() == 2:
-                auc = ev.summarize(d["label"], d["score"], n_boot=0)["auc"]
-                out[key] = {"auc": auc, "n_real": int((d["label"] == "real").sum()),
+                sm = ev.summarize(d["label"], d["score"], n_boot=0)
+                out[key] = {"auc": sm["auc"], "eer": sm["eer"], "n_real": int((d["label"] == "real").sum()),
                             "n_fake": int((d["label"] == "fake").sum())}
     return out
 
@@ -589,8 +612,9 @@ def register_cli(sub) -> None:
     s.add_argument("--drop", action="append", default=[], choices=list(FAMILIES), metavar="FAMILY",
                    help="leave a feature family out (repeatable), e.g. --drop flick for a cheaper scan")
     s.add_argument("--columns", default=None, metavar="SPEC",
-                   help="the feature columns offered to the model: 'all', 'grid' (block-grid strengths only), or a "
-                        "regular expression on column names; default: 'grid' with --self-blended only (measured "
+                   help="the feature columns offered to the model: 'all', 'grid' (block-grid strengths only), "
+                        "'block-mean' (the block family's track means: the shipped model's), 'grid-mean', or a "
+                        "regular expression on column names; default: 'grid-mean' with --self-blended only (measured "
                         "better on real fakes, README), else all")
     s.add_argument("--eval-features", default=None, metavar="DIR",
                    help="features of the same videos extracted with the frames the scanner samples (e.g. "

@@ -171,10 +171,11 @@ def test_train_self_blended_cli_end_to_end(tmp_path):
     assert len(r0) == len(r1) == 10 and not set(r0["blend_seed"]) & set(r1["blend_seed"])
     assert "flick" not in m.families  # --drop reaches the training of a self-blended model
     # Trained on self-blended fakes alone, the model reads only the block-grid strengths
-    # by default (the trace real face swaps share; README), and the card says so.
-    assert card["column_set"]["spec"] == "grid" and m.families == ("block",)
-    assert "--columns 'grid'" in card["command"]  # the command reproduces it whatever the default
-    assert all(c.startswith("block_") and not c.startswith("block_dct") for c in m.columns)
+    # track means by default (the trace real face swaps share; README), and the card says so.
+    assert card["column_set"]["spec"] == "grid-mean" and m.families == ("block",)
+    assert "--columns 'grid-mean'" in card["command"]  # the command reproduces it whatever the default
+    assert m.columns and all(c.startswith("block_") and not c.startswith("block_dct") and c.endswith("__mean")
+                             for c in m.columns)
     assert (feats / "self_blended" / "videos" / "manifest.csv").exists()
     scores = pd.read_csv(model / "evaluation" / "scores.csv")
     assert scores["score"].notna().all() and m.threshold is not None

@@ -160,6 +160,46 @@ def test_train_cli_columns_keeps_a_column_set_and_says_so(tmp_path, capsys):
     assert select_columns(["a", "b"], "all") == ["a", "b"]
 
 
+def test_mean_column_sets_and_a_grid_without_repeated_points():
+    """`block-mean` keeps the block family's track means (the shipped model's inputs),
+    `grid-mean` those without the DCT statistics; the search grid drops the aggregation
+    and family choices that would keep the same columns as an earlier one, and numbers
+    of selected features no choice reaches, but is unchanged when every choice differs."""
+    from sklearn.model_selection import ParameterGrid
+
+    from detector.training import FAMILY_CHOICES, STAT_CHOICES, StatSelector, param_grid, select_columns
+
+    cols = [f"{c}__{s}" for c in ("block_inner", "block_dctzero_inner", "hf_ratio") for s in ("mean", "median", "std")]
+    assert select_columns(cols, "block-mean") == ["block_inner__mean", "block_dctzero_inner__mean"]
+    assert select_columns(cols, "grid-mean") == ["block_inner__mean"]
+
+    full = param_grid(len(cols), columns=cols)
+    assert full == param_grid(len(cols))  # every choice keeps other columns: the grid as before
+    assert full[0]["stats__stats"] == STAT_CHOICES and full[0]["stats__families"] == FAMILY_CHOICES
+
+    means = select_columns(cols, "block-mean")
+    g = param_grid(len(means), columns=means)
+    assert all(d["stats__stats"] == [("mean",)] and d["stats__families"] == [None] and d["select__k"] == ["all"]
+               for d in g)
+    points = list(ParameterGrid(g))
+    kept = [tuple(StatSelector(means, p["stats__stats"], p["stats__families"]).fit(np.zeros((1, 2))).keep_)
+            for p in points]
+    assert len(points) == len(ParameterGrid(param_grid(len(means)))) // 6  # 3 stats x 2 families collapsed
+    assert set(kept) == {(0, 1)}
+    many = [f"block_c{i}__mean" for i in range(30)]
+    assert param_grid(30, columns=many)[0]["select__k"] == [10, 25, "all"]
+
+
+def test_subset_aucs_report_the_eer_too():
+    from detector.training import subset_aucs
+
+    sc = pd.DataFrame({"label": ["real", "real", "fake", "fake", "fake"], "score": [0.1, 0.6, 0.5, 0.9, 0.8],
+                       "method": ["original", "original", "Deepfakes", "FaceSwap", "Face2Face"],
+                       "compression": ["c23"] * 5})
+    fs = subset_aucs(sc)["face_swap_vs_real_c23"]
+    assert fs["auc"] == pytest.approx(0.75) and fs["n_fake"] == 2 and 0.0 < fs["eer"] <= 0.5
+
+
 def test_deployed_scores_take_the_highest_qualifying_track(tmp_path):
     """The evaluation can score videos as analyze() does: the highest score of the tracks
     seen in >= 3 sampled frames; a track seen once does not count."""
