@@ -270,17 +270,21 @@ class variant:
     face-detection width, or ``detect_width="refine320"`` for the two-stage prototype
     :func:`detect_faces_refined`, or ``detect_width="windows"`` for a whole-frame search
     in every 4th sampled frame only and windows around the previous faces in between
-    (:class:`detector.faces.SequenceDetector`), monkeypatched for the benchmark only;
-    nothing is changed on disk."""
+    (:class:`detector.faces.SequenceDetector`), or ``decode="eager"`` for the project's
+    decoder converting every following frame whole, as before :class:`detector.video.LazyBGR`
+    (same pixels); monkeypatched for the benchmark only; nothing is changed on disk."""
 
     def __init__(self, decode: str = "project", detect_width: int | str | None = None):
         self.decode, self.detect_width = decode, detect_width
 
     def __enter__(self):
-        from detector import analysis, faces
+        from detector import analysis, faces, video
 
-        self._old = (analysis.iter_frames, faces.DETECT_WIDTH, faces.detect_faces, faces.FULL_DETECT_EVERY)
-        if self.decode != "project":
+        self._old = (analysis.iter_frames, faces.DETECT_WIDTH, faces.detect_faces, faces.FULL_DETECT_EVERY,
+                     video._lazy_is_exact)
+        if self.decode == "eager":
+            video._lazy_is_exact = lambda frame: False
+        elif self.decode != "project":
             analysis.iter_frames = decoder(self.decode)
         if self.detect_width == "windows":
             faces.FULL_DETECT_EVERY = 4
@@ -291,9 +295,10 @@ class variant:
         return self
 
     def __exit__(self, *exc):
-        from detector import analysis, faces
+        from detector import analysis, faces, video
 
-        analysis.iter_frames, faces.DETECT_WIDTH, faces.detect_faces, faces.FULL_DETECT_EVERY = self._old
+        (analysis.iter_frames, faces.DETECT_WIDTH, faces.detect_faces, faces.FULL_DETECT_EVERY,
+         video._lazy_is_exact) = self._old
 
 
 def load_model_or_none(path=None):

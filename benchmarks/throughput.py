@@ -12,7 +12,9 @@ machine load:
   (OpenCV ``grab`` through every frame; the same sampled pixels);
 - ``pipeline[default]``: :func:`detector.analysis.analyze` as the batch scanner runs it
   (only the feature families the model reads); ``pipeline[all families]``: as
-  ``inspect`` and the dashboard run it (every family, for display);
+  ``inspect`` and the dashboard run it (every family, for display); ``pipeline[eager
+  followers]``: the default with every following frame of a 4:4:4 clip converted whole
+  (as before :class:`detector.video.LazyBGR`; the same features);
 - prototypes (nothing changed on disk): face detection on a 320-px-wide copy instead of
   640 (``w320``), boxes at 320 px then landmarks on each face's crop (``refine320``,
   :func:`common.detect_faces_refined`), fewer frames (``half``), and another sampling:
@@ -41,6 +43,7 @@ import numpy as np
 SETTINGS = [
     ("decode[project]", "decode", "project", None, 1),
     ("pipeline[default]", "pipeline", "project", None, 1),
+    ("pipeline[eager followers]", "pipeline", "eager", None, 1),
     ("pipeline[windows]", "pipeline", "project", "windows", 1),
     ("pipeline[all families]", "pipeline_all", "project", None, 1),
     ("decode[opencv]", "decode", "opencv", None, 1),
@@ -56,7 +59,8 @@ SETTINGS = [
 ]
 #: pipeline setting -> the decode-only setting with the same decoder and frames
 BASELINE = {
-    "pipeline[default]": "decode[project]", "pipeline[windows]": "decode[project]", "pipeline[all families]": "decode[project]",
+    "pipeline[default]": "decode[project]", "pipeline[eager followers]": "decode[project]",
+    "pipeline[windows]": "decode[project]", "pipeline[all families]": "decode[project]",
     "pipeline[opencv]": "decode[opencv]", "pipeline[w320]": "decode[project]", "pipeline[refine320]": "decode[project]",
     "pipeline[gop]": "decode[gop]", "pipeline[gop,w320]": "decode[gop]",
     "pipeline[half]": "decode[project,half]", "pipeline[w320,half]": "decode[project,half]",

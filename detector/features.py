@@ -445,8 +445,9 @@ def face_features(frame: np.ndarray, regions: Regions, origin: tuple[int, int] =
     families : iterable of names from :data:`FAMILIES` to compute, or None for all
     (a model that reads a few families needs a fraction of the time); next_frame : the
     frame right after ``frame`` (same shape), for the ``flick`` family (NaN without it);
-    following : the frames right after ``frame`` (same shape, in order): the ``block``
-    grid-strength columns are the mean over ``frame`` and the first
+    following : the frames right after ``frame`` (same shape, in order; arrays, or
+    :class:`detector.video.LazyBGR` frames, of which only the face crop is converted): the
+    ``block`` grid-strength columns are the mean over ``frame`` and the first
     :data:`BLOCK_RUN` - 1 of them (over ``frame`` alone without them).
     Returns {column: value}, only the columns of the requested families.
     """
