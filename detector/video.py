@@ -143,7 +143,7 @@ def _lazy_is_exact(frame) -> bool:
         return False
 
 
-def _frame(index: int, fps: float, image: np.ndarray, following: list[np.ndarray]) -> Frame:
+def _frame(index: int, fps: float, image: np.ndarray, following: list) -> Frame:
     return Frame(index, index / fps, image, following[0] if following else None, tuple(following))
 
 
@@ -449,7 +449,8 @@ def _iter_pyav(p: Path, targets: np.ndarray, fps: float, follow: int | bool,
                                 if lazy is None:
                                     lazy = _lazy_is_exact(f)
                                 is_sample = k < len(targets) and idx >= targets[k]
-                                follower = LazyBGR(f) if lazy and not is_sample else f.to_ndarray(format="bgr24")
+                                follower = LazyBGR(f) if lazy and not is_sample and f.format.name == "yuv444p" \
+                                    else f.to_ndarray(format="bgr24")
                                 img = None if isinstance(follower, LazyBGR) else follower
                             fol.append(follower)
                     # a sample is done when it has its followers or the next one can no longer come
