@@ -283,7 +283,7 @@ class variant:
         self._old = (analysis.iter_frames, faces.DETECT_WIDTH, faces.detect_faces, faces.FULL_DETECT_EVERY,
                      video._lazy_is_exact)
         if self.decode == "eager":
-            video._lazy_is_exact = lambda frame: False
+            video._lazy_is_exact = lambda frame, full: False
         elif self.decode != "project":
             analysis.iter_frames = decoder(self.decode)
         if self.detect_width == "windows":

@@ -100,9 +100,9 @@ class LazyBGR:
     ndim = 3
     dtype = np.dtype(np.uint8)
 
-    def __init__(self, frame) -> None:
+    def __init__(self, frame, full: np.ndarray | None = None) -> None:
         self._frame = frame
-        self._full: np.ndarray | None = None
+        self._full = full  # the whole-frame conversion, once made
         self.shape = (frame.height, frame.width, 3)
 
     def crop(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
@@ -129,13 +129,12 @@ class LazyBGR:
         return self._full if dtype is None else self._full.astype(dtype)
 
 
-def _lazy_is_exact(frame) -> bool:
-    """Whether :class:`LazyBGR` crops of this 4:4:4 ``frame`` equal its whole-frame conversion
-    (checked once per video on an odd-placed crop; else followers are converted whole)."""
+def _lazy_is_exact(frame, full: np.ndarray) -> bool:
+    """Whether :class:`LazyBGR` crops of this 4:4:4 ``frame`` equal ``full``, its whole-frame
+    conversion (checked once per video on an odd-placed crop; else followers are converted whole)."""
     if frame.format.name != "yuv444p" or frame.height < 8 or frame.width < 8:
         return False
     try:
-        full = frame.to_ndarray(format="bgr24")
         y0, x0 = frame.height // 4 | 1, frame.width // 3 | 1
         y1, x1 = min(frame.height, y0 + frame.height // 2), min(frame.width, x0 + frame.width // 2)
         return bool(np.array_equal(LazyBGR(frame).crop(y0, y1, x0, x1), full[y0:y1, x0:x1]))
@@ -446,12 +445,14 @@ def _iter_pyav(p: Path, targets: np.ndarray, fps: float, follow: int | bool,
                     for i, _, fol in pending:
                         if len(fol) < nf and idx == i + len(fol) + 1:
                             if follower is None:
-                                if lazy is None:
-                                    lazy = _lazy_is_exact(f)
                                 is_sample = k < len(targets) and idx >= targets[k]
-                                follower = LazyBGR(f) if lazy and not is_sample and f.format.name == "yuv444p" \
-                                    else f.to_ndarray(format="bgr24")
-                                img = None if isinstance(follower, LazyBGR) else follower
+                                if lazy is None:  # the first follower's whole conversion checks LazyBGR once
+                                    img = f.to_ndarray(format="bgr24")
+                                    lazy = _lazy_is_exact(f, img)
+                                if lazy and not is_sample and f.format.name == "yuv444p":
+                                    follower, img = LazyBGR(f, full=img), None
+                                else:
+                                    follower = img = f.to_ndarray(format="bgr24") if img is None else img
                             fol.append(follower)
                     # a sample is done when it has its followers or the next one can no longer come
                     while pending and (len(pending[0][2]) >= nf or idx > pending[0][0] + len(pending[0][2])):
