@@ -46,7 +46,9 @@ from skimage.feature import local_binary_pattern
 
 from .faces import Regions
 
-FEATURES_VERSION = "5"  # 4: block_4x4_inner added; 5: block grid strength averaged over BLOCK_RUN frames
+# 4: block_4x4_inner added; 5: block grid strength averaged over BLOCK_RUN frames;
+# 6: the inner 4x4 grid along x and y alone, chroma 8x8 inner and 4x4 inner / outer grids
+FEATURES_VERSION = "6"
 #: The block-grid strength columns (:func:`blockiness`) of a sampled face are the mean over
 #: this many consecutive frames: the sampled one and the ones right after it, measured in
 #: the sampled frame's face regions (a face moves a pixel or two in that time).  One frame's
@@ -229,11 +231,14 @@ def blockiness(gray: np.ndarray, inner: np.ndarray, band: np.ndarray, outer: np.
                offset: tuple[int, int] = (0, 0), chroma: np.ndarray | None = None) -> dict[str, float]:
     """Compression block-grid strength per region, on the frame's own grid.
 
-    For each region the 8x8 grid strength of luma (:func:`grid_strength`, log), and the
-    inner face's 4x4 grid strength (H.264's 4x4 transform; log); the
-    inner/outer log-ratios of the 8x8 grid, the 4x4 grid and, when
-    ``chroma`` (h, w, 2: Cr, Cb) is given, the chroma 8x8 grids.  A face pasted in from
-    a differently compressed source loses the grid the rest of the frame keeps
+    For each region the 8x8 grid strength of luma (:func:`grid_strength`, log); the
+    inner face's 4x4 grid strength (H.264's 4x4 transform; log), also along x and
+    along y alone (``block_4x4x_inner``: steps between columns, across the grid's
+    vertical lines; ``block_4x4y_inner``: between rows); the inner/outer log-ratios of
+    the 8x8 and the 4x4 grid.  When ``chroma`` (h, w, 2: Cr, Cb) is given, per chroma
+    plane: the inner face's 8x8 grid strength, its inner/outer log-ratio, and the 4x4
+    grid strength inside and outside the face (logs).  A face pasted in from a
+    differently compressed source loses the grid the rest of the frame keeps
     (double-compression trace).  ``offset`` is the crop's (y0, x0) in the frame.
     """
     _check(gray, inner, band, outer)
@@ -246,12 +251,20 @@ def blockiness(gray: np.ndarray, inner: np.ndarray, band: np.ndarray, outer: np.
     g4 = _grid_ratio(sums["inner"], offset, 4)
     out["block_4x4_inner"] = float(np.log(g4))
     out["block_4x4_inner_outer"] = _lr(g4, _grid_ratio(sums["outer"], offset, 4))
+    sx, nx, sy, ny = sums["inner"]
+    none = np.zeros(1)
+    out["block_4x4x_inner"] = float(np.log(_grid_ratio((sx, nx, none, none), offset, 4)))
+    out["block_4x4y_inner"] = float(np.log(_grid_ratio((none, none, sy, ny), offset, 4)))
     if chroma is not None:
         for k, name in ((0, "cr"), (1, "cb")):
             c = np.ascontiguousarray(chroma[:, :, k])
             dc = (np.abs(np.diff(c, axis=1)), np.abs(np.diff(c, axis=0)))
-            out[f"block_{name}_inner_outer"] = _lr(grid_strength(c, inner, offset, diffs=dc),
-                                                   grid_strength(c, outer, offset, diffs=dc))
+            ci, co = _step_sums(dc, inner), _step_sums(dc, outer)
+            g8 = _grid_ratio(ci, offset, 8)
+            out[f"block_{name}_inner"] = float(np.log(g8))
+            out[f"block_{name}_inner_outer"] = _lr(g8, _grid_ratio(co, offset, 8))
+            out[f"block_{name}_4x4_inner"] = float(np.log(_grid_ratio(ci, offset, 4)))
+            out[f"block_{name}_4x4_outer"] = float(np.log(_grid_ratio(co, offset, 4)))
     return out
 
 

@@ -117,6 +117,25 @@ def test_block_grid_follows_the_frame_not_the_crop():
     assert on_grid["block_inner"] > 1.0 > off_grid["block_inner"]
 
 
+def test_4x4_grid_along_x_and_y_and_in_chroma_are_measured_apart():
+    """features version 6: a 4x4 grid of vertical lines only shows along x, not along y;
+    a chroma grid only inside the face shows in the inner chroma 4x4 column, not outside."""
+    rng = np.random.default_rng(5)
+    cols = np.kron(rng.uniform(0, 255, (1, 32)), np.ones((128, 4))).astype(np.float32)  # steps every 4 columns
+    gray = cols + rng.normal(0, 2, cols.shape).astype(np.float32)
+    m = np.ones(gray.shape, bool)
+    f = F.blockiness(gray, m, m, m)
+    assert f["block_4x4x_inner"] > 1.0 > abs(f["block_4x4y_inner"])
+    inner = np.zeros(gray.shape, bool)
+    inner[:, :64] = True
+    flat = rng.normal(128, 2, gray.shape).astype(np.float32)
+    chroma = np.stack([np.where(inner, gray, flat), flat], axis=-1)
+    f = F.blockiness(flat, inner, inner, ~inner, chroma=chroma)
+    assert f["block_cr_4x4_inner"] > 1.0 > abs(f["block_cr_4x4_outer"])
+    assert f["block_cr_inner"] > 0.5 and f["block_cr_inner_outer"] > 0.5
+    assert abs(f["block_cb_4x4_inner"]) < 0.3 and abs(f["block_cb_inner"]) < 0.3
+
+
 def test_colour_shift_inside_is_measured(scene):
     img, _, reg = scene
     inner = _full_mask(img, reg, "inner")
