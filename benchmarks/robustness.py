@@ -308,6 +308,7 @@ def main(argv=None) -> int:
     p.add_argument("--columns", default="block-mean", metavar="SPEC",
                    help="the columns offered, as 'train --columns' (default: block-mean, as the shipped model; "
                         "'all' for every column)")
+    p.add_argument("--out", default="robustness", help="results/<out>.json")
     a = p.parse_args(argv)
     t0 = time.time()
     if a.part == "prepare":
@@ -320,7 +321,7 @@ def main(argv=None) -> int:
                 "command": "python benchmarks/robustness.py " + " ".join(sys.argv[1:] if argv is None else argv),
                 "machine": machine, "seconds": round(time.time() - t0, 1),
                 "protocol": __doc__.split("Protocol:", 1)[1].strip()})
-    common.write_json("robustness", json.loads(json.dumps(ev.to_jsonable(res), default=str)))
+    common.write_json(a.out, json.loads(json.dumps(ev.to_jsonable(res), default=str)))
     return 0
 
 

@@ -296,19 +296,57 @@ def _choose(x, y, groups, columns: list[str], n_inner: int, seed: int, quick: bo
     return est, params, _oof_scores(est, x, y, groups, n_inner, seed)
 
 
+def _with_copies(x, y, g, rows: np.ndarray, videos: pd.DataFrame, augment: pd.DataFrame | None, columns: list[str]):
+    """The training part ``rows`` of (x, y, groups) plus the rows of ``augment`` whose
+    ``source_path`` is one of those videos' ``abs_path`` (they carry their source's
+    label and group, so the inner grouped folds keep a copy with its source)."""
+    if augment is None or augment.empty:
+        return x[rows], y[rows], g[rows]
+    src = set(videos["abs_path"].iloc[rows].astype(str))
+    a = augment[augment["source_path"].astype(str).isin(src)]
+    if a.empty:
+        return x[rows], y[rows], g[rows]
+    return (np.vstack([x[rows], feature_matrix(a, columns)]), np.concatenate([y[rows], ev.as_binary(a["label"])]),
+            np.concatenate([g[rows], a["group"].astype(str).to_numpy()]))
+
+
+def _copies_of(videos: pd.DataFrame, augment: pd.DataFrame | None) -> pd.DataFrame | None:
+    """``augment`` restricted to copies with a face whose source is a row of ``videos``,
+    labelled and grouped as that source (a copy never disagrees with its source)."""
+    if augment is None:
+        return None
+    if "source_path" not in augment.columns:
+        raise ValueError("augmentation rows need a 'source_path' column (detector.degrade.make_degraded)")
+    if "abs_path" not in videos.columns:
+        raise ValueError("augmentation needs the videos' 'abs_path' (as 'extract' writes it) to find their copies")
+    src = videos.drop_duplicates("abs_path").set_index(videos.drop_duplicates("abs_path")["abs_path"].astype(str))
+    a = augment[augment["source_path"].astype(str).isin(src.index) & (augment.get("n_faces", 1) > 0)].copy()
+    for c in ("label", "group"):
+        a[c] = src.loc[a["source_path"].astype(str), c].to_numpy()
+    return a.reset_index(drop=True)
+
+
 def nested_cv(videos: pd.DataFrame, columns: list[str], n_outer: int = 5, n_inner: int = 4, seed: int = 0,
-              quick: bool = False, log=print, fusion: bool = False) -> CVResult:
+              quick: bool = False, log=print, fusion: bool = False, augment: pd.DataFrame | None = None) -> CVResult:
     """Honest out-of-fold scores: every choice (families, hyper-parameters, kernel,
-    threshold) is made inside the training part of each outer fold."""
+    threshold) is made inside the training part of each outer fold.
+
+    ``augment``: extra training rows (degraded copies, :mod:`detector.degrade`) with a
+    ``source_path`` naming their source video's ``abs_path``.  A copy joins the training
+    part of the folds where its source is a training video, never a test fold: the
+    out-of-fold scores are those of ``videos`` alone.  The threshold is the EER point of
+    the inner out-of-fold scores of the training part, copies included."""
     x = feature_matrix(videos, columns)
     y = ev.as_binary(videos["label"])
     g = videos["group"].astype(str).to_numpy()
+    augment = _copies_of(videos, augment)
     out = videos[[c for c in META if c in videos.columns]].copy()
     out["fold"], out["score"], out["fold_threshold"] = -1, np.nan, np.nan
     params, models = [], []
     for k, (tr, te) in enumerate(ev.grouped_folds(g, y, n_splits=n_outer, seed=seed)):
-        est, p, inner_scores = _choose(x[tr], y[tr], g[tr], columns, n_inner, seed + 1 + k, quick, fusion)
-        _, thr = ev.eer(y[tr], inner_scores)
+        xt, yt, gt = _with_copies(x, y, g, tr, videos, augment, columns)
+        est, p, inner_scores = _choose(xt, yt, gt, columns, n_inner, seed + 1 + k, quick, fusion)
+        _, thr = ev.eer(yt, inner_scores)
         out.iloc[te, out.columns.get_loc("score")] = est.decision_function(x[te])
         out.iloc[te, out.columns.get_loc("fold")] = k
         out.iloc[te, out.columns.get_loc("fold_threshold")] = thr
@@ -320,12 +358,14 @@ def nested_cv(videos: pd.DataFrame, columns: list[str], n_outer: int = 5, n_inne
 
 
 def fit_final(videos: pd.DataFrame, columns: list[str], n_inner: int = 5, seed: int = 0,
-              quick: bool = False, fusion: bool = False):
-    """The shipped model: the same choice on all videos, threshold at the EER of its
-    grouped out-of-fold scores.  Returns (estimator, parameters, threshold, those scores)."""
+              quick: bool = False, fusion: bool = False, augment: pd.DataFrame | None = None):
+    """The shipped model: the same choice on all videos (and all copies of ``augment``,
+    as :func:`nested_cv`), threshold at the EER of its grouped out-of-fold scores.
+    Returns (estimator, parameters, threshold, those scores)."""
     x = feature_matrix(videos, columns)
     y = ev.as_binary(videos["label"])
     g = videos["group"].astype(str).to_numpy()
+    x, y, g = _with_copies(x, y, g, np.arange(len(videos)), videos, _copies_of(videos, augment), columns)
     est, params, oof = _choose(x, y, g, columns, n_inner, seed, quick, fusion)
     _, thr = ev.eer(y, oof)
     return est, params, float(thr), oof
@@ -447,7 +487,7 @@ def subset_aucs(scores: pd.DataFrame) -> dict:
 def train(features_dir: str, out_dir: str, name: str | None = None, version: str = "1", seed: int = 0,
           quick: bool = False, command: str | None = None, log=print, fusion: bool = False,
           drop: tuple[str, ...] = (), columns: str | None = None,
-          eval_features: str | None = None) -> DetectorModel:
+          eval_features: str | None = None, augment: str | None = None, workers: int | None = 2) -> DetectorModel:
     """Fit, cross-validate, evaluate and save a model folder (see module docstring).
 
     ``drop``: feature families left out; ``columns``: a column spec for
@@ -455,7 +495,10 @@ def train(features_dir: str, out_dir: str, name: str | None = None, version: str
     ``eval_features``: features of the same videos extracted another way (typically
     with the scanner's 16 frames when ``features_dir`` has more): the out-of-fold models
     are trained on ``features_dir`` and the evaluation scores these (:func:`rescore`),
-    so the reported numbers are those of the deployed setting."""
+    so the reported numbers are those of the deployed setting;
+    ``augment``: a folder for degraded copies of the training videos
+    (:func:`detector.degrade.degraded_features`, made there if missing with ``workers``
+    processes), added to the training parts only (:func:`nested_cv`)."""
     t0 = time.time()
     frames, videos = load_features(features_dir)
     spec = None if columns in (None, "all") else columns
@@ -466,9 +509,21 @@ def train(features_dir: str, out_dir: str, name: str | None = None, version: str
     usable = videos[videos.get("n_faces", 0) > 0].reset_index(drop=True)
     skipped = videos[~videos.index.isin(videos.index[videos.get("n_faces", 0) > 0])]
     log(f"{len(usable)} videos with faces ({len(skipped)} without), {len(columns)} features")
+    copies, aug_note = None, None
+    if augment:
+        from .degrade import CONDITIONS, SPAN, degraded_features
+
+        copies = _copies_of(usable, degraded_features(features_dir, augment, workers=workers, log=log))
+        missing = [c for c in columns if c not in copies.columns]
+        if missing:
+            raise ValueError(f"the degraded copies in {augment} lack the columns {missing[:5]}")
+        aug_note = {"dir": str(augment), "conditions": {k: {"crf": v[0], "scale": v[1]} for k, v in CONDITIONS.items()},
+                    "span_frames": SPAN, "n_copies": int(len(copies)),
+                    "note": "re-encoded copies of the training videos, in the training parts only"}
+        log(f"augmentation: {len(copies)} degraded copies of {copies['source_path'].nunique()} videos ({augment})")
     log("nested grouped CV:")
-    cv = nested_cv(usable, columns, seed=seed, quick=quick, log=log, fusion=fusion)
-    pipe, params, thr, oof_final = fit_final(usable, columns, seed=seed, quick=quick, fusion=fusion)
+    cv = nested_cv(usable, columns, seed=seed, quick=quick, log=log, fusion=fusion, augment=copies)
+    pipe, params, thr, oof_final = fit_final(usable, columns, seed=seed, quick=quick, fusion=fusion, augment=copies)
     log(f"final model: {params}, threshold {thr:+.4f}")
     train_cv, scored_videos = None, usable
     if eval_features:  # evaluate the same out-of-fold models on the deployed setting's features
@@ -533,6 +588,7 @@ def train(features_dir: str, out_dir: str, name: str | None = None, version: str
         "parameters": params,
         "families": sorted({family_of(c) for c in columns}),
         "column_set": {"spec": spec or "all", "pattern": COLUMN_SETS.get(spec, spec), "n_offered": len(columns)},
+        **({"augmentation": aug_note} if aug_note else {}),
         "metrics": {"video": headline(video_eval), "subsets": metrics["subsets"],
                     "video_at_fold_thresholds": {k: fold_thr.get(k) for k in ("far", "frr", "hter")},
                     "video_deployed_rule": headline(dep_eval) | {"n_videos_differing": dep_eval["n_videos_differing"]},
@@ -541,7 +597,7 @@ def train(features_dir: str, out_dir: str, name: str | None = None, version: str
                     "frame": headline(frame_eval) if frame_eval else None},
         "frames": frames_note,
         "command": command or _recipe(features_dir, out_dir, seed, quick, name, version, fusion, drop, spec,
-                                      eval_features),
+                                      eval_features, augment),
         "libraries": _library_versions(),
         "trained_seconds": round(time.time() - t0, 1),
     }
@@ -552,12 +608,13 @@ def train(features_dir: str, out_dir: str, name: str | None = None, version: str
 
 def _recipe(features_dir: str, out_dir: str, seed: int, quick: bool, name: str | None = None,
             version: str = "1", fusion: bool = False, drop: tuple[str, ...] = (),
-            columns: str | None = None, eval_features: str | None = None) -> str:
+            columns: str | None = None, eval_features: str | None = None, augment: str | None = None) -> str:
     """The commands that reproduce this model from its manifest."""
     train_cmd = f"deepfake-detector train --features {features_dir} --out {out_dir} --seed {seed}" + \
         (f" --name {name}" if name else "") + f" --version {version}" + (" --quick" if quick else "") + \
         (" --fusion" if fusion else "") + ("".join(f" --drop {f}" for f in drop)) + \
-        (f" --columns '{columns}'" if columns else "") + (f" --eval-features {eval_features}" if eval_features else "")
+        (f" --columns '{columns}'" if columns else "") + (f" --eval-features {eval_features}" if eval_features else "") + \
+        (f" --augment {augment}" if augment else "")
     steps = []
     for d in (features_dir, eval_features):
         stamp = extract_stamp(d)
@@ -582,6 +639,8 @@ def cmd_train(args) -> int:
         raise ValueError("--self-blended-rounds needs --self-blended only|add")
     if getattr(args, "eval_features", None) and getattr(args, "self_blended", None):
         raise ValueError("--eval-features is not supported with --self-blended")
+    if getattr(args, "augment", None) and getattr(args, "self_blended", None):
+        raise ValueError("--augment is not supported with --self-blended")
     if getattr(args, "self_blended", None):
         from .selfblend import train_self_blended
 
@@ -591,7 +650,8 @@ def cmd_train(args) -> int:
                                rounds=args.self_blended_rounds)
     else:
         m = train(args.features, args.out, name=args.name, version=args.version, seed=args.seed, quick=args.quick,
-                  fusion=args.fusion, drop=tuple(args.drop), columns=args.columns, eval_features=args.eval_features)
+                  fusion=args.fusion, drop=tuple(args.drop), columns=args.columns, eval_features=args.eval_features,
+                  augment=getattr(args, "augment", None), workers=args.workers)
     h = m.card["metrics"]["video"]
     print(f"saved {args.out}: out-of-fold video AUC {h['auc']:.3f} (95% CI {h['auc_ci']}), "
           f"EER {h['eer']:.3f}, threshold {m.threshold:+.4f}")
@@ -631,7 +691,11 @@ def register_cli(sub) -> None:
     s.add_argument("--self-blended-rounds", type=int, default=None, metavar="N",
                    help="self-blended fakes (and controls) made of each real video, each with other random "
                         "blend parameters (default: detector.selfblend.DEFAULT_ROUNDS)")
-    s.add_argument("--workers", type=int, default=2, help="worker processes for --self-blended (default 2)")
+    s.add_argument("--augment", default=None, metavar="DIR",
+                   help="add re-encoded copies of the training videos (CRF 28, CRF 35, half size; detector/degrade.py) "
+                        "to the training parts, made in DIR if missing: a model for re-encoded platform video "
+                        "(README: Re-encoding destroys the main cue)")
+    s.add_argument("--workers", type=int, default=2, help="worker processes for --self-blended and --augment (default 2)")
     s.set_defaults(func=cmd_train)
 
     e = sub.add_parser("evaluate", help="score a labelled manifest with a model and write scores + metrics")

@@ -1,0 +1,137 @@
+"""Degraded (re-encoded) training copies: writing them, and training on them without leaking."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from detector import training
+from detector.datasets import read_manifest
+from detector.degrade import CONDITIONS, copy_path, degrade_frame, make_degraded
+from detector.extraction import load_features
+from detector.video import probe
+from test_training import _features_dir
+
+
+def test_degrade_frame_halves_to_even_sizes_and_checks_the_scale():
+    img = np.zeros((101, 203, 3), np.uint8)
+    assert degrade_frame(img, 1.0) is img
+    assert degrade_frame(img, 0.5).shape == (50, 100, 3)
+    with pytest.raises(ValueError, match="scale"):
+        degrade_frame(img, 1.5)
+
+
+def test_make_degraded_writes_resumable_copies_and_records_bad_sources(tmp_path, demo_pair, bad_files):
+    real, fake = demo_pair
+    videos = pd.DataFrame({"abs_path": [str(real), str(fake), str(bad_files["text"])],
+                           "label": ["real", "fake", "real"], "group": ["g0", "g0", "g1"],
+                           "method": ["original", "self-blended", "original"], "compression": ["c23"] * 3})
+    out = tmp_path / "aug"
+    man = make_degraded(videos, out, span=10, workers=1, log=lambda *a: None)
+    assert len(man) == 2 * len(CONDITIONS)  # the text file has none
+    assert set(man["condition"]) == set(CONDITIONS)
+    src = probe(real, sha256=False)
+    half = probe(copy_path(out, "half", str(real)), sha256=False)
+    full = probe(copy_path(out, "crf28", str(real)), sha256=False)
+    assert (half.width, half.height) == (src.width // 2 // 2 * 2, src.height // 2 // 2 * 2)
+    assert (full.width, full.height) == (src.width, src.height) and full.frame_count == 10
+    failures = pd.read_csv(out / "failures.csv")
+    assert list(failures["abs_path"]) == [str(bad_files["text"])]
+    # the written manifest reads back with each copy's source, its label and group
+    m = read_manifest(out / "manifest.csv")
+    assert {"source_path", "condition"} <= set(m.columns) and len(m) == len(man)
+    by_src = m.set_index("source_path")
+    assert set(by_src.loc[str(fake), "label"]) == {"fake"} and set(by_src.loc[str(real), "group"]) == {"g0"}
+    assert all(pd.Series(m["abs_path"]).map(lambda p: __import__("os").path.exists(p)))
+    # resumable: nothing is made again
+    stamps = {p: copy_path(out, c, str(p)).stat().st_mtime_ns for p in (real, fake) for c in CONDITIONS}
+    again = make_degraded(videos, out, span=10, workers=1, log=lambda *a: None)
+    assert len(again) == len(man)
+    assert stamps == {p: copy_path(out, c, str(p)).stat().st_mtime_ns for p in (real, fake) for c in CONDITIONS}
+
+
+def _videos(tmp_path) -> pd.DataFrame:
+    _, videos = load_features(_features_dir(tmp_path))
+    return videos.assign(abs_path="/data/" + videos["path"])
+
+
+def _copies(videos: pd.DataFrame, n: int = 2, seed: int = 1) -> pd.DataFrame:
+    """Per video, ``n`` 'copies' with the same features plus a little noise and, on purpose,
+    the wrong label: training must relabel them as their source."""
+    rng = np.random.default_rng(seed)
+    cols = ["hf_inner_outer__mean", "noise_inner_outer__mean", "block_inner__mean"]
+    rows = []
+    for _, v in videos.iterrows():
+        for k in range(n):
+            r = {c: v[c] + rng.normal(0, 0.05) for c in cols}
+            r.update({"abs_path": f"/copies/{k}/{v['path']}", "source_path": v["abs_path"], "n_faces": 16,
+                      "label": "real" if v["label"] == "fake" else "fake", "group": "wrong", "condition": f"c{k}"})
+            rows.append(r)
+    return pd.DataFrame(rows)
+
+
+def test_nested_cv_trains_on_copies_of_training_videos_only(tmp_path, monkeypatch):
+    videos = _videos(tmp_path)
+    cols = ["hf_inner_outer__mean", "noise_inner_outer__mean", "block_inner__mean"]
+    copies = _copies(videos)
+    seen = []
+    real_choose = training._choose
+
+    def spy(x, y, groups, *a, **kw):
+        seen.append((len(x), set(groups), y.copy()))
+        return real_choose(x, y, groups, *a, **kw)
+
+    monkeypatch.setattr(training, "_choose", spy)
+    cv = training.nested_cv(videos, cols, n_outer=4, n_inner=3, quick=True, log=lambda *a: None, augment=copies)
+    s = cv.scores
+    assert len(s) == len(videos) and s["score"].notna().all()  # scores of the originals only
+    assert len(seen) == 4
+    for k, (n, groups, y) in enumerate(seen):
+        test_groups = set(s.loc[s["fold"] == k, "group"])
+        train_groups = set(videos["group"]) - test_groups
+        assert groups == train_groups  # no copy of a test video, no copy with its own (wrong) group
+        n_train = int(videos["group"].isin(train_groups).sum())
+        assert n == 3 * n_train  # each training video and its two copies
+        assert y.mean() == pytest.approx(ev_fake_share(videos[videos["group"].isin(train_groups)]))
+    # the final model trains on everything
+    seen.clear()
+    training.fit_final(videos, cols, n_inner=3, quick=True, augment=copies)
+    assert seen[0][0] == 3 * len(videos)
+    with pytest.raises(ValueError, match="source_path"):
+        training.nested_cv(videos, cols, n_outer=4, n_inner=3, quick=True, log=lambda *a: None,
+                           augment=copies.drop(columns=["source_path"]))
+    with pytest.raises(ValueError, match="abs_path"):
+        training.nested_cv(videos.drop(columns=["abs_path"]), cols, n_outer=4, n_inner=3, quick=True,
+                           log=lambda *a: None, augment=copies)
+
+
+def ev_fake_share(v: pd.DataFrame) -> float:
+    return float((v["label"] == "fake").mean())
+
+
+def test_train_augment_records_the_copies_in_the_card(tmp_path, monkeypatch):
+    d = _features_dir(tmp_path)
+    videos = pd.read_parquet(d / "videos.parquet")
+    videos["abs_path"] = "/data/" + videos["path"]
+    videos.to_parquet(d / "videos.parquet")
+    _, videos = load_features(d)
+    copies = _copies(videos)
+    calls = []
+
+    def fake_degraded(features_dir, augment_dir, **kw):
+        calls.append((str(features_dir), str(augment_dir)))
+        return copies
+
+    import detector.degrade as degrade
+
+    monkeypatch.setattr(degrade, "degraded_features", fake_degraded)
+    training.train(str(d), str(tmp_path / "model"), name="t", quick=True, log=lambda *a: None,
+                   augment=str(tmp_path / "aug"))
+    assert calls == [(str(d), str(tmp_path / "aug"))]
+    card = json.loads((tmp_path / "model" / "card.json").read_text())
+    assert card["augmentation"]["n_copies"] == len(copies)
+    assert set(card["augmentation"]["conditions"]) == set(CONDITIONS)
+    assert f"--augment {tmp_path / 'aug'}" in card["command"]
+    scores = pd.read_csv(tmp_path / "model" / "evaluation" / "scores.csv")
+    assert len(scores) == len(videos)  # copies are never scored
