@@ -47,14 +47,13 @@ import pandas as pd  # noqa: E402
 
 import self_blended as sb  # noqa: E402
 from detector import evaluation as ev  # noqa: E402
+from detector.degrade import CONDITIONS as DEGRADED, SPAN, copy_path  # noqa: E402  (what 'train --augment' makes)
 from detector.extraction import _key, _write_shard, collect, load_features  # noqa: E402
 from detector.features import FEATURES_VERSION  # noqa: E402
-from detector.selfblend import auc, decision, grid_search, video_key  # noqa: E402
+from detector.selfblend import auc, decision, grid_search  # noqa: E402
 from detector.training import feature_matrix  # noqa: E402
 
-SPAN = 120
-CONDITIONS = {"crf28": {"crf": 28, "scale": 1.0}, "crf35": {"crf": 35, "scale": 1.0},
-              "half": {"crf": 23, "scale": 0.5}}
+CONDITIONS = {k: {"crf": crf, "scale": scale} for k, (crf, scale) in DEGRADED.items()}
 ALL = ["full", "orig"] + list(CONDITIONS)
 WORKERS = 2
 
@@ -64,7 +63,7 @@ def robust_root() -> Path:
 
 
 def video_path(cond: str, src: str) -> Path:
-    return robust_root() / "videos" / cond / f"{video_key(src)}.mp4"
+    return copy_path(robust_root() / "videos", cond, src)
 
 
 def feats_dir(cond: str) -> Path:
@@ -73,40 +72,10 @@ def feats_dir(cond: str) -> Path:
 
 # ----------------------------------------------------------------------------- workers
 def _degrade(src: str) -> tuple[str, str | None]:
-    """Write the three degraded copies of the first SPAN frames of ``src``."""
-    import cv2
+    """Write the three degraded copies of the first SPAN frames of ``src`` (as 'train --augment')."""
+    from detector.degrade import _job
 
-    from detector.faces import limit_threads
-    from detector.synthesis import VideoEncoder, decode_span
-    from detector.video import probe
-
-    limit_threads()
-    try:
-        fps = probe(src, sha256=False).fps or 25.0
-        encs = {}
-        ok = False
-        try:
-            for c, spec in CONDITIONS.items():
-                video_path(c, src).parent.mkdir(parents=True, exist_ok=True)
-                encs[c] = VideoEncoder(video_path(c, src), fps=fps, crf=spec["crf"])
-            n = 0
-            for f in decode_span(src, 0, SPAN):
-                for c, spec in CONDITIONS.items():
-                    if spec["scale"] != 1.0:
-                        h, w = f.shape[:2]
-                        g = cv2.resize(f, (max(2, int(w * spec["scale"])) // 2 * 2,
-                                           max(2, int(h * spec["scale"])) // 2 * 2), interpolation=cv2.INTER_AREA)
-                    else:
-                        g = f
-                    encs[c].write(g)
-                n += 1
-            ok = n > 0
-        finally:
-            for e in encs.values():
-                e.close(ok)
-        return src, None if ok else "no frame decoded"
-    except Exception as e:
-        return src, f"{type(e).__name__}: {e}"
+    return _job(src, str(robust_root() / "videos"), DEGRADED, SPAN)
 
 
 def _span_work(abs_path: str, n_frames: int, span: int):

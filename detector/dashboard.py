@@ -88,6 +88,32 @@ def model_dir() -> Path:
     return Path(env).expanduser() if env else DEFAULT_MODEL_DIR
 
 
+def model_choices(root: str | os.PathLike | None = None) -> list[Path]:
+    """The model folders the dashboard offers: :func:`model_dir` first (``$DEEPFAKE_MODEL_DIR``
+    or the shipped default), then every other folder of ``root`` (default: the shipped
+    ``models/``) that holds a model card, by name."""
+    first = model_dir()
+    base = Path(root) if root is not None else DEFAULT_MODEL_DIR.parent
+    out = [first]
+    if base.is_dir():
+        for p in sorted(base.iterdir(), key=lambda p: (p.resolve() != DEFAULT_MODEL_DIR.resolve(), p.name)):
+            if p.is_dir() and (p / CARD_FILE).exists() and p.resolve() != first.resolve():
+                out.append(p)
+    return out
+
+
+def model_choice_label(folder: str | os.PathLike) -> str:
+    """How a model folder is named in the model picker: its name and, from its card,
+    whether it was trained with re-encoded copies."""
+    folder = Path(folder)
+    try:
+        card = json.loads((folder / CARD_FILE).read_text())
+    except (OSError, ValueError):
+        return folder.name
+    what = "trained with re-encoded copies (platform video)" if card.get("augmentation") else "original files"
+    return f"{folder.name} (v{card.get('version', '?')}, {what})"
+
+
 def folder_stamp(folder: str | os.PathLike) -> str:
     """A string that changes whenever the model or its evaluation changes (a cache key)."""
     parts = []
@@ -706,6 +732,25 @@ class EvaluationData:
     def s(self) -> np.ndarray:
         """Scores, higher = more likely fake."""
         return self.scores["score"].to_numpy(dtype=float)
+
+
+#: How the degraded-copy conditions of ``train --augment`` are named on the Evaluation page.
+DEGRADED_LABELS = {"crf28": "re-encoded, CRF 28", "crf35": "re-encoded, CRF 35", "half": "half size, CRF 23"}
+
+
+def degraded_table(metrics: dict | None) -> pd.DataFrame | None:
+    """The stored out-of-fold results on the held-out videos' re-encoded copies (a model
+    trained with ``--augment``), one row per condition; None when there are none."""
+    deg = (metrics or {}).get("degraded_copies")
+    if not isinstance(deg, dict) or not deg:
+        return None
+    rows = []
+    for cond, d in deg.items():
+        fs = (d.get("subsets") or {}).get("face_swap_vs_real_c23") or d.get("face_swap_vs_real_c23") or {}
+        rows.append({"Condition": DEGRADED_LABELS.get(cond, cond), "Videos": d.get("n"), "AUC": d.get("auc"),
+                     "EER": d.get("eer"), "FAR at fold thresholds": d.get("far"),
+                     "FRR at fold thresholds": d.get("frr"), "Face swap c23 AUC": fs.get("auc")})
+    return pd.DataFrame(rows)
 
 
 def load_evaluation(folder: str | os.PathLike) -> EvaluationData | None:

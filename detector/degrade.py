@@ -161,4 +161,6 @@ def degraded_features(features_dir: str | os.PathLike, augment_dir: str | os.Pat
     m = read_manifest(Path(augment_dir) / "manifest.csv")
     _, v = extract(m, fdir, n_frames=n_frames, workers=workers, progress=progress,
                    manifest_path=str(Path(augment_dir) / "manifest.csv"))
-    return v
+    # the feature table keeps the standard manifest columns only: add each copy's source
+    v = v.drop(columns=[c for c in ("source_path", "condition") if c in v.columns])
+    return v.merge(m[["abs_path", "source_path", "condition"]], on="abs_path", how="left")

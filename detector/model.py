@@ -241,7 +241,11 @@ def card_markdown(card: dict) -> str:
              card.get("description", "SVM over self-referenced face artifact features."), "",
              "## Training data", "", f"- manifest: `{card.get('training', {}).get('manifest') or '?'}`",
              f"- manifest SHA-256: `{card.get('training', {}).get('manifest_sha256', '?')}`",
-             f"- counts: {json.dumps(card.get('training', {}).get('counts', {}))}", "",
+             f"- counts: {json.dumps(card.get('training', {}).get('counts', {}))}",
+             *([f"- augmentation: {card['augmentation'].get('n_copies')} re-encoded copies of the training videos "
+                f"({', '.join(card['augmentation'].get('conditions', {}))}; first {card['augmentation'].get('span_frames')} "
+                "frames), in the training parts of the folds only; `degraded_copies` below scores the held-out "
+                "videos' copies"] if card.get("augmentation") else []), "",
              "## Features", "", f"- features version: {card.get('features_version')}",
              *([f"- block grid strength of each sampled face averaged over {card['block_run']} consecutive frames"]
                if card.get("block_run") else []),

@@ -283,6 +283,9 @@ class CVResult:
     scores: pd.DataFrame  # meta + fold, score, fold_threshold, verdict
     params: list[dict]  # chosen parameters per outer fold
     fold_models: list  # fitted estimators per outer fold
+    #: with ``augment``: the test folds' degraded copies scored by their fold's model
+    #: (meta + source_path, condition, fold, score, fold_threshold); None without
+    copy_scores: pd.DataFrame | None = None
 
 
 def _choose(x, y, groups, columns: list[str], n_inner: int, seed: int, quick: bool, fusion: bool):
@@ -321,8 +324,9 @@ def _copies_of(videos: pd.DataFrame, augment: pd.DataFrame | None) -> pd.DataFra
         raise ValueError("augmentation needs the videos' 'abs_path' (as 'extract' writes it) to find their copies")
     src = videos.drop_duplicates("abs_path").set_index(videos.drop_duplicates("abs_path")["abs_path"].astype(str))
     a = augment[augment["source_path"].astype(str).isin(src.index) & (augment.get("n_faces", 1) > 0)].copy()
-    for c in ("label", "group"):
-        a[c] = src.loc[a["source_path"].astype(str), c].to_numpy()
+    for c in ("label", "group", "method", "compression"):
+        if c in src.columns:
+            a[c] = src.loc[a["source_path"].astype(str), c].to_numpy()
     return a.reset_index(drop=True)
 
 
@@ -335,18 +339,26 @@ def nested_cv(videos: pd.DataFrame, columns: list[str], n_outer: int = 5, n_inne
     ``source_path`` naming their source video's ``abs_path``.  A copy joins the training
     part of the folds where its source is a training video, never a test fold: the
     out-of-fold scores are those of ``videos`` alone.  The threshold is the EER point of
-    the inner out-of-fold scores of the training part, copies included."""
+    the inner out-of-fold scores of the training part, copies included.  The test fold's
+    own copies are scored by that fold's model too (``CVResult.copy_scores``): how the
+    same models do on re-encoded versions of the held-out videos."""
     x = feature_matrix(videos, columns)
     y = ev.as_binary(videos["label"])
     g = videos["group"].astype(str).to_numpy()
     augment = _copies_of(videos, augment)
     out = videos[[c for c in META if c in videos.columns]].copy()
     out["fold"], out["score"], out["fold_threshold"] = -1, np.nan, np.nan
-    params, models = [], []
+    params, models, copy_parts = [], [], []
     for k, (tr, te) in enumerate(ev.grouped_folds(g, y, n_splits=n_outer, seed=seed)):
         xt, yt, gt = _with_copies(x, y, g, tr, videos, augment, columns)
         est, p, inner_scores = _choose(xt, yt, gt, columns, n_inner, seed + 1 + k, quick, fusion)
         _, thr = ev.eer(yt, inner_scores)
+        if augment is not None and len(augment):
+            held = augment[augment["source_path"].astype(str).isin(set(videos["abs_path"].iloc[te].astype(str)))]
+            if len(held):
+                copy_parts.append(held[[c for c in (*META, "source_path", "condition") if c in held.columns]]
+                                  .assign(fold=k, score=est.decision_function(feature_matrix(held, columns)),
+                                          fold_threshold=thr))
         out.iloc[te, out.columns.get_loc("score")] = est.decision_function(x[te])
         out.iloc[te, out.columns.get_loc("fold")] = k
         out.iloc[te, out.columns.get_loc("fold_threshold")] = thr
@@ -354,7 +366,8 @@ def nested_cv(videos: pd.DataFrame, columns: list[str], n_outer: int = 5, n_inne
         models.append(est)
         log(f"  fold {k}: inner AUC {p['inner_auc']:.3f} with {p}")
     out["verdict"] = np.where(out["score"] >= out["fold_threshold"], "fake", "real")
-    return CVResult(out, params, models)
+    copies = pd.concat(copy_parts, ignore_index=True) if copy_parts else None
+    return CVResult(out, params, models, copies)
 
 
 def fit_final(videos: pd.DataFrame, columns: list[str], n_inner: int = 5, seed: int = 0,
@@ -569,6 +582,18 @@ def train(features_dir: str, out_dir: str, name: str | None = None, version: str
         "protocol": "nested grouped 5-fold CV (outer) x grouped 4-fold grid search (inner), split by 'group'",
         "frames": frames_note,
     }
+    degraded = None
+    if cv.copy_scores is not None:  # the held-out videos' re-encoded copies, by condition
+        cv.copy_scores.to_csv(evd / "scores_degraded_copies.csv", index=False)
+        degraded = {}
+        for cond, d in cv.copy_scores.groupby("condition"):
+            yy = ev.as_binary(d["label"])
+            summ = ev.summarize(yy, d["score"], n_boot=0) if len(set(yy)) == 2 else {}
+            at = ev.metrics_at_threshold(yy, d["score"] - d["fold_threshold"], 0.0)
+            degraded[str(cond)] = {"auc": summ.get("auc"), "eer": summ.get("eer"), "n": int(len(d)),
+                                   "far": at.get("far"), "frr": at.get("frr"),
+                                   "subsets": subset_aucs(d)}
+        metrics["degraded_copies"] = degraded
     if train_cv is not None:
         train_cv.scores.to_csv(evd / "scores_training_frames.csv", index=False)
         metrics["video_training_frames"] = ev.evaluate_table(train_cv.scores, threshold=thr)
@@ -594,6 +619,9 @@ def train(features_dir: str, out_dir: str, name: str | None = None, version: str
                     "video_deployed_rule": headline(dep_eval) | {"n_videos_differing": dep_eval["n_videos_differing"]},
                     **({"video_training_frames": headline(metrics["video_training_frames"]),
                         "subsets_training_frames": metrics["subsets_training_frames"]} if train_cv is not None else {}),
+                    **({"degraded_copies": {c: {k: v for k, v in d.items() if k != "subsets"}
+                                            | {"face_swap_vs_real_c23": d["subsets"].get("face_swap_vs_real_c23")}
+                                            for c, d in degraded.items()}} if degraded else {}),
                     "frame": headline(frame_eval) if frame_eval else None},
         "frames": frames_note,
         "command": command or _recipe(features_dir, out_dir, seed, quick, name, version, fusion, drop, spec,

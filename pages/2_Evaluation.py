@@ -100,6 +100,20 @@ with by_compression:
     st.download_button("Export this table (CSV)", table.to_csv(index=False), "evaluation_per_compression.csv",
                        "text/csv", key="csv_compression")
 
+# ----------------------------------------------------------------- re-encoding
+st.subheader("After re-encoding")
+degraded = dash.degraded_table(ev.metrics)
+if degraded is not None:
+    st.dataframe(degraded, hide_index=True, width="stretch",
+                 column_config={"AUC": DECIMAL, "Face swap c23 AUC": DECIMAL, "EER": PERCENT,
+                                "FAR at fold thresholds": PERCENT, "FRR at fold thresholds": PERCENT})
+    st.caption("The held-out videos' re-encoded copies (first 120 frames, H.264 4:2:0 as platforms encode), "
+               "scored by the same out-of-fold models at each fold's own threshold.")
+else:
+    st.caption("This model's evaluation has no re-encoded copies. A platform's re-encoding after the "
+               "manipulation removes most of the compression trace this detector reads (README, robustness); "
+               "for such video choose a model trained with re-encoded copies in the sidebar.")
+
 # ----------------------------------------------------------------- data
 st.subheader("Training data")
 balance = dash.class_balance(ev)

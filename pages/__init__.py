@@ -25,6 +25,9 @@ EVALUATION_PAGE = "pages/2_Evaluation.py"
 BATCH_PAGE = "pages/3_Batch_results.py"
 #: Session-state key the Batch page sets to ask the Inspect page to analyse a path.
 INSPECT_REQUEST = "inspect_request"
+#: Session-state key of the model folder chosen in the sidebar (kept apart from the widget's
+#: own key: Streamlit forgets a widget's state when another page does not draw it first).
+MODEL_CHOICE = "model_folder"
 
 log = logging.getLogger("deepfake-detector.dashboard")
 
@@ -36,9 +39,16 @@ def _load_model(folder: str, stamp: str) -> tuple[DetectorModel | None, str | No
     return dash.load_model_safe(folder)
 
 
+def chosen_model_folder(choices: list[Path] | None = None) -> Path:
+    """The model folder chosen in the sidebar (the first choice until one is chosen)."""
+    choices = choices or dash.model_choices()
+    chosen = st.session_state.get(MODEL_CHOICE)
+    return Path(chosen) if chosen in {str(p) for p in choices} else choices[0]
+
+
 def current_model() -> tuple[DetectorModel | None, str | None, Path]:
     """(model or None, why there is none, model folder); loaded once per folder version."""
-    folder = dash.model_dir()
+    folder = chosen_model_folder()
     model, message = _load_model(str(folder), dash.folder_stamp(folder))
     return model, message, folder
 
@@ -86,9 +96,27 @@ def page_setup(title: str) -> tuple[DetectorModel | None, str | None, Path]:
         for page, label, icon in NAVIGATION:
             st.page_link(page, label=label, icon=icon)
         st.divider()
+        model_picker()
     model, message, folder = current_model()
     sidebar_model_box(model, message, folder)
     return model, message, folder
+
+
+def model_picker() -> None:
+    """A choice of model in the sidebar when there is more than one model folder."""
+    choices = dash.model_choices()
+    if len(choices) < 2:
+        return
+    options = [str(p) for p in choices]
+    current = str(chosen_model_folder(choices))
+
+    def chosen() -> None:
+        st.session_state[MODEL_CHOICE] = st.session_state["_model_picker"]
+
+    st.selectbox("Model", options, index=options.index(current), format_func=dash.model_choice_label,
+                 key="_model_picker", on_change=chosen,
+                 help="'default' is measured on files like its training data; a model trained with re-encoded "
+                      "copies keeps more of its accuracy on video a platform re-encoded (Evaluation page, README).")
 
 
 def sidebar_model_box(model: DetectorModel | None, message: str | None, folder: Path) -> None:

@@ -162,6 +162,33 @@ def test_home_shows_the_model_and_links(app_env):
     assert len(links) >= 7  # sidebar navigation + the three page links
 
 
+def test_sidebar_model_picker_switches_model_on_every_page(app_env):
+    """The shipped model folders are offered next to the one in $DEEPFAKE_MODEL_DIR; the
+    choice holds when another page is opened."""
+    at = open_page()
+    picker = at.sidebar.selectbox(key="_model_picker")
+    shipped = str(dash.DEFAULT_MODEL_DIR)
+    assert picker.value == str(app_env) and dash.model_choice_label(shipped) in picker.options
+    picker.set_value(shipped).run()
+    assert not at.exception, at.exception
+    assert metric(at, "Model") == "default"
+    at.switch_page("pages/2_Evaluation.py").run()
+    assert not at.exception, at.exception
+    assert "default · version" in texts(at.sidebar.caption)
+
+
+def test_model_choices_list_card_folders_after_the_current_one(monkeypatch, tmp_path, app_model):
+    for name in ("b", "a", "empty"):
+        (tmp_path / name).mkdir()
+    for name in ("a", "b"):
+        (tmp_path / name / "card.json").write_text('{"version": "3", "augmentation": {"n_copies": 1}}')
+    monkeypatch.setenv(dash.MODEL_DIR_ENV, str(app_model))
+    assert dash.model_choices(tmp_path) == [app_model, tmp_path / "a", tmp_path / "b"]
+    assert dash.model_choice_label(tmp_path / "a") == "a (v3, trained with re-encoded copies (platform video))"
+    monkeypatch.delenv(dash.MODEL_DIR_ENV)
+    assert dash.model_choices(tmp_path)[0] == dash.DEFAULT_MODEL_DIR
+
+
 def test_home_without_model_says_so(monkeypatch, tmp_path, demo_folder):
     monkeypatch.setenv(dash.MODEL_DIR_ENV, str(tmp_path / "nothing"))
     at = open_page()
@@ -261,6 +288,32 @@ def test_evaluation_slider_changes_far_and_frr(app_env):
     assert metric(at, "FRR = BPCER") == dash.fmt_pct(op["frr"]) != frr0
     assert metric(at, "HTER") == dash.fmt_pct(op["hter"])
     assert {d.label for d in at.get("download_button")} >= {"Export this table (CSV)"}
+
+
+def test_evaluation_page_shows_the_re_encoded_copies_when_stored(monkeypatch, tmp_path, app_model, demo_folder):
+    monkeypatch.setenv(dash.MODEL_DIR_ENV, str(app_model))
+    at = open_page(EVALUATION)  # app_model has none: the page says so and where to look
+    assert "has no re-encoded copies" in texts(at.caption)
+    import shutil
+
+    folder = tmp_path / "augmented"
+    shutil.copytree(app_model, folder)
+    mpath = folder / dash.EVALUATION_DIR / "metrics.json"
+    metrics = json.loads(mpath.read_text())
+    metrics["degraded_copies"] = {
+        "crf28": {"auc": 0.65, "eer": 0.38, "n": 125, "far": 0.42, "frr": 0.33,
+                  "subsets": {"face_swap_vs_real_c23": {"auc": 0.68}}},
+        "half": {"auc": 0.70, "eer": 0.35, "n": 125, "far": 0.33, "frr": 0.41, "subsets": {}}}
+    mpath.write_text(json.dumps(metrics))
+    monkeypatch.setenv(dash.MODEL_DIR_ENV, str(folder))
+    at = open_page(EVALUATION)
+    assert not at.exception, at.exception
+    tables = [d.value for d in at.dataframe if "Condition" in d.value.columns]
+    assert len(tables) == 1
+    t = tables[0].set_index("Condition")
+    assert t.loc["re-encoded, CRF 28", "AUC"] == 0.65 and t.loc["re-encoded, CRF 28", "Face swap c23 AUC"] == 0.68
+    assert t.loc["half size, CRF 23", "FRR at fold thresholds"] == 0.41
+    assert "has no re-encoded copies" not in texts(at.caption)
 
 
 def test_evaluation_page_without_stored_evaluation(monkeypatch, tmp_path, demo_pair, demo_folder):

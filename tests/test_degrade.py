@@ -1,6 +1,7 @@
 """Degraded (re-encoded) training copies: writing them, and training on them without leaking."""
 
 import json
+import os
 
 import numpy as np
 import pandas as pd
@@ -8,8 +9,8 @@ import pytest
 
 from detector import training
 from detector.datasets import read_manifest
-from detector.degrade import CONDITIONS, copy_path, degrade_frame, make_degraded
-from detector.extraction import load_features
+from detector.degrade import CONDITIONS, copy_path, degrade_frame, degraded_features, make_degraded
+from detector.extraction import extract, load_features
 from detector.video import probe
 from test_training import _features_dir
 
@@ -43,7 +44,7 @@ def test_make_degraded_writes_resumable_copies_and_records_bad_sources(tmp_path,
     assert {"source_path", "condition"} <= set(m.columns) and len(m) == len(man)
     by_src = m.set_index("source_path")
     assert set(by_src.loc[str(fake), "label"]) == {"fake"} and set(by_src.loc[str(real), "group"]) == {"g0"}
-    assert all(pd.Series(m["abs_path"]).map(lambda p: __import__("os").path.exists(p)))
+    assert all(os.path.exists(p) for p in m["abs_path"])
     # resumable: nothing is made again
     stamps = {p: copy_path(out, c, str(p)).stat().st_mtime_ns for p in (real, fake) for c in CONDITIONS}
     again = make_degraded(videos, out, span=10, workers=1, log=lambda *a: None)
@@ -87,6 +88,12 @@ def test_nested_cv_trains_on_copies_of_training_videos_only(tmp_path, monkeypatc
     s = cv.scores
     assert len(s) == len(videos) and s["score"].notna().all()  # scores of the originals only
     assert len(seen) == 4
+    # every copy is scored once, by the model of the fold that held its source out
+    cs = cv.copy_scores
+    assert len(cs) == len(copies) and cs["score"].notna().all()
+    fold_of = dict(zip(videos["abs_path"], s["fold"]))
+    assert (cs["source_path"].map(fold_of) == cs["fold"]).all()
+    assert (cs["label"] == cs["source_path"].map(dict(zip(videos["abs_path"], videos["label"])))).all()
     for k, (n, groups, y) in enumerate(seen):
         test_groups = set(s.loc[s["fold"] == k, "group"])
         train_groups = set(videos["group"]) - test_groups
@@ -134,4 +141,22 @@ def test_train_augment_records_the_copies_in_the_card(tmp_path, monkeypatch):
     assert set(card["augmentation"]["conditions"]) == set(CONDITIONS)
     assert f"--augment {tmp_path / 'aug'}" in card["command"]
     scores = pd.read_csv(tmp_path / "model" / "evaluation" / "scores.csv")
-    assert len(scores) == len(videos)  # copies are never scored
+    assert len(scores) == len(videos)  # copies are not among the videos' scores
+    held = pd.read_csv(tmp_path / "model" / "evaluation" / "scores_degraded_copies.csv")
+    assert len(held) == len(copies) and set(held["condition"]) == {"c0", "c1"}
+    deg = card["metrics"]["degraded_copies"]
+    assert set(deg) == {"c0", "c1"} and all(d["n"] == len(videos) and d["auc"] > 0.8 for d in deg.values())
+
+
+def test_degraded_features_of_an_extract_folder_name_their_sources(tmp_path, demo_pair):
+    real, fake = demo_pair
+    m = pd.DataFrame({"path": [real.name, fake.name], "abs_path": [str(real), str(fake)], "label": ["real", "fake"],
+                      "group": ["g0", "g0"], "method": ["original", "self-blended"], "compression": ["c23", "c23"]})
+    feats = tmp_path / "feats"
+    extract(m, feats, n_frames=4, workers=1, progress=False)
+    v = degraded_features(feats, tmp_path / "aug", conditions={"crf28": (28, 1.0)}, span=8, workers=1,
+                          progress=False, log=lambda *a: None)
+    assert len(v) == 2 and set(v["condition"]) == {"crf28"}
+    assert dict(zip(v["source_path"], v["label"])) == {str(real): "real", str(fake): "fake"}
+    assert (v["n_faces"] > 0).all() and v.filter(like="block_4x4_inner").notna().all().all()
+    assert next((tmp_path / "aug").glob("features_v*_f4")).is_dir()
