@@ -103,15 +103,14 @@ def model_choices(root: str | os.PathLike | None = None) -> list[Path]:
 
 
 def model_choice_label(folder: str | os.PathLike) -> str:
-    """How a model folder is named in the model picker: its name and, from its card,
-    whether it was trained with re-encoded copies."""
+    """How a model folder is named in the model picker (short: the sidebar is narrow): its
+    name, its version, and a ``+`` when it was trained with re-encoded copies."""
     folder = Path(folder)
     try:
         card = json.loads((folder / CARD_FILE).read_text())
     except (OSError, ValueError):
         return folder.name
-    what = "trained with re-encoded copies (platform video)" if card.get("augmentation") else "original files"
-    return f"{folder.name} (v{card.get('version', '?')}, {what})"
+    return f"{folder.name} · v{card.get('version', '?')}" + (" · +re-encoded" if card.get("augmentation") else "")
 
 
 def folder_stamp(folder: str | os.PathLike) -> str:

@@ -115,8 +115,9 @@ def model_picker() -> None:
 
     st.selectbox("Model", options, index=options.index(current), format_func=dash.model_choice_label,
                  key="_model_picker", on_change=chosen,
-                 help="'default' is measured on files like its training data; a model trained with re-encoded "
-                      "copies keeps more of its accuracy on video a platform re-encoded (Evaluation page, README).")
+                 help="'default' is measured on files like its training data; a model marked '+re-encoded' was "
+                      "trained with re-encoded copies too and keeps more of its accuracy on video a platform "
+                      "re-encoded (Evaluation page, README).")
 
 
 def sidebar_model_box(model: DetectorModel | None, message: str | None, folder: Path) -> None:

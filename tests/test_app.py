@@ -184,7 +184,8 @@ def test_model_choices_list_card_folders_after_the_current_one(monkeypatch, tmp_
         (tmp_path / name / "card.json").write_text('{"version": "3", "augmentation": {"n_copies": 1}}')
     monkeypatch.setenv(dash.MODEL_DIR_ENV, str(app_model))
     assert dash.model_choices(tmp_path) == [app_model, tmp_path / "a", tmp_path / "b"]
-    assert dash.model_choice_label(tmp_path / "a") == "a (v3, trained with re-encoded copies (platform video))"
+    assert dash.model_choice_label(tmp_path / "a") == "a · v3 · +re-encoded"
+    assert dash.model_choice_label(tmp_path / "empty") == "empty"
     monkeypatch.delenv(dash.MODEL_DIR_ENV)
     assert dash.model_choices(tmp_path)[0] == dash.DEFAULT_MODEL_DIR
 
