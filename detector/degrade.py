@@ -115,9 +115,14 @@ def make_degraded(videos: pd.DataFrame, out_dir: str | os.PathLike,
         if workers and workers > 1 and len(todo) > 1:
             import multiprocessing as mp
 
+            results = []
             with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
-                futs = [pool.submit(_job, s, str(out), conditions, span) for s in todo]
-                results = [f.result() for f in as_completed(futs)]
+                futs = {pool.submit(_job, s, str(out), conditions, span): s for s in todo}
+                for f in as_completed(futs):
+                    try:
+                        results.append(f.result())
+                    except Exception as e:  # a worker died: record it, a re-run resumes
+                        results.append((futs[f], f"worker died: {e}"))
         else:
             results = [_job(s, str(out), conditions, span) for s in todo]
         failures = {s: err for s, err in results if err}
