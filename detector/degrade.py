@@ -71,7 +71,7 @@ def _job(source: str, out_dir: str, conditions: dict[str, tuple[int, float]], sp
         return source, None
     try:
         fps = probe(source, sha256=False).fps or 25.0
-        encoders, n = {}, 0
+        encoders, n, ok = {}, 0, False
         try:
             for c, (crf, _) in todo.items():
                 p = copy_path(out_dir, c, source)
@@ -81,9 +81,10 @@ def _job(source: str, out_dir: str, conditions: dict[str, tuple[int, float]], sp
                 for c, (_, scale) in todo.items():
                     encoders[c].write(degrade_frame(img, scale))
                 n += 1
-        finally:
+            ok = n > 0
+        finally:  # a copy cut short by an error is discarded, never kept under its final name
             for e in encoders.values():
-                e.close(n > 0)
+                e.close(ok)
         return source, None if n else "no frame decoded"
     except Exception as e:  # a bad source is recorded and skipped, never stops the others
         return source, f"{type(e).__name__}: {e}"
@@ -130,6 +131,8 @@ def make_degraded(videos: pd.DataFrame, out_dir: str | os.PathLike,
         pd.DataFrame({"abs_path": list(failures), "reason": list(failures.values())}).to_csv(
             out / "failures.csv", index=False)
         log(f"degraded copies: {len(failures)} sources failed (see {out / 'failures.csv'})")
+    elif todo and (out / "failures.csv").exists():  # every source tried again has now been copied
+        (out / "failures.csv").unlink()
     meta = videos.drop_duplicates("abs_path").set_index(videos.drop_duplicates("abs_path")["abs_path"].astype(str))
     rows = []
     for s in sources:
