@@ -1,7 +1,7 @@
 """Accuracy table: nested grouped 5-fold CV on extracted features, one run, one table.
 
     python benchmarks/accuracy.py --features features/ffpp [--families] [--seed S] [--drop FAMILY ...] [--columns RE]
-                                  [--eval-features DIR] [--jobs 2] [--json out.json]
+                                  [--eval-features DIR] [--search compact] [--jobs 2] [--json out.json]
 
 Prints video-level AUC / EER overall, per manipulation method (vs all real videos),
 per compression, face swap (Deepfakes + FaceSwap) vs real and reenactment
@@ -74,6 +74,8 @@ def main(argv=None) -> int:
     p.add_argument("--eval-features", default=None, metavar="DIR",
                    help="score these features of the same videos with the out-of-fold models (e.g. extracted "
                         "with --frames 16 when --features has 32): the table is then that of the deployed setting")
+    p.add_argument("--search", choices=["full", "compact"], default="full",
+                   help="the inner search space, as 'train --search' (compact: the shipped default model's)")
     p.add_argument("--jobs", type=int, default=1, help="parallel jobs of the grid searches (same result)")
     p.add_argument("--json", default=None)
     a = p.parse_args(argv)
@@ -93,7 +95,7 @@ def main(argv=None) -> int:
         keep = set(a.stats.split(","))
         cols = [c for c in cols if c.split("__")[1] in keep]
     print(f"{len(videos)} videos, {videos['group'].nunique()} groups, {len(cols)} features ({a.features})")
-    cv = nested_cv(videos, cols, seed=a.seed, quick=a.quick, log=lambda *x: None)
+    cv = nested_cv(videos, cols, seed=a.seed, quick=a.quick, log=lambda *x: None, search=a.search)
     train_table, train_videos = None, videos
     if a.eval_features:
         train_table = table(cv.scores)
@@ -110,7 +112,8 @@ def main(argv=None) -> int:
           f"differs from the main track's in {n_multi} videos):")
     print(td[td["slice"].isin(["all", "face-swap c23", "reenactment c23"])].to_string(
         index=False, float_format=lambda v: f"{v:.3f}"))
-    out = {"features": a.features, "eval_features": a.eval_features, "n_features": len(cols),
+    out = {"features": a.features, "eval_features": a.eval_features, "n_features": len(cols), "search": a.search,
+           "command": "python benchmarks/accuracy.py " + " ".join(sys.argv[1:] if argv is None else argv),
            "table": t.to_dict("records"),
            "table_training_features": None if train_table is None else train_table.to_dict("records"),
            "table_deployed_rule": td.to_dict("records"), "n_videos_deployed_rule_differs": n_multi,

@@ -1,7 +1,8 @@
 """Frames per video, for training and for scanning: nested grouped CV over fold seeds.
 
     python benchmarks/frames.py --features features/ffpp16 features/ffpp32 features/ffpp64 \\
-                                [--seeds 0,1,2,3,4] [--drop flick] [--columns SPEC] [--jobs 2] [--out frames]
+                                [--seeds 0,1,2,3,4] [--drop flick] [--columns SPEC] [--search compact]
+                                [--jobs 2] [--out frames]
 
 Each ``--features`` folder is an ``extract`` of the same manifest with another ``--frames``
 (``deepfake-detector extract --manifest ../shared/data/manifest.csv --out features/ffppN
@@ -46,6 +47,8 @@ def main(argv=None) -> int:
     p.add_argument("--drop", nargs="*", default=["flick"], help="feature families left out (default: flick)")
     p.add_argument("--columns", default=None, metavar="SPEC",
                    help="the columns offered, as 'train --columns' (e.g. block-mean, the shipped model's); default all")
+    p.add_argument("--search", choices=["full", "compact"], default="full",
+                   help="the inner search space, as 'train --search' (compact: the shipped default model's)")
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--out", default="frames", help="results/<out>.json")
     a = p.parse_args(argv)
@@ -69,7 +72,7 @@ def main(argv=None) -> int:
         cols = common.select_columns([c for c in aggregated_columns(v) if family_of(c) not in set(a.drop)],
                                      a.columns)
         for seed in seeds:
-            cv = nested_cv(v, cols, seed=seed, log=lambda *x: None)
+            cv = nested_cv(v, cols, seed=seed, log=lambda *x: None, search=a.search)
             for n_eval in [m for m in order if m <= n_train]:
                 scores = cv.scores if n_eval == n_train else rescore(cv, tables[n_eval][1], cols).scores
                 rows.append({"train_frames": n_train, "scan_frames": n_eval, "seed": seed, **summary(scores)})
@@ -85,7 +88,7 @@ def main(argv=None) -> int:
     print(f"\nfold seeds {a.seeds}:")
     print(agg.reset_index().to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     common.write_json(a.out, {"features": {str(k): v[0] for k, v in tables.items()}, "seeds": seeds,
-                              "drop": a.drop, "columns": a.columns, "runs": rows,
+                              "drop": a.drop, "columns": a.columns, "search": a.search, "runs": rows,
                               "table": agg.reset_index().to_dict("records")})
     return 0
 

@@ -3,7 +3,7 @@ are re-encoded at lower quality, and does training on degraded copies help?
 
     python benchmarks/self_blended.py --part prepare   # the dataset features (shared with that script)
     python benchmarks/robustness.py --part prepare     # resumable, stops after --budget s; repeat until "ready"
-    python benchmarks/robustness.py --part measure     # [--columns block-mean] [--drop flick]
+    python benchmarks/robustness.py --part measure     # [--columns block-mean] [--drop flick] [--search compact]
 
 Degraded copies (outside the repository, $DEEPFAKE_SBI_ROOT/robust, default /work/sbi/robust):
 the first ``SPAN`` = 120 frames of every video of ../shared/data/manifest.csv, decoded and
@@ -211,10 +211,11 @@ def _threshold(gs, train: pd.DataFrame, cols: list[str], seed: int) -> float:
     return ev.eer(y, s)[1]
 
 
-def measure(seed: int, quick: bool, drop: tuple[str, ...] = (), columns: str | None = None) -> dict:
+def measure(seed: int, quick: bool, drop: tuple[str, ...] = (), columns: str | None = None,
+            search: str = "full") -> dict:
     f, conds, cols = load_conditions(drop, columns)
     print(f"{len(f)} videos with faces, {len(cols)} features (families left out: {', '.join(drop) or 'none'}), "
-          f"conditions {ALL}, {'quick' if quick else 'full'} grid")
+          f"conditions {ALL}, {'quick' if quick else 'full'} grid, {search} search")
     rows_by_model = {"baseline": [], "augmented": []}
     scores = {(mdl, c): [] for mdl in rows_by_model for c in ALL}
     t_all = time.time()
@@ -229,7 +230,7 @@ def measure(seed: int, quick: bool, drop: tuple[str, ...] = (), columns: str | N
         train_sets = {"baseline": ftr.reset_index(drop=True), "augmented": pd.concat(aug, ignore_index=True)}
         for mdl, train in train_sets.items():
             t0 = time.time()
-            gs = grid_search(train, cols, seed=seed + 1 + k, quick=quick)
+            gs = grid_search(train, cols, seed=seed + 1 + k, quick=quick, search=search)
             thr = _threshold(gs, train, cols, seed + 1 + k)
             for c in ALL:
                 if c == "full":
@@ -261,7 +262,7 @@ def measure(seed: int, quick: bool, drop: tuple[str, ...] = (), columns: str | N
                       "median_fake_score": float(d.loc[~real, "score"].median())})
     print(f"\nAUC by test condition ({time.time() - t_all:.0f} s); far/frr at each fold's own EER threshold")
     print(pd.DataFrame(table).to_string(index=False, float_format=lambda v: f"{v:.3f}", na_rep="-"))
-    return {"table": table, "grid": "quick" if quick else "full", "n_features": len(cols), "drop": list(drop), "span": SPAN,
+    return {"table": table, "grid": "quick" if quick else "full", "search": search, "n_features": len(cols), "drop": list(drop), "span": SPAN,
             "conditions": {**CONDITIONS, "orig": "original file, first 120 frames, same sampling",
                            "full": "original file, 16 frames over the whole video"}}
 
@@ -277,6 +278,8 @@ def main(argv=None) -> int:
     p.add_argument("--columns", default="block-mean", metavar="SPEC",
                    help="the columns offered, as 'train --columns' (default: block-mean, as the shipped model; "
                         "'all' for every column)")
+    p.add_argument("--search", choices=["full", "compact"], default="full",
+                   help="the inner search space of detector.training (compact: the shipped default model's)")
     p.add_argument("--out", default="robustness", help="results/<out>.json")
     a = p.parse_args(argv)
     t0 = time.time()
@@ -285,7 +288,7 @@ def main(argv=None) -> int:
         print("ready" if ok else "not ready yet", f"({time.time() - t0:.0f} s)")
         return 0
     machine = common.machine({"features_version": FEATURES_VERSION, "n_frames": sb.N_FRAMES, "span": SPAN})
-    res = measure(a.seed, a.quick, tuple(a.drop), a.columns)
+    res = measure(a.seed, a.quick, tuple(a.drop), a.columns, a.search)
     res.update({"columns": a.columns, "drop": list(a.drop),
                 "command": "python benchmarks/robustness.py " + " ".join(sys.argv[1:] if argv is None else argv),
                 "machine": machine, "seconds": round(time.time() - t0, 1),

@@ -583,7 +583,9 @@ def family_frame_table(a: Analysis, family: str, model: DetectorModel | None = N
                        track_id: int | None = None) -> tuple[pd.DataFrame, bool]:
     """Per-frame values of one family's columns for a track, long format
     (frame, time_s, feature, value), standardised against the training data when the
-    model has a scaler (``True`` as second item)."""
+    model has a scaler (``True`` as second item): minus the scaler's centre, divided by its
+    scale (mean and sd for ``StandardScaler``, median and inter-quartile range for
+    ``RobustScaler``)."""
     if not len(a.table):
         return pd.DataFrame(columns=["frame", "time_s", "feature", "value"]), False
     t = a.table if track_id is None else a.table[a.table["track_id"] == track_id]
@@ -686,7 +688,7 @@ def family_figure(a: Analysis, family: str, model: DetectorModel | None = None,
     if standardised:
         fig.add_hrect(y0=-2, y1=2, fillcolor="#eeeeee", opacity=0.5, line_width=0, layer="below")
     fig.update_xaxes(title="time (s)")
-    fig.update_yaxes(title="z (vs training data)" if standardised else "value")
+    fig.update_yaxes(title="scaled (vs training data)" if standardised else "value")
     title = f"{FAMILY_LABELS.get(family, family)} ({family}_*) per frame"
     return _layout(fig, 330, title=title, legend=dict(orientation="h", y=-0.25))
 

@@ -113,7 +113,8 @@ class DetectorModel:
         """How much each feature moves this row's score away from a reference point.
 
         For each column, the score change when that column alone is set back to the
-        reference (default: the training mean, i.e. 0 after the scaler).  Positive =
+        reference (default: the scaler's centre, the training mean or median, i.e. 0
+        after the scaler).  Positive =
         pushed towards fake.  Exact for a linear SVM, a local sensitivity for RBF.
         """
         x = self._matrix(row)
@@ -127,7 +128,10 @@ class DetectorModel:
             if ref is not None and len(ref) == n:
                 reference = np.asarray(ref, dtype=float)
             else:
-                ref = getattr(steps.get("scale"), "mean_", None)
+                scaler = steps.get("scale")
+                ref = getattr(scaler, "mean_", None)  # StandardScaler: the training mean
+                if ref is None:
+                    ref = getattr(scaler, "center_", None)  # RobustScaler: the training median
                 before = self._keep(upto="scale")  # the columns the scaler saw
                 reference = np.zeros(n)
                 if ref is not None and before is not None and len(ref) == len(before):
@@ -253,7 +257,12 @@ def card_markdown(card: dict) -> str:
              f"{', '.join(sorted({c.split('_', 1)[0] for c in card.get('columns', [])}))}",
              *_column_set_line(card.get("column_set")),
              *([f"- {frames_text(card.get('frames'))}"] if frames_text(card.get("frames")) else []), "",
-             "## Parameters", "", "```json", json.dumps(card.get("parameters", {}), indent=2, default=str), "```", "",
+             "## Parameters", "",
+             *([f"- inner search: `{card['search']}` ("
+                + ("median / IQR scaling, every offered column, RBF SVM; C and gamma searched"
+                   if card["search"] == "compact" else "standardised columns, k best, RBF or linear SVM") + ")", ""]
+               if card.get("search") else []),
+             "```json", json.dumps(card.get("parameters", {}), indent=2, default=str), "```", "",
              f"Decision threshold (EER point of the validation folds): {card.get('threshold')}", "",
              "## Metrics (grouped cross-validation, out-of-fold)", "", "```json",
              json.dumps(m, indent=2, default=str), "```", "",

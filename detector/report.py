@@ -274,7 +274,7 @@ def _plots_section(a: Analysis, model: DetectorModel | None) -> str:
     for fam in present:
         long, standardised = dash.family_frame_table(a, fam, model, tr.track_id if tr else None)
         series = {name: (g["time_s"].tolist(), g["value"].tolist()) for name, g in long.groupby("feature")}
-        y_label = "z vs training data" if standardised else "value"
+        y_label = "scaled vs training data" if standardised else "value"
         out.append(svg_line_chart(series, f"{dash.FAMILY_LABELS.get(fam, fam)} ({fam}_*) per frame", "time (s)",
                                   y_label, height=240 + 18 * math.ceil(len(series) / 4)))
     return "".join(out)
@@ -292,7 +292,7 @@ def _explanation_section(a: Analysis, model: DetectorModel | None) -> str:
             + "<h3>Features that moved the score most</h3>"
             + table_html(top.itertuples(index=False), list(top.columns))
             + "<p class='muted'>Each value is the change of the score when that feature alone is set back to "
-              "the training average: exact for a linear SVM, a local sensitivity for a non-linear one.</p>")
+              "its typical training value (the model scaler's centre: mean or median): exact for a linear SVM, a local sensitivity for a non-linear one.</p>")
 
 
 # --------------------------------------------------------------------------- report

@@ -337,10 +337,12 @@ def train_self_blended(features_dir: str, out_dir: str, mode: str = "only", sbi_
 # --------------------------------------------------------------------------
 
 
-def grid_search(videos: pd.DataFrame, columns: list[str], seed: int = 0, quick: bool = False, n_inner: int = 4):
+def grid_search(videos: pd.DataFrame, columns: list[str], seed: int = 0, quick: bool = False, n_inner: int = 4,
+                search: str = "full"):
     """The training machinery of :mod:`detector.training` (same pipeline and grid,
     inner CV grouped by ``group``, scored by ROC AUC) fitted on ``videos``: every
-    choice is made on these (training) videos only.  Returns the fitted GridSearchCV."""
+    choice is made on these (training) videos only.  ``search``: the search space
+    (:data:`detector.training.SEARCHES`).  Returns the fitted GridSearchCV."""
     from sklearn.model_selection import GridSearchCV
 
     from . import evaluation as ev
@@ -351,10 +353,7 @@ def grid_search(videos: pd.DataFrame, columns: list[str], seed: int = 0, quick: 
     g = videos["group"].astype(str).to_numpy()
     n_inner = min(n_inner, len(np.unique(g)))
     inner = ev.grouped_folds(g, y, n_splits=n_inner, seed=seed)
-    try:
-        pipe, grid = make_pipeline(columns), param_grid(x.shape[1], quick, columns)
-    except TypeError:  # older signatures without column names
-        pipe, grid = make_pipeline(), param_grid(x.shape[1], quick)
+    pipe, grid = make_pipeline(columns, search), param_grid(x.shape[1], quick, columns, search)
     gs = GridSearchCV(pipe, grid, scoring="roc_auc", cv=inner, n_jobs=1, refit=True,
                       error_score=np.nan)
     with warnings.catch_warnings():

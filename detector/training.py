@@ -35,7 +35,7 @@ from sklearn.feature_selection import SelectKBest, f_classif
 from sklearn.impute import SimpleImputer
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import RobustScaler, StandardScaler
 from sklearn.svm import SVC
 
 from . import evaluation as ev
@@ -155,12 +155,33 @@ def select_columns(columns: list[str], spec: str | None) -> list[str]:
     return kept
 
 
-def make_pipeline(columns: list[str] | None = None) -> Pipeline:
-    """stats -> impute (median) -> standardise -> select k best (ANOVA F) -> SVC."""
+#: Search spaces of the inner grid search (``train --search``).  ``full``: standardised
+#: columns (mean / sd), the ANOVA selection of the k best, an RBF or a linear SVM, and the
+#: per-track statistics and families (:data:`STAT_CHOICES`, :data:`FAMILY_CHOICES`).
+#: ``compact``: columns centred on the median and scaled by the inter-quartile range
+#: (``RobustScaler``: a few odd videos, such as a composited broadcast, do not set the
+#: scale), every offered column, an RBF SVM: only C, gamma and the statistics / families
+#: are searched.  With ~100 training videos the inner folds' noise picks among the
+#: full grid's many near-equal points; the compact space has fewer of them (README,
+#: "A smaller search").
+SEARCHES = ("full", "compact")
+
+
+def _check_search(search: str) -> str:
+    if search not in SEARCHES:
+        raise ValueError(f"search {search!r} is not one of {', '.join(SEARCHES)}")
+    return search
+
+
+def make_pipeline(columns: list[str] | None = None, search: str = "full") -> Pipeline:
+    """stats -> impute (median) -> scale -> select k best (ANOVA F) -> SVC.
+
+    The scaler is ``StandardScaler`` for the ``full`` search, ``RobustScaler`` (median,
+    inter-quartile range) for ``compact`` (:data:`SEARCHES`)."""
     return Pipeline([
         ("stats", StatSelector(columns)),
         ("impute", SimpleImputer(strategy="median")),
-        ("scale", StandardScaler()),
+        ("scale", RobustScaler() if _check_search(search) == "compact" else StandardScaler()),
         ("select", SelectKBest(f_classif, k="all")),
         ("svm", SVC(kernel="rbf", class_weight="balanced")),
     ])
@@ -180,21 +201,23 @@ def _distinct_choices(columns: list[str] | None, n_features: int) -> tuple[list,
     return stats, fams, max(len(kept(stats=s, families=f)) for s in stats for f in fams)
 
 
-def param_grid(n_features: int, quick: bool = False, columns: list[str] | None = None) -> list[dict]:
+def param_grid(n_features: int, quick: bool = False, columns: list[str] | None = None,
+               search: str = "full") -> list[dict]:
     """The hyper-parameter grid of :func:`make_pipeline` for ``n_features`` input columns
     (named ``columns`` when known: choices that would keep the same columns as an earlier
     one, and numbers of selected features no choice reaches, are left out; they would
-    only repeat a grid point)."""
+    only repeat a grid point).  ``search="compact"``: the RBF part alone, every column
+    kept (:data:`SEARCHES`)."""
     stats, fams, most = _distinct_choices(columns, n_features)
     ks = sorted({k for k in (10, 25, 50) if k < min(n_features, most)}) + ["all"]
     cs = [0.1, 1.0, 10.0] if quick else [0.1, 0.3, 1.0, 3.0]
     cols = {"stats__stats": stats[:1], "stats__families": fams[:1]} if quick else \
         {"stats__stats": stats, "stats__families": fams}
-    return [
-        {**cols, "select__k": ks, "svm__kernel": ["rbf"], "svm__C": cs,
-         "svm__gamma": ["scale", 0.03] if not quick else ["scale"]},
-        {**cols, "select__k": ks, "svm__kernel": ["linear"], "svm__C": [c / 30 for c in cs]},
-    ]
+    rbf = {**cols, "select__k": ks, "svm__kernel": ["rbf"], "svm__C": cs,
+           "svm__gamma": ["scale", 0.03] if not quick else ["scale"]}
+    if _check_search(search) == "compact":
+        return [{**rbf, "select__k": ["all"]}]
+    return [rbf, {**cols, "select__k": ks, "svm__kernel": ["linear"], "svm__C": [c / 30 for c in cs]}]
 
 
 def feature_matrix(videos: pd.DataFrame, columns: list[str]) -> np.ndarray:
@@ -206,9 +229,11 @@ def feature_matrix(videos: pd.DataFrame, columns: list[str]) -> np.ndarray:
 N_JOBS = 1
 
 
-def _search(x, y, groups, columns: list[str], n_inner: int, seed: int, quick: bool) -> GridSearchCV:
+def _search(x, y, groups, columns: list[str], n_inner: int, seed: int, quick: bool,
+            search: str = "full") -> GridSearchCV:
     inner = ev.grouped_folds(groups, y, n_splits=n_inner, seed=seed)
-    gs = GridSearchCV(make_pipeline(columns), param_grid(x.shape[1], quick, columns), scoring="roc_auc", cv=inner,
+    gs = GridSearchCV(make_pipeline(columns, search), param_grid(x.shape[1], quick, columns, search),
+                      scoring="roc_auc", cv=inner,
                       n_jobs=N_JOBS, refit=True, error_score=np.nan)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -228,7 +253,7 @@ def _auc(y, s) -> float:
 
 
 def _search_fusion(x, y, groups, columns: list[str], n_inner: int, seed: int, quick: bool,
-                   families=FAMILIES) -> tuple[FamilyFusion, dict, np.ndarray]:
+                   families=FAMILIES, search: str = "full") -> tuple[FamilyFusion, dict, np.ndarray]:
     """Per-family SVMs, the best :data:`FUSION_SIZE` of them averaged (a second one only
     when it reaches :data:`FUSION_MIN_AUC` on its own), all chosen on the training part.
 
@@ -249,13 +274,13 @@ def _search_fusion(x, y, groups, columns: list[str], n_inner: int, seed: int, qu
             continue
         grid = [{**g, "stats__families": [(fam,)],
                  "select__k": [k for k in g["select__k"] if k == "all" or k < n_fam] or ["all"]}
-                for g in param_grid(x.shape[1], quick, columns)]
-        gs = GridSearchCV(make_pipeline(columns), grid, scoring="roc_auc", cv=inner, n_jobs=N_JOBS, refit=False,
+                for g in param_grid(x.shape[1], quick, columns, search)]
+        gs = GridSearchCV(make_pipeline(columns, search), grid, scoring="roc_auc", cv=inner, n_jobs=N_JOBS, refit=False,
                           error_score=np.nan)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             gs.fit(x, y)
-        pipe = make_pipeline(columns).set_params(**gs.best_params_)
+        pipe = make_pipeline(columns, search).set_params(**gs.best_params_)
         oof = _oof_scores(pipe, x, y, groups, n_inner, seed)
         found[fam] = (pipe, gs.best_params_, oof, _auc(y, oof))
     ranked = sorted(found, key=lambda f: -found[f][3])
@@ -288,13 +313,15 @@ class CVResult:
     copy_scores: pd.DataFrame | None = None
 
 
-def _choose(x, y, groups, columns: list[str], n_inner: int, seed: int, quick: bool, fusion: bool):
+def _choose(x, y, groups, columns: list[str], n_inner: int, seed: int, quick: bool, fusion: bool,
+            search: str = "full"):
     """The model chosen on a training part: (fitted estimator, parameters, its grouped
     inner out-of-fold scores).  ``fusion``: one SVM per family, the helpful ones averaged
-    (:func:`_search_fusion`); else one SVM whose families are part of the grid."""
+    (:func:`_search_fusion`); else one SVM whose families are part of the grid.
+    ``search``: the search space (:data:`SEARCHES`)."""
     if fusion:
-        return _search_fusion(x, y, groups, columns, n_inner, seed, quick)
-    gs = _search(x, y, groups, columns, n_inner, seed, quick)
+        return _search_fusion(x, y, groups, columns, n_inner, seed, quick, search=search)
+    gs = _search(x, y, groups, columns, n_inner, seed, quick, search)
     est, params = gs.best_estimator_, {**gs.best_params_, "inner_auc": float(gs.best_score_)}
     return est, params, _oof_scores(est, x, y, groups, n_inner, seed)
 
@@ -331,7 +358,8 @@ def _copies_of(videos: pd.DataFrame, augment: pd.DataFrame | None) -> pd.DataFra
 
 
 def nested_cv(videos: pd.DataFrame, columns: list[str], n_outer: int = 5, n_inner: int = 4, seed: int = 0,
-              quick: bool = False, log=print, fusion: bool = False, augment: pd.DataFrame | None = None) -> CVResult:
+              quick: bool = False, log=print, fusion: bool = False, augment: pd.DataFrame | None = None,
+              search: str = "full") -> CVResult:
     """Honest out-of-fold scores: every choice (families, hyper-parameters, kernel,
     threshold) is made inside the training part of each outer fold.
 
@@ -341,7 +369,9 @@ def nested_cv(videos: pd.DataFrame, columns: list[str], n_outer: int = 5, n_inne
     out-of-fold scores are those of ``videos`` alone.  The threshold is the EER point of
     the inner out-of-fold scores of the training part, copies included.  The test fold's
     own copies are scored by that fold's model too (``CVResult.copy_scores``): how the
-    same models do on re-encoded versions of the held-out videos."""
+    same models do on re-encoded versions of the held-out videos.  ``search``: the
+    inner search space (:data:`SEARCHES`)."""
+    _check_search(search)
     x = feature_matrix(videos, columns)
     y = ev.as_binary(videos["label"])
     g = videos["group"].astype(str).to_numpy()
@@ -351,7 +381,7 @@ def nested_cv(videos: pd.DataFrame, columns: list[str], n_outer: int = 5, n_inne
     params, models, copy_parts = [], [], []
     for k, (tr, te) in enumerate(ev.grouped_folds(g, y, n_splits=n_outer, seed=seed)):
         xt, yt, gt = _with_copies(x, y, g, tr, videos, augment, columns)
-        est, p, inner_scores = _choose(xt, yt, gt, columns, n_inner, seed + 1 + k, quick, fusion)
+        est, p, inner_scores = _choose(xt, yt, gt, columns, n_inner, seed + 1 + k, quick, fusion, search)
         _, thr = ev.eer(yt, inner_scores)
         if augment is not None and len(augment):
             held = augment[augment["source_path"].astype(str).isin(set(videos["abs_path"].iloc[te].astype(str)))]
@@ -371,7 +401,8 @@ def nested_cv(videos: pd.DataFrame, columns: list[str], n_outer: int = 5, n_inne
 
 
 def fit_final(videos: pd.DataFrame, columns: list[str], n_inner: int = 5, seed: int = 0,
-              quick: bool = False, fusion: bool = False, augment: pd.DataFrame | None = None):
+              quick: bool = False, fusion: bool = False, augment: pd.DataFrame | None = None,
+              search: str = "full"):
     """The shipped model: the same choice on all videos (and all copies of ``augment``,
     as :func:`nested_cv`), threshold at the EER of its grouped out-of-fold scores.
     Returns (estimator, parameters, threshold, those scores)."""
@@ -379,7 +410,7 @@ def fit_final(videos: pd.DataFrame, columns: list[str], n_inner: int = 5, seed: 
     y = ev.as_binary(videos["label"])
     g = videos["group"].astype(str).to_numpy()
     x, y, g = _with_copies(x, y, g, np.arange(len(videos)), videos, _copies_of(videos, augment), columns)
-    est, params, oof = _choose(x, y, g, columns, n_inner, seed, quick, fusion)
+    est, params, oof = _choose(x, y, g, columns, n_inner, seed, quick, fusion, search)
     _, thr = ev.eer(y, oof)
     return est, params, float(thr), oof
 
@@ -500,7 +531,8 @@ def subset_aucs(scores: pd.DataFrame) -> dict:
 def train(features_dir: str, out_dir: str, name: str | None = None, version: str = "1", seed: int = 0,
           quick: bool = False, command: str | None = None, log=print, fusion: bool = False,
           drop: tuple[str, ...] = (), columns: str | None = None,
-          eval_features: str | None = None, augment: str | None = None, workers: int | None = 2) -> DetectorModel:
+          eval_features: str | None = None, augment: str | None = None, workers: int | None = 2,
+          search: str = "full") -> DetectorModel:
     """Fit, cross-validate, evaluate and save a model folder (see module docstring).
 
     ``drop``: feature families left out; ``columns``: a column spec for
@@ -511,7 +543,9 @@ def train(features_dir: str, out_dir: str, name: str | None = None, version: str
     so the reported numbers are those of the deployed setting;
     ``augment``: a folder for degraded copies of the training videos
     (:func:`detector.degrade.degraded_features`, made there if missing with ``workers``
-    processes), added to the training parts only (:func:`nested_cv`)."""
+    processes), added to the training parts only (:func:`nested_cv`);
+    ``search``: the inner search space (:data:`SEARCHES`: ``full`` or ``compact``)."""
+    _check_search(search)
     t0 = time.time()
     frames, videos = load_features(features_dir)
     spec = None if columns in (None, "all") else columns
@@ -535,8 +569,9 @@ def train(features_dir: str, out_dir: str, name: str | None = None, version: str
                     "note": "re-encoded copies of the training videos, in the training parts only"}
         log(f"augmentation: {len(copies)} degraded copies of {copies['source_path'].nunique()} videos ({augment})")
     log("nested grouped CV:")
-    cv = nested_cv(usable, columns, seed=seed, quick=quick, log=log, fusion=fusion, augment=copies)
-    pipe, params, thr, oof_final = fit_final(usable, columns, seed=seed, quick=quick, fusion=fusion, augment=copies)
+    cv = nested_cv(usable, columns, seed=seed, quick=quick, log=log, fusion=fusion, augment=copies, search=search)
+    pipe, params, thr, oof_final = fit_final(usable, columns, seed=seed, quick=quick, fusion=fusion, augment=copies,
+                                             search=search)
     log(f"final model: {params}, threshold {thr:+.4f}")
     train_cv, scored_videos = None, usable
     if eval_features:  # evaluate the same out-of-fold models on the deployed setting's features
@@ -602,7 +637,8 @@ def train(features_dir: str, out_dir: str, name: str | None = None, version: str
 
     counts = videos.groupby(["label", "method", "compression"]).size().reset_index(name="n")
     card = {
-        "description": ("Late fusion of per-family SVMs" if fusion else "RBF/linear SVM") +
+        "description": ("Late fusion of per-family SVMs" if fusion else
+                        "RBF SVM (median / IQR scaled)" if search == "compact" else "RBF/linear SVM") +
                        " over self-referenced face artifact features (face vs its own "
                        "surroundings), aggregated per face track.",
         "training": {"features_dir": str(features_dir), "manifest": extract_stamp(features_dir).get("manifest"),
@@ -611,6 +647,7 @@ def train(features_dir: str, out_dir: str, name: str | None = None, version: str
                      "manifest_sha256": _manifest_hash(usable),
                      "counts": counts.to_dict("records")},
         "parameters": params,
+        "search": search,
         "families": sorted({family_of(c) for c in columns}),
         "column_set": {"spec": spec or "all", "pattern": COLUMN_SETS.get(spec, spec), "n_offered": len(columns)},
         **({"augmentation": aug_note} if aug_note else {}),
@@ -625,7 +662,7 @@ def train(features_dir: str, out_dir: str, name: str | None = None, version: str
                     "frame": headline(frame_eval) if frame_eval else None},
         "frames": frames_note,
         "command": command or _recipe(features_dir, out_dir, seed, quick, name, version, fusion, drop, spec,
-                                      eval_features, augment),
+                                      eval_features, augment, search),
         "libraries": _library_versions(),
         "trained_seconds": round(time.time() - t0, 1),
     }
@@ -636,13 +673,14 @@ def train(features_dir: str, out_dir: str, name: str | None = None, version: str
 
 def _recipe(features_dir: str, out_dir: str, seed: int, quick: bool, name: str | None = None,
             version: str = "1", fusion: bool = False, drop: tuple[str, ...] = (),
-            columns: str | None = None, eval_features: str | None = None, augment: str | None = None) -> str:
+            columns: str | None = None, eval_features: str | None = None, augment: str | None = None,
+            search: str = "full") -> str:
     """The commands that reproduce this model from its manifest."""
     train_cmd = f"deepfake-detector train --features {features_dir} --out {out_dir} --seed {seed}" + \
         (f" --name {name}" if name else "") + f" --version {version}" + (" --quick" if quick else "") + \
         (" --fusion" if fusion else "") + ("".join(f" --drop {f}" for f in drop)) + \
         (f" --columns '{columns}'" if columns else "") + (f" --eval-features {eval_features}" if eval_features else "") + \
-        (f" --augment {augment}" if augment else "")
+        (f" --augment {augment}" if augment else "") + (f" --search {search}" if search != "full" else "")
     steps = []
     for d in (features_dir, eval_features):
         stamp = extract_stamp(d)
@@ -669,6 +707,8 @@ def cmd_train(args) -> int:
         raise ValueError("--eval-features is not supported with --self-blended")
     if getattr(args, "augment", None) and getattr(args, "self_blended", None):
         raise ValueError("--augment is not supported with --self-blended")
+    if getattr(args, "search", "full") != "full" and getattr(args, "self_blended", None):
+        raise ValueError("--search compact is not supported with --self-blended (measured with the full search only)")
     if getattr(args, "self_blended", None):
         from .selfblend import train_self_blended
 
@@ -679,7 +719,8 @@ def cmd_train(args) -> int:
     else:
         m = train(args.features, args.out, name=args.name, version=args.version, seed=args.seed, quick=args.quick,
                   fusion=args.fusion, drop=tuple(args.drop), columns=args.columns, eval_features=args.eval_features,
-                  augment=getattr(args, "augment", None), workers=args.workers)
+                  augment=getattr(args, "augment", None), workers=args.workers,
+                  search=getattr(args, "search", "full"))
     h = m.card["metrics"]["video"]
     print(f"saved {args.out}: out-of-fold video AUC {h['auc']:.3f} (95% CI {h['auc_ci']}), "
           f"EER {h['eer']:.3f}, threshold {m.threshold:+.4f}")
@@ -723,6 +764,10 @@ def register_cli(sub) -> None:
                    help="add re-encoded copies of the training videos (CRF 28, CRF 35, half size; detector/degrade.py) "
                         "to the training parts, made in DIR if missing: a model for re-encoded platform video "
                         "(README: Re-encoding destroys the main cue)")
+    s.add_argument("--search", choices=list(SEARCHES), default="full",
+                   help="the inner grid search: 'full' (standardised columns, k best, RBF or linear SVM) or "
+                        "'compact' (median / IQR scaling, every column, RBF only: the shipped model's; README, "
+                        "'A smaller search')")
     s.add_argument("--workers", type=int, default=2, help="worker processes for --self-blended and --augment (default 2)")
     s.set_defaults(func=cmd_train)
 

@@ -143,8 +143,9 @@ if contrib:
     st.plotly_chart(dash.contribution_figure(contrib), key="contributions")
     with st.expander("Features that moved the score most"):
         st.dataframe(dash.top_feature_contributions(model, scoring.features), hide_index=True, width="stretch")
-        st.caption("Score change when that feature alone is set back to the training average: exact for a "
-                   "linear SVM, a local sensitivity for a non-linear one.")
+        st.caption("Score change when that feature alone is set back to its typical training value "
+                   "(the model scaler's centre: mean or median): exact for a linear SVM, a local "
+                   "sensitivity for a non-linear one.")
 else:
     st.caption("An explanation needs a model and a scored face track.")
 

@@ -285,3 +285,44 @@ def test_train_cli_eval_features_reports_the_deployed_frames(tmp_path, capsys):
     assert main(["train", "--features", str(d), "--eval-features", str(e), "--out", str(tmp_path / "x"),
                  "--self-blended", "only"]) == 1
     assert "not supported with --self-blended" in capsys.readouterr().err
+
+
+def test_train_cli_compact_search_scales_robustly_keeps_every_column_and_says_so(tmp_path, capsys):
+    """`train --search compact` (the shipped default model's recipe): median / IQR scaling,
+    every offered column, an RBF SVM; the card, its markdown and its command say so; the
+    saved model loads and explains its score; an unknown search is refused."""
+    from sklearn.model_selection import ParameterGrid
+    from sklearn.preprocessing import RobustScaler
+
+    from detector.cli import main
+    from detector.dashboard import column_contributions, scaler_reference
+    from detector.training import make_pipeline, param_grid
+
+    grid = param_grid(30, columns=[f"block_c{i}__mean" for i in range(30)], search="compact")
+    assert len(grid) == 1 and grid[0]["svm__kernel"] == ["rbf"] and grid[0]["select__k"] == ["all"]
+    assert {p["svm__C"] for p in ParameterGrid(grid)} == {0.1, 0.3, 1.0, 3.0}
+    assert isinstance(make_pipeline(search="compact").named_steps["scale"], RobustScaler)
+    with pytest.raises(ValueError, match="not one of"):
+        param_grid(3, search="tiny")
+
+    d = _features_dir(tmp_path)
+    assert main(["train", "--features", str(d), "--out", str(tmp_path / "c"), "--search", "compact"]) == 0
+    m = load_model(tmp_path / "c")
+    assert isinstance(m.pipeline.named_steps["scale"], RobustScaler)
+    assert m.pipeline.named_steps["svm"].kernel == "rbf" and m.card["search"] == "compact"
+    assert m.card["parameters"]["select__k"] == "all"
+    assert "--search compact" in m.card["command"] and "inner search: `compact`" in (tmp_path / "c" / "CARD.md").read_text()
+    assert m.card["metrics"]["video"]["auc"] > 0.8
+    v = pd.read_parquet(d / "videos.parquet")
+    row = v.iloc[1][m.columns].to_dict()
+    centre = scaler_reference(m)
+    assert centre["hf_inner_outer__mean"][0] == pytest.approx(np.median(v["hf_inner_outer__mean"]), abs=0.5)
+    contrib = column_contributions(m, row)
+    assert set(contrib) == set(m.columns) and abs(contrib["hf_inner_outer__mean"]) > 0
+    # without an explicit reference the model falls back on the scaler's centre (the median)
+    assert m.contributions(row) == pytest.approx(contrib)
+    full = train(str(d), str(tmp_path / "f"), quick=True, log=lambda *a: None)
+    assert "--search" not in full.card["command"] and full.card["search"] == "full"
+    assert main(["train", "--features", str(d), "--out", str(tmp_path / "x"), "--search", "compact",
+                 "--self-blended", "only"]) == 1
+    assert "not supported with --self-blended" in capsys.readouterr().err
