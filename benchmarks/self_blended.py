@@ -67,6 +67,10 @@ REENACT = ["Face2Face", "NeuralTextures"]
 METHODS = FACE_SWAP + REENACT
 
 
+#: The inner search space of detector.training (``--search``; compact: the shipped default model's).
+SEARCH = "full"
+
+
 def ffpp_dir() -> Path:
     return ROOT / f"feats_v{FEATURES_VERSION}_f{N_FRAMES}" / "ffpp"
 
@@ -166,7 +170,7 @@ def oof(f: pd.DataFrame, s: pd.DataFrame, cols: list[str], train_rows, test_rows
         s_te = s[~s["group"].astype(str).isin(tr_groups)]
         train = train_rows(k, f.iloc[tr], s_tr).reset_index(drop=True)
         t0 = time.time()
-        gs = grid_search(train, cols, seed=seed + 1 + k, quick=quick)
+        gs = grid_search(train, cols, seed=seed + 1 + k, quick=quick, search=SEARCH)
         te_f = f.iloc[te]
         sel = te_f.index if test_rows is None else te_f.index[test_rows(te_f)]
         scores.loc[sel, "score"] = decision(gs.best_estimator_, f.loc[sel], cols)
@@ -361,6 +365,8 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true", help="the small grid of detector.training.param_grid")
     p.add_argument("--variants", default=None, help=f"part sbi: comma list of {VARIANT_KEYS} (default all)")
     p.add_argument("--methods", default=None, help=f"part cross: comma list of {METHODS} (default all)")
+    p.add_argument("--search", choices=["full", "compact"], default="full",
+                   help="parts sbi and cross: the inner search space, as 'train --search'")
     p.add_argument("--tag", default="", help="suffix of the results file name (e.g. for another data root)")
     p.add_argument("--columns", default=None,
                    help=f"parts sbi and cross: only these feature columns: {sorted(common.COLUMN_SETS)} "
@@ -381,12 +387,14 @@ def main(argv=None) -> int:
         print("data not ready: run --part prepare (repeatedly) first", file=sys.stderr)
         return 1
     machine = common.machine({"features_version": FEATURES_VERSION, "n_frames": N_FRAMES, "root": str(ROOT)})
+    global SEARCH
+    SEARCH = a.search
     keys = a.variants.split(",") if a.variants else None
     methods = a.methods.split(",") if a.methods else None
     res = part_sbi(a.seed, a.quick, keys, a.columns) if a.part == "sbi" else part_pairs() if a.part == "pairs" \
         else part_cross(a.seed, a.quick, methods, a.columns)
     gen = pd.concat([pd.read_csv(sbi_videos_dir(k) / "manifest.csv") for k in range(ROUNDS)], ignore_index=True)
-    res.update({"command": cmd, "machine": machine, "seconds": round(time.time() - t0, 1),
+    res.update({"command": cmd, "machine": machine, "search": a.search, "seconds": round(time.time() - t0, 1),
                 "generated": {"n_fake": int((gen["method"] == METHOD).sum()),
                               "n_control": int((gen["method"] == CONTROL_METHOD).sum()),
                               "crf": gen[gen["method"] == METHOD].groupby("compression")["crf"].describe()
@@ -403,6 +411,8 @@ def main(argv=None) -> int:
         name += f"_seed{a.seed}"
     if ROUNDS > 1:
         name += f"_r{ROUNDS}"
+    if a.part in ("sbi", "cross") and a.search != "full":
+        name += f"_{a.search}"
     if a.tag:
         name += "_" + a.tag
     common.write_json(name, json.loads(json.dumps(ev.to_jsonable(res), default=str)))

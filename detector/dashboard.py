@@ -185,6 +185,7 @@ def card_summary(card: dict | None) -> pd.DataFrame:
             ("sampled frames", frames_text(card.get("frames"))),
             ("block grid averaged over", f"{card['block_run']} consecutive frames per sample"
              if card.get("block_run") else None),
+            ("inner search", card.get("search")),
             ("parameters", flat_text(card["parameters"]) if card.get("parameters") else None),
             ("decision threshold", fmt_score(card.get("threshold"))),
             ("model SHA-256", card.get("model_sha256")), ("command", card.get("command")),

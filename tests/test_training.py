@@ -313,6 +313,9 @@ def test_train_cli_compact_search_scales_robustly_keeps_every_column_and_says_so
     assert m.card["parameters"]["select__k"] == "all"
     assert "--search compact" in m.card["command"] and "inner search: `compact`" in (tmp_path / "c" / "CARD.md").read_text()
     assert m.card["metrics"]["video"]["auc"] > 0.8
+    from detector.dashboard import card_summary
+
+    assert card_summary(m.card).set_index("item").loc["inner search", "value"] == "compact"
     v = pd.read_parquet(d / "videos.parquet")
     row = v.iloc[1][m.columns].to_dict()
     centre = scaler_reference(m)
