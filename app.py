@@ -39,9 +39,9 @@ def home() -> None:
             "- its error rates hold for data like its training data; heavy compression, tiny faces or very "
             "short clips make it less reliable; a video **re-encoded** after the manipulation (as platforms "
             "do on upload) loses much of the compression trace: with the default model fakes then pass as "
-            "genuine (measured out of fold: AUC 0.90 -> 0.48 at CRF 28, chance level); the **reencoded** model "
+            "genuine (measured out of fold: AUC 0.92 -> 0.48 at CRF 28, chance level); the **reencoded** model "
             "(choose it in the sidebar), trained with re-encoded copies, keeps AUC 0.69 there, at 0.87 instead "
-            "of 0.90 on original files and with more genuine videos flagged. Either way a *genuine* verdict "
+            "of 0.92 on original files and with more genuine videos flagged. Either way a *genuine* verdict "
             "on such a file means little;\n"
             "- nothing leaves this machine: no upload to a service, no download at run time.")
 
