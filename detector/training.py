@@ -7,7 +7,9 @@
    searched by an inner cross-validation **grouped by ``group``** (a fake never sits
    apart from its source video), scored by ROC AUC.  The kernel is one more
    hyper-parameter of that search, so "keep the better of RBF and linear" is decided
-   inside the training folds too.
+   inside the training folds too.  ``--search compact`` (the shipped default model's)
+   searches a smaller space: median / IQR scaling, every column, RBF only, C and gamma
+   (:data:`SEARCHES`).
 2. Outer grouped 5-fold CV gives honest out-of-fold scores: each outer fold runs the
    whole search on its training part only, picks its threshold at the EER point of
    its own inner validation scores, then scores its held-out videos.
