@@ -262,7 +262,8 @@ def measure(seed: int, quick: bool, drop: tuple[str, ...] = (), columns: str | N
                       "median_fake_score": float(d.loc[~real, "score"].median())})
     print(f"\nAUC by test condition ({time.time() - t_all:.0f} s); far/frr at each fold's own EER threshold")
     print(pd.DataFrame(table).to_string(index=False, float_format=lambda v: f"{v:.3f}", na_rep="-"))
-    return {"table": table, "grid": "quick" if quick else "full", "search": search, "n_features": len(cols), "drop": list(drop), "span": SPAN,
+    return {"table": table, "grid": "quick" if quick else "full", "search": search, "n_features": len(cols),
+            "drop": list(drop), "span": SPAN,
             "conditions": {**CONDITIONS, "orig": "original file, first 120 frames, same sampling",
                            "full": "original file, 16 frames over the whole video"}}
 

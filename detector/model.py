@@ -114,8 +114,8 @@ class DetectorModel:
 
         For each column, the score change when that column alone is set back to the
         reference (default: the scaler's centre, the training mean or median, i.e. 0
-        after the scaler).  Positive =
-        pushed towards fake.  Exact for a linear SVM, a local sensitivity for RBF.
+        after the scaler).  Positive = pushed towards fake.  Exact for a linear SVM, a
+        local sensitivity for RBF.
         """
         x = self._matrix(row)
         base = float(self.pipeline.decision_function(x)[0])

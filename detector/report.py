@@ -292,7 +292,8 @@ def _explanation_section(a: Analysis, model: DetectorModel | None) -> str:
             + "<h3>Features that moved the score most</h3>"
             + table_html(top.itertuples(index=False), list(top.columns))
             + "<p class='muted'>Each value is the change of the score when that feature alone is set back to "
-              "its typical training value (the model scaler's centre: mean or median): exact for a linear SVM, a local sensitivity for a non-linear one.</p>")
+              "its typical training value (the model scaler's centre: mean or median): exact for a linear "
+              "SVM, a local sensitivity for a non-linear one.</p>")
 
 
 # --------------------------------------------------------------------------- report
