@@ -51,7 +51,7 @@ from detector.degrade import CONDITIONS as DEGRADED, SPAN, copy_path  # noqa: E4
 from detector.extraction import _key, _write_shard, collect, load_features  # noqa: E402
 from detector.features import FEATURES_VERSION  # noqa: E402
 from detector.selfblend import auc, decision, grid_search  # noqa: E402
-from detector.training import feature_matrix  # noqa: E402
+from detector.training import SEARCHES, feature_matrix  # noqa: E402
 
 CONDITIONS = {k: {"crf": crf, "scale": scale} for k, (crf, scale) in DEGRADED.items()}
 ALL = ["full", "orig"] + list(CONDITIONS)
@@ -279,7 +279,7 @@ def main(argv=None) -> int:
     p.add_argument("--columns", default="block-mean", metavar="SPEC",
                    help="the columns offered, as 'train --columns' (default: block-mean, as the shipped model; "
                         "'all' for every column)")
-    p.add_argument("--search", choices=["full", "compact"], default="full",
+    p.add_argument("--search", choices=list(SEARCHES), default="full",
                    help="the inner search space of detector.training (compact: the shipped default model's)")
     p.add_argument("--out", default="robustness", help="results/<out>.json")
     a = p.parse_args(argv)

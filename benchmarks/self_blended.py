@@ -56,7 +56,7 @@ from detector.extraction import aggregated_columns, collect, extract, load_featu
 from detector.features import FEATURES_VERSION  # noqa: E402
 from detector.selfblend import (CONTROL_METHOD, METHOD, auc, decision, grid_search, make_self_blended,  # noqa: E402
                                 round_dirs)
-from detector.training import subset_aucs  # noqa: E402
+from detector.training import SEARCHES, subset_aucs  # noqa: E402
 
 ROOT = Path(os.environ.get("DEEPFAKE_SBI_ROOT", "/work/sbi"))
 MANIFEST = common.SHARED / "manifest.csv"
@@ -365,7 +365,7 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true", help="the small grid of detector.training.param_grid")
     p.add_argument("--variants", default=None, help=f"part sbi: comma list of {VARIANT_KEYS} (default all)")
     p.add_argument("--methods", default=None, help=f"part cross: comma list of {METHODS} (default all)")
-    p.add_argument("--search", choices=["full", "compact"], default="full",
+    p.add_argument("--search", choices=list(SEARCHES), default="full",
                    help="parts sbi and cross: the inner search space, as 'train --search'")
     p.add_argument("--tag", default="", help="suffix of the results file name (e.g. for another data root)")
     p.add_argument("--columns", default=None,
