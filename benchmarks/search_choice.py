@@ -2,6 +2,7 @@
 
     python benchmarks/search_choice.py --features features/ffpp16 [--columns block-mean] [--drop flick]
                                        [--seeds 0,1,...,19] [--jobs 2] [--out search_choice]
+                                       [--candidates full,compact | design]
 
 ``train --search compact`` was picked by comparing pipeline variants on the out-of-fold
 results of all 125 videos (README, "A smaller search"): a choice made outside the training
@@ -13,6 +14,11 @@ model the chosen search fits on its training part (the same model ``nested_cv`` 
 search fits, so both searches' full runs are reused).  Prints, per fold seed and on average,
 overall and face swap c23 AUC, face swap c23 EER, for the full search, the compact search and
 the choice; writes ``results/<out>.json``.  About 25 s per fold seed on 2 cores.
+
+``--candidates design`` offers the eight searches of
+:data:`detector.training.DESIGN_SEARCHES` (scaler x kernels x column selection, the design
+space the compact search was picked from by looking; full and compact are two of them), so
+the whole design choice is made inside the training folds.  About 100 s per fold seed.
 """
 
 from __future__ import annotations
@@ -27,26 +33,27 @@ import common  # noqa: F401  (pins the thread pools, puts the repository on sys.
 from detector import evaluation as ev  # noqa: E402
 from detector.extraction import aggregated_columns, load_features  # noqa: E402
 from detector.features import family_of  # noqa: E402
-from detector.training import SEARCHES, nested_cv  # noqa: E402
+from detector.training import DESIGN_SEARCHES, SEARCHES, nested_cv  # noqa: E402
 from frames import summary  # noqa: E402
 
 KEYS = ("auc", "auc_face_swap_c23", "eer_face_swap_c23", "far", "frr")
 
 
-def choose_per_fold(videos: pd.DataFrame, cols: list[str], seed: int) -> dict:
-    """One fold seed: both searches' nested CV, and the per-fold choice between them."""
-    cvs = {s: nested_cv(videos, cols, seed=seed, log=lambda *x: None, search=s) for s in SEARCHES}
+def choose_per_fold(videos: pd.DataFrame, cols: list[str], seed: int,
+                    candidates: tuple[str, ...] = SEARCHES) -> dict:
+    """One fold seed: every candidate search's nested CV, and the per-fold choice among them."""
+    cvs = {s: nested_cv(videos, cols, seed=seed, log=lambda *x: None, search=s) for s in candidates}
     y = ev.as_binary(videos["label"])
     g = videos["group"].astype(str).to_numpy()
-    chosen = cvs[SEARCHES[0]].scores.copy()
+    chosen = cvs[candidates[0]].scores.copy()
     picks, inner_aucs = [], []
     for k, (tr, te) in enumerate(ev.grouped_folds(g, y, n_splits=5, seed=seed)):
         part = videos.iloc[tr].reset_index(drop=True)
         inner = {}
-        for s in SEARCHES:  # a nested CV on the training part only
+        for s in candidates:  # a nested CV on the training part only
             sc = nested_cv(part, cols, n_outer=4, seed=1000 + 10 * seed + k, log=lambda *x: None, search=s).scores
             inner[s] = ev.summarize(ev.as_binary(sc["label"]), sc["score"], n_boot=0)["auc"]
-        pick = max(SEARCHES, key=lambda s: inner[s])
+        pick = max(candidates, key=lambda s: inner[s])
         held = cvs[pick].scores
         if not (held["fold"].iloc[te] == k).all():
             raise RuntimeError("outer folds differ between the searches")
@@ -68,7 +75,13 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", default="0,1,2,3,4")
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--out", default="search_choice", help="results/<out>.json")
+    p.add_argument("--candidates", default=",".join(SEARCHES),
+                   help="comma-separated searches to choose among, or 'design' for the eight of "
+                        "detector.training.DESIGN_SEARCHES (default: full,compact)")
     a = p.parse_args(argv)
+    candidates = DESIGN_SEARCHES if a.candidates == "design" else tuple(a.candidates.split(","))
+    if len(candidates) < 2:
+        p.error("--candidates needs at least two searches")
     import detector.training as training
 
     training.N_JOBS = max(1, a.jobs)
@@ -77,20 +90,21 @@ def main(argv=None) -> int:
     cols = common.select_columns([c for c in aggregated_columns(v) if family_of(c) not in set(a.drop)], a.columns)
     rows, t0 = [], time.time()
     for seed in (int(s) for s in a.seeds.split(",")):
-        r = choose_per_fold(v, cols, seed)
+        r = choose_per_fold(v, cols, seed, candidates)
         rows.append(r)
-        print(f"seed {seed}: picks {' '.join(r['picks'])}; overall full {r['full_auc']:.3f} compact "
-              f"{r['compact_auc']:.3f} chosen {r['chosen_auc']:.3f}; face swap c23 {r['full_auc_face_swap_c23']:.3f} / "
-              f"{r['compact_auc_face_swap_c23']:.3f} / {r['chosen_auc_face_swap_c23']:.3f} "
-              f"({time.time() - t0:.0f} s)", flush=True)
+        print(f"seed {seed}: picks {' '.join(r['picks'])}; overall "
+              + " ".join(f"{c} {r[c + '_auc']:.3f}" for c in (*candidates, "chosen"))
+              + "; face swap c23 " + " / ".join(f"{r[c + '_auc_face_swap_c23']:.3f}" for c in (*candidates, "chosen"))
+              + f" ({time.time() - t0:.0f} s)", flush=True)
     df = pd.DataFrame(rows)
-    table = pd.DataFrame([{"search": name, **{k: df[f"{name}_{k}"].mean() for k in KEYS}}
-                          for name in (*SEARCHES, "chosen")])
-    n_compact = sum(p.count("compact") for p in df["picks"])
-    print(f"\nmeans over fold seeds {a.seeds} (compact chosen in {n_compact} of {5 * len(df)} folds):")
+    table = pd.DataFrame([{"search": name, **{k: df[f"{name}_{k}"].mean() for k in KEYS},
+                           "times_chosen": sum(p.count(name) for p in df["picks"]) if name != "chosen" else None}
+                          for name in (*candidates, "chosen")])
+    n_folds = 5 * len(df)
+    print(f"\nmeans over fold seeds {a.seeds} ({n_folds} outer folds; times_chosen per candidate):")
     print(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     common.write_json(a.out, {"features": a.features, "columns": a.columns, "drop": a.drop, "seeds": a.seeds,
-                              "n_compact_chosen": n_compact, "n_folds": 5 * len(df), "runs": rows,
+                              "candidates": list(candidates), "n_folds": n_folds, "runs": rows,
                               "table": table.to_dict("records"),
                               "command": "python benchmarks/search_choice.py " + " ".join(
                                   sys.argv[1:] if argv is None else argv)})

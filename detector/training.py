@@ -168,22 +168,38 @@ def select_columns(columns: list[str], spec: str | None) -> list[str]:
 #: "A smaller search").
 SEARCHES = ("full", "compact")
 
+#: The design space the compact search was picked from (README, "A smaller search"), every
+#: combination of scaler x kernels x column selection, named ``<scaler>-<kernels>-<columns>``:
+#: ``standard`` or ``robust``; ``rbf+linear`` or ``rbf``; ``k`` (the ANOVA k best searched)
+#: or ``all``.  ``full`` is ``standard-rbf+linear-k``, ``compact`` ``robust-rbf-all``.  Any
+#: of them is accepted where a search is (``benchmarks/search_choice.py --candidates design``
+#: chooses among them inside the training folds).
+DESIGN_SEARCHES = tuple(f"{s}-{k}-{c}" for s in ("standard", "robust") for k in ("rbf+linear", "rbf")
+                        for c in ("k", "all"))
+_SEARCH_ALIASES = {"full": "standard-rbf+linear-k", "compact": "robust-rbf-all"}
+
 
 def _check_search(search: str) -> str:
-    if search not in SEARCHES:
-        raise ValueError(f"search {search!r} is not one of {', '.join(SEARCHES)}")
+    if _SEARCH_ALIASES.get(search, search) not in DESIGN_SEARCHES:
+        raise ValueError(f"search {search!r} is not one of {', '.join(SEARCHES + DESIGN_SEARCHES)}")
     return search
+
+
+def search_space(search: str) -> tuple[str, tuple[str, ...], bool]:
+    """``(scaler, kernels, select_k)`` of a search (:data:`SEARCHES` or :data:`DESIGN_SEARCHES`)."""
+    scaler, kernels, cols = _SEARCH_ALIASES.get(_check_search(search), search).split("-")
+    return scaler, tuple(kernels.split("+")), cols == "k"
 
 
 def make_pipeline(columns: list[str] | None = None, search: str = "full") -> Pipeline:
     """stats -> impute (median) -> scale -> select k best (ANOVA F) -> SVC.
 
     The scaler is ``StandardScaler`` for the ``full`` search, ``RobustScaler`` (median,
-    inter-quartile range) for ``compact`` (:data:`SEARCHES`)."""
+    inter-quartile range) for ``compact`` (:data:`SEARCHES`, :func:`search_space`)."""
     return Pipeline([
         ("stats", StatSelector(columns)),
         ("impute", SimpleImputer(strategy="median")),
-        ("scale", RobustScaler() if _check_search(search) == "compact" else StandardScaler()),
+        ("scale", RobustScaler() if search_space(search)[0] == "robust" else StandardScaler()),
         ("select", SelectKBest(f_classif, k="all")),
         ("svm", SVC(kernel="rbf", class_weight="balanced")),
     ])
@@ -208,18 +224,19 @@ def param_grid(n_features: int, quick: bool = False, columns: list[str] | None =
     """The hyper-parameter grid of :func:`make_pipeline` for ``n_features`` input columns
     (named ``columns`` when known: choices that would keep the same columns as an earlier
     one, and numbers of selected features no choice reaches, are left out; they would
-    only repeat a grid point).  ``search="compact"``: the RBF part alone, every column
-    kept (:data:`SEARCHES`)."""
+    only repeat a grid point).  The search (:func:`search_space`) sets the kernels and
+    whether k is searched: ``compact`` is the RBF part alone, every column kept."""
     stats, fams, most = _distinct_choices(columns, n_features)
     ks = sorted({k for k in (10, 25, 50) if k < min(n_features, most)}) + ["all"]
     cs = [0.1, 1.0, 10.0] if quick else [0.1, 0.3, 1.0, 3.0]
     cols = {"stats__stats": stats[:1], "stats__families": fams[:1]} if quick else \
         {"stats__stats": stats, "stats__families": fams}
-    rbf = {**cols, "select__k": ks, "svm__kernel": ["rbf"], "svm__C": cs,
-           "svm__gamma": ["scale", 0.03] if not quick else ["scale"]}
-    if _check_search(search) == "compact":
-        return [{**rbf, "select__k": ["all"]}]
-    return [rbf, {**cols, "select__k": ks, "svm__kernel": ["linear"], "svm__C": [c / 30 for c in cs]}]
+    _, kernels, select_k = search_space(search)
+    ks = ks if select_k else ["all"]
+    grid = {"rbf": {**cols, "select__k": ks, "svm__kernel": ["rbf"], "svm__C": cs,
+                    "svm__gamma": ["scale", 0.03] if not quick else ["scale"]},
+            "linear": {**cols, "select__k": ks, "svm__kernel": ["linear"], "svm__C": [c / 30 for c in cs]}}
+    return [grid[k] for k in kernels]
 
 
 def feature_matrix(videos: pd.DataFrame, columns: list[str]) -> np.ndarray:

@@ -287,6 +287,31 @@ def test_train_cli_eval_features_reports_the_deployed_frames(tmp_path, capsys):
     assert "not supported with --self-blended" in capsys.readouterr().err
 
 
+def test_design_searches_are_the_eight_combinations_and_name_full_and_compact():
+    """The design space of benchmarks/search_choice.py --candidates design: scaler x kernels x
+    column selection, each combination once; ``full`` and ``compact`` are two of them."""
+    from sklearn.preprocessing import RobustScaler, StandardScaler
+
+    from detector.training import DESIGN_SEARCHES, make_pipeline, param_grid, search_space
+
+    cols = [f"block_c{i}__mean" for i in range(30)]
+    seen = set()
+    for s in DESIGN_SEARCHES:
+        scaler, kernels, select_k = search_space(s)
+        grid = param_grid(30, columns=cols, search=s)
+        assert [g["svm__kernel"] for g in grid] == [[k] for k in kernels]
+        assert all((g["select__k"] != ["all"]) == select_k for g in grid)
+        assert isinstance(make_pipeline(cols, s).named_steps["scale"],
+                          RobustScaler if scaler == "robust" else StandardScaler)
+        seen.add((scaler, kernels, select_k))
+    assert len(seen) == 8
+    for name, spec in [("full", "standard-rbf+linear-k"), ("compact", "robust-rbf-all")]:
+        assert search_space(name) == search_space(spec)
+        assert repr(param_grid(30, columns=cols, search=name)) == repr(param_grid(30, columns=cols, search=spec))
+    with pytest.raises(ValueError, match="not one of"):
+        search_space("robust-linear-all")
+
+
 def test_train_cli_compact_search_scales_robustly_keeps_every_column_and_says_so(tmp_path, capsys):
     """`train --search compact` (the shipped default model's recipe): median / IQR scaling,
     every offered column, an RBF SVM; the card, its markdown and its command say so; the
