@@ -25,11 +25,13 @@ a killed run never leaves a half-written file, and existing copies are not made 
 from __future__ import annotations
 
 import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from .workers import spawn_pool
 
 #: condition name -> (x264 CRF, scale of width and height)
 CONDITIONS: dict[str, tuple[int, float]] = {"crf28": (28, 1.0), "crf35": (35, 1.0), "half": (23, 0.5)}
@@ -114,10 +116,8 @@ def make_degraded(videos: pd.DataFrame, out_dir: str | os.PathLike,
     if todo:
         log(f"degraded copies: {len(todo)} of {len(sources)} sources to copy ({', '.join(conditions)}) -> {out}")
         if workers and workers > 1 and len(todo) > 1:
-            import multiprocessing as mp
-
             results = []
-            with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+            with spawn_pool(workers) as pool:
                 futs = {pool.submit(_job, s, str(out), conditions, span): s for s in todo}
                 for f in as_completed(futs):
                     try:

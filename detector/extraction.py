@@ -19,12 +19,13 @@ import hashlib
 import json
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from pathlib import Path
 
 import pandas as pd
 
 from .features import FAMILIES, FEATURES_VERSION, aggregate, family_of
+from .workers import spawn_pool
 
 META_COLUMNS = ("path", "label", "group", "method", "compression", "dataset")
 
@@ -83,11 +84,9 @@ def extract(manifest: pd.DataFrame, out_dir: str | os.PathLike, n_frames: int = 
         from tqdm import tqdm
 
         bar = tqdm(total=len(rows), initial=len(rows) - len(todo), unit="video", file=sys.stderr)
-    import multiprocessing as mp
-
-    ctx = mp.get_context("spawn")  # fork after OpenCV/OpenMP threads can deadlock
-    # No max_tasks_per_child: on CPython 3.11 the pool hung here when a worker retired (seen after 2 x 20 tasks).
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    # spawned workers that die with this process; no max_tasks_per_child: on CPython 3.11
+    # the pool hung here when a worker retired (seen after 2 x 20 tasks).
+    with spawn_pool(workers) as pool:
         futs = {pool.submit(_work, r["abs_path"], n_frames): r["abs_path"] for r in todo}
         for fut in as_completed(futs):
             try:

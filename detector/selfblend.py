@@ -35,11 +35,13 @@ import json
 import os
 import sys
 import warnings
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from .workers import spawn_pool
 
 METHOD = "self-blended"
 CONTROL_METHOD = "re-encoded-real"
@@ -136,16 +138,14 @@ def make_self_blended(manifest_df: pd.DataFrame, out_dir: str | os.PathLike, max
     failed_before = {f["abs_path"] for f in failures}
     todo = [r for r in sources if not done(r) and r["abs_path"] not in failed_before]
     if todo:
-        import multiprocessing as mp
-
         bar = None
         if progress:
             from tqdm import tqdm
 
             bar = tqdm(total=len(sources), initial=len(sources) - len(todo), unit="video", file=sys.stderr)
-        ctx = mp.get_context("spawn")  # fork after OpenCV/OpenMP threads can deadlock
-        # No max_tasks_per_child: on CPython 3.11 the pool hung when a worker retired.
-        with ProcessPoolExecutor(max_workers=max(1, workers or 2), mp_context=ctx) as pool:
+        # spawned workers that die with this process; no max_tasks_per_child: on CPython
+        # 3.11 the pool hung when a worker retired.
+        with spawn_pool(workers or 2) as pool:
             futs = {}
             for r in todo:
                 fake, ctl, _ = paths(r)
