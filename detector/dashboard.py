@@ -65,6 +65,25 @@ RATES_CAVEAT = ("These rates hold for videos like the training data, compressed 
                 "loses much of the compression trace the model reads: fakes then pass as genuine far more "
                 "often, so a genuine verdict on such a file means little.")
 
+def rates_caveat(card: dict | None) -> str:
+    """Where the stored error rates stop holding, for this model.
+
+    :data:`RATES_CAVEAT` for a model trained on the original files only; for one whose
+    training parts held re-encoded copies too (``train --augment``), the AUCs its card
+    measured on re-encoded copies of the held-out videos, against the original files."""
+    metrics = (card or {}).get("metrics") or {}
+    degraded = metrics.get("degraded_copies") or {}
+    aucs = [(DEGRADED_LABELS.get(c, c), d.get("auc")) for c, d in degraded.items() if d.get("auc") is not None]
+    if not (card or {}).get("augmentation") or not aucs:
+        return RATES_CAVEAT
+    original = (metrics.get("video") or {}).get("auc")
+    measured = ", ".join(f"{a:.2f} ({name})" for name, a in aucs)
+    return ("This model was trained on re-encoded copies of its training videos as well. On re-encoded "
+            f"copies of the held-out videos it reached AUC {measured}"
+            + (f", against {original:.2f} on the original files" if original is not None else "")
+            + ": the rates above hold for files compressed once after the manipulation, and a re-encoded "
+              "or downscaled file is still judged much less reliably.")
+
 FAMILY_LABELS = {
     "hf": "High-frequency energy",
     "spec": "Block spectrum",

@@ -207,7 +207,7 @@ def _verdict_section(a: Analysis) -> str:
     return "".join(parts)
 
 
-def _error_rates_section(a: Analysis, evaluation: dict | None) -> str:
+def _error_rates_section(a: Analysis, evaluation: dict | None, card: dict | None = None) -> str:
     if a.threshold is None:
         return "<p>No model was loaded: no score, no error rates.</p>"
     if not evaluation:
@@ -228,7 +228,7 @@ def _error_rates_section(a: Analysis, evaluation: dict | None) -> str:
     conv = ("Scores: higher = more likely fake; a video is rejected as fake when score ≥ threshold. "
             "Rates measured on the model's stored out-of-fold evaluation, not on this video.")
     return (table_html(rows, ["measure", "value"]) + f"<p class='muted'>{esc(conv)}</p>"
-            + f"<p class='note'>{esc(dash.RATES_CAVEAT)}</p>")
+            + f"<p class='note'>{esc(dash.rates_caveat(card))}</p>")
 
 
 def _model_section(a: Analysis, card: dict | None) -> str:
@@ -327,7 +327,7 @@ def case_report_html(analysis: Analysis, model_card: dict | None, evaluation: di
         ("Verdict", _verdict_section(a)),
         ("File", table_html(meta.itertuples(index=False), ["field", "value"])),
         ("Model", _model_section(a, model_card)),
-        ("Error rates at this threshold", _error_rates_section(a, evaluation)),
+        ("Error rates at this threshold", _error_rates_section(a, evaluation, model_card)),
         ("Face tracks", table_html(dash.tracks_table(a).itertuples(index=False), list(dash.tracks_table(a).columns))
          if a.tracks else "<p>No face track.</p>"),
         ("Face crops", _gallery_section(a)),

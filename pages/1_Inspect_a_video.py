@@ -85,7 +85,7 @@ if analysis.score is not None:
                         help="Share of genuine videos rejected as fake in the stored evaluation (BPCER).")
         else:
             st.caption("No stored evaluation: error rates at this threshold are unknown.")
-st.caption(dash.DISCLAIMER + (" " + dash.RATES_CAVEAT if rates else ""))
+st.caption(dash.DISCLAIMER + (" " + dash.rates_caveat(model.card if model else None) if rates else ""))
 st.download_button("Download the case report (HTML)", report, file_name=report_filename(analysis),
                    mime="text/html", type="primary", icon=":material/description:", key="report")
 

@@ -65,7 +65,7 @@ c[0].metric("FAR = APCER", dash.fmt_pct(op["far"]), help="Share of fake videos a
 c[1].metric("FRR = BPCER", dash.fmt_pct(op["frr"]), help="Share of genuine videos rejected as fake.")
 c[2].metric("HTER", dash.fmt_pct(op["hter"]), help="(FAR + FRR) / 2")
 c[3].metric("Accuracy", dash.fmt_pct(op["accuracy"]))
-st.caption(dash.RATES_CAVEAT)
+st.caption(dash.rates_caveat(model.card if model else None))
 left, right = st.columns([2, 3], gap="large")
 with left:
     st.plotly_chart(dash.confusion_figure(op), key="confusion")

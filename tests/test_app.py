@@ -315,6 +315,21 @@ def test_evaluation_page_shows_the_re_encoded_copies_when_stored(monkeypatch, tm
     assert t.loc["re-encoded, CRF 28", "AUC"] == 0.65 and t.loc["re-encoded, CRF 28", "Face swap c23 AUC"] == 0.68
     assert t.loc["half size, CRF 23", "FRR at fold thresholds"] == 0.41
     assert "has no re-encoded copies" not in texts(at.caption)
+    assert dash.RATES_CAVEAT in texts(at.caption)  # the card says nothing of augmentation
+
+    # a model trained with re-encoded copies: the caveat quotes what its card measured on them
+    cpath = folder / "card.json"
+    card = json.loads(cpath.read_text())
+    card["augmentation"] = {"conditions": {"crf28": {}, "half": {}}}
+    card["metrics"] = {"video": {"auc": 0.9}, "degraded_copies": {
+        c: {k: v for k, v in d.items() if k != "subsets"} for c, d in metrics["degraded_copies"].items()}}
+    cpath.write_text(json.dumps(card))
+    at = open_page(EVALUATION)
+    assert not at.exception, at.exception
+    caveat = dash.rates_caveat(card)
+    assert caveat != dash.RATES_CAVEAT and caveat in texts(at.caption)
+    assert "0.65 (re-encoded, CRF 28), 0.70 (half size, CRF 23)" in caveat
+    assert "against 0.90 on the original files" in caveat
 
 
 def test_evaluation_page_without_stored_evaluation(monkeypatch, tmp_path, demo_pair, demo_folder):

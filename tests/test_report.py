@@ -62,6 +62,12 @@ def test_report_has_everything_the_case_needs(scored):
     assert all(i["src"].startswith("data:image/png;base64,") for i in images)
     assert sum(tag == "svg" for tag, _ in doc.tags) >= 3  # score bar, per-frame score, families, contributions
 
+    # a model trained with re-encoded copies: the report's caveat is the one its card supports
+    card = {**model.card, "augmentation": {"n_copies": 2},
+            "metrics": {"video": {"auc": 0.87}, "degraded_copies": {"crf28": {"auc": 0.69}}}}
+    text = " ".join(parse(case_report_html(a, card, rates, model=model)).text)
+    assert dash.rates_caveat(card) in text and dash.RATES_CAVEAT not in text
+
 
 def test_report_is_self_contained(scored):
     a, model, rates = scored
