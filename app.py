@@ -39,10 +39,10 @@ def home() -> None:
             "- its error rates hold for data like its training data; heavy compression, tiny faces or very "
             "short clips make it less reliable; a video **re-encoded** after the manipulation (as platforms "
             "do on upload) loses much of the compression trace: with the default model fakes then pass as "
-            "genuine (measured out of fold: AUC 0.92 -> 0.48 at CRF 28, chance level); the **reencoded** model "
-            "(choose it in the sidebar), trained with re-encoded copies, keeps AUC 0.69 there, at 0.87 instead "
-            "of 0.92 on original files and with more genuine videos flagged. Either way a *genuine* verdict "
-            "on such a file means little;\n"
+            "genuine (measured out of fold: AUC about 0.91 -> 0.48 at CRF 28, chance level); the **reencoded** "
+            "model (choose it in the sidebar), trained with re-encoded copies, keeps AUC 0.69 there, at 0.87 "
+            "instead of about 0.91 on original files and with more genuine videos flagged. Either way a "
+            "*genuine* verdict on such a file means little;\n"
             "- nothing leaves this machine: no upload to a service, no download at run time.")
 
     st.subheader("Loaded model")

@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from detector import evaluation as ev  # noqa: E402
 from detector.extraction import aggregated_columns, load_features  # noqa: E402
 from detector.features import FAMILIES, family_of  # noqa: E402
-from detector.training import SEARCHES, deployed_scores, nested_cv, rescore, subset_aucs  # noqa: E402
+from detector.training import SEARCH_CHOICES, deployed_scores, nested_cv, rescore, subset_aucs  # noqa: E402
 
 
 def table(scores: pd.DataFrame) -> pd.DataFrame:
@@ -74,8 +74,8 @@ def main(argv=None) -> int:
     p.add_argument("--eval-features", default=None, metavar="DIR",
                    help="score these features of the same videos with the out-of-fold models (e.g. extracted "
                         "with --frames 16 when --features has 32): the table is then that of the deployed setting")
-    p.add_argument("--search", choices=list(SEARCHES), default="full",
-                   help="the inner search space, as 'train --search' (compact: the shipped default model's)")
+    p.add_argument("--search", choices=list(SEARCH_CHOICES), default="full",
+                   help="the inner search space, as 'train --search' (auto: the shipped default model's)")
     p.add_argument("--jobs", type=int, default=1, help="parallel jobs of the grid searches (same result)")
     p.add_argument("--json", default=None)
     a = p.parse_args(argv)

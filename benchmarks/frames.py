@@ -27,7 +27,7 @@ import common  # noqa: F401  (pins the thread pools, puts the repository on sys.
 from detector import evaluation as ev  # noqa: E402
 from detector.extraction import aggregated_columns, features_frames, load_features  # noqa: E402
 from detector.features import family_of  # noqa: E402
-from detector.training import SEARCHES, nested_cv, rescore, subset_aucs  # noqa: E402
+from detector.training import SEARCH_CHOICES, nested_cv, rescore, subset_aucs  # noqa: E402
 
 
 def summary(scores: pd.DataFrame) -> dict:
@@ -47,8 +47,8 @@ def main(argv=None) -> int:
     p.add_argument("--drop", nargs="*", default=["flick"], help="feature families left out (default: flick)")
     p.add_argument("--columns", default=None, metavar="SPEC",
                    help="the columns offered, as 'train --columns' (e.g. block-mean, the shipped model's); default all")
-    p.add_argument("--search", choices=list(SEARCHES), default="full",
-                   help="the inner search space, as 'train --search' (compact: the shipped default model's)")
+    p.add_argument("--search", choices=list(SEARCH_CHOICES), default="full",
+                   help="the inner search space, as 'train --search' (auto: the shipped default model's)")
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--out", default="frames", help="results/<out>.json")
     a = p.parse_args(argv)

@@ -33,7 +33,7 @@ import common  # noqa: F401  (pins the thread pools, puts the repository on sys.
 from detector import evaluation as ev  # noqa: E402
 from detector.extraction import aggregated_columns, load_features  # noqa: E402
 from detector.features import family_of  # noqa: E402
-from detector.training import DESIGN_SEARCHES, SEARCHES, nested_cv  # noqa: E402
+from detector.training import DESIGN_SEARCHES, SEARCHES, choose_search, nested_cv, selection_seed  # noqa: E402
 from frames import summary  # noqa: E402
 
 KEYS = ("auc", "auc_face_swap_c23", "eer_face_swap_c23", "far", "frr")
@@ -49,11 +49,8 @@ def choose_per_fold(videos: pd.DataFrame, cols: list[str], seed: int,
     picks, inner_aucs = [], []
     for k, (tr, te) in enumerate(ev.grouped_folds(g, y, n_splits=5, seed=seed)):
         part = videos.iloc[tr].reset_index(drop=True)
-        inner = {}
-        for s in candidates:  # a nested CV on the training part only
-            sc = nested_cv(part, cols, n_outer=4, seed=1000 + 10 * seed + k, log=lambda *x: None, search=s).scores
-            inner[s] = ev.summarize(ev.as_binary(sc["label"]), sc["score"], n_boot=0)["auc"]
-        pick = max(candidates, key=lambda s: inner[s])
+        # a nested CV on the training part only (what train --search auto runs there)
+        pick, inner = choose_search(part, cols, selection_seed(seed, k), candidates)
         held = cvs[pick].scores
         if not (held["fold"].iloc[te] == k).all():
             raise RuntimeError("outer folds differ between the searches")

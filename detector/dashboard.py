@@ -34,7 +34,8 @@ import plotly.graph_objects as go
 
 from .analysis import Analysis, TrackResult
 from .features import family_of, feature_columns
-from .model import CARD_FILE, DEFAULT_MODEL_DIR, MODEL_FILE, DetectorModel, ModelError, frames_text, load_model
+from .model import (CARD_FILE, DEFAULT_MODEL_DIR, MODEL_FILE, DetectorModel, ModelError, frames_text, load_model,
+                    search_text)
 from .video import sha256_file
 
 log = logging.getLogger(__name__)
@@ -204,7 +205,7 @@ def card_summary(card: dict | None) -> pd.DataFrame:
             ("sampled frames", frames_text(card.get("frames"))),
             ("block grid averaged over", f"{card['block_run']} consecutive frames per sample"
              if card.get("block_run") else None),
-            ("inner search", card.get("search")),
+            ("inner search", search_text(card)),
             ("parameters", flat_text(card["parameters"]) if card.get("parameters") else None),
             ("decision threshold", fmt_score(card.get("threshold"))),
             ("model SHA-256", card.get("model_sha256")), ("command", card.get("command")),

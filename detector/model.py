@@ -238,6 +238,27 @@ def frames_text(frames: dict | None) -> str | None:
     return f"trained on {t} sampled frames per video, evaluated at {e} (the frames the scanner samples)"
 
 
+
+_SEARCH_TEXT = {"full": "standardised columns, k best, RBF or linear SVM",
+                "compact": "median / IQR scaling, every offered column, RBF SVM; C and gamma searched"}
+
+
+def search_text(card: dict) -> str | None:
+    """The card's inner search in words (``train --search``); None when it names none.
+
+    ``auto``: the search picked on all training videos and its nested AUC."""
+    search = card.get("search")
+    if not search:
+        return None
+    if search != "auto":
+        return f"`{search}`" + (f" ({_SEARCH_TEXT[search]})" if search in _SEARCH_TEXT else "")
+    params = card.get("parameters") or {}
+    picked, aucs = params.get("search"), params.get("search_aucs") or {}
+    auc = f", nested AUC {aucs[picked]:.3f}" if picked in aucs else ""
+    return (f"`auto` (chosen by a nested grouped CV of the training videos among {len(aucs) or 'the'} "
+            f"searches, scaler x kernels x column selection; picked `{picked}`{auc}; the evaluation "
+            "chose again inside every training part)")
+
 def card_markdown(card: dict) -> str:
     """Human-readable model card."""
     m = card.get("metrics", {})
@@ -258,10 +279,7 @@ def card_markdown(card: dict) -> str:
              *_column_set_line(card.get("column_set")),
              *([f"- {frames_text(card.get('frames'))}"] if frames_text(card.get("frames")) else []), "",
              "## Parameters", "",
-             *([f"- inner search: `{card['search']}` ("
-                + ("median / IQR scaling, every offered column, RBF SVM; C and gamma searched"
-                   if card["search"] == "compact" else "standardised columns, k best, RBF or linear SVM") + ")", ""]
-               if card.get("search") else []),
+             *([f"- inner search: {search_text(card)}", ""] if card.get("search") else []),
              "```json", json.dumps(card.get("parameters", {}), indent=2, default=str), "```", "",
              f"Decision threshold (EER point of the validation folds): {card.get('threshold')}", "",
              "## Metrics (grouped cross-validation, out-of-fold)", "", "```json",

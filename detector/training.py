@@ -7,9 +7,11 @@
    searched by an inner cross-validation **grouped by ``group``** (a fake never sits
    apart from its source video), scored by ROC AUC.  The kernel is one more
    hyper-parameter of that search, so "keep the better of RBF and linear" is decided
-   inside the training folds too.  ``--search compact`` (the shipped default model's)
-   searches a smaller space: median / IQR scaling, every column, RBF only, C and gamma
-   (:data:`SEARCHES`).
+   inside the training folds too.  ``--search compact`` searches a smaller space:
+   median / IQR scaling, every column, RBF only, C and gamma (:data:`SEARCHES`).
+   ``--search auto`` (the shipped default model's) chooses the space itself among the
+   eight of :data:`DESIGN_SEARCHES` by a nested grouped CV of the training data
+   (:func:`choose_search`), inside each outer training part as well.
 2. Outer grouped 5-fold CV gives honest out-of-fold scores: each outer fold runs the
    whole search on its training part only, picks its threshold at the EER point of
    its own inner validation scores, then scores its held-out videos.
@@ -179,9 +181,20 @@ DESIGN_SEARCHES = tuple(f"{s}-{k}-{c}" for s in ("standard", "robust") for k in 
 _SEARCH_ALIASES = {"full": "standard-rbf+linear-k", "compact": "robust-rbf-all"}
 
 
-def _check_search(search: str) -> str:
+#: ``train --search auto``: the search itself chosen among :data:`DESIGN_SEARCHES` by a
+#: nested grouped CV of the training data (:func:`choose_search`): inside every outer
+#: training part for the evaluation, on all videos for the shipped model.
+AUTO = "auto"
+#: What ``train --search`` and the benchmarks that run :func:`nested_cv` accept.
+SEARCH_CHOICES = (*SEARCHES, AUTO)
+
+
+def _check_search(search: str, auto: bool = False) -> str:
+    if search == AUTO and auto:
+        return search
     if _SEARCH_ALIASES.get(search, search) not in DESIGN_SEARCHES:
-        raise ValueError(f"search {search!r} is not one of {', '.join(SEARCHES + DESIGN_SEARCHES)}")
+        known = (*SEARCHES, *((AUTO,) if auto else ()), *DESIGN_SEARCHES)
+        raise ValueError(f"search {search!r} is not one of {', '.join(known)}")
     return search
 
 
@@ -376,6 +389,28 @@ def _copies_of(videos: pd.DataFrame, augment: pd.DataFrame | None) -> pd.DataFra
     return a.reset_index(drop=True)
 
 
+def choose_search(videos: pd.DataFrame, columns: list[str], seed: int = 0,
+                  candidates: tuple[str, ...] = DESIGN_SEARCHES, n_outer: int = 4, n_inner: int = 4,
+                  quick: bool = False) -> tuple[str, dict[str, float]]:
+    """The search (of ``candidates``) whose :func:`nested_cv` on ``videos`` has the highest
+    out-of-fold AUC (``n_outer`` grouped folds, fold seed ``seed``; ties go to the first),
+    and every candidate's AUC.  What ``--search auto`` runs on each training part."""
+    if len(candidates) < 1:
+        raise ValueError("choose_search needs at least one candidate search")
+    aucs = {}
+    for s in candidates:
+        sc = nested_cv(videos, columns, n_outer=n_outer, n_inner=n_inner, seed=seed, quick=quick,
+                       log=lambda *a: None, search=s).scores
+        aucs[s] = float(ev.summarize(ev.as_binary(sc["label"]), sc["score"], n_boot=0)["auc"])
+    return max(candidates, key=lambda s: aucs[s]), aucs
+
+
+def selection_seed(seed: int, fold: int | None = None) -> int:
+    """Fold seed of :func:`choose_search` for outer fold ``fold`` of fold seed ``seed``
+    (None: the choice on all videos for the shipped model)."""
+    return 10_000 + seed if fold is None else 1000 + 10 * seed + fold
+
+
 def nested_cv(videos: pd.DataFrame, columns: list[str], n_outer: int = 5, n_inner: int = 4, seed: int = 0,
               quick: bool = False, log=print, fusion: bool = False, augment: pd.DataFrame | None = None,
               search: str = "full") -> CVResult:
@@ -389,8 +424,13 @@ def nested_cv(videos: pd.DataFrame, columns: list[str], n_outer: int = 5, n_inne
     the inner out-of-fold scores of the training part, copies included.  The test fold's
     own copies are scored by that fold's model too (``CVResult.copy_scores``): how the
     same models do on re-encoded versions of the held-out videos.  ``search``: the
-    inner search space (:data:`SEARCHES`)."""
-    _check_search(search)
+    inner search space (:data:`SEARCHES`, :data:`DESIGN_SEARCHES`), or ``"auto"``: in each
+    outer fold :func:`choose_search` picks one on the training part alone (fold seed
+    :func:`selection_seed`), and that search's model scores the held-out videos; the
+    pick is in the fold's parameters (``search``, ``search_aucs``)."""
+    _check_search(search, auto=True)
+    if search == AUTO and (fusion or augment is not None):
+        raise ValueError("--search auto is not supported with fusion or re-encoded copies (not measured)")
     x = feature_matrix(videos, columns)
     y = ev.as_binary(videos["label"])
     g = videos["group"].astype(str).to_numpy()
@@ -400,7 +440,13 @@ def nested_cv(videos: pd.DataFrame, columns: list[str], n_outer: int = 5, n_inne
     params, models, copy_parts = [], [], []
     for k, (tr, te) in enumerate(ev.grouped_folds(g, y, n_splits=n_outer, seed=seed)):
         xt, yt, gt = _with_copies(x, y, g, tr, videos, augment, columns)
-        est, p, inner_scores = _choose(xt, yt, gt, columns, n_inner, seed + 1 + k, quick, fusion, search)
+        fold_search, picked = search, {}
+        if search == AUTO:
+            fold_search, aucs = choose_search(videos.iloc[tr].reset_index(drop=True), columns,
+                                              selection_seed(seed, k), n_inner=n_inner, quick=quick)
+            picked = {"search": fold_search, "search_aucs": aucs}
+        est, p, inner_scores = _choose(xt, yt, gt, columns, n_inner, seed + 1 + k, quick, fusion, fold_search)
+        p = {**p, **picked}
         _, thr = ev.eer(yt, inner_scores)
         if augment is not None and len(augment):
             held = augment[augment["source_path"].astype(str).isin(set(videos["abs_path"].iloc[te].astype(str)))]
@@ -424,12 +470,22 @@ def fit_final(videos: pd.DataFrame, columns: list[str], n_inner: int = 5, seed: 
               search: str = "full"):
     """The shipped model: the same choice on all videos (and all copies of ``augment``,
     as :func:`nested_cv`), threshold at the EER of its grouped out-of-fold scores.
+    ``search="auto"``: the search :func:`choose_search` picks on all videos (fold seed
+    :func:`selection_seed`), named in the parameters.
     Returns (estimator, parameters, threshold, those scores)."""
+    _check_search(search, auto=True)
+    picked = {}
+    if search == AUTO:
+        if fusion or augment is not None:
+            raise ValueError("--search auto is not supported with fusion or re-encoded copies (not measured)")
+        search, aucs = choose_search(videos, columns, selection_seed(seed), quick=quick)
+        picked = {"search": search, "search_aucs": aucs}
     x = feature_matrix(videos, columns)
     y = ev.as_binary(videos["label"])
     g = videos["group"].astype(str).to_numpy()
     x, y, g = _with_copies(x, y, g, np.arange(len(videos)), videos, _copies_of(videos, augment), columns)
     est, params, oof = _choose(x, y, g, columns, n_inner, seed, quick, fusion, search)
+    params = {**params, **picked}
     _, thr = ev.eer(y, oof)
     return est, params, float(thr), oof
 
@@ -563,8 +619,12 @@ def train(features_dir: str, out_dir: str, name: str | None = None, version: str
     ``augment``: a folder for degraded copies of the training videos
     (:func:`detector.degrade.degraded_features`, made there if missing with ``workers``
     processes), added to the training parts only (:func:`nested_cv`);
-    ``search``: the inner search space (:data:`SEARCHES`: ``full`` or ``compact``)."""
-    _check_search(search)
+    ``search``: the inner search space (:data:`SEARCHES`: ``full`` or ``compact``), or
+    ``auto`` (:data:`AUTO`: chosen among :data:`DESIGN_SEARCHES` by a nested CV inside every
+    training part, and on all videos for the model; about 8x the training time)."""
+    _check_search(search, auto=True)
+    if search == AUTO and (fusion or augment):
+        raise ValueError("--search auto is not supported with --fusion or --augment (not measured)")
     t0 = time.time()
     frames, videos = load_features(features_dir)
     spec = None if columns in (None, "all") else columns
@@ -657,7 +717,7 @@ def train(features_dir: str, out_dir: str, name: str | None = None, version: str
     counts = videos.groupby(["label", "method", "compression"]).size().reset_index(name="n")
     card = {
         "description": ("Late fusion of per-family SVMs" if fusion else
-                        "RBF SVM (median / IQR scaled)" if search == "compact" else "RBF/linear SVM") +
+                        _svm_description(params.get("search", search))) +
                        " over self-referenced face artifact features (face vs its own "
                        "surroundings), aggregated per face track.",
         "training": {"features_dir": str(features_dir), "manifest": extract_stamp(features_dir).get("manifest"),
@@ -688,6 +748,12 @@ def train(features_dir: str, out_dir: str, name: str | None = None, version: str
     model = DetectorModel(pipe, columns, thr, name or out.name, version, card)
     save_model(model, out, card=card)
     return model
+
+
+def _svm_description(search: str) -> str:
+    scaler, kernels, _ = search_space(search)
+    return ("RBF" if kernels == ("rbf",) else "RBF/linear") + " SVM" + \
+        (" (median / IQR scaled)" if scaler == "robust" else "")
 
 
 def _recipe(features_dir: str, out_dir: str, seed: int, quick: bool, name: str | None = None,
@@ -727,7 +793,8 @@ def cmd_train(args) -> int:
     if getattr(args, "augment", None) and getattr(args, "self_blended", None):
         raise ValueError("--augment is not supported with --self-blended")
     if getattr(args, "search", "full") != "full" and getattr(args, "self_blended", None):
-        raise ValueError("--search compact is not supported with --self-blended (measured with the full search only)")
+        raise ValueError(f"--search {args.search} is not supported with --self-blended "
+                         "(measured with the full search only)")
     if getattr(args, "self_blended", None):
         from .selfblend import train_self_blended
 
@@ -783,10 +850,11 @@ def register_cli(sub) -> None:
                    help="add re-encoded copies of the training videos (CRF 28, CRF 35, half size; detector/degrade.py) "
                         "to the training parts, made in DIR if missing: a model for re-encoded platform video "
                         "(README: Re-encoding destroys the main cue)")
-    s.add_argument("--search", choices=list(SEARCHES), default="full",
-                   help="the inner grid search: 'full' (standardised columns, k best, RBF or linear SVM) or "
-                        "'compact' (median / IQR scaling, every column, RBF only: the shipped model's; README, "
-                        "'A smaller search')")
+    s.add_argument("--search", choices=list(SEARCH_CHOICES), default="full",
+                   help="the inner grid search: 'full' (standardised columns, k best, RBF or linear SVM), "
+                        "'compact' (median / IQR scaling, every column, RBF only; README, 'A smaller search') "
+                        "or 'auto' (the search chosen among eight by a nested CV of the training data: the "
+                        "shipped model's; about 8x slower)")
     s.add_argument("--workers", type=int, default=2, help="worker processes for --self-blended and --augment (default 2)")
     s.set_defaults(func=cmd_train)
 

@@ -340,7 +340,7 @@ def test_train_cli_compact_search_scales_robustly_keeps_every_column_and_says_so
     assert m.card["metrics"]["video"]["auc"] > 0.8
     from detector.dashboard import card_summary
 
-    assert card_summary(m.card).set_index("item").loc["inner search", "value"] == "compact"
+    assert card_summary(m.card).set_index("item").loc["inner search", "value"].startswith("`compact` (median / IQR")
     v = pd.read_parquet(d / "videos.parquet")
     row = v.iloc[1][m.columns].to_dict()
     centre = scaler_reference(m)
@@ -354,3 +354,47 @@ def test_train_cli_compact_search_scales_robustly_keeps_every_column_and_says_so
     assert main(["train", "--features", str(d), "--out", str(tmp_path / "x"), "--search", "compact",
                  "--self-blended", "only"]) == 1
     assert "not supported with --self-blended" in capsys.readouterr().err
+
+
+def test_search_auto_chooses_inside_every_training_part_and_on_all_videos(tmp_path, capsys, monkeypatch):
+    """`--search auto` (the shipped default model's recipe): each outer fold's search is the
+    one `choose_search` picks on that training part alone, and its held-out scores are that
+    search's; `train` picks on all videos; its card, CARD.md and command say which."""
+    import detector.training as training
+    from detector.cli import main
+    from detector.training import DESIGN_SEARCHES, choose_search, selection_seed
+
+    d = _features_dir(tmp_path, n_groups=8)
+    _, v = load_features(d)
+    cols = ["hf_inner_outer__mean", "noise_inner_outer__mean", "block_inner__mean"]
+    cv = nested_cv(v, cols, n_outer=3, n_inner=3, seed=3, quick=True, log=lambda *a: None, search="auto")
+    y, g = ev.as_binary(v["label"]), v["group"].astype(str).to_numpy()
+    tr, te = next(iter(ev.grouped_folds(g, y, n_splits=3, seed=3)))
+    pick, aucs = choose_search(v.iloc[tr].reset_index(drop=True), cols, selection_seed(3, 0), n_inner=3, quick=True)
+    assert cv.params[0]["search"] == pick and cv.params[0]["search_aucs"] == aucs
+    assert set(aucs) == set(DESIGN_SEARCHES) and aucs[pick] == max(aucs.values())
+    fixed = nested_cv(v, cols, n_outer=3, n_inner=3, seed=3, quick=True, log=lambda *a: None, search=pick).scores
+    assert np.allclose(cv.scores["score"].iloc[te], fixed["score"].iloc[te])
+    assert all(p["search"] in DESIGN_SEARCHES for p in cv.params)
+    with pytest.raises(ValueError, match="not supported"):
+        nested_cv(v, cols, quick=True, log=lambda *a: None, search="auto", fusion=True)
+
+    # train: the choice on all videos (stubbed here: the real one is checked above) goes into the model
+    calls = []
+
+    def stub(videos, columns, seed=0, candidates=DESIGN_SEARCHES, n_outer=4, n_inner=4, quick=False):
+        calls.append((len(videos), seed))
+        return "robust-rbf-k", {s: 0.5 + 0.01 * (s == "robust-rbf-k") for s in candidates}
+
+    monkeypatch.setattr(training, "choose_search", stub)
+    assert main(["train", "--features", str(d), "--out", str(tmp_path / "a"), "--quick", "--search", "auto"]) == 0
+    m = load_model(tmp_path / "a")
+    assert calls[-1] == (len(v), selection_seed(0)) and len(calls) == 6  # five training parts, then all videos
+    assert m.card["search"] == "auto" and m.card["parameters"]["search"] == "robust-rbf-k"
+    assert type(m.pipeline.named_steps["scale"]).__name__ == "RobustScaler"
+    assert "--search auto" in m.card["command"]
+    assert "picked `robust-rbf-k`, nested AUC 0.510" in (tmp_path / "a" / "CARD.md").read_text()
+    metrics = json.loads((tmp_path / "a" / "evaluation" / "metrics.json").read_text())
+    assert [f["search"] for f in metrics["folds"]] == ["robust-rbf-k"] * 5
+    assert main(["train", "--features", str(d), "--out", str(tmp_path / "x"), "--search", "auto", "--fusion"]) == 1
+    assert "not supported" in capsys.readouterr().err
