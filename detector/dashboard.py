@@ -66,6 +66,7 @@ RATES_CAVEAT = ("These rates hold for videos like the training data, compressed 
                 "loses much of the compression trace the model reads: fakes then pass as genuine far more "
                 "often, so a genuine verdict on such a file means little.")
 
+
 def rates_caveat(card: dict | None) -> str:
     """Where the stored error rates stop holding, for this model.
 
@@ -84,6 +85,7 @@ def rates_caveat(card: dict | None) -> str:
             + (f", against {original:.2f} on the original files" if original is not None else "")
             + ": the rates above hold for files compressed once after the manipulation, and a re-encoded "
               "or downscaled file is still judged much less reliably.")
+
 
 FAMILY_LABELS = {
     "hf": "High-frequency energy",

@@ -238,7 +238,6 @@ def frames_text(frames: dict | None) -> str | None:
     return f"trained on {t} sampled frames per video, evaluated at {e} (the frames the scanner samples)"
 
 
-
 _SEARCH_TEXT = {"full": "standardised columns, k best, RBF or linear SVM",
                 "compact": "median / IQR scaling, every offered column, RBF SVM; C and gamma searched"}
 
@@ -258,6 +257,7 @@ def search_text(card: dict) -> str | None:
     return (f"`auto` (chosen by a nested grouped CV of the training videos among {len(aucs) or 'the'} "
             f"searches, scaler x kernels x column selection; picked `{picked}`{auc}; the evaluation "
             "chose again inside every training part)")
+
 
 def card_markdown(card: dict) -> str:
     """Human-readable model card."""

@@ -198,6 +198,11 @@ def _check_search(search: str, auto: bool = False) -> str:
     return search
 
 
+def _check_auto(search: str, fusion: bool, augment) -> None:
+    if search == AUTO and (fusion or augment is not None):
+        raise ValueError("--search auto is not supported with --fusion or --augment (not measured)")
+
+
 def search_space(search: str) -> tuple[str, tuple[str, ...], bool]:
     """``(scaler, kernels, select_k)`` of a search (:data:`SEARCHES` or :data:`DESIGN_SEARCHES`)."""
     scaler, kernels, cols = _SEARCH_ALIASES.get(_check_search(search), search).split("-")
@@ -429,8 +434,7 @@ def nested_cv(videos: pd.DataFrame, columns: list[str], n_outer: int = 5, n_inne
     :func:`selection_seed`), and that search's model scores the held-out videos; the
     pick is in the fold's parameters (``search``, ``search_aucs``)."""
     _check_search(search, auto=True)
-    if search == AUTO and (fusion or augment is not None):
-        raise ValueError("--search auto is not supported with fusion or re-encoded copies (not measured)")
+    _check_auto(search, fusion, augment)
     x = feature_matrix(videos, columns)
     y = ev.as_binary(videos["label"])
     g = videos["group"].astype(str).to_numpy()
@@ -474,10 +478,9 @@ def fit_final(videos: pd.DataFrame, columns: list[str], n_inner: int = 5, seed: 
     :func:`selection_seed`), named in the parameters.
     Returns (estimator, parameters, threshold, those scores)."""
     _check_search(search, auto=True)
+    _check_auto(search, fusion, augment)
     picked = {}
     if search == AUTO:
-        if fusion or augment is not None:
-            raise ValueError("--search auto is not supported with fusion or re-encoded copies (not measured)")
         search, aucs = choose_search(videos, columns, selection_seed(seed), quick=quick)
         picked = {"search": search, "search_aucs": aucs}
     x = feature_matrix(videos, columns)
@@ -623,8 +626,7 @@ def train(features_dir: str, out_dir: str, name: str | None = None, version: str
     ``auto`` (:data:`AUTO`: chosen among :data:`DESIGN_SEARCHES` by a nested CV inside every
     training part, and on all videos for the model; about 8x the training time)."""
     _check_search(search, auto=True)
-    if search == AUTO and (fusion or augment):
-        raise ValueError("--search auto is not supported with --fusion or --augment (not measured)")
+    _check_auto(search, fusion, augment)
     t0 = time.time()
     frames, videos = load_features(features_dir)
     spec = None if columns in (None, "all") else columns
