@@ -7,6 +7,7 @@ Exit codes: 0 success, 1 unreadable input or failed command, 2 usage error.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -14,6 +15,7 @@ import warnings
 from pathlib import Path
 
 from .analysis import DEFAULT_FRAMES
+from .quiet import quiet_stderr
 
 
 def _load_model_or_none(path: str | None, quiet: bool = False):
@@ -73,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    p.add_argument("--verbose", action="store_true",
+                   help="let the decoders' and image libraries' own warnings through to stderr")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("inspect", help="analyse one video or image")
@@ -110,11 +114,14 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     warnings.filterwarnings("ignore", category=RuntimeWarning)
     args = build_parser().parse_args(argv)
+    if hasattr(sys.stdout, "reconfigure"):  # a file name that is not valid UTF-8 prints escaped
+        sys.stdout.reconfigure(errors="backslashreplace")
     from .model import ModelError
     from .video import VideoError
 
     try:
-        return int(args.func(args) or 0)
+        with contextlib.nullcontext() if args.verbose else quiet_stderr():
+            return int(args.func(args) or 0)
     except (VideoError, ModelError, FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -327,6 +327,3 @@ def limit_threads() -> None:
     """Keep OpenCV (and the detector's OpenMP) to one thread in worker processes."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     cv2.setNumThreads(1)
-    from . import video
-
-    video.DECODE_THREADS = 1

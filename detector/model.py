@@ -1,13 +1,23 @@
 """The SVM model: a scikit-learn Pipeline saved safely, with its card.
 
 A model folder ``models/<name>/`` holds
-  - ``model.skops``: the fitted Pipeline in skops format (loading never runs
-    arbitrary code; only an allow-list of scikit-learn / numpy types is accepted);
-  - ``card.json``: name, version, features version, feature columns, threshold,
-    training data, parameters, metrics, the command that made it, library versions,
-    and the SHA-256 of ``model.skops`` (a tampered file is refused);
-  - ``CARD.md``: the same for people;
+  - ``model.skops``: the file that carries the trust.  It holds, in skops format (loading
+    never runs code: only skops' safe defaults plus the exact types of
+    :data:`TRUSTED_TYPES` are accepted, no prefix that could cover a callable), the
+    fitted Pipeline *and* every field that changes behaviour: name, version, feature
+    columns, threshold, features version (:class:`BoundFields`).  Its SHA-256 is the
+    model's fingerprint (:attr:`DetectorModel.sha256`); :data:`SHIPPED_SHA256` lists the
+    fingerprints of the models shipped with this code.
+  - ``card.json``: the same fields for reading, plus training data, parameters,
+    metrics, the command that made it, library versions and ``model_sha256``.  It is
+    checked against the model file: a card whose hash or behaviour fields differ from
+    ``model.skops`` is refused, as is a card without a hash.
+  - ``CARD.md``: the card for people;
   - ``evaluation/``: stored out-of-fold scores, curves and metrics.
+
+To verify a model you were sent: compare ``sha256sum model.skops`` with the fingerprint
+its author gave you by another channel (the card's own ``model_sha256`` only shows that
+card and file belong together; whoever can edit one can edit both).
 
 Scores follow the convention of :mod:`detector.evaluation`: higher = more likely fake;
 the verdict is ``fake`` when ``score >= threshold``.
@@ -17,6 +27,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import stat
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,9 +41,26 @@ from .video import sha256_file
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "default"
 MODEL_FILE = "model.skops"
 CARD_FILE = "card.json"
-#: Type-name prefixes a model file may contain; anything else is refused.
-TRUSTED_PREFIXES = ("sklearn.", "numpy.", "builtins.", "scipy.sparse.", "collections.OrderedDict",
-                    "detector.training.StatSelector", "detector.training.FamilyFusion")
+#: The types a model file may hold beyond skops' own safe defaults, by exact name: those
+#: ``skops.io.get_untrusted_types`` reports for the pipelines ``train`` makes.  Anything
+#: else (``builtins.exec``, ``os.system``...) is refused before loading.
+TRUSTED_TYPES = frozenset({
+    "detector.training.StatSelector",
+    "detector.training.FamilyFusion",
+    "numpy.dtype",
+    "sklearn.feature_selection._univariate_selection.f_classif",
+})
+#: Format of the object inside ``model.skops``: a dict of the pipeline and :class:`BoundFields`.
+MODEL_FORMAT = 2
+#: Fingerprints (SHA-256 of ``model.skops``) of the models shipped in ``models/``.
+SHIPPED_SHA256: dict[str, str] = {
+    "default": "b09981abf8010e4d01a8a83e9e5ba40e71322eb94de478112f4eb9a420ffc97b",
+    "reencoded": "279a53a4336c29332c5c59ad1ea4b4cf74226c4ce66f744b94a530725a1c5dc9",
+}
+#: Size limits read before parsing: a card is a small JSON file; a model file a small zip.
+MAX_CARD_BYTES = 4 << 20
+MAX_MODEL_BYTES = 64 << 20
+MAX_MODEL_UNZIPPED_BYTES = 256 << 20
 
 
 class ModelError(Exception):
@@ -52,6 +82,12 @@ class DetectorModel:
     version: str = "0"
     card: dict = field(default_factory=dict)
     path: str = ""
+    sha256: str = ""  # of model.skops: the model's fingerprint (empty until saved or loaded)
+
+    @property
+    def shipped(self) -> bool:
+        """Whether this is one of the models shipped with this code (by fingerprint)."""
+        return bool(self.sha256) and self.sha256 in SHIPPED_SHA256.values()
 
     @property
     def used_columns(self) -> list[str]:
@@ -145,27 +181,63 @@ class DetectorModel:
         return out
 
     def summary(self) -> dict:
-        return {"name": self.name, "version": self.version, "path": self.path,
-                "threshold": self.threshold, "features_version": self.card.get("features_version"),
+        return {"name": self.name, "version": self.version, "path": self.path, "sha256": self.sha256,
+                "shipped": self.shipped, "threshold": self.threshold, "features_version": self.card.get("features_version"),
                 "metrics": self.card.get("metrics", {})}
 
 
+@dataclass(frozen=True)
+class BoundFields:
+    """The fields of a model that change its verdicts, stored inside ``model.skops`` and
+    repeated in ``card.json`` (which must agree).  :meth:`from_mapping` validates them."""
+
+    name: str
+    version: str
+    columns: tuple[str, ...]
+    threshold: float
+    features_version: str
+
+    @classmethod
+    def from_mapping(cls, d: object, where: str) -> "BoundFields":
+        """Checked fields from a card or a model file's dict; ModelError naming the problem."""
+        if not isinstance(d, dict):
+            raise ModelError(f"{where}: expected a JSON object / dict, got {type(d).__name__}")
+        for key in ("columns", "threshold", "features_version"):
+            if key not in d:
+                raise ModelError(f"{where}: field '{key}' is missing")
+        cols = d["columns"]
+        if not isinstance(cols, (list, tuple)) or not cols or not all(isinstance(c, str) and c for c in cols):
+            raise ModelError(f"{where}: 'columns' must be a non-empty list of column names")
+        if len(set(cols)) != len(cols):
+            raise ModelError(f"{where}: 'columns' names a column twice")
+        t = d["threshold"]
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not np.isfinite(t):
+            raise ModelError(f"{where}: 'threshold' must be a finite number, got {t!r}")
+        name, version = d.get("name", ""), d.get("version", "0")
+        if not isinstance(name, str) or not isinstance(version, (str, int)) or isinstance(version, bool):
+            raise ModelError(f"{where}: 'name' and 'version' must be text")
+        return cls(name, str(version), tuple(cols), float(t), str(d["features_version"]))
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "version": self.version, "columns": list(self.columns),
+                "threshold": self.threshold, "features_version": self.features_version}
+
+
 def save_model(model: DetectorModel, folder: str | os.PathLike, card: dict | None = None) -> Path:
-    """Write ``model.skops`` and ``card.json`` (+ ``CARD.md``) into ``folder``."""
-    import skops.io as sio
+    """Write ``model.skops`` (pipeline + :class:`BoundFields`) and ``card.json`` (+ ``CARD.md``)."""
+    import skops.io as sio  # heavy (imports every scikit-learn estimator): only when a model is saved
 
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
-    sio.dump(model.pipeline, out / MODEL_FILE)
+    bound = BoundFields(model.name, str(model.version), tuple(model.columns), float(model.threshold),
+                        FEATURES_VERSION)
+    sio.dump({"format": MODEL_FORMAT, "pipeline": model.pipeline, **bound.to_dict()}, out / MODEL_FILE)
     card = dict(model.card if card is None else card)
-    card.update({
-        "name": model.name, "version": model.version, "features_version": FEATURES_VERSION,
-        "block_run": BLOCK_RUN, "columns": list(model.columns), "threshold": float(model.threshold),
-        "model_file": MODEL_FILE, "model_sha256": sha256_file(out / MODEL_FILE),
-    })
+    card.update({**bound.to_dict(), "block_run": BLOCK_RUN, "model_file": MODEL_FILE,
+                 "model_sha256": sha256_file(out / MODEL_FILE)})
     (out / CARD_FILE).write_text(json.dumps(card, indent=2, default=_json_default))
     (out / "CARD.md").write_text(card_markdown(card))
-    model.card, model.path = card, str(out)
+    model.card, model.path, model.sha256 = card, str(out), card["model_sha256"]
     return out
 
 
@@ -179,46 +251,111 @@ def _json_default(o):
     return str(o)
 
 
+def _regular_file(path: Path, what: str, max_bytes: int) -> int:
+    """Size of ``path``, or ModelError when it is missing, not a regular file or too large."""
+    try:
+        st = path.stat()
+    except OSError as e:
+        raise ModelError(f"{what} {path}: {e.strerror or e}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise ModelError(f"{what} {path} is not a regular file")
+    if st.st_size > max_bytes:
+        raise ModelError(f"{what} {path} is too large ({st.st_size} bytes, limit {max_bytes})")
+    return st.st_size
+
+
+def _read_card(card_path: Path) -> dict:
+    """The checked card: a JSON object with valid :class:`BoundFields` and a model hash."""
+    _regular_file(card_path, "model card", MAX_CARD_BYTES)
+    try:
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise ModelError(f"unreadable model card {card_path}: {e}") from None
+    bound = BoundFields.from_mapping(card, f"model card {card_path}")
+    if bound.features_version != FEATURES_VERSION:
+        raise ModelError(
+            f"model {card_path.parent.name} was trained on features version {bound.features_version!r}, "
+            f"this code computes version {FEATURES_VERSION!r}: retrain it with 'deepfake-detector train'")
+    digest = card.get("model_sha256")
+    if not isinstance(digest, str) or not re.fullmatch(r"[0-9a-f]{64}", digest):
+        raise ModelError(f"model card {card_path} has no valid 'model_sha256' (64 hex digits): refused")
+    return card
+
+
+def _check_zip(model_path: Path) -> None:
+    """Refuse a model file that is not a zip or would unpack to more than the limit."""
+    try:
+        with zipfile.ZipFile(model_path) as z:
+            total = sum(i.file_size for i in z.infolist())
+    except (OSError, zipfile.BadZipFile, ValueError) as e:
+        raise ModelError(f"model file {model_path} is not a valid skops file: {e}") from None
+    if total > MAX_MODEL_UNZIPPED_BYTES:
+        raise ModelError(f"model file {model_path} unpacks to {total} bytes (limit {MAX_MODEL_UNZIPPED_BYTES})")
+
+
+def _load_bundle(model_path: Path) -> dict:
+    """The dict inside ``model.skops``, loaded only if every type in it is trusted."""
+    import skops.io as sio  # heavy (imports every scikit-learn estimator): only when a model is loaded
+
+    _check_zip(model_path)
+    try:
+        untrusted = sio.get_untrusted_types(file=model_path)
+    except Exception as e:  # skops raises many types on malformed schemas
+        raise ModelError(f"model file {model_path} is not a valid skops file: {_one_line(e)}") from None
+    bad = sorted(t for t in untrusted if t not in TRUSTED_TYPES)
+    if bad:
+        raise ModelError(f"model file {model_path} contains untrusted types, refused: {bad[:3]}")
+    try:
+        bundle = sio.load(model_path, trusted=list(untrusted))
+    except Exception as e:
+        raise ModelError(f"cannot load model file {model_path}: {_one_line(e)}") from None
+    if not isinstance(bundle, dict) or bundle.get("format") != MODEL_FORMAT:
+        raise ModelError(f"model file {model_path} is not a format-{MODEL_FORMAT} model (pipeline with its "
+                         "columns and threshold); re-save it with this version's 'deepfake-detector train'")
+    return bundle
+
+
+def _one_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return text[0] if text else type(e).__name__
+
+
 def load_model(folder: str | os.PathLike | None = None) -> DetectorModel:
-    """Load a model folder (default: the shipped ``models/default``).
+    """Load and verify a model folder (default: the shipped ``models/default``).
 
     Raises
     ------
     ModelError
-        Missing files, a model file whose hash differs from its card (tampered),
-        untrusted types inside it, or a features version the code does not produce.
+        Missing or oversized files, a card that is not valid (fields missing or of the wrong
+        type, no ``model_sha256``), a model file whose hash differs from its card, types
+        outside :data:`TRUSTED_TYPES`, a card whose columns / threshold / name differ from
+        the model file's, or a features version this code does not produce.
     """
-    import skops.io as sio
-
     folder = Path(folder) if folder else DEFAULT_MODEL_DIR
     if folder.is_file():
         folder = folder.parent
     card_path, model_path = folder / CARD_FILE, folder / MODEL_FILE
     if not card_path.exists() or not model_path.exists():
         raise ModelError(f"no model at {folder} (need {CARD_FILE} and {MODEL_FILE})")
-    try:
-        card = json.loads(card_path.read_text())
-    except (OSError, ValueError) as e:
-        raise ModelError(f"unreadable model card {card_path}: {e}") from None
-    if card.get("features_version") != FEATURES_VERSION:
-        raise ModelError(
-            f"model {folder.name} was trained on features version {card.get('features_version')!r}, "
-            f"this code computes version {FEATURES_VERSION!r}: retrain it with 'deepfake-detector train'")
-    if card.get("model_sha256") and sha256_file(model_path) != card["model_sha256"]:
+    card = _read_card(card_path)
+    _regular_file(model_path, "model file", MAX_MODEL_BYTES)
+    digest = sha256_file(model_path)
+    if digest != card["model_sha256"]:
         raise ModelError(f"model file {model_path} does not match the SHA-256 in its card (modified or corrupt)")
-    try:
-        untrusted = sio.get_untrusted_types(file=model_path)
-    except Exception as e:
-        raise ModelError(f"model file {model_path} is not a valid skops file: {e}") from None
-    bad = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
-    if bad:
-        raise ModelError(f"model file {model_path} contains untrusted types, refused: {bad[:3]}")
-    try:
-        pipeline = sio.load(model_path, trusted=untrusted)
-    except Exception as e:
-        raise ModelError(f"cannot load model file {model_path}: {e}") from None
-    return DetectorModel(pipeline, list(card["columns"]), float(card["threshold"]), card.get("name", folder.name),
-                         str(card.get("version", "0")), card, str(folder))
+    bundle = _load_bundle(model_path)
+    bound = BoundFields.from_mapping(bundle, f"model file {model_path}")
+    if bound != BoundFields.from_mapping(card, f"model card {card_path}"):
+        raise ModelError(f"model card {card_path} disagrees with {MODEL_FILE} on name, version, columns, "
+                         "threshold or features version (edited card): refused")
+    pipeline = bundle.get("pipeline")
+    if not hasattr(pipeline, "decision_function"):
+        raise ModelError(f"model file {model_path} holds no fitted classifier")
+    n_in = getattr(pipeline, "n_features_in_", len(bound.columns))
+    if n_in != len(bound.columns):
+        raise ModelError(f"model file {model_path}: the pipeline reads {n_in} columns, its card names "
+                         f"{len(bound.columns)}")
+    return DetectorModel(pipeline, list(bound.columns), bound.threshold, bound.name or folder.name,
+                         bound.version, card, str(folder), sha256=digest)
 
 
 def _column_set_line(cs: dict | None) -> list[str]:
