@@ -5,7 +5,7 @@
                                        [--candidates full,compact | design]
 
 ``train --search compact`` was picked by comparing pipeline variants on the out-of-fold
-results of all 125 videos (README, "A smaller search"): a choice made outside the training
+results of all 125 videos (docs/experiments.md, "Model v12"): a choice made outside the training
 folds.  This script measures the procedure that makes that choice honestly: in each outer
 fold of :func:`detector.training.nested_cv`, a nested CV of the *training part alone*
 (4 outer x 4 inner grouped folds, its own fold seed) scores both searches; the one with the

@@ -37,7 +37,7 @@ SETTINGS = {
 }
 FACE_SWAP = ("Deepfakes", "FaceSwap")
 #: The flicker family needs the frame after each sample, which the prototype decoders do
-#: not give; it brought no gain (README, Accuracy), so every setting is measured without it.
+#: not give; it brought no gain (docs/experiments.md), so every setting is measured without it.
 FAMILIES_NO_FLICKER = ("hf", "spec", "noise", "grad", "lbp", "block", "color", "iqm")
 
 

@@ -2,10 +2,11 @@
 
 A face swap leaves its clearest trace in the compression history (the swapped face lost
 the block grid the rest of the frame keeps).  A platform that re-encodes an upload lays a
-fresh grid over everything and that trace fades (README, "Re-encoding destroys the main
-cue").  ``deepfake-detector train --augment DIR`` therefore adds re-encoded copies of the
-training videos to the training data (never to the evaluation: a copy goes to training
-only in the folds where its source does, see :func:`detector.training.nested_cv`).
+fresh grid over everything and that trace fades (docs/experiments.md, "Re-encoding
+destroys the main cue").  ``deepfake-detector train --augment DIR`` therefore adds
+re-encoded copies of the training videos to the training data (never to the evaluation: a
+copy goes to training only in the folds where its source does, see
+:func:`detector.training.nested_cv`).
 
 ``make_degraded(videos, out_dir)`` writes, for every video of a table (a manifest read by
 :func:`detector.datasets.read_manifest`, or the ``videos`` table of a features folder),

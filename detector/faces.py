@@ -26,10 +26,9 @@ DETECT_WIDTH = 640
 MIN_CONFIDENCE = 0.6
 #: :class:`SequenceDetector`: every ``FULL_DETECT_EVERY``-th sampled frame is searched
 #: whole; in between, only a window around the previous frame's faces, ``ROI_MARGIN``
-#: face sizes wide on each side.  1 (the default) searches every frame whole: with 4,
-#: detection took about half the CPU on the windowed frames, but the landmarks moved in
-#: 13 % of the faces (1-3 px) and nested CV dropped from 0.775 to 0.754 (mean of fold
-#: seeds 0-2; face swap c23 0.853 -> 0.833), so it is not used (README, Speed).
+#: face sizes wide on each side.  1 (the default) searches every frame whole: a window
+#: search is cheaper but moves some landmarks, hence the face masks, which costs accuracy
+#: (docs/experiments.md, "A cheaper face search, not kept").
 FULL_DETECT_EVERY = 1
 ROI_MARGIN = 1.5
 #: Window origins are multiples of this (in the scaled frame): YuNet's coarsest stride,
@@ -170,9 +169,8 @@ class SequenceDetector:
     any frame after one without faces) is searched whole; the others only in a window
     around the previous frame's faces (``near``), with a whole-frame search when the
     window finds fewer faces than there were.  A person who enters the picture is found
-    at the next whole-frame search at the latest.  Measured on FF++ with 4: landmarks
-    identical to whole-frame detection for 87 % of the faces, otherwise 1-3 px apart;
-    about half the detection CPU on the windowed frames; lower nested-CV AUC.
+    at the next whole-frame search at the latest.  A windowed frame costs less detection
+    CPU, but its landmarks may sit a few pixels away from a whole-frame search's.
 
     >>> det = SequenceDetector()
     >>> faces = [det(frame) for frame in frames]  # doctest: +SKIP

@@ -46,16 +46,15 @@ from skimage.feature import local_binary_pattern
 
 from .faces import Regions
 
-# 4: block_4x4_inner added; 5: block grid strength averaged over BLOCK_RUN frames;
-# 6: the inner 4x4 grid along x and y alone, chroma 8x8 inner and 4x4 inner / outer grids
+# Changed whenever a feature's values or columns change; a model refuses features of
+# another version (what each version changed: docs/experiments.md).
 FEATURES_VERSION = "6"
 #: The block-grid strength columns (:func:`blockiness`) of a sampled face are the mean over
 #: this many consecutive frames: the sampled one and the ones right after it, measured in
 #: the sampled frame's face regions (a face moves a pixel or two in that time).  One frame's
 #: grid strength depends on its picture type (I / P / B) and quantiser; a run of frames
-#: averages over the encoder's frame pattern.  Measured (README, features version 5): the
-#: median of ``block_4x4_inner`` alone goes from AUC 0.798 (one frame) to 0.865 (5 frames); in
-#: nested CV 2 frames gained little, 5 and 9 the same.
+#: averages over the encoder's frame pattern.  How the length was chosen:
+#: docs/experiments.md, "Features version 5".
 BLOCK_RUN = 5
 EPS = 1e-6
 BLOCK = 16  # spectrum block size in pixels

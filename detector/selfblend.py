@@ -267,20 +267,18 @@ def combine_features(parts: list[tuple[pd.DataFrame, pd.DataFrame]], out_dir: st
 
 #: Columns offered by ``train --self-blended MODE`` unless ``--columns`` says otherwise.
 #: Trained on self-blended fakes alone, the model learns whatever separates them from
-#: their controls; only the block-grid strengths (``grid``) carry over evenly to the real
-#: FF++ face swaps (with every column the model learns the blend's smoothing and ranks
-#: FaceSwap fakes as genuine): face swap AUC 0.72-0.75 against 0.63-0.65 over three fold
-#: seeds (README, "A smaller rendered face").  Their track means alone (``grid-mean``)
-#: do better still: face swap AUC 0.847 / 0.852 / 0.848 against 0.787 / 0.800 / 0.803
-#: with every aggregate of them (features v5, fold seeds 0-2, README).  That column set
-#: was chosen by looking at FF++, so for FF++ it is not a nested figure; for a platform's
-#: own videos it is prior knowledge.  ``add`` (real fakes in training too) keeps every
-#: column for the search.
+#: their controls; only the block-grid strengths (``grid``) carry over evenly to real face
+#: swaps (with every column the model learns the blend's smoothing and ranks FaceSwap fakes
+#: as genuine), and their track means alone (``grid-mean``) leave the search the least to
+#: over-fit.  That column set was chosen by looking at FF++ (docs/experiments.md,
+#: "Self-blended training"), so for FF++ it is not a nested choice; for a platform's own
+#: videos it is prior knowledge.  ``add`` (real fakes in training too) keeps every column
+#: for the search.
 DEFAULT_COLUMNS = {"only": "grid-mean", "add": "all"}
-#: Self-blended fakes made of each real video by ``train --self-blended`` (rounds).  Two:
-#: with features version 4 the SBI-only model's face swap AUC rose from 0.769 to 0.811 (mean of
-#: fold seeds 0-2, higher in each; with features v3 0.739 -> 0.763, README), at ~8 min more of
-#: synthesis and extraction per 43 genuine videos on 2 cores.
+#: Self-blended fakes made of each real video by ``train --self-blended`` (rounds), each
+#: round with other random blend parameters.  A second round makes the self-blended-only
+#: model detect real face swaps better (docs/experiments.md, "More self-blended fakes per
+#: genuine video"); every round costs one more synthesis and extraction of the real videos.
 DEFAULT_ROUNDS = 2
 
 
