@@ -49,14 +49,14 @@ def _sources(out: Path) -> dict[str, Path]:
     files = {"real.mp4": real, "fake.mp4": fake,
              "noface.mp4": write_video(frames, src / "noface.mp4"),
              "real.mkv": _remux(real, src / "real.mkv"),
-             "real.avi": _encode(src / "real.avi", _decode_all(real), codec="mjpeg"),
+             "real.avi": encode(src / "real.avi", decode_all(real), codec="mjpeg"),
              "astronaut.png": src / "astronaut.png", "astronaut.jpg": src / "astronaut.jpg"}
     cv2.imwrite(str(files["astronaut.png"]), data.astronaut()[:, :, ::-1])
     cv2.imwrite(str(files["astronaut.jpg"]), data.astronaut()[:, :, ::-1])
     return {k: Path(v) for k, v in files.items()}
 
 
-def _decode_all(path: Path) -> list[np.ndarray]:
+def decode_all(path: Path) -> list[np.ndarray]:
     with av.open(str(path)) as c:
         return [f.to_ndarray(format="bgr24") for f in c.decode(video=0)]
 
@@ -71,7 +71,7 @@ def _remux(src: Path, dst: Path) -> Path:
     return dst
 
 
-def _encode(path: Path, frames, codec: str = "libx264", rate: int = 25, gap_at: int | None = None,
+def encode(path: Path, frames, codec: str = "libx264", rate: int = 25, gap_at: int | None = None,
             gap: int = 0) -> Path:
     """Frames (BGR arrays) into ``path``; ``gap`` frame durations skipped before frame ``gap_at``."""
     with av.open(str(path), "w") as c:
@@ -177,7 +177,7 @@ def png_bomb(side: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", body) + _png_chunk(b"IEND", b"")
 
 
-def _avi_absurd_length(src: Path) -> bytes:
+def avi_absurd_length(src: Path) -> bytes:
     """The AVI with its frame counts (``avih.dwTotalFrames``, ``strh.dwLength``) set to 10**9."""
     buf = bytearray(src.read_bytes())
     i = buf.find(b"avih")
@@ -196,7 +196,7 @@ def _headers(out: Path, src, rng, quick) -> list[Path]:
         return files
     files += [_write(out / "png_20000x20000_bomb.png", png_bomb(20000)),
               _write(out / "png_1x100000_header.png", png_header_only(1, 100000)),
-              _write(out / "avi_absurd_length.avi", _avi_absurd_length(src["real.avi"]))]
+              _write(out / "avi_absurd_length.avi", avi_absurd_length(src["real.avi"]))]
     jpg = bytearray(src["astronaut.jpg"].read_bytes())
     k = jpg.find(b"\xff\xc0")
     if k >= 0:
@@ -205,8 +205,8 @@ def _headers(out: Path, src, rng, quick) -> list[Path]:
     bmp = bytearray(cv2.imencode(".bmp", np.zeros((8, 8, 3), np.uint8))[1].tobytes())
     struct.pack_into("<ii", bmp, 18, 60000, 60000)
     files.append(_write(out / "bmp_60000x60000_header.bmp", bytes(bmp)))
-    clip = _decode_all(src["real.mp4"])[:10]
-    files.append(_encode(out / "mkv_timestamp_gap.mkv", clip, gap_at=5, gap=10**7))
+    clip = decode_all(src["real.mp4"])[:10]
+    files.append(encode(out / "mkv_timestamp_gap.mkv", clip, gap_at=5, gap=10**7))
     return files
 
 
@@ -219,11 +219,11 @@ def _huge(out: Path, src, rng, quick) -> list[Path]:
         return [np.roll(big, 4 * i, axis=1) for i in range(n)]
 
     if quick:
-        return [_encode(out / "h264_4200x4200.mp4", frames(4200, 4200, 2))]
-    files = [_encode(out / "h264_4096x4096_at_limit.mp4", frames(4096, 4096)),
-             _encode(out / "h264_4200x4200.mp4", frames(4200, 4200)),
-             _encode(out / "h264_7680x4320_8k.mp4", frames(7680, 4320)),
-             _encode(out / "mjpeg_8192x8192.avi", frames(8192, 8192, 2), codec="mjpeg"),
+        return [encode(out / "h264_4200x4200.mp4", frames(4200, 4200, 2))]
+    files = [encode(out / "h264_4096x4096_at_limit.mp4", frames(4096, 4096)),
+             encode(out / "h264_4200x4200.mp4", frames(4200, 4200)),
+             encode(out / "h264_7680x4320_8k.mp4", frames(7680, 4320)),
+             encode(out / "mjpeg_8192x8192.avi", frames(8192, 8192, 2), codec="mjpeg"),
              _write(out / "png_8000x8000.png", cv2.imencode(".png", cv2.resize(face, (8000, 8000)))[1].tobytes()),
              _write(out / "jpg_4096x4096_at_limit.jpg", cv2.imencode(".jpg", cv2.resize(face, (4096, 4096)))[1]
                     .tobytes())]
@@ -263,12 +263,12 @@ def _special(out: Path, src, rng, quick) -> list[Path]:
 def _streams(out: Path, src, rng, quick) -> list[Path]:
     """Odd but valid streams: one frame, tiny frames, audio only."""
     out.mkdir(parents=True, exist_ok=True)
-    clip = _decode_all(src["real.mp4"])
-    files = [_encode(out / "one_frame.mp4", clip[:1]),
-             _encode(out / "tiny_16x16.mp4", [cv2.resize(f, (16, 16)) for f in clip[:5]])]
+    clip = decode_all(src["real.mp4"])
+    files = [encode(out / "one_frame.mp4", clip[:1]),
+             encode(out / "tiny_16x16.mp4", [cv2.resize(f, (16, 16)) for f in clip[:5]])]
     if quick:
         return files
-    files.append(_encode(out / "tiny_2x2.mp4", [cv2.resize(f, (2, 2)) for f in clip[:5]], codec="mjpeg"))
+    files.append(encode(out / "tiny_2x2.mp4", [cv2.resize(f, (2, 2)) for f in clip[:5]], codec="mjpeg"))
     audio = out / "audio_only.mp4"
     with av.open(str(audio), "w") as c:
         s = c.add_stream("aac", rate=16000)

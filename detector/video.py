@@ -304,7 +304,7 @@ def image_size(p: Path) -> tuple[int, int]:
             with Image.open(p) as im:
                 return im.size
     except Image.DecompressionBombError as e:
-        claimed = str(e).split(" exceeds")[0].replace("Image size", "header claims")
+        claimed = str(e).split(" exceeds")[0].replace("Image size (", "header claims ").rstrip(")")
         raise VideoError(f"image too large ({claimed}, limit {MAX_PIXELS / 1e6:.0f} MP; a decompression bomb?): "
                          f"{p.name}") from None
     except UnidentifiedImageError:
