@@ -28,6 +28,8 @@ from .video import sha256_file
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "default"
 MODEL_FILE = "model.skops"
 CARD_FILE = "card.json"
+#: Folder of a model that holds its stored out-of-fold evaluation.
+EVALUATION_DIR = "evaluation"
 #: Type-name prefixes a model file may contain; anything else is refused.
 TRUSTED_PREFIXES = ("sklearn.", "numpy.", "builtins.", "scipy.sparse.", "collections.OrderedDict",
                     "detector.training.StatSelector", "detector.training.FamilyFusion")
