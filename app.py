@@ -1,15 +1,19 @@
 """deepfake-detector dashboard: ``streamlit run app.py``.
 
 This script is the Home page; Streamlit finds the other pages in ``pages/``.  Pages only
-lay out widgets: what they show comes from ``detector.dashboard`` (through the cached
-wrappers and shared widgets in ``pages/__init__.py``).
+lay out widgets: what they show comes from the modules of ``detector.dashboard`` (through the
+cached wrappers and shared widgets in ``pages/__init__.py``); the measured figures quoted here
+are read from the model folders' cards and stored evaluations.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
-from detector import dashboard as dash
+from detector.dashboard import models, texts
+from detector.model import DetectorModel
 import pages as ui
 
 
@@ -18,7 +22,14 @@ def home() -> None:
     model, message, folder = ui.page_setup("Home")
     st.title("deepfake-detector")
     st.markdown("Fast, CPU-only, explainable detection of **face-swap videos** for forensic investigators.")
+    what_it_does()
+    loaded_model(model, message, folder)
+    page_links()
+    st.caption(texts.DISCLAIMER)
 
+
+def what_it_does() -> None:
+    """What the tool does and does not do, with the figures the offered models' cards measured."""
     left, right = st.columns(2, gap="large")
     with left:
         st.subheader("What it does")
@@ -38,39 +49,43 @@ def home() -> None:
             "videos, edited audio, cuts or other manipulations;\n"
             "- its error rates hold for data like its training data; heavy compression, tiny faces or very "
             "short clips make it less reliable; a video **re-encoded** after the manipulation (as platforms "
-            "do on upload) loses much of the compression trace: with the default model fakes then pass as "
-            "genuine (measured out of fold: AUC about 0.91 -> 0.48 at CRF 28, chance level); the **reencoded** "
-            "model (choose it in the sidebar), trained with re-encoded copies, keeps AUC 0.69 there, at 0.87 "
-            "instead of about 0.91 on original files and with more genuine videos flagged. Either way a "
-            "*genuine* verdict on such a file means little;\n"
+            "do on upload) loses much of the compression trace, and fakes then pass as genuine far more often. "
+            f"{models.reencoding_text(models.model_choices())} Either way a *genuine* verdict on such a file "
+            "means little;\n"
             "- nothing leaves this machine: no upload to a service, no download at run time.")
 
+
+def loaded_model(model: DetectorModel | None, message: str | None, folder: Path) -> None:
+    """The loaded model's headline figures (stored evaluation, else card), or why there is none."""
     st.subheader("Loaded model")
     if model is None:
         st.warning(message or "No model loaded.")
-        st.caption(f"Set the environment variable `{dash.MODEL_DIR_ENV}` to use another model folder. "
+        st.caption(f"Set the environment variable `{models.MODEL_DIR_ENV}` to use another model folder. "
                    "Without a model the Inspect page still shows faces and features, without a verdict.")
     else:
         ev, ev_error = ui.current_evaluation(folder)
-        head = dash.headline_metrics(model.card, ev.metrics if ev else None)
+        head = models.headline_metrics(model.card, ev.metrics if ev else None)
         c = st.columns(5)
         c[0].metric("Model", model.name)
         c[1].metric("Version", model.version)
         c[2].metric("ROC AUC", "—" if head["auc"] is None else f"{head['auc']:.3f}",
                     help=None if not head["auc_ci"] else f"95 % CI {head['auc_ci'][0]:.3f}–{head['auc_ci'][1]:.3f}")
-        c[3].metric("EER", dash.fmt_pct(head["eer"]))
+        c[3].metric("EER", texts.fmt_pct(head["eer"]))
         c[4].metric("Threshold", f"{model.threshold:+.3f}")
-        training = dash.training_text(model.card)
+        training = models.training_text(model.card)
         if training:
             st.markdown(f"**Training data:** {training}")
         if head["far"] is not None:
             st.caption(f"At the threshold, on the stored out-of-fold evaluation: FAR (fakes accepted) "
-                       f"{dash.fmt_pct(head['far'])}, FRR (genuine rejected) {dash.fmt_pct(head['frr'])}.")
+                       f"{texts.fmt_pct(head['far'])}, FRR (genuine rejected) {texts.fmt_pct(head['frr'])}.")
         if ev_error:
             st.error(ev_error)
         with st.expander("Model card"):
-            st.dataframe(dash.card_summary(model.card), hide_index=True, width="stretch")
+            st.dataframe(models.card_summary(model.card), hide_index=True, width="stretch")
 
+
+def page_links() -> None:
+    """A link to each page, with what it shows."""
     st.subheader("Pages")
     c = st.columns(3)
     with c[0]:
@@ -82,7 +97,6 @@ def home() -> None:
     with c[2]:
         st.page_link(ui.BATCH_PAGE, label="Batch results", icon=":material/table_view:")
         st.caption("Ranked suspects from a batch scan (SQLite or CSV), with filters; inspect any one of them.")
-    st.caption(dash.DISCLAIMER)
 
 
 home()

@@ -47,7 +47,8 @@ class Analysis:
 
     ``table`` has one row per face per sampled frame: frame, time_s, track_id, box,
     confidence, frame_score and the feature columns.  ``verdict`` is ``fake``, ``real``,
-    ``no-face`` or ``unscored`` (no model loaded).
+    ``no-face`` or ``unscored`` (no model loaded).  ``decisive_track`` is the id of the
+    track whose score is the video's ``score`` (None when there is no score).
     """
 
     info: VideoInfo
@@ -64,6 +65,7 @@ class Analysis:
     analysed_at: str
     features_version: str = FEATURES_VERSION
     detector: str = ""
+    decisive_track: int | None = None
 
     @property
     def n_faces(self) -> int:
@@ -72,6 +74,11 @@ class Analysis:
     @property
     def main_track(self) -> TrackResult | None:
         return max(self.tracks, key=lambda t: t.n_faces) if self.tracks else None
+
+    @property
+    def decisive(self) -> TrackResult | None:
+        """The track that decided the score (:attr:`decisive_track`), None when unscored."""
+        return next((t for t in self.tracks if t.track_id == self.decisive_track), None)
 
     def to_dict(self, features: bool = True) -> dict:
         """JSON-ready dict (the shape ``inspect --json`` prints)."""
@@ -93,6 +100,7 @@ class Analysis:
             "video": self.info.to_dict(),
             "verdict": self.verdict,
             "score": self.score,
+            "decisive_track": self.decisive_track,
             "threshold": self.threshold,
             "model": self.model,
             "detector": self.detector,
@@ -153,11 +161,47 @@ def analyze(path, model: DetectorModel | None = None, n_frames: int = DEFAULT_FR
     info = info or probe(path)
     timings["probe"] = time.perf_counter() - t0
 
-    fams = _families(families, model)
-    rows: list[dict] = []
-    faces_per_frame: list[list[_faces.Face]] = []
-    crops: list[tuple[int, float, list[np.ndarray]]] = []
-    indices, times = [], []
+    s = _measure_frames(path, info, n_frames, _families(families, model), thumbnails, progress, timings)
+    if not s.indices:
+        raise VideoError(f"no frame could be decoded: {info.name}")
+    _faces.assign_tracks(s.faces_per_frame)
+    table = _face_table(s.rows)
+    tracks = track_results(table)
+    if thumbnails:
+        _attach_thumbnails(tracks, s.crops, s.faces_per_frame)
+
+    t = time.perf_counter()
+    verdict, score, threshold, msum, decisive = ("no-face" if not tracks else "unscored"), None, None, None, None
+    if model is not None:
+        threshold, msum = float(model.threshold), {"name": model.name, "version": model.version}
+        decisive = _score_tracks(model, table, tracks, len(s.indices))
+        if decisive is not None:
+            score = decisive.score
+            verdict = "fake" if score >= threshold else "real"
+    timings["score"] = time.perf_counter() - t
+    timings["total"] = sum(timings.values())
+    return Analysis(info, len(s.indices), s.indices, s.times, table, tracks, verdict, score, threshold, msum,
+                    timings, datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    detector=_faces.detector_name(), decisive_track=None if decisive is None else decisive.track_id)
+
+
+@dataclass
+class _Sampled:
+    """What the frame loop of :func:`analyze` collects: one row per face (its features and
+    its :class:`~detector.faces.Face`), the faces of each sampled frame, optional crops."""
+
+    indices: list[int] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
+    rows: list[dict] = field(default_factory=list)
+    faces_per_frame: list[list[_faces.Face]] = field(default_factory=list)
+    crops: list[tuple[int, float, list[np.ndarray]]] = field(default_factory=list)
+
+
+def _measure_frames(path, info: VideoInfo, n_frames: int, fams, thumbnails: bool, progress,
+                    timings: dict[str, float]) -> _Sampled:
+    """Decode the sampled frames, find the faces and measure their features (``timings``
+    accumulates the time spent decoding, finding faces and measuring)."""
+    out = _Sampled()
     find_faces = _faces.SequenceDetector()
     follow = BLOCK_RUN - 1 if fams is None or "block" in fams else 0
     it = iter_frames(path, n_frames, info=info, pairs=fams is None or "flick" in fams, follow=follow)
@@ -167,9 +211,9 @@ def analyze(path, model: DetectorModel | None = None, n_frames: int = DEFAULT_FR
         frame = next(it, None)
         timings["decode"] += time.perf_counter() - t
         if frame is None:
-            break
-        indices.append(frame.index)
-        times.append(frame.time_s)
+            return out
+        out.indices.append(frame.index)
+        out.times.append(frame.time_s)
         t = time.perf_counter()
         found = find_faces(frame.image)
         timings["faces"] += time.perf_counter() - t
@@ -182,19 +226,19 @@ def analyze(path, model: DetectorModel | None = None, n_frames: int = DEFAULT_FR
                                       following=frame.following)
             except ValueError:
                 continue
-            rows.append({"frame": frame.index, "time_s": frame.time_s, "face": f,
-                         "confidence": f.confidence, **feats})
+            out.rows.append({"frame": frame.index, "time_s": frame.time_s, "face": f,
+                             "confidence": f.confidence, **feats})
         timings["features"] += time.perf_counter() - t
-        faces_per_frame.append([r["face"] for r in rows if r["frame"] == frame.index])
+        out.faces_per_frame.append([r["face"] for r in out.rows if r["frame"] == frame.index])
         if thumbnails:  # keep small crops only, never the frames (bounded memory)
-            crops.append((frame.index, frame.time_s,
-                          [_faces.face_thumbnail(frame.image, f, 128) for f in faces_per_frame[-1]]))
+            out.crops.append((frame.index, frame.time_s,
+                              [_faces.face_thumbnail(frame.image, f, 128) for f in out.faces_per_frame[-1]]))
         if progress:
-            progress(len(indices), total)
-    if not indices:
-        raise VideoError(f"no frame could be decoded: {info.name}")
+            progress(len(out.indices), total)
 
-    _faces.assign_tracks(faces_per_frame)
+
+def _face_table(rows: list[dict]) -> pd.DataFrame:
+    """The per-face table of :class:`Analysis` from the frame loop's rows (tracks assigned)."""
     table = pd.DataFrame(rows)
     if len(table):
         table["track_id"] = [r["face"].track_id for r in rows]
@@ -203,28 +247,20 @@ def analyze(path, model: DetectorModel | None = None, n_frames: int = DEFAULT_FR
         table = table.drop(columns=["face"])
         front = ["frame", "time_s", "track_id", "box", "landmarks", "confidence"]
         table = table[front + [c for c in table.columns if c not in front]]
-    tracks = track_results(table)
-    if thumbnails:
-        _attach_thumbnails(tracks, crops, faces_per_frame)
+    return table
 
-    t = time.perf_counter()
-    verdict, score, threshold, msum = ("no-face" if not tracks else "unscored"), None, None, None
-    if model is not None:
-        threshold, msum = float(model.threshold), {"name": model.name, "version": model.version}
-        if len(table):
-            table["frame_score"] = model.decision_function(single_frame_rows(table))
-        scored = scored_tracks(tracks, len(indices))
-        for tr in tracks:
-            tr.score = float(model.decision_function(tr.features)[0])
-            tr.verdict = "fake" if tr.score >= threshold else "real"
-        if scored:
-            score = max(tr.score for tr in scored)
-            verdict = "fake" if score >= threshold else "real"
-    timings["score"] = time.perf_counter() - t
-    timings["total"] = sum(timings.values())
-    return Analysis(info, len(indices), indices, times, table, tracks, verdict, score, threshold, msum,
-                    timings, datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                    detector=_faces.detector_name())
+
+def _score_tracks(model: DetectorModel, table: pd.DataFrame, tracks: list[TrackResult],
+                  n_sampled: int) -> TrackResult | None:
+    """Score every frame (alone) and every track; returns the track that decides the video's
+    score: the highest-scoring of :func:`scored_tracks` (None without tracks)."""
+    if len(table):
+        table["frame_score"] = model.decision_function(single_frame_rows(table))
+    scored = scored_tracks(tracks, n_sampled)
+    for tr in tracks:
+        tr.score = float(model.decision_function(tr.features)[0])
+        tr.verdict = "fake" if tr.score >= float(model.threshold) else "real"
+    return max(scored, key=lambda tr: tr.score) if scored else None
 
 
 def _families(families, model: DetectorModel | None):

@@ -37,6 +37,8 @@ from typing import Callable, Iterable
 
 import pandas as pd
 
+from .video import VIDEO_EXTENSIONS
+
 __all__ = [
     "STANDARD_COLUMNS",
     "VIDEO_EXTENSIONS",
@@ -55,7 +57,6 @@ __all__ = [
 ]
 
 STANDARD_COLUMNS = ["path", "label", "group", "method", "compression", "dataset"]
-VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"})
 
 _REAL_LABELS = {"real", "0", "genuine", "original", "bonafide", "bona fide", "bona-fide"}
 _FAKE_LABELS = {"fake", "1", "manipulated", "deepfake", "spoof", "attack"}
@@ -469,7 +470,7 @@ def _dftimit_record(f: Path, label: str, method: str, comp: str, subject: str) -
 def from_folders(root: str | os.PathLike) -> pd.DataFrame:
     """List videos in plain ``real/`` and ``fake/`` folders.
 
-    All video files (mp4, avi, mov, mkv, webm, m4v, any case) below
+    All video files (:data:`detector.video.VIDEO_EXTENSIONS`, any case) below
     ``real/`` and ``fake/`` (folder names in any case) are listed. Group =
     file stem. Method = first sub-folder below ``real/``/``fake/`` for nested
     files (``fake/FaceSwap/x.mp4`` -> ``FaceSwap``), else ``unknown``.

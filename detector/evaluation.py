@@ -1,20 +1,8 @@
 """Evaluation metrics for deepfake detection scores.
 
-Error-rate convention (used everywhere in this package)
---------------------------------------------------------
-Scores are "higher = more likely fake". Labels are 1 = fake, 0 = real
-(``"fake"``/``"real"`` strings are accepted, see :func:`as_binary`); the
-positive class is *fake*. At a threshold ``t`` the system **rejects** a video
-as fake when ``score >= t`` and **accepts** it as genuine when
-``score < t``. Then
-
-* **FAR** (false acceptance rate) = share of fake videos accepted as genuine
-  (``score < t``) = ISO/IEC 30107-3 **APCER**, reported per manipulation
-  method (the presentation-attack species);
-* **FRR** (false rejection rate) = share of genuine videos rejected as fake
-  (``score >= t``) = ISO/IEC 30107-3 **BPCER**;
-* **HTER** = (FAR + FRR) / 2;
-* **EER** = the error rate where FAR = FRR (see :func:`eer`).
+Error-rate convention (used everywhere in this package): :data:`CONVENTION`.
+Labels are 1 = fake, 0 = real (``"fake"``/``"real"`` strings are accepted, see
+:func:`as_binary`).
 
 In confusion-matrix terms (fake = positive): FAR = FN / n_fake,
 FRR = FP / n_real, recall = 1 - FAR.
@@ -37,13 +25,15 @@ from sklearn.model_selection import StratifiedGroupKFold
 
 from .datasets import normalize_label
 
-#: The error-rate convention in plain text, for pages, reports and metrics.json.
+#: The error-rate convention (the one definition): plain text whose last three lines are a
+#: Markdown list, for the Evaluation page, the case report and every stored metrics.json.
 CONVENTION = (
-    "Scores: higher = more likely fake; fake is the positive class. At threshold t the system "
-    "rejects a video as fake when score >= t and accepts it as genuine when score < t. "
-    "FAR (false acceptance rate) = share of fake videos accepted as genuine = ISO/IEC 30107-3 APCER "
-    "(reported per manipulation method). FRR (false rejection rate) = share of genuine videos rejected "
-    "as fake = ISO/IEC 30107-3 BPCER. HTER = (FAR + FRR) / 2. EER = the rate where FAR = FRR."
+    "Scores: higher = more likely fake; fake is the positive class. At threshold t a video is "
+    "rejected as fake when score >= t and accepted as genuine when score < t.\n"
+    "- FAR (false acceptance rate) = share of fake videos accepted as genuine = ISO/IEC 30107-3 APCER, "
+    "reported per manipulation method;\n"
+    "- FRR (false rejection rate) = share of genuine videos rejected as fake = ISO/IEC 30107-3 BPCER;\n"
+    "- HTER = (FAR + FRR) / 2; EER = the rate where FAR = FRR."
 )
 
 __all__ = [

@@ -41,6 +41,8 @@ from .video import sha256_file
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "default"
 MODEL_FILE = "model.skops"
 CARD_FILE = "card.json"
+#: Folder of a model that holds its stored out-of-fold evaluation.
+EVALUATION_DIR = "evaluation"
 #: The types a model file may hold beyond skops' own safe defaults, by exact name: those
 #: ``skops.io.get_untrusted_types`` reports for the pipelines ``train`` makes.  Anything
 #: else (``builtins.exec``, ``os.system``...) is refused before loading.

@@ -19,8 +19,16 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from . import dashboard as dash
+from . import __version__
 from .analysis import Analysis
+from .dashboard.explain import explanation_text, family_contributions, family_frame_table, top_feature_contributions
+from .dashboard.models import card_summary
+from .dashboard.style import FAKE_COLOUR, REAL_COLOUR, score_axis
+from .dashboard.texts import (DISCLAIMER, FAMILY_LABELS, fmt_pct, fmt_score, highlight_note, rates_caveat,
+                              verdict_headline)
+from .dashboard.uploads import safe_filename
+from .dashboard.video_view import driving_frames, frame_scores, gallery, metadata_table, scoring_track, tracks_table
+from .evaluation import CONVENTION
 from .features import FAMILIES, family_of, feature_columns
 from .model import DetectorModel
 
@@ -71,6 +79,13 @@ def table_html(rows: Iterable[Sequence], header: Sequence[str] | None = None, mo
         out.append(f"<tr>{cells}</tr>")
     out.append("</table>")
     return "".join(out)
+
+
+def convention_html() -> str:
+    """:data:`detector.evaluation.CONVENTION` as HTML: its first line, then its list items."""
+    first, *items = CONVENTION.splitlines()
+    return (f"<p class='muted'>{esc(first)}</p><ul class='muted'>"
+            + "".join(f"<li>{esc(i.removeprefix('- '))}</li>" for i in items) + "</ul>")
 
 
 def nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
@@ -148,12 +163,12 @@ def svg_line_chart(series: dict[str, tuple[Sequence[float], Sequence[float]]], t
 
 def svg_score_bar(score: float, threshold: float, width: int = 900, height: int = 80) -> str:
     """The SVM score on a horizontal scale split at the threshold (blue = genuine side, red = fake)."""
-    lo, hi = dash.score_axis(score, threshold)
+    lo, hi = score_axis(score, threshold)
     L, R = 20, 20
     pw = width - L - R
     sx = lambda v: L + (v - lo) / (hi - lo) * pw  # noqa: E731
     t, s = sx(threshold), sx(min(max(score, lo), hi))
-    colour = dash.FAKE_COLOUR if score >= threshold else dash.REAL_COLOUR
+    colour = FAKE_COLOUR if score >= threshold else REAL_COLOUR
     parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' viewBox='0 0 {width} {height}' "
              f"role='img'><title>score {score:+.3f}, threshold {threshold:+.3f}</title>",
              f"<rect x='{L}' y='22' width='{t - L:.1f}' height='22' fill='#d6eaf8'/>",
@@ -163,8 +178,8 @@ def svg_score_bar(score: float, threshold: float, width: int = 900, height: int 
              f"<path d='M{s:.1f},48 l-8,14 h16 z' fill='{colour}'/>",
              f"<rect x='{s - 3:.1f}' y='19' width='6' height='28' fill='{colour}'/>",
              f"<text x='{s:.1f}' y='76' font-size='12' font-weight='bold' text-anchor='middle'>score {score:+.3f}</text>",
-             f"<text x='{L}' y='62' font-size='11' fill='{dash.REAL_COLOUR}'>← genuine</text>",
-             f"<text x='{L + pw}' y='62' font-size='11' fill='{dash.FAKE_COLOUR}' text-anchor='end'>fake →</text>",
+             f"<text x='{L}' y='62' font-size='11' fill='{REAL_COLOUR}'>← genuine</text>",
+             f"<text x='{L + pw}' y='62' font-size='11' fill='{FAKE_COLOUR}' text-anchor='end'>fake →</text>",
              "</svg>"]
     return "".join(parts)
 
@@ -186,7 +201,7 @@ def svg_bar_chart(values: dict[str, float], title: str = "", width: int = 900) -
         y = T + k * row
         w = abs(v) / m * (pw / 2 - 4)
         x = zero if v >= 0 else zero - w
-        colour = dash.FAKE_COLOUR if v > 0 else dash.REAL_COLOUR
+        colour = FAKE_COLOUR if v > 0 else REAL_COLOUR
         out.append(f"<text x='{L - 8}' y='{y + 15}' font-size='12' text-anchor='end'>{esc(label)}</text>"
                    f"<rect x='{x:.1f}' y='{y + 3}' width='{max(w, 0.5):.1f}' height='{row - 8}' fill='{colour}'/>"
                    f"<text x='{(x + w + 4) if v >= 0 else (x - 4):.1f}' y='{y + 15}' font-size='11' "
@@ -198,12 +213,12 @@ def svg_bar_chart(values: dict[str, float], title: str = "", width: int = 900) -
 # --------------------------------------------------------------------------- sections
 
 def _verdict_section(a: Analysis) -> str:
-    text, kind = dash.verdict_headline(a)
+    text, kind = verdict_headline(a)
     cls = {"error": "fake", "success": "real"}.get(kind, "other")
     parts = [f"<div class='verdict {cls}'>{esc(text)}</div>"]
     if a.score is not None and a.threshold is not None:
         parts.append(svg_score_bar(a.score, a.threshold))
-    parts.append(f"<p class='note'>{esc(dash.DISCLAIMER)}</p>")
+    parts.append(f"<p class='note'>{esc(DISCLAIMER)}</p>")
     return "".join(parts)
 
 
@@ -213,28 +228,27 @@ def _error_rates_section(a: Analysis, evaluation: dict | None, card: dict | None
     if not evaluation:
         return ("<p>No stored evaluation is available for this model: the error rates at this threshold "
                 "are unknown.</p>")
-    rows = [("threshold", dash.fmt_score(evaluation.get("threshold", a.threshold))),
-            ("FAR = APCER (fakes accepted as genuine)", dash.fmt_pct(evaluation.get("far"))),
-            ("FRR = BPCER (genuine rejected as fake)", dash.fmt_pct(evaluation.get("frr"))),
-            ("HTER = (FAR + FRR) / 2", dash.fmt_pct(evaluation.get("hter")))]
+    rows = [("threshold", fmt_score(evaluation.get("threshold", a.threshold))),
+            ("FAR = APCER (fakes accepted as genuine)", fmt_pct(evaluation.get("far"))),
+            ("FRR = BPCER (genuine rejected as fake)", fmt_pct(evaluation.get("frr"))),
+            ("HTER = (FAR + FRR) / 2", fmt_pct(evaluation.get("hter")))]
     if evaluation.get("auc") is not None:
         ci = evaluation.get("auc_ci") or [None, None]
         ci_txt = f" (95 % CI {ci[0]:.3f}–{ci[1]:.3f})" if None not in ci else ""
         rows.append(("ROC AUC", f"{evaluation['auc']:.3f}{ci_txt}"))
     if evaluation.get("eer") is not None:
-        rows.append(("EER", dash.fmt_pct(evaluation.get("eer"))))
+        rows.append(("EER", fmt_pct(evaluation.get("eer"))))
     if evaluation.get("n_real") is not None:
         rows.append(("evaluated videos", f"{evaluation.get('n_real')} genuine, {evaluation.get('n_fake')} fake"))
-    conv = ("Scores: higher = more likely fake; a video is rejected as fake when score ≥ threshold. "
-            "Rates measured on the model's stored out-of-fold evaluation, not on this video.")
-    return (table_html(rows, ["measure", "value"]) + f"<p class='muted'>{esc(conv)}</p>"
-            + f"<p class='note'>{esc(dash.rates_caveat(card))}</p>")
+    return (table_html(rows, ["measure", "value"])
+            + "<p class='muted'>Rates measured on the model's stored out-of-fold evaluation, not on this video.</p>"
+            + convention_html() + f"<p class='note'>{esc(rates_caveat(card))}</p>")
 
 
 def _model_section(a: Analysis, card: dict | None) -> str:
     if not card and not a.model:
         return "<p>No model was loaded: faces and artifact features only.</p>"
-    table = dash.card_summary(card) if card else pd.DataFrame(
+    table = card_summary(card) if card else pd.DataFrame(
         [("name", a.model.get("name")), ("version", a.model.get("version"))], columns=["item", "value"])
     return table_html(table.itertuples(index=False), ["item", "value"])
 
@@ -242,17 +256,17 @@ def _model_section(a: Analysis, card: dict | None) -> str:
 def _gallery_section(a: Analysis) -> str:
     if not a.tracks:
         return "<p>No face was found in the sampled frames.</p>"
-    highlight = dash.driving_frames(a)
+    highlight = driving_frames(a)
     out = []
     for tr in a.tracks:
         verdict = "" if tr.score is None else f", score {tr.score:+.3f} → {tr.verdict}"
         out.append(f"<h3>Track {tr.track_id}: {tr.n_faces} faces, frames {tr.first_frame}–{tr.last_frame}{esc(verdict)}</h3>")
-        images, captions = dash.gallery(a, tr, highlight)
+        images, captions = gallery(a, tr, highlight)
         out.append("<div class='gallery'>" + "".join(
             f"<figure><img src='{png_data_uri(img)}' alt='{esc(cap)}'><figcaption>{esc(cap)}</figcaption></figure>"
             for img, cap in zip(images, captions)) + "</div>")
     if highlight:
-        out.append(f"<p class='muted'>▲ and a red frame: {esc(dash.highlight_note(a))}.</p>")
+        out.append(f"<p class='muted'>▲ and a red frame: {esc(highlight_note(a))}.</p>")
     return "".join(out)
 
 
@@ -260,34 +274,34 @@ def _plots_section(a: Analysis, model: DetectorModel | None) -> str:
     if not len(a.table):
         return "<p>No per-frame data (no face found).</p>"
     out = []
-    highlight = dash.driving_frames(a)
-    fs = dash.frame_scores(a)
+    highlight = driving_frames(a)
+    fs = frame_scores(a)
     if len(fs):
         series = {f"track {tid}": (g["time_s"].tolist(), g["frame_score"].tolist()) for tid, g in fs.groupby("track_id")}
-        tr = dash.scoring_track(a)
+        tr = scoring_track(a)
         marks = [(r.time_s, r.frame_score) for r in fs.itertuples()
                  if r.frame in highlight and tr is not None and r.track_id == tr.track_id]
         out.append(svg_line_chart(series, "Per-frame score (each frame scored alone)", "time (s)", "score",
                                   hline=a.threshold, hline_label=f"threshold {a.threshold:+.3f}", marks=marks))
-    tr = dash.scoring_track(a)
+    tr = scoring_track(a)
     present = sorted({family_of(c) for c in feature_columns(a.table)}, key=FAMILIES.index)
     for fam in present:
-        long, standardised = dash.family_frame_table(a, fam, model, tr.track_id if tr else None)
+        long, standardised = family_frame_table(a, fam, model, tr.track_id if tr else None)
         series = {name: (g["time_s"].tolist(), g["value"].tolist()) for name, g in long.groupby("feature")}
         y_label = "scaled vs training data" if standardised else "value"
-        out.append(svg_line_chart(series, f"{dash.FAMILY_LABELS.get(fam, fam)} ({fam}_*) per frame", "time (s)",
+        out.append(svg_line_chart(series, f"{FAMILY_LABELS.get(fam, fam)} ({fam}_*) per frame", "time (s)",
                                   y_label, height=240 + 18 * math.ceil(len(series) / 4)))
     return "".join(out)
 
 
 def _explanation_section(a: Analysis, model: DetectorModel | None) -> str:
-    tr = dash.scoring_track(a)
+    tr = scoring_track(a)
     if model is None or tr is None or tr.score is None:
         return "<p>No explanation without a model and a scored face track.</p>"
-    fam = dash.family_contributions(model, tr.features)
-    labelled = {dash.FAMILY_LABELS.get(k, k): v for k, v in fam.items() if abs(v) > 1e-12}
-    text = dash.explanation_text(fam).replace("**", "")
-    top = dash.top_feature_contributions(model, tr.features, k=8)
+    fam = family_contributions(model, tr.features)
+    labelled = {FAMILY_LABELS.get(k, k): v for k, v in fam.items() if abs(v) > 1e-12}
+    text = explanation_text(fam).replace("**", "")
+    top = top_feature_contributions(model, tr.features, k=8)
     return (f"<p>{esc(text)}</p>" + svg_bar_chart(labelled, "Score change by feature family (positive = towards fake)")
             + "<h3>Features that moved the score most</h3>"
             + table_html(top.itertuples(index=False), list(top.columns))
@@ -307,7 +321,7 @@ def case_report_html(analysis: Analysis, model_card: dict | None, evaluation: di
     analysis : the analysis to report (from :func:`detector.analysis.analyze`, with thumbnails)
     model_card : the model's ``card.json`` content, or None when no model was used
     evaluation : error rates of the stored evaluation at the model's threshold, e.g. from
-        :func:`detector.dashboard.operating_point` (``far``, ``frr``, ``hter``, ``n_real``,
+        :func:`detector.dashboard.evaluation_store.operating_point` (``far``, ``frr``, ``hter``, ``n_real``,
         ``n_fake``, optionally ``threshold``, ``auc``, ``auc_ci``, ``eer``); None when the
         model has no stored evaluation
     model : the model itself, to explain the score and standardise the feature plots (optional)
@@ -317,18 +331,16 @@ def case_report_html(analysis: Analysis, model_card: dict | None, evaluation: di
     str
         A complete HTML document with every image and chart inline.
     """
-    from . import __version__
-
     a = analysis
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    meta = dash.metadata_table(a)
+    meta = metadata_table(a)
     timings = ", ".join(f"{k} {v:.2f} s" for k, v in a.timings.items())
     sections = [
         ("Verdict", _verdict_section(a)),
         ("File", table_html(meta.itertuples(index=False), ["field", "value"])),
         ("Model", _model_section(a, model_card)),
         ("Error rates at this threshold", _error_rates_section(a, evaluation, model_card)),
-        ("Face tracks", table_html(dash.tracks_table(a).itertuples(index=False), list(dash.tracks_table(a).columns))
+        ("Face tracks", table_html(tracks_table(a).itertuples(index=False), list(tracks_table(a).columns))
          if a.tracks else "<p>No face track.</p>"),
         ("Face crops", _gallery_section(a)),
         ("Per-frame plots", _plots_section(a, model)),
@@ -346,10 +358,10 @@ def case_report_html(analysis: Analysis, model_card: dict | None, evaluation: di
             f"<h1>Case report: deepfake analysis</h1>"
             f"<p class='muted'>File <span class='mono'>{esc(a.info.name)}</span> · SHA-256 "
             f"<span class='mono'>{esc(a.info.sha256)}</span> · analysed {esc(a.analysed_at)}</p>"
-            f"{body}<hr><p class='note'>{esc(dash.DISCLAIMER)} Produced by deepfake-detector {esc(__version__)} "
+            f"{body}<hr><p class='note'>{esc(DISCLAIMER)} Produced by deepfake-detector {esc(__version__)} "
             f"(CPU-only face artifact features and an SVM).</p></body></html>")
 
 
 def report_filename(analysis: Analysis) -> str:
     """``case-report_<name>_<sha256 prefix>.html``."""
-    return f"case-report_{dash.safe_filename(analysis.info.name)}_{analysis.info.sha256[:12]}.html"
+    return f"case-report_{safe_filename(analysis.info.name)}_{analysis.info.sha256[:12]}.html"

@@ -39,8 +39,11 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image, UnidentifiedImageError  # noqa: E402
 
+#: File name suffixes (lower case) read as videos and as still images: the one list used by
+#: dataset folders, the batch scanner and the dashboard's upload check.
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+MEDIA_EXTENSIONS = VIDEO_EXTENSIONS + IMAGE_EXTENSIONS
 
 #: Above this gap (in frames) between two sampled frames the decoder seeks
 #: rather than decoding every frame in between.

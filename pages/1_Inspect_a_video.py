@@ -6,8 +6,8 @@ import json
 
 import streamlit as st
 
-from detector import dashboard as dash
 from detector import demo
+from detector.dashboard import explain, figures, models, texts, uploads, video_view
 from detector.features import FAMILIES
 from detector.report import report_filename
 import pages as ui
@@ -33,26 +33,26 @@ if st.session_state.get("batch_path"):
     options.append(BATCH_PREFIX + st.session_state["batch_path"])
 choice = st.radio("Video to inspect", options, horizontal=True, key="source")
 
-src: dash.Source | None = None
+src: uploads.Source | None = None
 if choice == UPLOAD:
     uploaded = st.file_uploader(
-        "Video (mp4, avi, mov, mkv, webm) or image (jpg, png)", type=list(dash.UPLOAD_TYPES),
-        max_upload_size=dash.MAX_UPLOAD_MB, key="upload")
-    st.caption(f"Size limit: **{dash.MAX_UPLOAD_MB} MB** per file. The file is analysed on this machine, "
+        uploads.UPLOAD_LABEL, type=list(uploads.UPLOAD_TYPES),
+        max_upload_size=uploads.MAX_UPLOAD_MB, key="upload")
+    st.caption(f"Size limit: **{uploads.MAX_UPLOAD_MB} MB** per file. The file is analysed on this machine, "
                "in a temporary copy deleted afterwards.")
     if uploaded is not None:
         try:
-            dash.check_upload(uploaded.name, uploaded.size)
-            src = dash.Source(uploaded.name, uploaded.getvalue())
-        except dash.UploadError as e:
+            uploads.check_upload(uploaded.name, uploaded.size)
+            src = uploads.Source(uploaded.name, uploaded.getvalue())
+        except uploads.UploadError as e:
             st.error(str(e))
 elif choice.startswith(BATCH_PREFIX):
     st.caption("A file listed in the batch results, read from this machine.")
-    src = dash.Source.from_path(st.session_state["batch_path"], label="batch results")
+    src = uploads.Source.from_path(st.session_state["batch_path"], label="batch results")
 else:
     st.info(demo.NOTE)
     key = "fake" if choice == demo.LABELS["fake"] else "real"
-    src = dash.Source.from_path(ui.demo_clips()[key], label=choice)
+    src = uploads.Source.from_path(ui.demo_clips()[key], label=choice)
 
 if src is None:
     st.stop()
@@ -61,31 +61,31 @@ if analysis is None:
     st.stop()
 
 # ----------------------------------------------------------------- verdict
-text, kind = dash.verdict_headline(analysis)
+text, kind = texts.verdict_headline(analysis)
 getattr(st, kind)(text)
 if src.label.startswith("Demo"):
     st.caption(":material/warning: " + src.label + " — synthetic footage made from scikit-image's astronaut photo.")
 rates = ui.model_error_rates(model, folder)
-report = ui.case_report(analysis.info.sha256, dash.model_key(model), n_frames, analysis.info.name, analysis,
+report = ui.case_report(analysis.info.sha256, models.model_key(model), n_frames, analysis.info.name, analysis,
                             model.card if model else None, rates, model)
 
 if analysis.score is not None:
     gauge_col, numbers_col = st.columns([3, 2], gap="large")
     with gauge_col:
-        st.plotly_chart(dash.score_gauge(analysis.score, analysis.threshold), key="gauge")
+        st.plotly_chart(figures.score_gauge(analysis.score, analysis.threshold), key="gauge")
     with numbers_col:
         c = st.columns(2)
-        c[0].metric("Score", dash.fmt_score(analysis.score))
-        c[1].metric("Threshold", dash.fmt_score(analysis.threshold))
+        c[0].metric("Score", texts.fmt_score(analysis.score))
+        c[1].metric("Threshold", texts.fmt_score(analysis.threshold))
         if rates:
             c = st.columns(2)
-            c[0].metric("FAR at threshold", dash.fmt_pct(rates["far"]),
+            c[0].metric("FAR at threshold", texts.fmt_pct(rates["far"]),
                         help="Share of fake videos accepted as genuine in the stored evaluation (APCER).")
-            c[1].metric("FRR at threshold", dash.fmt_pct(rates["frr"]),
+            c[1].metric("FRR at threshold", texts.fmt_pct(rates["frr"]),
                         help="Share of genuine videos rejected as fake in the stored evaluation (BPCER).")
         else:
             st.caption("No stored evaluation: error rates at this threshold are unknown.")
-st.caption(dash.DISCLAIMER + (" " + dash.rates_caveat(model.card if model else None) if rates else ""))
+st.caption(texts.DISCLAIMER + (" " + texts.rates_caveat(model.card if model else None) if rates else ""))
 st.download_button("Download the case report (HTML)", report, file_name=report_filename(analysis),
                    mime="text/html", type="primary", icon=":material/description:", key="report")
 
@@ -93,14 +93,14 @@ st.download_button("Download the case report (HTML)", report, file_name=report_f
 meta_col, tracks_col = st.columns(2, gap="large")
 with meta_col:
     st.subheader("File")
-    st.dataframe(dash.metadata_table(analysis), hide_index=True, height="content", width="stretch",
+    st.dataframe(video_view.metadata_table(analysis), hide_index=True, height="content", width="stretch",
                  column_config={"field": st.column_config.TextColumn(width="small")})
     st.caption("SHA-256 of the file (chain of custody):")
     st.code(analysis.info.sha256, language=None, wrap_lines=True)
 with tracks_col:
     st.subheader("Face tracks")
     if analysis.tracks:
-        st.dataframe(dash.tracks_table(analysis), hide_index=True, height="content", width="stretch")
+        st.dataframe(video_view.tracks_table(analysis), hide_index=True, height="content", width="stretch")
         st.caption("The video's score is the highest score of the tracks seen in enough of the sampled frames.")
     else:
         st.caption("No face found in the sampled frames.")
@@ -113,36 +113,36 @@ if not analysis.tracks:
 
 # ----------------------------------------------------------------- faces
 st.subheader("Faces")
-highlight = dash.driving_frames(analysis)
+highlight = video_view.driving_frames(analysis)
 tabs = st.tabs([f"Track {tr.track_id} ({tr.n_faces} faces{'' if tr.score is None else f', {tr.score:+.2f}'})"
                 for tr in analysis.tracks])
 for tab, tr in zip(tabs, analysis.tracks):
     with tab:
-        images, captions = dash.gallery(analysis, tr, highlight)
+        images, captions = video_view.gallery(analysis, tr, highlight)
         st.image(images, caption=captions, width=120)
 if highlight:
-    st.caption(f"▲ and a red frame: {dash.highlight_note(analysis)}.")
+    st.caption(f"▲ and a red frame: {texts.highlight_note(analysis)}.")
 
 # ----------------------------------------------------------------- plots
 st.subheader("Per-frame plots")
-scoring = dash.scoring_track(analysis)
+scoring = video_view.scoring_track(analysis)
 if analysis.score is not None:
-    st.plotly_chart(dash.frame_score_figure(analysis, highlight), key="frame_scores")
+    st.plotly_chart(figures.frame_score_figure(analysis, highlight), key="frame_scores")
     st.caption("Each frame scored alone (without the temporal features of the whole track): where in the video "
-               f"the evidence sits. Circled: {dash.highlight_note(analysis)}.")
-contrib = dash.family_contributions(model, scoring.features) if model is not None and scoring.score is not None else {}
+               f"the evidence sits. Circled: {texts.highlight_note(analysis)}.")
+contrib = explain.family_contributions(model, scoring.features) if model is not None and scoring.score is not None else {}
 families = [f for f in (list(contrib) or FAMILIES) if f in FAMILIES]
-family = st.selectbox("Feature family", families, format_func=lambda f: f"{dash.FAMILY_LABELS.get(f, f)} ({f})",
+family = st.selectbox("Feature family", families, format_func=lambda f: f"{texts.FAMILY_LABELS.get(f, f)} ({f})",
                       key="family")
-st.plotly_chart(dash.family_figure(analysis, family, model, scoring.track_id), key="family_plot")
+st.plotly_chart(figures.family_figure(analysis, family, model, scoring.track_id), key="family_plot")
 
 # ----------------------------------------------------------------- explanation
 st.subheader("Why this score")
 if contrib:
-    st.markdown(dash.explanation_text(contrib))
-    st.plotly_chart(dash.contribution_figure(contrib), key="contributions")
+    st.markdown(explain.explanation_text(contrib))
+    st.plotly_chart(figures.contribution_figure(contrib), key="contributions")
     with st.expander("Features that moved the score most"):
-        st.dataframe(dash.top_feature_contributions(model, scoring.features), hide_index=True, width="stretch")
+        st.dataframe(explain.top_feature_contributions(model, scoring.features), hide_index=True, width="stretch")
         st.caption("Score change when that feature alone is set back to its typical training value "
                    "(the model scaler's centre: mean or median): exact for a linear SVM, a local "
                    "sensitivity for a non-linear one.")
@@ -150,7 +150,7 @@ else:
     st.caption("An explanation needs a model and a scored face track.")
 
 with st.expander("All per-face measurements"):
-    st.dataframe(dash.face_table(analysis), width="stretch")
+    st.dataframe(video_view.face_table(analysis), width="stretch")
     st.download_button("Download the analysis as JSON", json.dumps(analysis.to_dict()),
-                       file_name=f"{dash.safe_filename(analysis.info.name)}.analysis.json",
+                       file_name=f"{uploads.safe_filename(analysis.info.name)}.analysis.json",
                        mime="application/json", key="json")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from detector import dashboard as dash
+from detector.dashboard import evaluation_store, figures, models, texts
+from detector.evaluation import CONVENTION
+from detector.model import EVALUATION_DIR, frames_text
 import pages as ui
 
 TITLE = "Evaluation"
@@ -19,64 +21,64 @@ if ev_error:
     st.error(f"The stored evaluation cannot be read: {ev_error}")
 if ev is None:
     if not ev_error:
-        st.info(f"No evaluation stored for the model at `{folder}` (expected `{dash.EVALUATION_DIR}/scores.csv`). "
+        st.info(f"No evaluation stored for the model at `{folder}` (expected `{EVALUATION_DIR}/scores.csv`). "
                 "Training a model with `deepfake-detector train` writes it.")
     st.stop()
 
-frames_note = dash.frames_text(model.card.get("frames")) if model is not None else None
-st.caption(f"Out-of-fold scores of {len(ev.scores)} videos stored with the model in `{folder}/{dash.EVALUATION_DIR}`. "
+frames_note = frames_text(model.card.get("frames")) if model is not None else None
+st.caption(f"Out-of-fold scores of {len(ev.scores)} videos stored with the model in `{folder}/{EVALUATION_DIR}`. "
            "Every number on this page is computed from them; no video is analysed again."
            + (f" Frames: {frames_note}." if frames_note else ""))
 with st.container(border=True):
-    st.markdown("**Convention**\n\n" + dash.CONVENTION)
+    st.markdown("**Convention**\n\n" + CONVENTION)
 
-summary = ui.evaluation_summary(str(folder), dash.folder_stamp(folder), ev)
-frames = dash.frame_level_summary(ev)
+summary = ui.evaluation_summary(str(folder), models.folder_stamp(folder), ev)
+frames = evaluation_store.frame_level_summary(ev)
 c = st.columns(4)
 c[0].metric("ROC AUC (videos)", f"{summary['auc']:.3f}",
             help=f"95 % confidence interval ({summary['auc_ci_source']}): "
                  f"{summary['auc_ci'][0]:.3f}–{summary['auc_ci'][1]:.3f}")
 c[0].caption(f"95 % CI {summary['auc_ci'][0]:.3f} – {summary['auc_ci'][1]:.3f}")
-c[1].metric("EER", dash.fmt_pct(summary["eer"]))
+c[1].metric("EER", texts.fmt_pct(summary["eer"]))
 c[1].caption(f"at threshold {summary['eer_threshold']:+.3f}")
 c[2].metric("Videos", f"{summary['n']:,}")
 c[2].caption(f"{summary['n_real']:,} genuine · {summary['n_fake']:,} fake")
 if frames:
     c[3].metric("ROC AUC (frames)", f"{frames['auc']:.3f}")
-    c[3].caption(f"EER {dash.fmt_pct(frames['eer'])} over {frames['n_frames']:,} frames")
-deployed = dash.deployed_rule_summary(ev)
+    c[3].caption(f"EER {texts.fmt_pct(frames['eer'])} over {frames['n_frames']:,} frames")
+deployed = evaluation_store.deployed_rule_summary(ev)
 if deployed:
     st.caption(f"Scores here are of each video's main track (the person seen most), which the model is "
                f"trained on. Scored as the tool scores a video (the highest of its tracks seen in enough "
                f"frames; {deployed['n_videos_differing']} videos change): ROC AUC {deployed['auc']:.3f}, "
-               f"EER {dash.fmt_pct(deployed['eer'])}.")
+               f"EER {texts.fmt_pct(deployed['eer'])}.")
 
 # ----------------------------------------------------------------- threshold
 st.subheader("Operating point")
-default = dash.stored_threshold(ev, model.card if model else None)
+default = evaluation_store.stored_threshold(ev, model.card if model else None)
 default = summary["eer_threshold"] if default is None else default
-lo, hi, step = dash.threshold_range(ev, default)
+lo, hi, step = evaluation_store.threshold_range(ev, default)
 threshold = st.slider("Threshold on the SVM score (rejected as fake at or above it)", lo, hi,
                       float(min(max(default, lo), hi)), step=step, format="%+.3f", key="threshold")
-st.caption(f"The model's threshold is {dash.fmt_score(default)}; move the slider to see the trade-off.")
-op = dash.operating_point(ev, threshold)
+st.caption(f"The model's threshold is {texts.fmt_score(default)}; move the slider to see the trade-off.")
+op = evaluation_store.operating_point(ev, threshold)
 c = st.columns(4)
-c[0].metric("FAR = APCER", dash.fmt_pct(op["far"]), help="Share of fake videos accepted as genuine.")
-c[1].metric("FRR = BPCER", dash.fmt_pct(op["frr"]), help="Share of genuine videos rejected as fake.")
-c[2].metric("HTER", dash.fmt_pct(op["hter"]), help="(FAR + FRR) / 2")
-c[3].metric("Accuracy", dash.fmt_pct(op["accuracy"]))
-st.caption(dash.rates_caveat(model.card if model else None))
+c[0].metric("FAR = APCER", texts.fmt_pct(op["far"]), help="Share of fake videos accepted as genuine.")
+c[1].metric("FRR = BPCER", texts.fmt_pct(op["frr"]), help="Share of genuine videos rejected as fake.")
+c[2].metric("HTER", texts.fmt_pct(op["hter"]), help="(FAR + FRR) / 2")
+c[3].metric("Accuracy", texts.fmt_pct(op["accuracy"]))
+st.caption(texts.rates_caveat(model.card if model else None))
 left, right = st.columns([2, 3], gap="large")
 with left:
-    st.plotly_chart(dash.confusion_figure(op), key="confusion")
+    st.plotly_chart(figures.confusion_figure(op), key="confusion")
 with right:
-    st.plotly_chart(dash.error_rate_figure(ev, threshold), key="error_rates")
+    st.plotly_chart(figures.error_rate_figure(ev, threshold), key="error_rates")
 
 left, right = st.columns(2, gap="large")
 with left:
-    st.plotly_chart(dash.roc_figure(ev, threshold), key="roc")
+    st.plotly_chart(figures.roc_figure(ev, threshold), key="roc")
 with right:
-    st.plotly_chart(dash.det_figure(ev, threshold), key="det")
+    st.plotly_chart(figures.det_figure(ev, threshold), key="det")
 st.caption("DET: both axes logarithmic; a rate of 0 is drawn at 1/(2n) so it stays on the chart.")
 
 # ----------------------------------------------------------------- breakdowns
@@ -84,17 +86,17 @@ st.subheader("Breakdown at this threshold")
 by_method, by_compression = st.tabs(["Per manipulation method", "Per compression"])
 pct_cols = {k: PERCENT for k in ("FAR = APCER", "FRR = BPCER", "HTER")}
 with by_method:
-    attacks, genuine = dash.method_tables(ev, threshold)
+    attacks, genuine = evaluation_store.method_tables(ev, threshold)
     st.dataframe(attacks, hide_index=True, width="stretch", column_config={**pct_cols, "AUC vs genuine": DECIMAL})
     st.caption("Each manipulation method's fakes against all genuine videos: its FAR is the APCER of that "
                "attack type, its AUC how well it is separated from genuine videos.")
     if len(genuine):
         st.dataframe(genuine, hide_index=True, width="stretch", column_config=pct_cols)
         st.caption("Genuine sources: their FRR is the BPCER.")
-    st.download_button("Export this table (CSV)", dash.breakdown_table(ev, threshold, "method").to_csv(index=False),
+    st.download_button("Export this table (CSV)", evaluation_store.breakdown_table(ev, threshold, "method").to_csv(index=False),
                        "evaluation_per_method.csv", "text/csv", key="csv_method")
 with by_compression:
-    table = dash.breakdown_table(ev, threshold, "compression")
+    table = evaluation_store.breakdown_table(ev, threshold, "compression")
     st.dataframe(table, hide_index=True, width="stretch", column_config={**pct_cols, "AUC": DECIMAL})
     st.caption("Genuine and fake videos at each compression level.")
     st.download_button("Export this table (CSV)", table.to_csv(index=False), "evaluation_per_compression.csv",
@@ -102,7 +104,7 @@ with by_compression:
 
 # ----------------------------------------------------------------- re-encoding
 st.subheader("After re-encoding")
-degraded = dash.degraded_table(ev.metrics)
+degraded = evaluation_store.degraded_table(ev.metrics)
 if degraded is not None:
     st.dataframe(degraded, hide_index=True, width="stretch",
                  column_config={"AUC": DECIMAL, "Face swap c23 AUC": DECIMAL, "EER": PERCENT,
@@ -116,16 +118,16 @@ else:
 
 # ----------------------------------------------------------------- data
 st.subheader("Training data")
-balance = dash.class_balance(ev)
-st.markdown(f"Class balance of the evaluated videos: **{dash.class_balance_text(ev)}**.")
+balance = evaluation_store.class_balance(ev)
+st.markdown(f"Class balance of the evaluated videos: **{evaluation_store.class_balance_text(ev)}**.")
 left, right = st.columns([3, 2], gap="large")
 with left:
-    st.plotly_chart(dash.class_balance_figure(balance), key="balance")
+    st.plotly_chart(figures.class_balance_figure(balance), key="balance")
 with right:
     st.dataframe(balance, hide_index=True, width="stretch")
-    training = dash.training_text(model.card if model else None)
+    training = models.training_text(model.card if model else None)
     if training:
         st.caption(f"Training data in the model card: {training}")
 st.download_button("Export all per-video scores with the decision at this threshold (CSV)",
-                   dash.scores_with_decision(ev, threshold).to_csv(index=False), "evaluation_scores.csv",
+                   evaluation_store.scores_with_decision(ev, threshold).to_csv(index=False), "evaluation_scores.csv",
                    "text/csv", key="csv_scores")

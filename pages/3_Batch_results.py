@@ -7,7 +7,7 @@ import os
 
 import streamlit as st
 
-from detector import dashboard as dash
+from detector.dashboard import batch, figures, uploads
 import pages as ui
 
 TITLE = "Batch results"
@@ -27,12 +27,12 @@ try:
         if path.strip():
             results = ui.load_results_path(path.strip(), ui.file_stamp(path.strip()))
     else:
-        up = st.file_uploader("Results database (.db, .sqlite) or CSV", type=list(dash.RESULTS_TYPES),
+        up = st.file_uploader("Results database (.db, .sqlite) or CSV", type=list(batch.RESULTS_TYPES),
                               key="results_upload")
         if up is not None:
             data = up.getvalue()
             results = ui.load_results_upload(up.name, hashlib.sha256(data).hexdigest(), data)
-except (dash.ResultsError, dash.UploadError) as e:
+except (batch.ResultsError, uploads.UploadError) as e:
     st.error(str(e))
 if results is None:
     st.stop()
@@ -42,15 +42,15 @@ if len(versions) > 1:
     version = st.selectbox("Model version of the scan", versions, index=len(versions) - 1, key="model_version",
                            help="The database holds scans made with several models or frame counts.")
     results = results[results["model_version"].astype(str) == version]
-counts = dash.results_summary(results)
+counts = batch.results_summary(results)
 c = st.columns(5)
 c[0].metric("Videos", f"{counts['total']:,}")
 for col, verdict in zip(c[1:], ("fake", "real", "no-face", "error")):
     col.metric(verdict, f"{counts.get(verdict, 0):,}")
 if results["score"].notna().any():
-    threshold = dash.results_threshold(results)
+    threshold = batch.results_threshold(results)
     threshold = model.threshold if threshold is None and model is not None else threshold
-    st.plotly_chart(dash.score_histogram(results, threshold), key="histogram")
+    st.plotly_chart(figures.score_histogram(results, threshold), key="histogram")
 
 st.subheader("Ranked suspects")
 verdicts = sorted(results["verdict"].unique())
@@ -61,9 +61,9 @@ scored = results["score"].dropna()
 min_score = f2.number_input("Minimum score", value=float(scored.min()) if len(scored) else 0.0, step=0.1,
                             format="%.3f", key="min_score") if len(scored) else None
 text = f3.text_input("Path contains", key="path_filter", placeholder="e.g. camera3/")
-ranked = dash.rank_suspects(results, chosen, min_score, text)
+ranked = batch.rank_suspects(results, chosen, min_score, text)
 st.caption(f"{len(ranked):,} of {len(results):,} videos match, most suspicious first.")
-st.dataframe(dash.suspects_display(ranked), hide_index=True, width="stretch",
+st.dataframe(batch.suspects_display(ranked), hide_index=True, width="stretch",
              column_config={"score": st.column_config.NumberColumn(format="%+.3f"),
                             "duration (s)": st.column_config.NumberColumn(format="%.1f")})
 st.download_button("Export the filtered list (CSV)", ranked.to_csv(index=False), "suspects.csv", "text/csv",

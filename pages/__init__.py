@@ -2,7 +2,7 @@
 
 Streamlit runs ``app.py`` (Home) and every ``pages/N_Name.py`` as pages, but never this
 ``__init__.py``, so the pages import it (``import pages as ui``).  The logic lives in
-:mod:`detector.dashboard`; this module only adds Streamlit caching around the heavy
+the modules of :mod:`detector.dashboard`; this module only adds Streamlit caching around the heavy
 calls and the few widgets every page repeats (the sidebar's navigation and model box).
 """
 
@@ -13,10 +13,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from detector import dashboard as dash
 from detector import demo
 from detector.analysis import Analysis
+from detector.dashboard import batch, evaluation_store, models, texts, uploads
 from detector.model import DetectorModel, ModelError
+from detector.report import case_report_html
 from detector.video import VideoError
 
 HOME_PAGE = "app.py"
@@ -36,12 +37,12 @@ log = logging.getLogger("deepfake-detector.dashboard")
 
 @st.cache_resource(show_spinner="Loading the model…")
 def _load_model(folder: str, stamp: str) -> tuple[DetectorModel | None, str | None]:
-    return dash.load_model_safe(folder)
+    return models.load_model_safe(folder)
 
 
 def chosen_model_folder(choices: list[Path] | None = None) -> Path:
     """The model folder chosen in the sidebar (the first choice until one is chosen)."""
-    choices = choices or dash.model_choices()
+    choices = choices or models.model_choices()
     chosen = st.session_state.get(MODEL_CHOICE)
     return Path(chosen) if chosen in {str(p) for p in choices} else choices[0]
 
@@ -49,27 +50,27 @@ def chosen_model_folder(choices: list[Path] | None = None) -> Path:
 def current_model() -> tuple[DetectorModel | None, str | None, Path]:
     """(model or None, why there is none, model folder); loaded once per folder version."""
     folder = chosen_model_folder()
-    model, message = _load_model(str(folder), dash.folder_stamp(folder))
+    model, message = _load_model(str(folder), models.folder_stamp(folder))
     return model, message, folder
 
 
 @st.cache_data(show_spinner="Reading the stored evaluation…")
-def _load_evaluation(folder: str, stamp: str) -> tuple[dash.EvaluationData | None, str | None]:
+def _load_evaluation(folder: str, stamp: str) -> tuple[evaluation_store.EvaluationData | None, str | None]:
     try:
-        return dash.load_evaluation(folder), None
-    except dash.EvaluationError as e:
+        return evaluation_store.load_evaluation(folder), None
+    except evaluation_store.EvaluationError as e:
         return None, str(e)
 
 
-def current_evaluation(folder: Path) -> tuple[dash.EvaluationData | None, str | None]:
+def current_evaluation(folder: Path) -> tuple[evaluation_store.EvaluationData | None, str | None]:
     """(stored evaluation or None, error message or None) of a model folder."""
-    return _load_evaluation(str(folder), dash.folder_stamp(folder))
+    return _load_evaluation(str(folder), models.folder_stamp(folder))
 
 
 @st.cache_data(show_spinner="Summarising the evaluation…")
-def evaluation_summary(folder: str, stamp: str, _ev: dash.EvaluationData) -> dict:
+def evaluation_summary(folder: str, stamp: str, _ev: evaluation_store.EvaluationData) -> dict:
     """AUC (with CI), EER of the stored evaluation (the bootstrap runs once per model)."""
-    return dash.overall_summary(_ev)
+    return evaluation_store.overall_summary(_ev)
 
 
 def model_error_rates(model: DetectorModel | None, folder: Path) -> dict | None:
@@ -77,8 +78,8 @@ def model_error_rates(model: DetectorModel | None, folder: Path) -> dict | None:
     ev, _ = current_evaluation(folder)
     if model is None or ev is None:
         return None
-    out = dash.operating_point(ev, model.threshold)
-    out.update(evaluation_summary(str(folder), dash.folder_stamp(folder), ev))
+    out = evaluation_store.operating_point(ev, model.threshold)
+    out.update(evaluation_summary(str(folder), models.folder_stamp(folder), ev))
     out["threshold"] = model.threshold
     return out
 
@@ -104,7 +105,7 @@ def page_setup(title: str) -> tuple[DetectorModel | None, str | None, Path]:
 
 def model_picker() -> None:
     """A choice of model in the sidebar when there is more than one model folder."""
-    choices = dash.model_choices()
+    choices = models.model_choices()
     if len(choices) < 2:
         return
     options = [str(p) for p in choices]
@@ -113,7 +114,7 @@ def model_picker() -> None:
     def chosen() -> None:
         st.session_state[MODEL_CHOICE] = st.session_state["_model_picker"]
 
-    st.selectbox("Model", options, index=options.index(current), format_func=dash.model_choice_label,
+    st.selectbox("Model", options, index=options.index(current), format_func=models.model_choice_label,
                  key="_model_picker", on_change=chosen,
                  help="'default' is measured on files like its training data; a model marked '+re-encoded' was "
                       "trained with re-encoded copies too and keeps more of its accuracy on video a platform "
@@ -134,13 +135,13 @@ def sidebar_model_box(model: DetectorModel | None, message: str | None, folder: 
 # --------------------------------------------------------------------------- analyses
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _cached_analysis(sha256: str, model_key: str, n_frames: int, _src: dash.Source,
+def _cached_analysis(sha256: str, model_key: str, n_frames: int, _src: uploads.Source,
                      _model: DetectorModel | None, _progress) -> Analysis:
     """One analysis per (file content, model, frame count): a second look is instant."""
-    return dash.run_analysis(_src, _model, n_frames, progress=_progress)
+    return uploads.run_analysis(_src, _model, n_frames, progress=_progress)
 
 
-def analyse(src: dash.Source, model: DetectorModel | None, n_frames: int) -> Analysis | None:
+def analyse(src: uploads.Source, model: DetectorModel | None, n_frames: int) -> Analysis | None:
     """Analyse with a progress bar; on failure show the reason (never a traceback) and return None."""
     status = st.empty()
     bar = status.progress(0.0, text=f"Reading {src.name}…")
@@ -149,11 +150,11 @@ def analyse(src: dash.Source, model: DetectorModel | None, n_frames: int) -> Ana
         bar.progress(min(done / max(total, 1), 1.0), text=f"Analysing {src.name}: frame {done} of {total}")
 
     try:
-        sha = dash.source_sha256(src)
-        result = _cached_analysis(sha, dash.model_key(model), n_frames, src, model, progress)
-    except (VideoError, dash.UploadError, ModelError) as e:
+        sha = uploads.source_sha256(src)
+        result = _cached_analysis(sha, models.model_key(model), n_frames, src, model, progress)
+    except (VideoError, uploads.UploadError, ModelError) as e:
         status.empty()
-        st.error(f"Cannot analyse {src.name}: {dash.clean_message(e)}")
+        st.error(f"Cannot analyse {src.name}: {texts.clean_message(e)}")
         return None
     except Exception as e:  # an unexpected failure still gets a message, not a traceback
         log.exception("analysis of %s failed", src.name)
@@ -161,15 +162,13 @@ def analyse(src: dash.Source, model: DetectorModel | None, n_frames: int) -> Ana
         st.error(f"The analysis of {src.name} failed unexpectedly ({type(e).__name__}: {e}).")
         return None
     status.empty()
-    return dash.relabel(result, src)
+    return uploads.relabel(result, src)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def case_report(sha256: str, model_key: str, n_frames: int, name: str, _analysis: Analysis,
                 _card: dict | None, _rates: dict | None, _model: DetectorModel | None) -> str:
     """The case report HTML of an analysis (built once per analysis)."""
-    from detector.report import case_report_html
-
     return case_report_html(_analysis, _card, _rates, model=_model)
 
 
@@ -192,12 +191,12 @@ def demo_clips() -> dict[str, Path]:
 
 @st.cache_data(show_spinner="Reading the batch results…", max_entries=8)
 def load_results_path(path: str, stamp: str):
-    return dash.load_results(path)
+    return batch.load_results(path)
 
 
 @st.cache_data(show_spinner="Reading the batch results…", max_entries=8)
 def load_results_upload(name: str, sha256: str, _data: bytes):
-    return dash.load_results_bytes(name, _data)
+    return batch.load_results_bytes(name, _data)
 
 
 def file_stamp(path: str) -> str:

@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from detector import dashboard as dash
 from detector import demo
+from detector.dashboard import batch, evaluation_store, explain, figures, models, texts, uploads, video_view
+from detector.model import DEFAULT_MODEL_DIR, EVALUATION_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
@@ -60,7 +61,7 @@ def build_app_model(folder: Path, clips: tuple[Path, Path], evaluation: bool = T
             "frames": {"training": 32, "evaluation": 16}}
     save_model(DetectorModel(pipe, list(x.columns), 0.0, "testmodel", "0.0-test"), folder, card=card)
     if evaluation:
-        write_evaluation(folder / dash.EVALUATION_DIR)
+        write_evaluation(folder / EVALUATION_DIR)
     return folder
 
 
@@ -118,7 +119,7 @@ def demo_folder(tmp_path_factory, demo_pair) -> Path:
 @pytest.fixture
 def app_env(monkeypatch, app_model, demo_folder):
     """Point the dashboard at the test model and demo clips."""
-    monkeypatch.setenv(dash.MODEL_DIR_ENV, str(app_model))
+    monkeypatch.setenv(models.MODEL_DIR_ENV, str(app_model))
     monkeypatch.setenv(demo.DEMO_DIR_ENV, str(demo_folder))
     return app_model
 
@@ -147,7 +148,7 @@ def metric(at, label: str) -> str:
     return next(m.value for m in at.metric if m.label == label)
 
 
-def texts(elements) -> str:
+def texts_of(elements) -> str:
     return "\n".join(str(e.value) for e in elements)
 
 
@@ -157,7 +158,7 @@ def test_home_shows_the_model_and_links(app_env):
     at = open_page()
     assert metric(at, "Model") == "testmodel"
     assert metric(at, "ROC AUC") == "0.900"  # headline from the stored metrics.json
-    assert "demo pair (tests)" in texts(at.markdown)
+    assert "demo pair (tests)" in texts_of(at.markdown)
     links = [e for e in at.get("page_link")]
     assert len(links) >= 7  # sidebar navigation + the three page links
 
@@ -167,14 +168,14 @@ def test_sidebar_model_picker_switches_model_on_every_page(app_env):
     choice holds when another page is opened."""
     at = open_page()
     picker = at.sidebar.selectbox(key="_model_picker")
-    shipped = str(dash.DEFAULT_MODEL_DIR)
-    assert picker.value == str(app_env) and dash.model_choice_label(shipped) in picker.options
+    shipped = str(DEFAULT_MODEL_DIR)
+    assert picker.value == str(app_env) and models.model_choice_label(shipped) in picker.options
     picker.set_value(shipped).run()
     assert not at.exception, at.exception
     assert metric(at, "Model") == "default"
     at.switch_page("pages/2_Evaluation.py").run()
     assert not at.exception, at.exception
-    assert "default · version" in texts(at.sidebar.caption)
+    assert "default · version" in texts_of(at.sidebar.caption)
 
 
 def test_model_choices_list_card_folders_after_the_current_one(monkeypatch, tmp_path, app_model):
@@ -182,33 +183,66 @@ def test_model_choices_list_card_folders_after_the_current_one(monkeypatch, tmp_
         (tmp_path / name).mkdir()
     for name in ("a", "b"):
         (tmp_path / name / "card.json").write_text('{"version": "3", "augmentation": {"n_copies": 1}}')
-    monkeypatch.setenv(dash.MODEL_DIR_ENV, str(app_model))
-    assert dash.model_choices(tmp_path) == [app_model, tmp_path / "a", tmp_path / "b"]
-    assert dash.model_choice_label(tmp_path / "a") == "a · v3 · +re-encoded"
-    assert dash.model_choice_label(tmp_path / "empty") == "empty"
-    monkeypatch.delenv(dash.MODEL_DIR_ENV)
-    assert dash.model_choices(tmp_path)[0] == dash.DEFAULT_MODEL_DIR
+    monkeypatch.setenv(models.MODEL_DIR_ENV, str(app_model))
+    assert models.model_choices(tmp_path) == [app_model, tmp_path / "a", tmp_path / "b"]
+    assert models.model_choice_label(tmp_path / "a") == "a · v3 · +re-encoded"
+    assert models.model_choice_label(tmp_path / "empty") == "empty"
+    monkeypatch.delenv(models.MODEL_DIR_ENV)
+    assert models.model_choices(tmp_path)[0] == DEFAULT_MODEL_DIR
+
+
+def test_home_quotes_the_figures_of_the_model_cards(monkeypatch, tmp_path, app_model, demo_folder):
+    """The Home page's measured AUCs (original files, re-encoded copies) come from the offered
+    model folders' metrics.json and card: change a card and the page says the new figure."""
+    import shutil
+
+    folder = tmp_path / "augmented"
+    shutil.copytree(app_model, folder)
+    monkeypatch.setenv(models.MODEL_DIR_ENV, str(folder))
+    home = lambda: texts_of(open_page().markdown)  # noqa: E731
+    assert "**augmented** (v0.0-test): AUC 0.90 on the original files (FRR 10.0 % at its threshold), " \
+           "not measured on re-encoded copies" in home()
+
+    cpath = folder / "card.json"
+    card = json.loads(cpath.read_text())
+    card["augmentation"] = {"conditions": {"crf28": {}}}
+    card["metrics"] = {"video": {"auc": 0.9}, "degraded_copies": {"crf28": {"auc": 0.333}}}
+    cpath.write_text(json.dumps(card))
+    text = home()
+    assert "trained with re-encoded copies too" in text and "AUC 0.33 (re-encoded, CRF 28)" in text
+
+    card["metrics"]["degraded_copies"]["crf28"]["auc"] = 0.444
+    cpath.write_text(json.dumps(card))
+    mpath = folder / EVALUATION_DIR / "metrics.json"
+    metrics = json.loads(mpath.read_text())
+    metrics["video"]["auc"] = 0.777
+    mpath.write_text(json.dumps(metrics))
+    text = home()
+    assert "AUC 0.78 on the original files" in text and "AUC 0.44 (re-encoded, CRF 28)" in text
+    assert "0.33" not in text and "0.90 on the original" not in text
+    shipped = json.loads((DEFAULT_MODEL_DIR / "card.json").read_text())
+    assert f"**default** (v{shipped['version']}" in text  # the shipped model, offered in the picker
 
 
 def test_home_without_model_says_so(monkeypatch, tmp_path, demo_folder):
-    monkeypatch.setenv(dash.MODEL_DIR_ENV, str(tmp_path / "nothing"))
+    monkeypatch.setenv(models.MODEL_DIR_ENV, str(tmp_path / "nothing"))
     at = open_page()
-    assert "No model found" in texts(at.warning)
+    assert "No model found" in texts_of(at.warning)
 
 
 # ----------------------------------------------------------------------------- Inspect
 
 def test_inspect_demo_fake_shows_verdict_plots_and_report(app_env):
     at = inspect_demo(open_page(INSPECT), "fake")
-    verdicts = texts(at.error) + texts(at.success)
+    verdicts = texts_of(at.error) + texts_of(at.success)
     assert "Verdict:" in verdicts
-    assert "synthetic" in texts(at.info).lower()  # the demo is labelled as synthetic
+    assert "synthetic" in texts_of(at.info).lower()  # the demo is labelled as synthetic
     assert len(at.get("plotly_chart")) >= 4  # gauge, per-frame score, family, contributions
     assert metric(at, "Threshold") == "+0.000"
     assert "FAR at threshold" in [m.label for m in at.metric]
-    assert dash.RATES_CAVEAT in texts(at.caption)  # shown with the rates
+    assert texts.RATES_CAVEAT in texts_of(at.caption)  # shown with the rates
     assert any(d.label.startswith("Download the case report") for d in at.get("download_button"))
-    assert "Towards **fake**" in texts(at.markdown)
+    assert "Towards **fake**" in texts_of(at.markdown)
     # another family re-plots without re-analysing
     at.selectbox(key="family").set_value("noise").run()
     assert not at.exception
@@ -217,28 +251,28 @@ def test_inspect_demo_fake_shows_verdict_plots_and_report(app_env):
 def test_second_look_is_served_from_the_cache(app_env, monkeypatch):
     at = inspect_demo(open_page(INSPECT), "real")
     calls = []
-    real_run = dash.run_analysis
-    monkeypatch.setattr(dash, "run_analysis", lambda *a, **k: calls.append(1) or real_run(*a, **k))
+    real_run = uploads.run_analysis
+    monkeypatch.setattr(uploads, "run_analysis", lambda *a, **k: calls.append(1) or real_run(*a, **k))
     inspect_demo(open_page(INSPECT), "real")  # a new session, same file
     assert calls == []
-    assert "Verdict:" in texts(at.success) + texts(at.error)
+    assert "Verdict:" in texts_of(at.success) + texts_of(at.error)
 
 
 def test_bad_upload_shows_its_message(app_env):
     at = open_page(INSPECT)
     at.file_uploader(key="upload").upload("evidence.mp4", b"this is not a video\n" * 50, "video/mp4").run()
     assert not at.exception
-    assert "Cannot analyse evidence.mp4: not a readable video" in texts(at.error)
-    assert "Errno" not in texts(at.error)
+    assert "Cannot analyse evidence.mp4: not a readable video" in texts_of(at.error)
+    assert "Errno" not in texts_of(at.error)
 
 
 def test_upload_above_the_limit_is_refused_with_a_message(app_env, monkeypatch):
-    monkeypatch.setattr(dash, "MAX_UPLOAD_MB", 1)
+    monkeypatch.setattr(uploads, "MAX_UPLOAD_MB", 1)
     at = open_page(INSPECT)
-    assert "Size limit: **1 MB**" in texts(at.caption)
+    assert "Size limit: **1 MB**" in texts_of(at.caption)
     at.file_uploader(key="upload").upload("big.mp4", b"\0" * (1024 * 1024 + 1), "video/mp4").run()
     assert not at.exception
-    assert "above the 1 MB upload limit" in texts(at.error)
+    assert "above the 1 MB upload limit" in texts_of(at.error)
 
 
 def test_upload_without_a_face_says_there_is_nothing_to_judge(app_env, bad_files):
@@ -246,23 +280,23 @@ def test_upload_without_a_face_says_there_is_nothing_to_judge(app_env, bad_files
     at.sidebar.slider(key="n_frames").set_value(4)
     at.file_uploader(key="upload").upload("noface.mp4", bad_files["noface"].read_bytes(), "video/mp4").run()
     assert not at.exception
-    assert "NO FACE" in texts(at.warning)
+    assert "NO FACE" in texts_of(at.warning)
 
 
 def test_uploaded_image_is_judged_like_a_one_frame_video(app_env, bad_files):
     at = open_page(INSPECT)
     at.file_uploader(key="upload").upload("face.png", bad_files["image"].read_bytes(), "image/png").run()
     assert not at.exception
-    assert "Verdict:" in texts(at.error) + texts(at.success) + texts(at.warning)
+    assert "Verdict:" in texts_of(at.error) + texts_of(at.success) + texts_of(at.warning)
     assert "face.png" in str(at.dataframe[0].value["value"].tolist())
 
 
 def test_inspect_without_model_shows_faces_and_features(monkeypatch, tmp_path, demo_folder):
-    monkeypatch.setenv(dash.MODEL_DIR_ENV, str(tmp_path / "nothing"))
+    monkeypatch.setenv(models.MODEL_DIR_ENV, str(tmp_path / "nothing"))
     monkeypatch.setenv(demo.DEMO_DIR_ENV, str(demo_folder))
     at = inspect_demo(open_page(INSPECT), "fake")
-    assert "No model found" in texts(at.info)
-    assert "UNSCORED" in texts(at.info)
+    assert "No model found" in texts_of(at.info)
+    assert "UNSCORED" in texts_of(at.info)
     assert len(at.get("plotly_chart")) == 1  # the feature family plot; no score, no explanation
     captions = [c for img in at.image for c in img.captions]
     assert captions and all(c.startswith("frame ") for c in captions)  # the face gallery, no scores
@@ -273,40 +307,40 @@ def test_inspect_without_model_shows_faces_and_features(monkeypatch, tmp_path, d
 def test_evaluation_slider_changes_far_and_frr(app_env):
     at = open_page(EVALUATION)
     assert not at.error
-    assert "APCER" in texts(at.markdown)  # the convention is spelled out
-    assert "ROC AUC 0.910, EER 19.0 %" in texts(at.caption) and "3 videos change" in texts(at.caption)
-    assert "trained on 32 sampled frames per video, evaluated at 16" in texts(at.caption)
-    assert dash.RATES_CAVEAT in texts(at.caption)  # where the rates stop holding
+    assert "APCER" in texts_of(at.markdown)  # the convention is spelled out
+    assert "ROC AUC 0.910, EER 19.0 %" in texts_of(at.caption) and "3 videos change" in texts_of(at.caption)
+    assert "trained on 32 sampled frames per video, evaluated at 16" in texts_of(at.caption)
+    assert texts.RATES_CAVEAT in texts_of(at.caption)  # where the rates stop holding
     assert len(at.get("plotly_chart")) >= 5  # confusion, FAR/FRR, ROC, DET, class balance
     far0, frr0 = metric(at, "FAR = APCER"), metric(at, "FRR = BPCER")
-    ev = dash.load_evaluation(app_env)
-    assert far0 == dash.fmt_pct(dash.operating_point(ev, 0.0)["far"])
+    ev = evaluation_store.load_evaluation(app_env)
+    assert far0 == texts.fmt_pct(evaluation_store.operating_point(ev, 0.0)["far"])
 
     at.slider(key="threshold").set_value(1.5).run()
     assert not at.exception
-    op = dash.operating_point(ev, 1.5)
-    assert metric(at, "FAR = APCER") == dash.fmt_pct(op["far"]) != far0
-    assert metric(at, "FRR = BPCER") == dash.fmt_pct(op["frr"]) != frr0
-    assert metric(at, "HTER") == dash.fmt_pct(op["hter"])
+    op = evaluation_store.operating_point(ev, 1.5)
+    assert metric(at, "FAR = APCER") == texts.fmt_pct(op["far"]) != far0
+    assert metric(at, "FRR = BPCER") == texts.fmt_pct(op["frr"]) != frr0
+    assert metric(at, "HTER") == texts.fmt_pct(op["hter"])
     assert {d.label for d in at.get("download_button")} >= {"Export this table (CSV)"}
 
 
 def test_evaluation_page_shows_the_re_encoded_copies_when_stored(monkeypatch, tmp_path, app_model, demo_folder):
-    monkeypatch.setenv(dash.MODEL_DIR_ENV, str(app_model))
+    monkeypatch.setenv(models.MODEL_DIR_ENV, str(app_model))
     at = open_page(EVALUATION)  # app_model has none: the page says so and where to look
-    assert "has no re-encoded copies" in texts(at.caption)
+    assert "has no re-encoded copies" in texts_of(at.caption)
     import shutil
 
     folder = tmp_path / "augmented"
     shutil.copytree(app_model, folder)
-    mpath = folder / dash.EVALUATION_DIR / "metrics.json"
+    mpath = folder / EVALUATION_DIR / "metrics.json"
     metrics = json.loads(mpath.read_text())
     metrics["degraded_copies"] = {
         "crf28": {"auc": 0.65, "eer": 0.38, "n": 125, "far": 0.42, "frr": 0.33,
                   "subsets": {"face_swap_vs_real_c23": {"auc": 0.68}}},
         "half": {"auc": 0.70, "eer": 0.35, "n": 125, "far": 0.33, "frr": 0.41, "subsets": {}}}
     mpath.write_text(json.dumps(metrics))
-    monkeypatch.setenv(dash.MODEL_DIR_ENV, str(folder))
+    monkeypatch.setenv(models.MODEL_DIR_ENV, str(folder))
     at = open_page(EVALUATION)
     assert not at.exception, at.exception
     tables = [d.value for d in at.dataframe if "Condition" in d.value.columns]
@@ -314,8 +348,8 @@ def test_evaluation_page_shows_the_re_encoded_copies_when_stored(monkeypatch, tm
     t = tables[0].set_index("Condition")
     assert t.loc["re-encoded, CRF 28", "AUC"] == 0.65 and t.loc["re-encoded, CRF 28", "Face swap c23 AUC"] == 0.68
     assert t.loc["half size, CRF 23", "FRR at fold thresholds"] == 0.41
-    assert "has no re-encoded copies" not in texts(at.caption)
-    assert dash.RATES_CAVEAT in texts(at.caption)  # the card says nothing of augmentation
+    assert "has no re-encoded copies" not in texts_of(at.caption)
+    assert texts.RATES_CAVEAT in texts_of(at.caption)  # the card says nothing of augmentation
 
     # a model trained with re-encoded copies: the caveat quotes what its card measured on them
     cpath = folder / "card.json"
@@ -326,17 +360,17 @@ def test_evaluation_page_shows_the_re_encoded_copies_when_stored(monkeypatch, tm
     cpath.write_text(json.dumps(card))
     at = open_page(EVALUATION)
     assert not at.exception, at.exception
-    caveat = dash.rates_caveat(card)
-    assert caveat != dash.RATES_CAVEAT and caveat in texts(at.caption)
+    caveat = texts.rates_caveat(card)
+    assert caveat != texts.RATES_CAVEAT and caveat in texts_of(at.caption)
     assert "0.65 (re-encoded, CRF 28), 0.70 (half size, CRF 23)" in caveat
     assert "against 0.90 on the original files" in caveat
 
 
 def test_evaluation_page_without_stored_evaluation(monkeypatch, tmp_path, demo_pair, demo_folder):
     folder = build_app_model(tmp_path / "bare", demo_pair, evaluation=False)
-    monkeypatch.setenv(dash.MODEL_DIR_ENV, str(folder))
+    monkeypatch.setenv(models.MODEL_DIR_ENV, str(folder))
     at = open_page(EVALUATION)
-    assert "No evaluation stored" in texts(at.info)
+    assert "No evaluation stored" in texts_of(at.info)
 
 
 # ----------------------------------------------------------------------------- Batch results
@@ -377,7 +411,7 @@ def test_batch_results_rank_filter_and_inspect(app_env, results_db, demo_pair):
     at.button(key="inspect").click().run()
     assert not at.exception
     assert at.radio(key="source").value == f"From batch results: {demo_pair[1]}"
-    assert "Verdict:" in texts(at.error) + texts(at.success)
+    assert "Verdict:" in texts_of(at.error) + texts_of(at.success)
 
 
 def test_batch_results_bad_file_shows_its_message(app_env, tmp_path):
@@ -386,17 +420,17 @@ def test_batch_results_bad_file_shows_its_message(app_env, tmp_path):
     at = open_page(BATCH)
     at.text_input(key="results_path").input(str(bad)).run()
     assert not at.exception
-    assert "cannot read batch results from nope.db" in texts(at.error)
+    assert "cannot read batch results from nope.db" in texts_of(at.error)
 
 
 # ----------------------------------------------------------------------------- helpers
 
 def test_max_upload_size_comes_from_the_streamlit_config(tmp_path):
-    assert dash.max_upload_mb() == 500 == dash.MAX_UPLOAD_MB
+    assert uploads.max_upload_mb() == 500 == uploads.MAX_UPLOAD_MB
     cfg = tmp_path / "config.toml"
     cfg.write_text("[server]\nmaxUploadSize = 42\n")
-    assert dash.max_upload_mb(cfg) == 42
-    assert dash.max_upload_mb(tmp_path / "missing.toml") == dash.DEFAULT_MAX_UPLOAD_MB
+    assert uploads.max_upload_mb(cfg) == 42
+    assert uploads.max_upload_mb(tmp_path / "missing.toml") == uploads.DEFAULT_MAX_UPLOAD_MB
 
 
 @pytest.mark.parametrize("name,size,message", [
@@ -405,17 +439,17 @@ def test_max_upload_size_comes_from_the_streamlit_config(tmp_path):
     ("notes.txt", 10, "not a supported file type"),
 ])
 def test_check_upload_refuses_with_a_clear_message(name, size, message):
-    with pytest.raises(dash.UploadError, match=message):
-        dash.check_upload(name, size, limit_mb=2)
+    with pytest.raises(uploads.UploadError, match=message):
+        uploads.check_upload(name, size, limit_mb=2)
 
 
 def test_check_upload_accepts_a_normal_file():
-    dash.check_upload("Clip.MOV", 2 * 1024 * 1024, limit_mb=2)
+    uploads.check_upload("Clip.MOV", 2 * 1024 * 1024, limit_mb=2)
 
 
 def test_uploaded_bytes_are_analysed_in_a_temp_copy_then_deleted(demo_pair):
-    src = dash.Source("my clip (1).mp4", demo_pair[1].read_bytes())
-    with dash.materialize(src) as path:
+    src = uploads.Source("my clip (1).mp4", demo_pair[1].read_bytes())
+    with uploads.materialize(src) as path:
         assert path.name == "my_clip_1.mp4" and path.read_bytes() == src.data
     assert not path.exists() and not path.parent.exists()
 
@@ -424,16 +458,16 @@ def test_run_analysis_of_garbage_raises_video_error():
     from detector.video import VideoError
 
     with pytest.raises(VideoError):
-        dash.run_analysis(dash.Source("x.mp4", b"garbage" * 100), None, 4)
-    with pytest.raises(dash.UploadError, match="not found"):
-        dash.run_analysis(dash.Source.from_path("/nonexistent/clip.mp4"), None, 4)
+        uploads.run_analysis(uploads.Source("x.mp4", b"garbage" * 100), None, 4)
+    with pytest.raises(uploads.UploadError, match="not found"):
+        uploads.run_analysis(uploads.Source.from_path("/nonexistent/clip.mp4"), None, 4)
 
 
 def test_run_analysis_keeps_the_uploaded_name(demo_pair):
-    a = dash.run_analysis(dash.Source("suspect.mp4", demo_pair[0].read_bytes()), None, 3)
+    a = uploads.run_analysis(uploads.Source("suspect.mp4", demo_pair[0].read_bytes()), None, 3)
     assert a.info.name == a.info.path == "suspect.mp4"
     assert a.verdict == "unscored" and a.tracks and a.tracks[0].thumbnails
-    same = dash.relabel(a, dash.Source("other.mp4", b"x"))
+    same = uploads.relabel(a, uploads.Source("other.mp4", b"x"))
     assert same.info.name == "other.mp4" and a.info.name == "suspect.mp4"
 
 
@@ -442,53 +476,69 @@ def test_explanation_sums_contributions_by_family(app_model, demo_pair):
     from detector.model import load_model
 
     model = load_model(app_model)
-    a = dash.run_analysis(dash.Source.from_path(demo_pair[1]), model, N_FRAMES)
-    fam = dash.family_contributions(model, dash.scoring_track(a).features)
+    a = uploads.run_analysis(uploads.Source.from_path(demo_pair[1]), model, N_FRAMES)
+    fam = explain.family_contributions(model, video_view.scoring_track(a).features)
     assert set(fam) <= set(FAMILIES) and len(fam) == len(FAMILIES)
-    per_col = model.contributions(dash.scoring_track(a).features)
+    per_col = model.contributions(video_view.scoring_track(a).features)
     assert sum(fam.values()) == pytest.approx(sum(per_col.values()))
-    text = dash.explanation_text(fam)
+    text = explain.explanation_text(fam)
     assert "Towards **fake**" in text and "Towards **genuine**" in text
-    assert set(dash.driving_frames(a)) <= set(a.table["frame"])
-    assert len(dash.family_figure(a, "noise", model).data) == 4  # the noise family's columns
+    assert set(video_view.driving_frames(a)) <= set(a.table["frame"])
+    assert len(figures.family_figure(a, "noise", model).data) == 4  # the noise family's columns
+
+
+def test_the_scoring_track_is_the_one_the_analysis_recorded(app_model, two_face_video):
+    """The explanation, the highlighted frames and the report follow the track whose score is
+    the video's (Analysis.decisive_track), not a search for a track with that score."""
+    from dataclasses import replace
+
+    from detector.model import load_model
+
+    a = uploads.run_analysis(uploads.Source.from_path(two_face_video), load_model(app_model), 6)
+    assert len(a.tracks) == 2 and a.decisive_track is not None
+    assert video_view.scoring_track(a).track_id == a.decisive_track and a.decisive.score == a.score
+    other = next(t for t in a.tracks if t.track_id != a.decisive_track)
+    assert video_view.scoring_track(replace(a, decisive_track=other.track_id)) is other
+    unscored = replace(a, decisive_track=None)
+    assert video_view.scoring_track(unscored) is a.main_track
 
 
 def test_evaluation_figures_and_tables(app_model):
-    ev = dash.load_evaluation(app_model)
-    det = dash.det_figure(ev, 0.0)
+    ev = evaluation_store.load_evaluation(app_model)
+    det = figures.det_figure(ev, 0.0)
     assert det.layout.xaxis.type == "log" and det.layout.yaxis.type == "log"
-    assert len(dash.roc_figure(ev, 0.0).data) == 3
-    summary = dash.overall_summary(ev)
+    assert len(figures.roc_figure(ev, 0.0).data) == 3
+    summary = evaluation_store.overall_summary(ev)
     assert summary["auc_ci"] == [0.85, 0.95] and summary["auc_ci_source"] == "stored"
-    attacks, genuine = dash.method_tables(ev, 0.0)
+    attacks, genuine = evaluation_store.method_tables(ev, 0.0)
     assert list(attacks["method"]) == ["Deepfakes", "FaceSwap", "NeuralTextures"]
     assert list(genuine["method"]) == ["original"]
-    comp = dash.breakdown_table(ev, 0.0, "compression")
+    comp = evaluation_store.breakdown_table(ev, 0.0, "compression")
     assert set(comp["compression"]) == {"c23", "c40"} and (comp["genuine"] == 20).all()
-    assert dash.frame_level_summary(ev)["n_frames"] == 3 * len(ev.scores)
+    assert evaluation_store.frame_level_summary(ev)["n_frames"] == 3 * len(ev.scores)
 
 
 def test_stored_evaluation_problems_are_clear_errors(tmp_path):
-    assert dash.load_evaluation(tmp_path) is None
-    ev = tmp_path / dash.EVALUATION_DIR
+    assert evaluation_store.load_evaluation(tmp_path) is None
+    ev = tmp_path / EVALUATION_DIR
     ev.mkdir()
     (ev / "scores.csv").write_text("path,label,score\na,real,0.1\nb,real,0.2\n")
-    with pytest.raises(dash.EvaluationError, match="both real and fake"):
-        dash.load_evaluation(tmp_path)
+    with pytest.raises(evaluation_store.EvaluationError, match="both real and fake"):
+        evaluation_store.load_evaluation(tmp_path)
 
 
 def test_results_csv_is_read_and_ranked(tmp_path):
     csv = tmp_path / "results.csv"
     pd.DataFrame({"path": ["a.mp4", "b.mp4", "c.mp4"], "verdict": ["real", "fake", None],
                   "score": [-1.0, 2.0, None], "error": [None, None, "unreadable"]}).to_csv(csv, index=False)
-    df = dash.load_results(csv)
+    df = batch.load_results(csv)
     assert list(df["verdict"]) == ["real", "fake", "error"]
-    ranked = dash.rank_suspects(df)
+    ranked = batch.rank_suspects(df)
     assert list(ranked["path"]) == ["b.mp4", "a.mp4", "c.mp4"] and list(ranked["rank"]) == [1, 2, 3]
-    with pytest.raises(dash.ResultsError, match="no 'path' column"):
-        dash.normalise_results(pd.DataFrame({"x": [1]}))
-    with pytest.raises(dash.ResultsError, match="no results file"):
-        dash.load_results(tmp_path / "missing.db")
+    with pytest.raises(batch.ResultsError, match="no 'path' column"):
+        batch.normalise_results(pd.DataFrame({"x": [1]}))
+    with pytest.raises(batch.ResultsError, match="no results file"):
+        batch.load_results(tmp_path / "missing.db")
 
 
 def test_demo_clips_are_reused_from_the_demo_folder(tmp_path, demo_pair, monkeypatch):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from detector import dashboard as dash
+from detector.dashboard import models
 from detector import demo
 from test_app import ROOT, build_app_model
 
@@ -61,7 +61,7 @@ def server(tmp_path_factory, demo_pair):
     _require_browser()
     model = build_app_model(tmp_path_factory.getbasetemp() / "app-model", demo_pair)
     port = _free_port()
-    env = {**os.environ, dash.MODEL_DIR_ENV: str(model), demo.DEMO_DIR_ENV: str(demo_pair[0].parent),
+    env = {**os.environ, models.MODEL_DIR_ENV: str(model), demo.DEMO_DIR_ENV: str(demo_pair[0].parent),
            "OMP_NUM_THREADS": "1"}
     log = tmp_path_factory.mktemp("streamlit") / "server.log"
     with open(log, "wb") as out:

@@ -24,6 +24,15 @@ def test_inspect_json_shape(demo_pair, capsys):
     assert out["tracks"][0]["n_faces"] == 6
 
 
+def test_inspect_json_names_the_track_that_decided_the_score(two_face_video, capsys):
+    """Two people: the video's score is the higher track score, and the JSON says whose."""
+    assert main(["inspect", str(two_face_video), "--json", "--frames", "6", "--no-features"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    tracks = {t["track_id"]: t for t in out["tracks"]}
+    assert len(tracks) == 2 and out["decisive_track"] in tracks
+    assert tracks[out["decisive_track"]]["score"] == out["score"] == max(t["score"] for t in tracks.values())
+
+
 def test_inspect_all_features_gives_every_family_and_the_same_score(demo_pair, capsys):
     from detector.features import FAMILIES, family_of
 
@@ -59,6 +68,7 @@ def test_no_face_video_gives_no_face_verdict(bad_files, capsys):
     assert main(["inspect", str(bad_files["noface"]), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["verdict"] == "no-face" and out["tracks"] == []
+    assert out["decisive_track"] is None
 
 
 def test_image_input(bad_files, capsys):

@@ -8,7 +8,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from detector import dashboard as dash
+from detector.dashboard import evaluation_store, texts, uploads
+from detector.evaluation import CONVENTION
 from detector.report import case_report_html, nice_ticks, report_filename, svg_line_chart
 from test_app import N_FRAMES, build_app_model
 
@@ -41,9 +42,9 @@ def scored(tmp_path_factory, demo_pair):
     from detector.model import load_model
 
     model = load_model(build_app_model(tmp_path_factory.getbasetemp() / "app-model", demo_pair))
-    a = dash.run_analysis(dash.Source.from_path(demo_pair[1]), model, N_FRAMES)
-    ev = dash.load_evaluation(model.path)
-    rates = {**dash.operating_point(ev, model.threshold), **dash.overall_summary(ev)}
+    a = uploads.run_analysis(uploads.Source.from_path(demo_pair[1]), model, N_FRAMES)
+    ev = evaluation_store.load_evaluation(model.path)
+    rates = {**evaluation_store.operating_point(ev, model.threshold), **evaluation_store.overall_summary(ev)}
     return a, model, rates
 
 
@@ -54,8 +55,9 @@ def test_report_has_everything_the_case_needs(scored):
     text = " ".join(doc.text)
     for needle in (a.info.name, a.info.sha256, f"{a.info.size_bytes:,} bytes", "mov / h264", "testmodel", "0.0-test",
                    "Verdict:", f"{a.score:+.3f}", "threshold +0.000", "FAR = APCER", "FRR = BPCER",
-                   dash.fmt_pct(rates["far"]), dash.fmt_pct(rates["frr"]), a.analysed_at, "not proof",
-                   "report generated at", "Per-frame score", dash.RATES_CAVEAT):
+                   texts.fmt_pct(rates["far"]), texts.fmt_pct(rates["frr"]), a.analysed_at, "not proof",
+                   "report generated at", "Per-frame score", texts.RATES_CAVEAT,
+                   *(line.removeprefix("- ") for line in CONVENTION.splitlines())):
         assert needle in text, needle
     images = [attrs for tag, attrs in doc.tags if tag == "img"]
     assert len(images) == sum(len(t.thumbnails) for t in a.tracks)
@@ -66,7 +68,7 @@ def test_report_has_everything_the_case_needs(scored):
     card = {**model.card, "augmentation": {"n_copies": 2},
             "metrics": {"video": {"auc": 0.87}, "degraded_copies": {"crf28": {"auc": 0.69}}}}
     text = " ".join(parse(case_report_html(a, card, rates, model=model)).text)
-    assert dash.rates_caveat(card) in text and dash.RATES_CAVEAT not in text
+    assert texts.rates_caveat(card) in text and texts.RATES_CAVEAT not in text
 
 
 def test_report_is_self_contained(scored):
@@ -90,7 +92,7 @@ def test_report_escapes_the_file_name(scored):
 
 
 def test_report_without_model_or_evaluation(demo_pair):
-    a = dash.run_analysis(dash.Source.from_path(demo_pair[0]), None, 3)
+    a = uploads.run_analysis(uploads.Source.from_path(demo_pair[0]), None, 3)
     html = case_report_html(a, None, None)
     text = " ".join(parse(html).text)
     assert "UNSCORED" in text and "No model was loaded" in text

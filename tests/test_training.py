@@ -100,7 +100,7 @@ def test_extract_is_resumable_and_records_failures(tmp_path, demo_pair, bad_file
 def test_fused_model_saves_loads_and_explains(tmp_path):
     """--fusion: per-family SVMs averaged; the skops file loads (allow-listed type), the
     model reports the families it reads, and the explanation covers only those."""
-    from detector.dashboard import column_contributions
+    from detector.dashboard.explain import column_contributions
     from detector.training import FamilyFusion
 
     d = _features_dir(tmp_path)
@@ -320,7 +320,7 @@ def test_train_cli_compact_search_scales_robustly_keeps_every_column_and_says_so
     from sklearn.preprocessing import RobustScaler
 
     from detector.cli import main
-    from detector.dashboard import column_contributions, scaler_reference
+    from detector.dashboard.explain import column_contributions, scaler_reference
     from detector.training import make_pipeline, param_grid
 
     grid = param_grid(30, columns=[f"block_c{i}__mean" for i in range(30)], search="compact")
@@ -338,7 +338,7 @@ def test_train_cli_compact_search_scales_robustly_keeps_every_column_and_says_so
     assert m.card["parameters"]["select__k"] == "all"
     assert "--search compact" in m.card["command"] and "inner search: `compact`" in (tmp_path / "c" / "CARD.md").read_text()
     assert m.card["metrics"]["video"]["auc"] > 0.8
-    from detector.dashboard import card_summary
+    from detector.dashboard.models import card_summary
 
     assert card_summary(m.card).set_index("item").loc["inner search", "value"].startswith("`compact` (median / IQR")
     v = pd.read_parquet(d / "videos.parquet")

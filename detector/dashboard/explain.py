@@ -1,0 +1,133 @@
+"""Why a video got its score: per-column and per-family contributions of the features,
+and feature values standardised against the training data."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from ..analysis import Analysis
+from ..features import family_of, feature_columns
+from ..model import DetectorModel, ModelError
+from .texts import FAMILY_LABELS
+
+log = logging.getLogger(__name__)
+
+
+def column_contributions(model: DetectorModel, features: dict[str, float]) -> dict[str, float]:
+    """Per-column score changes (:meth:`DetectorModel.contributions`) against the training
+    mean of each column the pipeline's scaler sees; ``{}`` when the model cannot explain.
+
+    The reference is passed explicitly so pipelines that drop columns before scaling
+    (e.g. a statistic selector) still get one value per input column: a dropped
+    column keeps its own value, so its contribution is 0.
+    """
+    ref = scaler_reference(model)
+    reference = None
+    if ref:
+        reference = np.array([ref[c][0] if c in ref else float(features.get(c, np.nan)) for c in model.columns])
+    try:
+        contrib = model.contributions(features, reference=reference)
+    except (ModelError, ValueError, IndexError, TypeError) as e:
+        log.warning("no explanation for model %s: %s", model.name, e)
+        return {}
+    return {c: (float(v) if np.isfinite(v) else 0.0) for c, v in contrib.items()}
+
+
+def family_contributions(model: DetectorModel, features: dict[str, float]) -> dict[str, float]:
+    """Score change per feature family (sum of per-column contributions), largest push first.
+
+    Positive = pushed the score towards fake.  Exact for a linear SVM, a local
+    sensitivity (one column at a time) for an RBF kernel.
+    """
+    out: dict[str, float] = {}
+    for col, v in column_contributions(model, features).items():
+        fam = family_of(col)
+        out[fam] = out.get(fam, 0.0) + v
+    return dict(sorted(out.items(), key=lambda kv: -abs(kv[1])))
+
+
+def top_feature_contributions(model: DetectorModel, features: dict[str, float], k: int = 10) -> pd.DataFrame:
+    """The ``k`` columns that moved the score most: feature, family, value, score change."""
+    rows = [{"feature": c, "family": FAMILY_LABELS.get(family_of(c), family_of(c)),
+             "value": round(float(features.get(c, np.nan)), 4), "score change": round(v, 4)}
+            for c, v in column_contributions(model, features).items()]
+    df = pd.DataFrame(rows, columns=["feature", "family", "value", "score change"])
+    return df.reindex(df["score change"].abs().sort_values(ascending=False).index).head(k).reset_index(drop=True)
+
+
+def explanation_text(contrib: dict[str, float], share: float = 0.1) -> str:
+    """One paragraph naming the families that pushed the score up (towards fake) and down."""
+    if not contrib:
+        return "No explanation available."
+    biggest = max(abs(v) for v in contrib.values()) or 1.0
+    keep = {f: v for f, v in contrib.items() if abs(v) >= share * biggest and abs(v) > 1e-9}
+    up = [f"{FAMILY_LABELS.get(f, f)} ({v:+.3f})" for f, v in keep.items() if v > 0]
+    down = [f"{FAMILY_LABELS.get(f, f)} ({v:+.3f})" for f, v in keep.items() if v < 0]
+    parts = ["Towards **fake**: " + (", ".join(up) if up else "no family stands out") + ".",
+             "Towards **genuine**: " + (", ".join(down) if down else "no family stands out") + "."]
+    unused = [FAMILY_LABELS.get(f, f) for f, v in contrib.items() if abs(v) <= 1e-12]
+    if unused:
+        parts.append("No effect on this model's score: " + ", ".join(unused) + ".")
+    return " ".join(parts)
+
+
+def scaler_reference(model: DetectorModel | None) -> dict[str, tuple[float, float]]:
+    """{model column: (centre, scale)} of the pipeline's scaler (empty when it has none).
+
+    Column names are followed through steps that keep a subset of columns before the
+    scaler (a fitted ``keep_`` index array or a ``get_support()`` mask).
+    """
+    if model is None:
+        return {}
+    members = getattr(model.pipeline, "estimators_", None)
+    if members is not None:  # a fused model: each member pipeline scales its own columns
+        out: dict[str, tuple[float, float]] = {}
+        for m in members:
+            out.update(_pipeline_scaler_reference(m, list(model.columns)))
+        return out
+    return _pipeline_scaler_reference(model.pipeline, list(model.columns))
+
+
+def _pipeline_scaler_reference(pipeline, names: list[str]) -> dict[str, tuple[float, float]]:
+    for _, step in getattr(pipeline, "steps", []):
+        centre = getattr(step, "mean_", None)
+        if centre is None:
+            centre = getattr(step, "center_", None)
+        scale = getattr(step, "scale_", None)
+        if centre is not None and scale is not None:
+            if len(centre) != len(names):
+                return {}
+            return {c: (float(m), float(s) if s else 1.0) for c, m, s in zip(names, centre, scale)}
+        keep = getattr(step, "keep_", None)
+        if keep is not None:
+            names = [names[i] for i in np.asarray(keep, dtype=int)]
+        elif hasattr(step, "get_support"):
+            try:
+                names = [n for n, k in zip(names, step.get_support()) if k]
+            except Exception:  # not fitted the usual way: give up on standardising
+                return {}
+    return {}
+
+
+def family_frame_table(a: Analysis, family: str, model: DetectorModel | None = None,
+                       track_id: int | None = None) -> tuple[pd.DataFrame, bool]:
+    """Per-frame values of one family's columns for a track, long format
+    (frame, time_s, feature, value), standardised against the training data when the
+    model has a scaler (``True`` as second item): minus the scaler's centre, divided by its
+    scale (mean and sd for ``StandardScaler``, median and inter-quartile range for
+    ``RobustScaler``)."""
+    if not len(a.table):
+        return pd.DataFrame(columns=["frame", "time_s", "feature", "value"]), False
+    t = a.table if track_id is None else a.table[a.table["track_id"] == track_id]
+    cols = [c for c in feature_columns(t) if family_of(c) == family]
+    ref = scaler_reference(model)
+    standardised = bool(ref) and all(f"{c}__mean" in ref for c in cols)
+    long = t.sort_values("frame").melt(id_vars=["frame", "time_s"], value_vars=cols, var_name="feature")
+    if standardised:
+        centre = long["feature"].map(lambda c: ref[f"{c}__mean"][0])
+        scale = long["feature"].map(lambda c: ref[f"{c}__mean"][1])
+        long["value"] = (long["value"].astype(float) - centre) / scale
+    return long, standardised

@@ -1,0 +1,129 @@
+"""What the dashboard and the case report say: fixed texts, labels and number formats.
+
+The error-rate convention is not here: it is :data:`detector.evaluation.CONVENTION`, the
+one definition, also stored in every ``metrics.json``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from ..analysis import Analysis
+
+__all__ = ["DISCLAIMER", "RATES_CAVEAT", "DEGRADED_LABELS", "FAMILY_LABELS", "degraded_aucs", "rates_caveat",
+           "verdict_headline", "highlight_note", "fmt_score", "fmt_pct", "human_size", "clean_message",
+           "flat_text"]
+
+DISCLAIMER = ("The verdict is a statistical indication for a trained examiner, not proof: "
+              "it must be weighed with the provenance of the file and other evidence.")
+#: Where the stored error rates stop holding (README, robustness: re-encoded copies of the
+#: test videos let most fakes pass).  Quoted under the error rates of the case report.
+RATES_CAVEAT = ("These rates hold for videos like the training data, compressed once after the "
+                "manipulation. A video re-encoded or downscaled afterwards (as platforms do on upload) "
+                "loses much of the compression trace the model reads: fakes then pass as genuine far more "
+                "often, so a genuine verdict on such a file means little.")
+#: How the degraded-copy conditions of ``train --augment`` are named.
+DEGRADED_LABELS = {"crf28": "re-encoded, CRF 28", "crf35": "re-encoded, CRF 35", "half": "half size, CRF 23"}
+#: How the feature families of :mod:`detector.features` are named.
+FAMILY_LABELS = {
+    "hf": "High-frequency energy",
+    "spec": "Block spectrum",
+    "noise": "Noise residual",
+    "grad": "Gradients / blending edge",
+    "lbp": "LBP texture",
+    "block": "Compression blockiness",
+    "color": "Colour mismatch",
+    "iqm": "Image quality (absolute)",
+    "flick": "Temporal flicker",
+}
+
+
+def degraded_aucs(metrics: dict | None) -> list[tuple[str, float]]:
+    """``[(condition label, AUC)]`` of the re-encoded copies in a card's or a stored
+    evaluation's metrics (``degraded_copies``), in stored order; ``[]`` when there are none."""
+    degraded = (metrics or {}).get("degraded_copies") or {}
+    return [(DEGRADED_LABELS.get(c, c), float(d["auc"])) for c, d in degraded.items()
+            if isinstance(d, dict) and isinstance(d.get("auc"), (int, float))]
+
+
+def rates_caveat(card: dict | None) -> str:
+    """Where the stored error rates stop holding, for this model.
+
+    :data:`RATES_CAVEAT` for a model trained on the original files only; for one whose
+    training parts held re-encoded copies too (``train --augment``), the AUCs its card
+    measured on re-encoded copies of the held-out videos, against the original files."""
+    metrics = (card or {}).get("metrics") or {}
+    aucs = degraded_aucs(metrics)
+    if not (card or {}).get("augmentation") or not aucs:
+        return RATES_CAVEAT
+    original = (metrics.get("video") or {}).get("auc")
+    measured = ", ".join(f"{a:.2f} ({name})" for name, a in aucs)
+    return ("This model was trained on re-encoded copies of its training videos as well. On re-encoded "
+            f"copies of the held-out videos it reached AUC {measured}"
+            + (f", against {original:.2f} on the original files" if original is not None else "")
+            + ": the rates above hold for files compressed once after the manipulation, and a re-encoded "
+              "or downscaled file is still judged much less reliably.")
+
+
+def verdict_headline(a: Analysis) -> tuple[str, str]:
+    """(text, kind) for the verdict banner; kind is error / success / warning / info."""
+    if a.verdict == "fake":
+        return (f"Verdict: FAKE — signs of face manipulation (score {fmt_score(a.score)} "
+                f"≥ threshold {fmt_score(a.threshold)})", "error")
+    if a.verdict == "real":
+        return (f"Verdict: REAL — no sign of face manipulation found (score {fmt_score(a.score)} "
+                f"< threshold {fmt_score(a.threshold)})", "success")
+    if a.verdict == "no-face":
+        return ("Verdict: NO FACE — no face was found in the sampled frames, so there is nothing to judge. "
+                "Try more frames, or a file where a face is visible.", "warning")
+    return ("Verdict: UNSCORED — no model is loaded; faces and artifact features are shown, but no score.",
+            "info")
+
+
+def highlight_note(a: Analysis) -> str:
+    """What the highlighted frames are, for captions (depends on the verdict)."""
+    if a.verdict == "fake":
+        return "the frames with the highest per-frame scores, the ones that drove the score towards fake"
+    return ("the frames with the highest per-frame scores, the most fake-looking ones "
+            "(the video as a whole was not judged fake)")
+
+
+def fmt_score(v) -> str:
+    """A decision score with its sign, ``+0.123`` ('—' when missing)."""
+    return "—" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{float(v):+.3f}"
+
+
+def fmt_pct(v) -> str:
+    """A rate in [0, 1] as a percentage, ``12.3 %`` ('—' when missing)."""
+    return "—" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{100 * float(v):.1f} %"
+
+
+def human_size(n: int | float | None) -> str:
+    """1536 -> '1.5 KB' (binary multiples, as Streamlit counts its upload limit)."""
+    if n is None or (isinstance(n, float) and math.isnan(n)):
+        return "—"
+    n = float(n)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{int(n)} bytes" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
+
+
+def clean_message(error: BaseException | str) -> str:
+    """An error's one-line message without low-level noise such as ``[Errno 1094995529]``."""
+    text = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    return re.sub(r"\[Errno -?\d+\]\s*", "", text)
+
+
+def flat_text(value, depth: int = 0) -> str:
+    """A nested dict/list as one readable line (``real: 10, fake: 40``), never raw JSON."""
+    if isinstance(value, dict):
+        inner = ", ".join(f"{k}: {flat_text(v, depth + 1)}" for k, v in value.items())
+        return f"({inner})" if depth else inner
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(flat_text(v, depth + 1) for v in value) + "]"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
