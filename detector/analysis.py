@@ -173,7 +173,8 @@ def analyze(path, model: DetectorModel | None = None, n_frames: int = DEFAULT_FR
     t = time.perf_counter()
     verdict, score, threshold, msum, decisive = ("no-face" if not tracks else "unscored"), None, None, None, None
     if model is not None:
-        threshold, msum = float(model.threshold), {"name": model.name, "version": model.version}
+        threshold, msum = float(model.threshold), {"name": model.name, "version": model.version,
+                                                     "sha256": model.sha256, "shipped": model.shipped}
         decisive = _score_tracks(model, table, tracks, len(s.indices))
         if decisive is not None:
             score = decisive.score

@@ -61,7 +61,9 @@ def cmd_inspect(args) -> int:
     if a.model is None:
         print("model:     none loaded (faces and features only)")
     else:
-        print(f"model:     {a.model['name']} v{a.model['version']}, threshold {a.threshold:+.3f}")
+        origin = "shipped" if a.model.get("shipped") else "NOT a shipped model: check its SHA-256 with its sender"
+        print(f"model:     {a.model['name']} v{a.model['version']}, threshold {a.threshold:+.3f}, "
+              f"sha256 {a.model.get('sha256', '')[:16]}... ({origin})")
     sc = "" if a.score is None else f" (score {a.score:+.3f})"
     print(f"verdict:   {a.verdict.upper()}{sc}")
     t = a.timings

@@ -129,6 +129,7 @@ def sidebar_model_box(model: DetectorModel | None, message: str | None, folder: 
             st.caption("No model loaded: faces and features only.")
         else:
             st.caption(f"{model.name} · version {model.version} · threshold {model.threshold:+.3f}")
+            st.caption(models.provenance_text(model))
         st.caption(f"Folder: `{folder}`")
 
 

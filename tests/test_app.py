@@ -170,12 +170,14 @@ def test_sidebar_model_picker_switches_model_on_every_page(app_env):
     picker = at.sidebar.selectbox(key="_model_picker")
     shipped = str(DEFAULT_MODEL_DIR)
     assert picker.value == str(app_env) and models.model_choice_label(shipped) in picker.options
+    assert "Not a shipped model" in texts_of(at.sidebar.caption)  # the test model's fingerprint is unknown
     picker.set_value(shipped).run()
     assert not at.exception, at.exception
     assert metric(at, "Model") == "default"
     at.switch_page("pages/2_Evaluation.py").run()
     assert not at.exception, at.exception
     assert "default · version" in texts_of(at.sidebar.caption)
+    assert "Shipped model · SHA-256" in texts_of(at.sidebar.caption)
 
 
 def test_model_choices_list_card_folders_after_the_current_one(monkeypatch, tmp_path, app_model):

@@ -83,6 +83,14 @@ def load_model_safe(folder: str | os.PathLike) -> tuple[DetectorModel | None, st
         return None, f"The model at `{folder}` could not be loaded: {e}"
 
 
+def provenance_text(model: DetectorModel) -> str:
+    """Whether the model is one shipped with this code (by the SHA-256 of its model file)."""
+    if model.shipped:
+        return f"Shipped model · SHA-256 `{model.sha256[:16]}…`"
+    return (f"⚠ Not a shipped model · SHA-256 `{model.sha256[:16]}…`: compare the full hash of its "
+            "`model.skops` with the one its sender gave you.")
+
+
 def model_key(model: DetectorModel | None) -> str:
     """Identifies a model in analysis cache keys."""
     if model is None:
