@@ -39,6 +39,7 @@ import pandas as pd
 
 __all__ = [
     "STANDARD_COLUMNS",
+    "LABEL_COLUMNS",
     "VIDEO_EXTENSIONS",
     "ManifestProblem",
     "normalize_label",
@@ -54,7 +55,11 @@ __all__ = [
     "build_manifest",
 ]
 
-STANDARD_COLUMNS = ["path", "label", "group", "method", "compression", "dataset"]
+#: What a manifest says about a video besides its path; a video made from another (a
+#: re-encoded copy) takes these from its source.
+LABEL_COLUMNS = ["label", "group", "method", "compression", "dataset"]
+#: The columns of a manifest, in order; tables of videos (features, scores) carry those a manifest has.
+STANDARD_COLUMNS = ["path", *LABEL_COLUMNS]
 VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"})
 
 _REAL_LABELS = {"real", "0", "genuine", "original", "bonafide", "bona fide", "bona-fide"}
