@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from detector import training
+from detector import crossval, training
 from detector.datasets import read_manifest
 from detector.degrade import CONDITIONS, copy_path, degrade_frame, degraded_features, make_degraded
 from detector.extraction import extract, load_features
@@ -77,14 +77,14 @@ def test_nested_cv_trains_on_copies_of_training_videos_only(tmp_path, monkeypatc
     cols = ["hf_inner_outer__mean", "noise_inner_outer__mean", "block_inner__mean"]
     copies = _copies(videos)
     seen = []
-    real_choose = training._choose
+    real_choose = crossval._choose
 
     def spy(x, y, groups, *a, **kw):
         seen.append((len(x), set(groups), y.copy()))
         return real_choose(x, y, groups, *a, **kw)
 
-    monkeypatch.setattr(training, "_choose", spy)
-    cv = training.nested_cv(videos, cols, n_outer=4, n_inner=3, quick=True, log=lambda *a: None, augment=copies)
+    monkeypatch.setattr(crossval, "_choose", spy)
+    cv = crossval.nested_cv(videos, cols, n_outer=4, n_inner=3, quick=True, log=lambda *a: None, augment=copies)
     s = cv.scores
     assert len(s) == len(videos) and s["score"].notna().all()  # scores of the originals only
     assert len(seen) == 4
@@ -103,13 +103,13 @@ def test_nested_cv_trains_on_copies_of_training_videos_only(tmp_path, monkeypatc
         assert y.mean() == pytest.approx(ev_fake_share(videos[videos["group"].isin(train_groups)]))
     # the final model trains on everything
     seen.clear()
-    training.fit_final(videos, cols, n_inner=3, quick=True, augment=copies)
+    crossval.fit_final(videos, cols, n_inner=3, quick=True, augment=copies)
     assert seen[0][0] == 3 * len(videos)
     with pytest.raises(ValueError, match="source_path"):
-        training.nested_cv(videos, cols, n_outer=4, n_inner=3, quick=True, log=lambda *a: None,
+        crossval.nested_cv(videos, cols, n_outer=4, n_inner=3, quick=True, log=lambda *a: None,
                            augment=copies.drop(columns=["source_path"]))
     with pytest.raises(ValueError, match="abs_path"):
-        training.nested_cv(videos.drop(columns=["abs_path"]), cols, n_outer=4, n_inner=3, quick=True,
+        crossval.nested_cv(videos.drop(columns=["abs_path"]), cols, n_outer=4, n_inner=3, quick=True,
                            log=lambda *a: None, augment=copies)
 
 
