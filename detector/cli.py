@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import json
 import os
+import sqlite3
 import sys
 import warnings
 from pathlib import Path
@@ -23,6 +24,9 @@ from .extraction import extract
 from .features import FAMILIES
 from .quiet import quiet_stderr
 from .search import SEARCH_CHOICES
+from .scan import (DEFAULT_MAX_MEMORY_MB, DEFAULT_TASKS_PER_WORKER, ScanError, ScanLockedError, export, report_text,
+                   scan)
+from .video import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 
 
 def _load_model_or_none(path: str | None, quiet: bool = False):
@@ -132,6 +136,93 @@ def cmd_evaluate(args) -> int:
     print(f"{o.get('n')} videos: AUC {o.get('auc')}, EER {o.get('eer')}; FAR/FRR at threshold "
           f"{r['threshold']:+.4f}: {o['metrics'].get('far')} / {o['metrics'].get('frr')} -> {args.out}")
     return 0
+def cmd_scan(args) -> int:
+    model = _load_model_or_none(args.model, quiet=False)
+    command = "deepfake-detector " + " ".join(sys.argv[1:]) if sys.argv and sys.argv[0] else "scan"
+    try:
+        s = scan(args.inputs, args.out, model=model, n_frames=args.frames, workers=args.workers,
+                 scheduler=args.scheduler, retry_failed=args.retry_failed, verify_hash=args.verify_hash,
+                 timeout_s=args.timeout, max_memory_mb=args.max_memory, tasks_per_worker=args.tasks_per_worker,
+                 progress=not args.no_progress, command=command)
+    except (ScanError, ScanLockedError, sqlite3.Error) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"scanned {s.line()}", file=sys.stderr)
+    if s.total == 0:
+        print("error: no video or image files found in the inputs", file=sys.stderr)
+        return 1
+    if args.top:
+        print(report_text(args.out, top=args.top))
+    return 0
+
+
+def cmd_report(args) -> int:
+    if args.csv or args.parquet:
+        n = export(args.db, args.csv, args.parquet, top=args.top if args.top_given else None,
+                   include_all=args.all)
+        print(f"wrote {n} rows to {args.csv or args.parquet}", file=sys.stderr)
+        return 0
+    print(report_text(args.db, top=args.top))
+    return 0
+
+
+class _TopAction(argparse.Action):
+    """``--top`` that also notes it was given (``top_given``): with an export, only then is it a limit."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+        namespace.top_given = True
+
+
+def _add_scan_command(sub) -> None:
+    s = sub.add_parser(
+        "scan", help="analyse many videos/images into a resumable SQLite results database",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=(
+            "Analyse every video and image of the inputs, in parallel, into an SQLite database\n"
+            "(one row per file, committed as each finishes; re-running the command resumes).\n\n"
+            "INPUT: a folder (walked recursively, following symlinks, loops cut), a file, or a .txt/.csv\n"
+            "list of paths (CSV: a 'path' column; relative paths are relative to the list's folder).\n"
+            f"In folders, videos ({' '.join(VIDEO_EXTENSIONS)})\n"
+            f"and images ({' '.join(IMAGE_EXTENSIONS)}) are scanned; other files are ignored.\n\n"
+            "Files already done with the same content (SHA-256) and the same model version and --frames\n"
+            "are skipped; failed ones only with --retry-failed. Identical files are analysed once and\n"
+            "recorded as duplicates."))
+    s.add_argument("inputs", nargs="+", metavar="INPUT", help="folder, file, or .txt/.csv list of paths")
+    s.add_argument("--out", required=True, metavar="DB", help="SQLite results database (created or resumed)")
+    s.add_argument("--model", help="model folder (default: models/default; none there: verdicts 'unscored')")
+    s.add_argument("--frames", type=int, default=DEFAULT_FRAMES, help="frames sampled per video (default %(default)s)")
+    s.add_argument("--workers", type=int, default=None,
+                   help="local worker processes (default: one per core); ignored with --scheduler")
+    s.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                   help="run on an existing Dask cluster (this process still writes the database)")
+    s.add_argument("--retry-failed", action="store_true", help="analyse again the files that failed before")
+    s.add_argument("--verify-hash", action="store_true",
+                   help="re-hash files before skipping them even when size and mtime are unchanged")
+    s.add_argument("--timeout", type=float, default=None, metavar="S",
+                   help="kill a local worker that spends more than S seconds on one file (file marked failed)")
+    s.add_argument("--max-memory", type=float, default=DEFAULT_MAX_MEMORY_MB, metavar="MB",
+                   help="kill a local worker whose resident memory exceeds MB (file marked failed; "
+                        "default %(default)s, 0 = no limit)")
+    s.add_argument("--tasks-per-worker", type=int, default=DEFAULT_TASKS_PER_WORKER, metavar="N",
+                   help="replace each local worker process after N files (default %(default)s)")
+    s.add_argument("--top", type=int, default=0, metavar="K", help="print the K most suspicious files at the end")
+    s.add_argument("--no-progress", action="store_true", help="no progress bar")
+    s.set_defaults(func=cmd_scan)
+
+
+def _add_report_command(sub) -> None:
+    r = sub.add_parser("report", help="ranked suspects of a scan database; export CSV/Parquet",
+                       description="Print the scan's counts, the top suspects (ranked by score - threshold) and "
+                                   "the failures, or export the ranked table.")
+    r.add_argument("db", help="results database written by 'scan'")
+    r.add_argument("--top", type=int, default=20, action=_TopAction, metavar="K",
+                   help="how many suspects to print (default %(default)s); with --csv/--parquet: export only K")
+    g = r.add_mutually_exclusive_group()
+    g.add_argument("--csv", metavar="FILE", help="export the ranked table as CSV")
+    g.add_argument("--parquet", metavar="FILE", help="export the ranked table as Parquet")
+    r.add_argument("--all", action="store_true", help="export every file (unscored, no-face, failed too)")
+    r.set_defaults(func=cmd_report, top_given=False)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -154,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "the same score in less time)")
     s.set_defaults(func=cmd_inspect)
 
-    for register in (_add_extract, _add_train, _add_evaluate, *_extra_commands()):
+    for register in (_add_extract, _add_train, _add_evaluate, _add_scan_command, _add_report_command):
         register(sub)
     return p
 
@@ -222,21 +313,6 @@ def _add_evaluate(sub) -> None:
     e.add_argument("--frames", type=int, default=16)
     e.add_argument("--workers", type=int, default=None)
     e.set_defaults(func=cmd_evaluate)
-
-
-def _extra_commands():
-    """Commands that register themselves from their own stage's module (scanning)."""
-    out = []
-    for mod in ("scan",):
-        try:
-            m = __import__(f"{__package__}.{mod}", fromlist=["register_cli"])
-        except ModuleNotFoundError as e:
-            if e.name != f"{__package__}.{mod}":
-                raise
-            continue
-        if hasattr(m, "register_cli"):
-            out.append(m.register_cli)
-    return out
 
 
 def main(argv: list[str] | None = None) -> int:
