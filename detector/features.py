@@ -1,5 +1,7 @@
 """Artifact features: self-referenced measures of a face against its own surroundings.
 
+One module: every family shares the region masks and helpers; ~540 lines.
+
 Every measure is taken on the original pixels of a crop (never a rotated or rescaled
 one: that would destroy the pixel-grid and noise traces) inside three masks from
 :func:`detector.faces.face_regions`: ``inner`` (the swapped region), ``band`` (across
@@ -458,7 +460,7 @@ def face_features(frame: np.ndarray, regions: Regions, origin: tuple[int, int] =
     (a model that reads a few families needs a fraction of the time); next_frame : the
     frame right after ``frame`` (same shape), for the ``flick`` family (NaN without it);
     following : the frames right after ``frame`` (same shape, in order; arrays, or
-    :class:`detector.video.LazyBGR` frames, of which only the face crop is converted): the
+    :class:`detector.decode.LazyBGR` frames, of which only the face crop is converted): the
     ``block`` grid-strength columns are the mean over ``frame`` and the first
     :data:`BLOCK_RUN` - 1 of them (over ``frame`` alone without them).
     Returns {column: value}, only the columns of the requested families.
