@@ -32,8 +32,10 @@ from sklearn.base import clone
 from . import evaluation as ev
 from .analysis import scored_tracks, single_frame_rows, track_results
 from .datasets import LABEL_COLUMNS, STANDARD_COLUMNS
+from .decode import DEFAULT_FRAMES
 from .estimators import FamilyFusion
 from .features import FAMILIES, family_of
+from .metrics import as_binary, eer
 from .search import AUTO, DESIGN_SEARCHES, check_auto, check_search, feature_matrix, fit_grid, make_pipeline, param_grid
 
 #: The fused model averages at most this many families: those with the best inner
@@ -44,7 +46,7 @@ FUSION_MIN_AUC = 0.70
 
 def auc(labels, scores) -> float | None:
     """ROC AUC (fake positive) of the finite ``scores``; None when a class is missing."""
-    y = ev.as_binary(pd.Series(labels).to_numpy())
+    y = as_binary(pd.Series(labels).to_numpy())
     s = np.asarray(scores, float)
     ok = np.isfinite(s)
     y, s = y[ok], s[ok]
@@ -137,7 +139,7 @@ def _with_copies(x, y, g, rows: np.ndarray, videos: pd.DataFrame, augment: pd.Da
     a = augment[augment["source_path"].astype(str).isin(src)]
     if a.empty:
         return x[rows], y[rows], g[rows]
-    return (np.vstack([x[rows], feature_matrix(a, columns)]), np.concatenate([y[rows], ev.as_binary(a["label"])]),
+    return (np.vstack([x[rows], feature_matrix(a, columns)]), np.concatenate([y[rows], as_binary(a["label"])]),
             np.concatenate([g[rows], a["group"].astype(str).to_numpy()]))
 
 
@@ -171,7 +173,7 @@ def choose_search(videos: pd.DataFrame, columns: list[str], seed: int = 0,
     for s in candidates:
         sc = nested_cv(videos, columns, n_outer=n_outer, n_inner=n_inner, seed=seed, quick=quick,
                        log=lambda *a: None, search=s, n_jobs=n_jobs).scores
-        aucs[s] = float(ev.summarize(ev.as_binary(sc["label"]), sc["score"], n_boot=0)["auc"])
+        aucs[s] = float(ev.summarize(as_binary(sc["label"]), sc["score"], n_boot=0)["auc"])
     return max(candidates, key=lambda s: aucs[s]), aucs
 
 
@@ -212,7 +214,7 @@ def nested_cv(videos: pd.DataFrame, columns: list[str], n_outer: int = 5, n_inne
     check_search(search, auto=True)
     check_auto(search, fusion, augment)
     x = feature_matrix(videos, columns)
-    y = ev.as_binary(videos["label"])
+    y = as_binary(videos["label"])
     g = videos["group"].astype(str).to_numpy()
     augment = copies_of(videos, augment)
     out = videos[[c for c in STANDARD_COLUMNS if c in videos.columns]].copy()
@@ -227,7 +229,7 @@ def nested_cv(videos: pd.DataFrame, columns: list[str], n_outer: int = 5, n_inne
             picked = {"search": fold_search, "search_aucs": aucs}
         est, p, inner_scores = _choose(xt, yt, gt, columns, n_inner, seed + 1 + k, quick, fusion, fold_search, n_jobs)
         p = {**p, **picked}
-        _, thr = ev.eer(yt, inner_scores)
+        _, thr = eer(yt, inner_scores)
         held = _held_copies(augment, videos, te, est, columns, k, thr)
         if held is not None:
             copy_parts.append(held)
@@ -257,12 +259,12 @@ def fit_final(videos: pd.DataFrame, columns: list[str], n_inner: int = 5, seed: 
         search, aucs = choose_search(videos, columns, selection_seed(seed), quick=quick, n_jobs=n_jobs)
         picked = {"search": search, "search_aucs": aucs}
     x = feature_matrix(videos, columns)
-    y = ev.as_binary(videos["label"])
+    y = as_binary(videos["label"])
     g = videos["group"].astype(str).to_numpy()
     x, y, g = _with_copies(x, y, g, np.arange(len(videos)), videos, copies_of(videos, augment), columns)
     est, params, oof = _choose(x, y, g, columns, n_inner, seed, quick, fusion, search, n_jobs)
     params = {**params, **picked}
-    _, thr = ev.eer(y, oof)
+    _, thr = eer(y, oof)
     return est, params, float(thr), oof
 
 
@@ -323,14 +325,14 @@ def deployed_scores(frames: pd.DataFrame, videos: pd.DataFrame, cv: CVResult, co
     out = cv.scores.copy()
     out["main_track_score"] = out["score"]
     where = {p: i for i, p in enumerate(out["path"])}
-    n_sampled = dict(zip(videos["path"], videos.get("n_sampled", pd.Series(16, index=videos.index))))
+    n_sampled = dict(zip(videos["path"], videos.get("n_sampled", pd.Series(DEFAULT_FRAMES, index=videos.index))))
     if frames.empty or "path" not in frames.columns:  # no per-frame table: the main tracks' scores stand
         return out
     for path, f in frames.groupby("path"):
         i = where.get(path)
         if i is None or out["fold"].iat[i] < 0:
             continue
-        trs = scored_tracks(track_results(f), int(n_sampled.get(path, 16)))
+        trs = scored_tracks(track_results(f), int(n_sampled.get(path, DEFAULT_FRAMES)))
         x = feature_matrix(pd.DataFrame([t.features for t in trs]), columns)
         out.iloc[i, out.columns.get_loc("score")] = float(cv.fold_models[int(out["fold"].iat[i])].decision_function(x).max())
     out["verdict"] = np.where(out["score"] >= out["fold_threshold"], "fake", "real")

@@ -28,7 +28,7 @@ from .dashboard.texts import (DISCLAIMER, FAMILY_LABELS, fmt_pct, fmt_score, hig
                               verdict_headline)
 from .dashboard.uploads import safe_filename
 from .dashboard.video_view import driving_frames, frame_scores, gallery, metadata_table, scoring_track, tracks_table
-from .evaluation import CONVENTION
+from .metrics import CONVENTION
 from .features import FAMILIES, family_of, feature_columns
 from .model import DetectorModel
 
@@ -82,7 +82,7 @@ def table_html(rows: Iterable[Sequence], header: Sequence[str] | None = None, mo
 
 
 def convention_html() -> str:
-    """:data:`detector.evaluation.CONVENTION` as HTML: its first line, then its list items."""
+    """:data:`detector.metrics.CONVENTION` as HTML: its first line, then its list items."""
     first, *items = CONVENTION.splitlines()
     return (f"<p class='muted'>{esc(first)}</p><ul class='muted'>"
             + "".join(f"<li>{esc(i.removeprefix('- '))}</li>" for i in items) + "</ul>")
