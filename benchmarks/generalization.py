@@ -1,6 +1,6 @@
 """The generalisation table: one training procedure under every condition, side by side.
 
-    python benchmarks/generalization.py --features DIR --copies DIR [--augment DIR] [--search compact]
+    python benchmarks/generalization.py --features DIR --copies DIR [--augment] [--search compact]
         [--columns SPEC] [--drop FAMILY ...] [--seeds 0,1,2,3,4] [--families] [--jobs 2] [--out NAME]
 
 Nested grouped CV (split by ``group``, every choice inside the training folds,
@@ -15,8 +15,8 @@ scored under:
 - ``lomo:<method>``: leave one method out: trained without that method's fakes, tested on
   them against the test fold's genuine videos (unseen generator); ``lomo`` is their mean.
 
-``--augment DIR``: the training parts also get re-encoded copies of their own videos
-(``train --augment``; never the test videos' copies). Columns: AUC, EER, TPR at FPR 5 %,
+``--augment``: the training parts also get the platform copies of their own videos (as
+``train --augment``; a test video's copies are never trained on). Columns: AUC, EER, TPR at FPR 5 %,
 mean over the fold seeds (and the spread of the AUC); the **worst** of original, every
 profile and the LOMO mean. ``--families``: each feature family alone under each condition.
 Writes ``benchmarks/results/<out>.json``.
@@ -64,7 +64,7 @@ def one_seed(videos: pd.DataFrame, columns: list[str], seed: int, copies: pd.Dat
     held = cv.copy_scores
     for cond in PLATFORM_PROFILES:
         if held is not None:
-            d = held[(held["role"] == "test") & (held["condition"] == cond)]
+            d = held[(held["role"] == "test") & (held["condition"] == cond)]  # augment role: the same copies
             out[cond] = metrics(d["label"], d["score"])
     for m in METHODS:
         is_m = (videos["method"] == m).to_numpy()
@@ -104,7 +104,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--features", required=True, help="extracted features of the videos (deepfake-detector extract)")
     p.add_argument("--copies", required=True, help="folder of the platform copies and their features (made if missing)")
-    p.add_argument("--augment", default=None, help="folder of training copies (train --augment), none by default")
+    p.add_argument("--augment", action="store_true", help="train on the training videos' copies too")
     p.add_argument("--search", choices=list(SEARCH_CHOICES), default="compact")
     p.add_argument("--columns", default=None, help="column set or regular expression (benchmarks/common.py)")
     p.add_argument("--drop", nargs="*", default=[], help="feature families to leave out")
@@ -118,7 +118,7 @@ def main(argv=None) -> int:
     _, videos = load_features(a.features)
     videos = videos[videos["n_faces"] > 0].reset_index(drop=True)
     copies = degraded_features(a.features, a.copies, conditions=PLATFORM_PROFILES, workers=a.workers, progress=False)
-    augment = degraded_features(a.features, a.augment, workers=a.workers, progress=False) if a.augment else None
+    augment = copies if a.augment else None
     cols = [c for c in aggregated_columns(videos) if family_of(c) not in set(a.drop)]
     cols = select_columns(cols, a.columns) if a.columns else cols
     seeds = [int(s) for s in a.seeds.split(",")]
