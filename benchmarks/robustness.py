@@ -54,7 +54,7 @@ from detector.crossval import auc  # noqa: E402
 from detector.metrics import as_binary, eer, far_frr  # noqa: E402
 from detector.search import SEARCHES, decision, feature_matrix, grid_search  # noqa: E402
 
-CONDITIONS = {k: {"crf": crf, "scale": scale} for k, (crf, scale) in DEGRADED.items()}
+CONDITIONS = {k: {"crf": p.crf, "scale": p.scale} for k, p in DEGRADED.items()}
 ALL = ["full", "orig"] + list(CONDITIONS)
 WORKERS = 2
 

@@ -287,9 +287,9 @@ def _add_train(sub) -> None:
                    help="self-blended fakes (and controls) made of each real video, each with other random "
                         "blend parameters (default: detector.selfblend.DEFAULT_ROUNDS)")
     s.add_argument("--augment", default=None, metavar="DIR",
-                   help="add re-encoded copies of the training videos (CRF 28, CRF 35, half size; detector/degrade.py) "
-                        "to the training parts, made in DIR if missing: a model for re-encoded platform video "
-                        "(README: Re-encoding destroys the main cue)")
+                   help="add re-encoded copies of the training videos (the platform profiles of "
+                        "detector.degrade.PLATFORM_PROFILES: H.264 CRF 23 / 28, half size, VP9) to the training parts, "
+                        "made in DIR if missing: a model for re-encoded platform video")
     s.add_argument("--search", choices=list(SEARCH_CHOICES), default="full",
                    help="the inner grid search: 'full' (standardised columns, k best, RBF or linear SVM), "
                         "'compact' (median / IQR scaling, every column, RBF only; README, 'A smaller search') "

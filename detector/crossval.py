@@ -111,8 +111,8 @@ class CVResult:
     scores: pd.DataFrame  # meta + fold, score, fold_threshold, verdict
     params: list[dict]  # chosen parameters per outer fold
     fold_models: list  # fitted estimators per outer fold
-    #: with ``augment``: the test folds' degraded copies scored by their fold's model
-    #: (meta + source_path, condition, fold, score, fold_threshold); None without
+    #: with ``augment`` or ``test_copies``: the test folds' degraded copies scored by their
+    #: fold's model (meta + source_path, condition, fold, score, fold_threshold, role); None without
     copy_scores: pd.DataFrame | None = None
 
 
@@ -197,9 +197,17 @@ def _held_copies(augment: pd.DataFrame | None, videos: pd.DataFrame, test: np.nd
 
 def nested_cv(videos: pd.DataFrame, columns: list[str], n_outer: int = 5, n_inner: int = 4, seed: int = 0,
               quick: bool = False, log=print, fusion: bool = False, augment: pd.DataFrame | None = None,
-              search: str = "full", n_jobs: int = 1) -> CVResult:
+              search: str = "full", n_jobs: int = 1, test_copies: pd.DataFrame | None = None,
+              train_mask: np.ndarray | None = None) -> CVResult:
     """Honest out-of-fold scores: every choice (families, hyper-parameters, kernel,
     threshold) is made inside the training part of each outer fold.
+
+    ``test_copies``: re-encoded copies (``source_path``, ``condition``) that are never
+    trained on: each is scored by the model of the fold where its source is a test video
+    (``CVResult.copy_scores``, ``role`` "test"; the platform conditions of the
+    generalisation table).  ``train_mask``: boolean per row of ``videos``; rows where it is
+    False are never trained on (nor their copies) but still scored in their test fold
+    (leave one method out).
 
     ``augment``: extra training rows (degraded copies, :mod:`detector.degrade`) with a
     ``source_path`` naming their source video's ``abs_path``.  A copy joins the training
@@ -216,11 +224,15 @@ def nested_cv(videos: pd.DataFrame, columns: list[str], n_outer: int = 5, n_inne
     x = feature_matrix(videos, columns)
     y = as_binary(videos["label"])
     g = videos["group"].astype(str).to_numpy()
-    augment = copies_of(videos, augment)
+    augment, test_copies = copies_of(videos, augment), copies_of(videos, test_copies)
+    keep = np.ones(len(videos), bool) if train_mask is None else np.asarray(train_mask, bool)
+    if keep.shape != (len(videos),):
+        raise ValueError(f"train_mask needs one value per video ({len(videos)}), got shape {keep.shape}")
     out = videos[[c for c in STANDARD_COLUMNS if c in videos.columns]].copy()
     out["fold"], out["score"], out["fold_threshold"] = -1, np.nan, np.nan
     params, models, copy_parts = [], [], []
     for k, (tr, te) in enumerate(ev.grouped_folds(g, y, n_splits=n_outer, seed=seed)):
+        tr = tr[keep[tr]]
         xt, yt, gt = _with_copies(x, y, g, tr, videos, augment, columns)
         fold_search, picked = search, {}
         if search == AUTO:
@@ -230,9 +242,10 @@ def nested_cv(videos: pd.DataFrame, columns: list[str], n_outer: int = 5, n_inne
         est, p, inner_scores = _choose(xt, yt, gt, columns, n_inner, seed + 1 + k, quick, fusion, fold_search, n_jobs)
         p = {**p, **picked}
         _, thr = eer(yt, inner_scores)
-        held = _held_copies(augment, videos, te, est, columns, k, thr)
-        if held is not None:
-            copy_parts.append(held)
+        for role, copies in (("augment", augment), ("test", test_copies)):
+            held = _held_copies(copies, videos, te, est, columns, k, thr)
+            if held is not None:
+                copy_parts.append(held.assign(role=role))
         out.iloc[te, out.columns.get_loc("score")] = est.decision_function(x[te])
         out.iloc[te, out.columns.get_loc("fold")] = k
         out.iloc[te, out.columns.get_loc("fold_threshold")] = thr

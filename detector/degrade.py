@@ -28,6 +28,7 @@ from __future__ import annotations
 import os
 from concurrent.futures import as_completed
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -43,8 +44,27 @@ from .synthesis import decode_span
 from .video import probe
 from .workers import spawn_pool
 
-#: condition name -> (x264 CRF, scale of width and height)
-CONDITIONS: dict[str, tuple[int, float]] = {"crf28": (28, 1.0), "crf35": (35, 1.0), "half": (23, 0.5)}
+class Profile(NamedTuple):
+    """A platform-style re-encode: ``codec``'s constant-quality setting ``crf`` (x264: 0-51,
+    23 its default; libvpx-vp9: 0-63) after scaling width and height by ``scale``."""
+
+    crf: int
+    scale: float = 1.0
+    codec: str = "libx264"
+
+
+#: Every re-encode the project applies, defined once: name -> profile.
+PROFILES: dict[str, Profile] = {
+    "crf23": Profile(23),  # a light, YouTube-like H.264 re-encode
+    "crf28": Profile(28),
+    "crf35": Profile(35),
+    "half": Profile(23, 0.5),  # half width and height, then H.264 CRF 23
+    "vp9": Profile(34, 1.0, "libvpx-vp9"),  # VP9 as platforms serve it (constant quality 34)
+}
+#: The platform profiles: what the generalisation table applies to test-fold videos, and
+#: what ``train --augment`` adds to the training parts.
+PLATFORM_PROFILES: dict[str, Profile] = {k: PROFILES[k] for k in ("crf23", "crf28", "half", "vp9")}
+CONDITIONS = PLATFORM_PROFILES
 #: frames copied from the start of each video
 SPAN = 120
 
@@ -66,23 +86,23 @@ def copy_path(out_dir: str | os.PathLike, condition: str, source: str) -> Path:
     return Path(out_dir) / condition / f"{video_key(source)}.mp4"
 
 
-def _job(source: str, out_dir: str, conditions: dict[str, tuple[int, float]], span: int) -> tuple[str, str | None]:
+def _job(source: str, out_dir: str, conditions: dict[str, Profile], span: int) -> tuple[str, str | None]:
     """Write the missing copies of ``source``; returns (source, error or None)."""
     limit_threads()
-    todo = {c: v for c, v in conditions.items() if not copy_path(out_dir, c, source).exists()}
+    todo = {c: Profile(*v) for c, v in conditions.items() if not copy_path(out_dir, c, source).exists()}
     if not todo:
         return source, None
     try:
         fps = probe(source, sha256=False).fps or 25.0
         encoders, n, ok = {}, 0, False
         try:
-            for c, (crf, _) in todo.items():
+            for c, prof in todo.items():
                 p = copy_path(out_dir, c, source)
                 p.parent.mkdir(parents=True, exist_ok=True)
-                encoders[c] = VideoEncoder(p, fps=fps, crf=crf)
+                encoders[c] = VideoEncoder(p, fps=fps, crf=prof.crf, codec=prof.codec)
             for img in decode_span(source, 0, span):
-                for c, (_, scale) in todo.items():
-                    encoders[c].write(degrade_frame(img, scale))
+                for c, prof in todo.items():
+                    encoders[c].write(degrade_frame(img, prof.scale))
                 n += 1
             ok = n > 0
         finally:  # a copy cut short by an error is discarded, never kept under its final name
@@ -94,7 +114,7 @@ def _job(source: str, out_dir: str, conditions: dict[str, tuple[int, float]], sp
 
 
 def make_degraded(videos: pd.DataFrame, out_dir: str | os.PathLike,
-                  conditions: dict[str, tuple[int, float]] | None = None, span: int = SPAN,
+                  conditions: dict[str, Profile] | None = None, span: int = SPAN,
                   workers: int | None = 2, log=print) -> pd.DataFrame:
     """Write the degraded copies of every video of ``videos`` (needs ``abs_path`` and
     ``label``; ``group``, ``method``, ``compression`` are carried over) into ``out_dir``.
@@ -151,7 +171,7 @@ def make_degraded(videos: pd.DataFrame, out_dir: str | os.PathLike,
 
 
 def degraded_features(features_dir: str | os.PathLike, augment_dir: str | os.PathLike,
-                      conditions: dict[str, tuple[int, float]] | None = None, span: int = SPAN,
+                      conditions: dict[str, Profile] | None = None, span: int = SPAN,
                       workers: int | None = 2, progress: bool = True, log=print) -> pd.DataFrame:
     """The per-video features of the degraded copies of the videos of ``features_dir``
     (an extract folder), made if missing: copies in ``augment_dir`` (:func:`make_degraded`),

@@ -45,6 +45,7 @@ __all__ = [
     "eer",
     "det_curve_points",
     "roc_points",
+    "tpr_at_fpr",
     "bootstrap_auc_ci",
     "metrics_at_threshold",
 ]
@@ -194,6 +195,19 @@ def roc_points(y_true: Any, scores: Any) -> pd.DataFrame:
     _require_both(y, "roc_points")
     fpr, tpr, thr = roc_curve(y, s, pos_label=1)
     return pd.DataFrame({"fpr": fpr, "tpr": tpr, "threshold": thr})
+
+
+def tpr_at_fpr(y_true: Any, scores: Any, fpr: float) -> float:
+    """Share of fakes flagged (TPR = 1 - FAR) at the lowest threshold that flags at most
+    ``fpr`` of the genuine videos (FRR <= ``fpr``), read off the ROC curve's steps.
+
+    >>> tpr_at_fpr([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8], 0.0)
+    0.5
+    """
+    if not 0 <= fpr <= 1:
+        raise ValueError(f"fpr must be in [0, 1], got {fpr}")
+    roc = roc_points(y_true, scores)
+    return float(roc.loc[roc["fpr"] <= fpr + 1e-12, "tpr"].max())
 
 
 def _fast_auc(y: np.ndarray, s: np.ndarray) -> float:

@@ -63,7 +63,7 @@ def _augmentation(features_dir: str, augment: str | None, usable: pd.DataFrame, 
     missing = [c for c in columns if c not in copies.columns]
     if missing:
         raise ValueError(f"the degraded copies in {augment} lack the columns {missing[:5]}")
-    note = {"dir": str(augment), "conditions": {k: {"crf": v[0], "scale": v[1]} for k, v in degrade.CONDITIONS.items()},
+    note = {"dir": str(augment), "conditions": {k: v._asdict() for k, v in degrade.CONDITIONS.items()},
             "span_frames": degrade.SPAN, "n_copies": int(len(copies)),
             "note": "re-encoded copies of the training videos, in the training parts only"}
     log(f"augmentation: {len(copies)} degraded copies of {copies['source_path'].nunique()} videos ({augment})")

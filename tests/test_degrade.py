@@ -9,7 +9,8 @@ import pytest
 
 from detector import crossval, training
 from detector.datasets import read_manifest
-from detector.degrade import CONDITIONS, copy_path, degrade_frame, degraded_features, make_degraded
+from detector.degrade import (CONDITIONS, PLATFORM_PROFILES, PROFILES, copy_path, degrade_frame, degraded_features,
+                              make_degraded)
 from detector.extraction import extract, load_features
 from detector.video import probe
 from test_training import _features_dir
@@ -160,3 +161,15 @@ def test_degraded_features_of_an_extract_folder_name_their_sources(tmp_path, dem
     assert dict(zip(v["source_path"], v["label"])) == {str(real): "real", str(fake): "fake"}
     assert (v["n_faces"] > 0).all() and v.filter(like="block_4x4_inner").notna().all().all()
     assert next((tmp_path / "aug").glob("features_v*_f4")).is_dir()
+
+
+def test_platform_profiles_include_another_codec_and_are_written_as_defined(tmp_path, demo_pair):
+    real, _ = demo_pair
+    videos = pd.DataFrame({"abs_path": [str(real)], "label": ["real"], "group": ["g0"], "method": ["original"],
+                           "compression": ["c23"]})
+    assert set(CONDITIONS) <= set(PROFILES) and set(PLATFORM_PROFILES) <= set(PROFILES)
+    assert {p.codec for p in PLATFORM_PROFILES.values()} >= {"libx264", "libvpx-vp9"}
+    man = make_degraded(videos, tmp_path / "p", conditions=PLATFORM_PROFILES, span=8, workers=1, log=lambda *a: None)
+    assert set(man["condition"]) == set(PLATFORM_PROFILES)
+    codecs = {c: probe(copy_path(tmp_path / "p", c, str(real)), sha256=False).codec for c in PLATFORM_PROFILES}
+    assert codecs["vp9"] == "vp9" and codecs["crf23"] == "h264"

@@ -436,3 +436,42 @@ def test_stat_selector_names_its_columns_and_the_model_follows_them_through_ever
     assert len(k1.scaler_reference()) == 4  # the scaler sees every measured column
     contrib = k1.contributions(dict(zip(cols, x[0])))
     assert [c for c, v in contrib.items() if v != 0.0] == ["noise_c__mean"]
+
+
+def _with_paths(videos: pd.DataFrame) -> pd.DataFrame:
+    return videos.assign(abs_path=videos["path"].map(lambda p: f"/data/{p}"))
+
+
+def test_rows_outside_the_train_mask_are_scored_but_never_trained_on(tmp_path):
+    """Leave one method out: perturbing the excluded rows' features moves no other score."""
+    _, videos = load_features(_features_dir(tmp_path))
+    cols = ["hf_inner_outer__mean", "noise_inner_outer__mean", "block_inner__mean"]
+    out = (videos["method"] == "Face2Face").to_numpy()
+    a = nested_cv(videos, cols, n_outer=4, n_inner=3, quick=True, log=lambda *x: None, train_mask=~out).scores
+    moved = videos.copy()
+    moved.loc[out, cols] = moved.loc[out, cols] * 7 + 3
+    b = nested_cv(moved, cols, n_outer=4, n_inner=3, quick=True, log=lambda *x: None, train_mask=~out).scores
+    assert a["score"].notna().all() and b["score"].notna().all()
+    np.testing.assert_allclose(a.loc[~out, "score"], b.loc[~out, "score"])
+    assert not np.allclose(a.loc[out, "score"], b.loc[out, "score"])  # they are scored, by the same models
+    with pytest.raises(ValueError, match="train_mask"):
+        nested_cv(videos, cols, n_outer=4, n_inner=3, quick=True, log=lambda *x: None, train_mask=~out[:5])
+
+
+def test_test_copies_are_scored_by_their_source_fold_and_never_trained_on(tmp_path):
+    _, videos = load_features(_features_dir(tmp_path))
+    videos = _with_paths(videos)
+    cols = ["hf_inner_outer__mean", "noise_inner_outer__mean", "block_inner__mean"]
+    copies = videos.assign(source_path=videos["abs_path"], condition="crf23", abs_path=videos["abs_path"] + ".crf23")
+    a = nested_cv(videos, cols, n_outer=4, n_inner=3, quick=True, log=lambda *x: None, test_copies=copies)
+    moved = copies.copy()
+    moved[cols] = moved[cols] * -5  # copies that would teach the opposite if they were trained on
+    b = nested_cv(videos, cols, n_outer=4, n_inner=3, quick=True, log=lambda *x: None, test_copies=moved)
+    np.testing.assert_allclose(a.scores["score"], b.scores["score"])  # originals' scores untouched
+    held = a.copy_scores
+    assert len(held) == len(videos) and set(held["role"]) == {"test"}
+    fold_of = dict(zip(videos["abs_path"], a.scores["fold"]))
+    assert (held["fold"].to_numpy() == held["source_path"].map(fold_of).to_numpy()).all()
+    # an exact copy gets exactly its source's score
+    src_score = dict(zip(videos["abs_path"], a.scores["score"]))
+    np.testing.assert_allclose(held["score"], held["source_path"].map(src_score))
