@@ -1,5 +1,8 @@
 """Frame sampling and decoding: the frames of a video that the analysis measures.
 
+One module: the PyAV decoder and its OpenCV fallback give the same samples as the same
+:class:`Frame` records; ~420 lines.
+
 Sampling (:func:`sample_indices`): ``n`` frames spread evenly over the video, each at the
 centre of one of ``n`` equal segments, so the first and last seconds (often fades or
 titles) are not over-represented.
