@@ -21,10 +21,9 @@ its author gave you by another channel (the card's own ``model_sha256`` only sho
 card and file belong together; whoever can edit one can edit both).
 
 Scores follow the convention of :mod:`detector.evaluation`: higher = more likely fake.
-A calibrated model (:attr:`DetectorModel.calibration`) states a likelihood ratio for each
-score (:meth:`DetectorModel.llr`) and its verdict is ``inconclusive`` between LR 1/3 and
-3 (:func:`detector.calibration.verdict_of`); an uncalibrated one (saved before
-calibration existed) says ``fake`` when ``score >= threshold``.
+A calibrated model states a likelihood ratio per score (:meth:`DetectorModel.llr`), its
+verdict ``inconclusive`` between LR 1/3 and 3 (:func:`detector.calibration.verdict_of`);
+one saved without a calibration says ``fake`` when ``score >= threshold``.
 """
 
 from __future__ import annotations
@@ -62,7 +61,7 @@ TRUSTED_TYPES = frozenset({
 MODEL_FORMAT = 2
 #: Fingerprints (SHA-256 of ``model.skops``) of the models shipped in ``models/``.
 SHIPPED_SHA256: dict[str, str] = {
-    "default": "9d38e537d74465977c9853170e6783753832b034f3041367eadc731ac4c23a3a",
+    "default": "0cc6b23f3f557e703d597afd8ee0876bd138c705e3f2ebde7a47d1a961911f37",
     "reencoded": "70601df7335dcf528c55f3eaa8cebd633b6ae7d85d851cb88ac4361442abd6b5",
 }
 #: Size limits read before parsing: a card is a small JSON file; a model file a small zip.
@@ -127,14 +126,9 @@ class DetectorModel:
         return np.asarray(self.pipeline.decision_function(self._matrix(rows)), dtype=float)
 
     def llr(self, scores) -> np.ndarray:
-        """log10 likelihood ratio (manipulated vs genuine) of decision scores, bounded by the
-        calibration's ELUB bounds (:class:`detector.calibration.Calibration`).
-
-        Raises
-        ------
-        ModelError
-            When the model has no calibration.
-        """
+        """log10 likelihood ratio (manipulated vs genuine) of decision scores, within the
+        calibration's ELUB bounds (:class:`detector.calibration.Calibration`); ModelError
+        when the model has none."""
         if self.calibration is None:
             raise ModelError(f"model {self.name} has no likelihood-ratio calibration: retrain it with this version")
         return self.calibration.llr(scores)
@@ -218,8 +212,11 @@ class BoundFields:
         name, version = d.get("name", ""), d.get("version", "0")
         if not isinstance(name, str) or not isinstance(version, (str, int)) or isinstance(version, bool):
             raise ModelError(f"{where}: 'name' and 'version' must be text")
-        return cls(name, str(version), tuple(cols), float(t), str(d["features_version"]),
-                   _calibration_field(d, where))
+        try:
+            cal = None if d.get("calibration") is None else Calibration.from_mapping(d["calibration"])
+        except ValueError as e:
+            raise ModelError(f"{where}: {e}") from None
+        return cls(name, str(version), tuple(cols), float(t), str(d["features_version"]), cal)
 
     def to_dict(self) -> dict:
         """The fields as plain values (``calibration`` only when there is one)."""
@@ -228,16 +225,6 @@ class BoundFields:
         if self.calibration is not None:
             out["calibration"] = self.calibration.to_dict()
         return out
-
-
-def _calibration_field(d: dict, where: str) -> Calibration | None:
-    """The checked ``calibration`` of a card or model file (None when absent)."""
-    if d.get("calibration") is None:
-        return None
-    try:
-        return Calibration.from_mapping(d["calibration"])
-    except ValueError as e:
-        raise ModelError(f"{where}: {e}") from None
 
 
 def save_model(model: DetectorModel, folder: str | os.PathLike, card: dict | None = None) -> Path:

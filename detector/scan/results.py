@@ -94,7 +94,8 @@ def _suspect_lines(table: pd.DataFrame, top: int) -> list[str]:
     k = min(top, len(table))
     lines = [f"top {k} suspects (ranked by score - threshold, higher = more likely fake; "
              "log10 LR: + supports manipulation):",
-             f"{'rank':>4}  {'margin':>7}  {'score':>7}  {'log10LR':>7}  {'verdict':<12} {'faces':>5} {'dur_s':>6}  path"]
+             f"{'rank':>4}  {'margin':>7}  {'score':>7}  {'log10LR':>7}  {'verdict':<12} {'faces':>5} "
+             f"{'dur_s':>6}  path"]
     for r in table.head(k).itertuples():
         dup = f"  (= {r.duplicate_of})" if isinstance(r.duplicate_of, str) and r.duplicate_of else ""
         dur = f"{r.duration_s:6.1f}" if r.duration_s == r.duration_s and r.duration_s is not None else "     -"
