@@ -19,6 +19,7 @@ import pandas as pd
 
 from . import training
 from .analysis import DEFAULT_FRAMES
+from .calibration import evidence_text
 from .datasets import read_manifest
 from .extraction import extract
 from .features import FAMILIES
@@ -76,7 +77,11 @@ def cmd_inspect(args) -> int:
         print(f"model:     {a.model['name']} v{a.model['version']}, threshold {a.threshold:+.3f}, "
               f"sha256 {a.model.get('sha256', '')[:16]}... ({origin})")
     sc = "" if a.score is None else f" (score {a.score:+.3f})"
+    if a.verdict == "inconclusive":
+        sc = f" (score {a.score:+.3f}; at the threshold alone: {a.threshold_verdict})"
     print(f"verdict:   {a.verdict.upper()}{sc}")
+    if a.llr is not None:
+        print(f"evidence:  {evidence_text(a.llr)}")
     t = a.timings
     print(f"time:      {t['total']:.2f} s (decode {t['decode']:.2f}, faces {t['faces']:.2f}, "
           f"features {t['features']:.2f}, score {t['score']:.2f})")
