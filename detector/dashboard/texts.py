@@ -36,6 +36,7 @@ FAMILY_LABELS = {
     "color": "Colour mismatch",
     "iqm": "Image quality (absolute)",
     "flick": "Temporal flicker",
+    "lmk": "Landmark pose and motion",
 }
 
 
