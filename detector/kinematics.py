@@ -120,6 +120,11 @@ def _mean_norm(v: np.ndarray) -> float:
     return float(np.linalg.norm(v, axis=-1).mean())
 
 
+def _motion(seq: list[np.ndarray], group: list[int]) -> float:
+    """Mean displacement (pixels) of the points ``group`` between consecutive meshes."""
+    return float(np.mean([_mean_norm(b[group] - a[group]) for a, b in zip(seq, seq[1:])]))
+
+
 def run_kinematics(run: list[np.ndarray]) -> dict[str, float]:
     """Motion of the central face against the head over consecutive frames.
 
@@ -160,13 +165,12 @@ def run_kinematics(run: list[np.ndarray]) -> dict[str, float]:
     vel = np.diff(centre, axis=0)
     turn = np.degrees([np.arctan2(r[1][1, 0], r[1][0, 0]) for r in rel])
     zoom = np.log([max(r[0], _EPS) for r in rel])
-    step = lambda group, seq: float(np.mean([_mean_norm(b[group] - a[group]) for a, b in zip(seq, seq[1:])]) / iod)  # noqa: E731
-    head, mouth, eyes = step(c, pts), step(list(LIPS), aligned), step(list(EYES), aligned)
+    head, mouth, eyes = (_motion(seq, g) / iod for seq, g in ((pts, c), (aligned, list(LIPS)), (aligned, list(EYES))))
     lr = lambda v: float(np.log((v + MOTION_FLOOR) / (head + MOTION_FLOOR)))  # noqa: E731
     return {"lmk_inner_speed": _mean_norm(vel),
             "lmk_inner_accel": _mean_norm(np.diff(vel, axis=0)) if len(vel) > 1 else float("nan"),
             "lmk_inner_turn": float(np.abs(np.diff(turn)).mean()), "lmk_inner_zoom": float(np.abs(np.diff(zoom)).mean()),
-            "lmk_contour_jitter": step(c, aligned), "lmk_head_speed": head,
+            "lmk_contour_jitter": _motion(aligned, c) / iod, "lmk_head_speed": head,
             "lmk_mouth_head": lr(mouth), "lmk_eyes_head": lr(eyes)}
 
 
