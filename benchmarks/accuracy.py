@@ -7,7 +7,7 @@ Prints video-level AUC / EER overall, per manipulation method (vs all real video
 per compression, face swap (Deepfakes + FaceSwap) vs real and reenactment
 (Face2Face + NeuralTextures) vs real at c23 and c40, and with ``--families`` the AUC
 of each feature family alone.  Every choice (kernel, C, gamma, k, threshold) is made
-inside the training folds (see detector.training.nested_cv), so the numbers are
+inside the training folds (see detector.crossval.nested_cv), so the numbers are
 honest estimates for unseen videos of the same kind.  With ``--eval-features`` the
 out-of-fold models (trained on ``--features``) score those features of the same videos
 instead, e.g. extracted with the scanner's 16 frames when ``--features`` has 32.
@@ -29,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from detector import evaluation as ev  # noqa: E402
 from detector.extraction import aggregated_columns, load_features  # noqa: E402
 from detector.features import FAMILIES, family_of  # noqa: E402
-from detector.training import SEARCH_CHOICES, deployed_scores, nested_cv, rescore, subset_aucs  # noqa: E402
+from detector.crossval import deployed_scores, nested_cv, rescore, subset_aucs  # noqa: E402
+from detector.search import SEARCH_CHOICES  # noqa: E402
 
 
 def table(scores: pd.DataFrame) -> pd.DataFrame:
@@ -79,9 +80,7 @@ def main(argv=None) -> int:
     p.add_argument("--jobs", type=int, default=1, help="parallel jobs of the grid searches (same result)")
     p.add_argument("--json", default=None)
     a = p.parse_args(argv)
-    import detector.training as training
-
-    training.N_JOBS = max(1, a.jobs)
+    n_jobs = max(1, a.jobs)
     t0 = time.time()
     frames, videos = load_features(a.features)
     videos = videos[videos["n_faces"] > 0].reset_index(drop=True)
@@ -95,7 +94,7 @@ def main(argv=None) -> int:
         keep = set(a.stats.split(","))
         cols = [c for c in cols if c.split("__")[1] in keep]
     print(f"{len(videos)} videos, {videos['group'].nunique()} groups, {len(cols)} features ({a.features})")
-    cv = nested_cv(videos, cols, seed=a.seed, quick=a.quick, log=lambda *x: None, search=a.search)
+    cv = nested_cv(videos, cols, seed=a.seed, quick=a.quick, log=lambda *x: None, search=a.search, n_jobs=n_jobs)
     train_table, train_videos = None, videos
     if a.eval_features:
         train_table = table(cv.scores)
@@ -124,7 +123,7 @@ def main(argv=None) -> int:
             fc = [c for c in cols if family_of(c) == fam]
             if not fc:
                 continue
-            r = nested_cv(train_videos, fc, seed=a.seed, quick=True, log=lambda *x: None)
+            r = nested_cv(train_videos, fc, seed=a.seed, quick=True, log=lambda *x: None, n_jobs=n_jobs)
             r = (rescore(r, videos, fc) if a.eval_features else r).scores
             r = r[r["score"].notna()]
             fam_rows.append({"family": fam, "n_features": len(fc),

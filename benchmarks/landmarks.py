@@ -40,12 +40,12 @@ import pandas as pd  # noqa: E402
 
 from detector import evaluation as ev  # noqa: E402
 from detector.datasets import read_manifest  # noqa: E402
-from detector.degrade import make_degraded  # noqa: E402
+from detector.degrade import PROFILES, make_degraded  # noqa: E402
 from detector.extraction import extract, load_features  # noqa: E402
 from detector.selfblend import auc  # noqa: E402
 
 ROOT = Path(os.environ.get("DEEPFAKE_LMK_ROOT", "/work/cache/lmk"))
-CONDITION = {"crf23": (23, 1.0)}
+CONDITION = {"crf23": PROFILES["crf23"]}
 FAMILIES = ("block", "lmk")
 N_FRAMES = 16
 SEEDS = (0, 1, 2, 3, 4)

@@ -196,6 +196,19 @@ def roc_points(y_true: Any, scores: Any) -> pd.DataFrame:
     return pd.DataFrame({"fpr": fpr, "tpr": tpr, "threshold": thr})
 
 
+def tpr_at_fpr(y_true: Any, scores: Any, fpr: float) -> float:
+    """Share of fakes flagged (TPR = 1 - FAR) at the lowest threshold that flags at most
+    ``fpr`` of the genuine videos (FRR <= ``fpr``), read off the ROC curve's steps.
+
+    >>> tpr_at_fpr([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8], 0.0)
+    0.5
+    """
+    if not 0 <= fpr <= 1:
+        raise ValueError(f"fpr must be in [0, 1], got {fpr}")
+    roc = roc_points(y_true, scores)
+    return float(roc.loc[roc["fpr"] <= fpr + 1e-12, "tpr"].max())
+
+
 def _fast_auc(y: np.ndarray, s: np.ndarray) -> float:
     """AUC via the Mann-Whitney U statistic (ties count 1/2)."""
     ranks = rankdata(s)

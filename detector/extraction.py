@@ -25,10 +25,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from .datasets import STANDARD_COLUMNS
 from .features import FEATURES_VERSION, KNOWN_FAMILIES, aggregate, family_of
 from .workers import spawn_pool
-
-META_COLUMNS = ("path", "label", "group", "method", "compression", "dataset")
 
 
 def _key(path: str) -> str:
@@ -147,7 +146,7 @@ def collect(manifest: pd.DataFrame, out_dir: str | os.PathLike) -> tuple[pd.Data
 
     out = Path(out_dir)
     frames, videos = [], []
-    meta_cols = [c for c in META_COLUMNS if c in manifest.columns]
+    meta_cols = [c for c in STANDARD_COLUMNS if c in manifest.columns]
     for r in manifest.to_dict("records"):
         sp = out / "shards" / f"{_key(r['abs_path'])}.parquet"
         if not sp.exists():
@@ -201,36 +200,3 @@ def load_features(out_dir: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFram
 def aggregated_columns(videos: pd.DataFrame) -> list[str]:
     """The model's input columns (aggregated features) present in a per-video table."""
     return [c for c in videos.columns if "__" in c and family_of(c) in KNOWN_FAMILIES]
-
-
-def cmd_extract(args) -> int:
-    from .datasets import read_manifest
-
-    m = read_manifest(args.manifest)
-    for p in m.attrs.get("problems", []):
-        print(f"skipped row {p.get('row')}: {p.get('reason')} ({p.get('path')})", file=sys.stderr)
-    if args.limit:
-        m = m.head(args.limit)
-    fams = tuple(f for f in args.families.split(",") if f) if args.families else None
-    frames, videos = extract(m, args.out, n_frames=args.frames, workers=args.workers, manifest_path=args.manifest,
-                             families=fams)
-    failed = len(m) - len(videos)
-    print(f"{len(videos)} videos extracted ({int((videos.get('n_faces', pd.Series(dtype=int)) > 0).sum())} with faces), "
-          f"{len(frames)} face rows, {failed} failed -> {args.out}")
-    return 0
-
-
-def register_cli(sub) -> None:
-    from .analysis import DEFAULT_FRAMES
-
-    s = sub.add_parser("extract", help="extract features of every video in a manifest (resumable)")
-    s.add_argument("--manifest", required=True)
-    s.add_argument("--out", required=True)
-    s.add_argument("--frames", type=int, default=DEFAULT_FRAMES)
-    s.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
-    s.add_argument("--limit", type=int, default=0, help="only the first N rows (for trials)")
-    s.add_argument("--families", default=None, metavar="A,B",
-                   help="comma-separated feature families to measure (default: the default families; "
-                        "the opt-in 'lmk' only when named)")
-    s.set_defaults(func=cmd_extract)
-

@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .card import card_markdown
 from .features import BLOCK_RUN, FEATURES_VERSION, family_of
 from .video import sha256_file
 
@@ -47,8 +48,8 @@ EVALUATION_DIR = "evaluation"
 #: ``skops.io.get_untrusted_types`` reports for the pipelines ``train`` makes.  Anything
 #: else (``builtins.exec``, ``os.system``...) is refused before loading.
 TRUSTED_TYPES = frozenset({
-    "detector.training.StatSelector",
-    "detector.training.FamilyFusion",
+    "detector.estimators.StatSelector",
+    "detector.estimators.FamilyFusion",
     "numpy.dtype",
     "sklearn.feature_selection._univariate_selection.f_classif",
 })
@@ -56,8 +57,8 @@ TRUSTED_TYPES = frozenset({
 MODEL_FORMAT = 2
 #: Fingerprints (SHA-256 of ``model.skops``) of the models shipped in ``models/``.
 SHIPPED_SHA256: dict[str, str] = {
-    "default": "b09981abf8010e4d01a8a83e9e5ba40e71322eb94de478112f4eb9a420ffc97b",
-    "reencoded": "279a53a4336c29332c5c59ad1ea4b4cf74226c4ce66f744b94a530725a1c5dc9",
+    "default": "9d38e537d74465977c9853170e6783753832b034f3041367eadc731ac4c23a3a",
+    "reencoded": "70601df7335dcf528c55f3eaa8cebd633b6ae7d85d851cb88ac4361442abd6b5",
 }
 #: Size limits read before parsing: a card is a small JSON file; a model file a small zip.
 MAX_CARD_BYTES = 4 << 20
@@ -93,35 +94,10 @@ class DetectorModel:
 
     @property
     def used_columns(self) -> list[str]:
-        """The input columns the pipeline reads (its ``stats`` step may drop families)."""
-        keep = self._keep()
-        return list(self.columns) if keep is None else [self.columns[j] for j in keep]
-
-    def _keep(self, upto: str | None = None) -> np.ndarray | None:
-        """Indices of the input columns that reach the classifier (a fused model: any
-        member's), following the steps that drop columns: a ``keep_`` selector, an
-        imputer dropping all-empty columns, a ``get_support()`` feature selector.
-        ``upto``: stop before the step of that name (e.g. ``"scale"``).  None when the
-        pipeline's steps cannot be followed."""
-        keep = getattr(self.pipeline, "keep_", None)
-        if keep is not None:  # FamilyFusion: union of its members' stats selections
-            return np.asarray(keep, dtype=int)
-        steps = getattr(self.pipeline, "steps", None)
-        if steps is None:
-            return None
-        idx = np.arange(len(self.columns))
-        for name, step in steps[:-1]:
-            if name == upto:
-                break
-            if getattr(step, "keep_", None) is not None:
-                idx = idx[np.asarray(step.keep_, dtype=int)]
-            elif getattr(step, "statistics_", None) is not None and not getattr(step, "keep_empty_features", True):
-                idx = idx[~np.isnan(np.asarray(step.statistics_, dtype=float))]
-            elif hasattr(step, "get_support"):
-                idx = idx[np.asarray(step.get_support(), dtype=bool)]
-            if len(idx) == 0:
-                return None
-        return idx
+        """The input columns that reach the classifier (a fused model: those any member
+        reads); every column when the pipeline's steps cannot say."""
+        used = columns_into(self.pipeline, self.columns)
+        return list(self.columns) if used is None else used
 
     @property
     def families(self) -> tuple[str, ...]:
@@ -158,28 +134,30 @@ class DetectorModel:
         x = self._matrix(row)
         base = float(self.pipeline.decision_function(x)[0])
         n = x.shape[1]
-        steps = getattr(self.pipeline, "named_steps", {})
-        keep = self._keep()  # columns that reach the classifier
-        keep = np.arange(n) if keep is None else keep
+        where = {c: j for j, c in enumerate(self.columns)}
+        keep = np.array([where[c] for c in self.used_columns], dtype=int)  # columns that reach the classifier
         if reference is None:
             ref = getattr(self.pipeline, "reference_", None)  # a fused model: training means
             if ref is not None and len(ref) == n:
                 reference = np.asarray(ref, dtype=float)
-            else:
-                scaler = steps.get("scale")
-                ref = getattr(scaler, "mean_", None)  # StandardScaler: the training mean
-                if ref is None:
-                    ref = getattr(scaler, "center_", None)  # RobustScaler: the training median
-                before = self._keep(upto="scale")  # the columns the scaler saw
-                reference = np.zeros(n)
-                if ref is not None and before is not None and len(ref) == len(before):
-                    reference[before] = ref
+            else:  # the scaler's centre: the training mean (StandardScaler) or median (RobustScaler)
+                centre = self.scaler_reference()
+                reference = np.array([centre[c][0] if c in centre else 0.0 for c in self.columns])
         xs = np.repeat(x, len(keep), axis=0)
         xs[np.arange(len(keep)), keep] = np.asarray(reference, dtype=float)[keep]
         moved = np.asarray(self.pipeline.decision_function(xs), dtype=float)
         out = dict.fromkeys(self.columns, 0.0)
         for j, m in zip(keep, moved):
             out[self.columns[j]] = base - float(m)
+        return out
+
+    def scaler_reference(self) -> dict[str, tuple[float, float]]:
+        """{column: (centre, scale)} of the pipeline's scaler (``mean_`` or ``center_``, and
+        ``scale_``; a fused model: each member's), for the columns that reach it; empty
+        when the pipeline has no scaler or its columns cannot be followed."""
+        out: dict[str, tuple[float, float]] = {}
+        for pipeline in getattr(self.pipeline, "estimators_", None) or [self.pipeline]:
+            out.update(_scaler_reference(pipeline, self.columns))
         return out
 
     def summary(self) -> dict:
@@ -360,69 +338,37 @@ def load_model(folder: str | os.PathLike | None = None) -> DetectorModel:
                          bound.version, card, str(folder), sha256=digest)
 
 
-def _column_set_line(cs: dict | None) -> list[str]:
-    if not cs or cs.get("spec") in (None, "all"):
-        return []
-    return [f"- columns offered to the search: `--columns {cs['spec']}` (`{cs.get('pattern')}`, "
-            f"{cs.get('n_offered')} columns)"]
+def columns_into(estimator, columns: list[str], step: str | None = None) -> list[str] | None:
+    """The names of ``columns`` (the estimator's input, in order) that reach ``step`` of a
+    pipeline (default: its final estimator), as its steps' ``get_feature_names_out``
+    tell; for an estimator with ``get_support`` (a fused model), the columns it reads.
+    None when that cannot be followed (a step that does not name its output) or when
+    no column reaches it."""
+    if hasattr(estimator, "get_support"):
+        names = np.asarray(columns, dtype=object)[estimator.get_support()]
+    else:
+        steps = [name for name, _ in getattr(estimator, "steps", [])]
+        if not steps:
+            return None
+        end = steps.index(step) if step in steps else len(steps) - 1
+        try:
+            names = estimator[:end].get_feature_names_out(columns) if end else np.asarray(columns, dtype=object)
+        except (AttributeError, ValueError):  # a step without feature names, or not fitted
+            return None
+    return [str(c) for c in names] or None
 
 
-def frames_text(frames: dict | None) -> str | None:
-    """'trained on 32 sampled frames per video, evaluated at 16' from a card's ``frames``."""
-    if not frames or not frames.get("training"):
-        return None
-    t, e = frames.get("training"), frames.get("evaluation") or frames.get("training")
-    if t == e:
-        return f"{t} sampled frames per video (training and evaluation)"
-    return f"trained on {t} sampled frames per video, evaluated at {e} (the frames the scanner samples)"
-
-
-_SEARCH_TEXT = {"full": "standardised columns, k best, RBF or linear SVM",
-                "compact": "median / IQR scaling, every offered column, RBF SVM; C and gamma searched"}
-
-
-def search_text(card: dict) -> str | None:
-    """The card's inner search in words (``train --search``); None when it names none.
-
-    ``auto``: the search picked on all training videos and its nested AUC."""
-    search = card.get("search")
-    if not search:
-        return None
-    if search != "auto":
-        return f"`{search}`" + (f" ({_SEARCH_TEXT[search]})" if search in _SEARCH_TEXT else "")
-    params = card.get("parameters") or {}
-    picked, aucs = params.get("search"), params.get("search_aucs") or {}
-    auc = f", nested AUC {aucs[picked]:.3f}" if picked in aucs else ""
-    return (f"`auto` (chosen by a nested grouped CV of the training videos among {len(aucs) or 'the'} "
-            f"searches, scaler x kernels x column selection; picked `{picked}`{auc}; the evaluation "
-            "chose again inside every training part)")
-
-
-def card_markdown(card: dict) -> str:
-    """Human-readable model card."""
-    m = card.get("metrics", {})
-    lines = [f"# Model card: {card.get('name')} (version {card.get('version')})", "",
-             card.get("description", "SVM over self-referenced face artifact features."), "",
-             "## Training data", "", f"- manifest: `{card.get('training', {}).get('manifest') or '?'}`",
-             f"- manifest SHA-256: `{card.get('training', {}).get('manifest_sha256', '?')}`",
-             f"- counts: {json.dumps(card.get('training', {}).get('counts', {}))}",
-             *([f"- augmentation: {card['augmentation'].get('n_copies')} re-encoded copies of the training videos "
-                f"({', '.join(card['augmentation'].get('conditions', {}))}; first {card['augmentation'].get('span_frames')} "
-                "frames), in the training parts of the folds only; `degraded_copies` below scores the held-out "
-                "videos' copies"] if card.get("augmentation") else []), "",
-             "## Features", "", f"- features version: {card.get('features_version')}",
-             *([f"- block grid strength of each sampled face averaged over {card['block_run']} consecutive frames"]
-               if card.get("block_run") else []),
-             f"- {len(card.get('columns', []))} aggregated columns; families: "
-             f"{', '.join(sorted({c.split('_', 1)[0] for c in card.get('columns', [])}))}",
-             *_column_set_line(card.get("column_set")),
-             *([f"- {frames_text(card.get('frames'))}"] if frames_text(card.get("frames")) else []), "",
-             "## Parameters", "",
-             *([f"- inner search: {search_text(card)}", ""] if card.get("search") else []),
-             "```json", json.dumps(card.get("parameters", {}), indent=2, default=str), "```", "",
-             f"Decision threshold (EER point of the validation folds): {card.get('threshold')}", "",
-             "## Metrics (grouped cross-validation, out-of-fold)", "", "```json",
-             json.dumps(m, indent=2, default=str), "```", "",
-             "## Reproduce", "", "```bash", card.get("command", "?"), "```", "",
-             "## Libraries", "", "```json", json.dumps(card.get("libraries", {}), indent=2), "```", ""]
-    return "\n".join(lines)
+def _scaler_reference(pipeline, columns: list[str]) -> dict[str, tuple[float, float]]:
+    """{column: (centre, scale)} of the first step of ``pipeline`` with a centre (``mean_``
+    or ``center_``) and a ``scale_``; {} when there is none or its columns are unknown."""
+    for name, step in getattr(pipeline, "steps", []):
+        centre = getattr(step, "mean_", None)
+        if centre is None:
+            centre = getattr(step, "center_", None)
+        scale = getattr(step, "scale_", None)
+        if centre is not None and scale is not None:
+            names = columns_into(pipeline, columns, step=name)
+            if names is None or len(names) != len(centre):
+                return {}
+            return {c: (float(m), float(s) if s else 1.0) for c, m, s in zip(names, centre, scale)}
+    return {}

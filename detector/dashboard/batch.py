@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..scan import display_paths, order_by_suspicion
 from .texts import human_size
 from .uploads import Source, check_upload, materialize
 
@@ -66,7 +67,7 @@ def normalise_results(df: pd.DataFrame) -> pd.DataFrame:
     missing expected columns added."""
     if "path" not in df.columns:
         raise ResultsError(f"not batch results: no 'path' column (columns: {', '.join(map(str, df.columns[:8]))})")
-    df = df.copy()
+    df = display_paths(df)
     for c in RESULT_COLUMNS:
         if c not in df.columns:
             df[c] = None
@@ -81,7 +82,8 @@ def normalise_results(df: pd.DataFrame) -> pd.DataFrame:
 def rank_suspects(df: pd.DataFrame, verdicts: list[str] | None = None, min_score: float | None = None,
                   text: str = "") -> pd.DataFrame:
     """Filter (verdict in ``verdicts``, score >= ``min_score``, ``text`` in path, case-insensitive)
-    and rank by score, most suspicious first (unscored rows last)."""
+    and rank as ``deepfake-detector report`` does (:func:`detector.scan.results.order_by_suspicion`:
+    by score - threshold, most suspicious first, unscored rows last); ``rank`` numbers the rows shown."""
     out = df
     if verdicts:
         out = out[out["verdict"].isin(verdicts)]
@@ -89,7 +91,7 @@ def rank_suspects(df: pd.DataFrame, verdicts: list[str] | None = None, min_score
         out = out[out["score"] >= min_score]
     if text.strip():
         out = out[out["path"].astype(str).str.contains(text.strip(), case=False, regex=False)]
-    out = out.sort_values("score", ascending=False, na_position="last").reset_index(drop=True)
+    out = order_by_suspicion(out)
     out.insert(0, "rank", np.arange(1, len(out) + 1))
     return out
 
