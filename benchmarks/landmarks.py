@@ -42,7 +42,7 @@ from detector import evaluation as ev  # noqa: E402
 from detector.datasets import read_manifest  # noqa: E402
 from detector.degrade import PROFILES, make_degraded  # noqa: E402
 from detector.extraction import extract, load_features  # noqa: E402
-from detector.selfblend import auc  # noqa: E402
+from detector.crossval import auc  # noqa: E402
 
 ROOT = Path(os.environ.get("DEEPFAKE_LMK_ROOT", "/work/cache/lmk"))
 CONDITION = {"crf23": PROFILES["crf23"]}
