@@ -16,6 +16,7 @@ import pandas as pd
 from . import faces as _faces
 from .calibration import threshold_verdict, verbal_scale, verdict_of
 from .features import BLOCK_RUN, FEATURES_VERSION, aggregate, face_features, feature_columns
+from .kinematics import LMK_RUN
 from .model import DetectorModel
 from .video import VideoError, VideoInfo, iter_frames, probe
 
@@ -165,7 +166,8 @@ def analyze(path, model: DetectorModel | None = None, n_frames: int = DEFAULT_FR
     n_frames : number of frames sampled evenly over the video
     thumbnails : keep small RGB face crops per track (for display)
     progress : optional callable(done: int, total: int)
-    families : ``"all"`` (every feature family, for inspection and training),
+    families : ``"all"`` (every default feature family, for inspection and training;
+        the opt-in ``lmk`` family only when named),
         ``"model"`` (only those the model uses: the batch scanner's fast path; the
         score is the same) or an iterable of family names
 
@@ -224,7 +226,8 @@ def _measure_frames(path, info: VideoInfo, n_frames: int, fams, thumbnails: bool
     accumulates the time spent decoding, finding faces and measuring)."""
     out = _Sampled()
     find_faces = _faces.SequenceDetector()
-    follow = BLOCK_RUN - 1 if fams is None or "block" in fams else 0
+    runs = [BLOCK_RUN if fams is None or "block" in fams else 1, LMK_RUN if fams is not None and "lmk" in fams else 1]
+    follow = max(runs) - 1  # frames right after each sampled one: the block run and the lmk kinematics read them
     it = iter_frames(path, n_frames, info=info, pairs=fams is None or "flick" in fams, follow=follow)
     total = 1 if info.kind == "image" else min(n_frames, max(info.frame_count, 1))
     while True:

@@ -94,7 +94,9 @@ def cmd_extract(args) -> int:
         print(f"skipped row {p.get('row')}: {p.get('reason')} ({p.get('path')})", file=sys.stderr)
     if args.limit:
         m = m.head(args.limit)
-    frames, videos = extract(m, args.out, n_frames=args.frames, workers=args.workers, manifest_path=args.manifest)
+    fams = tuple(f for f in args.families.split(",") if f) if args.families else None
+    frames, videos = extract(m, args.out, n_frames=args.frames, workers=args.workers, manifest_path=args.manifest,
+                             families=fams)
     failed = len(m) - len(videos)
     print(f"{len(videos)} videos extracted ({int((videos.get('n_faces', pd.Series(dtype=int)) > 0).sum())} with faces), "
           f"{len(frames)} face rows, {failed} failed -> {args.out}")
@@ -262,6 +264,9 @@ def _add_extract(sub) -> None:
     s.add_argument("--frames", type=int, default=DEFAULT_FRAMES)
     s.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
     s.add_argument("--limit", type=int, default=0, help="only the first N rows (for trials)")
+    s.add_argument("--families", default=None, metavar="A,B",
+                   help="comma-separated feature families to measure (default: the default families; "
+                        "the opt-in 'lmk' only when named)")
     s.set_defaults(func=cmd_extract)
 
 

@@ -37,6 +37,7 @@ FAMILY_LABELS = {
     "color": "Colour mismatch",
     "iqm": "Image quality (absolute)",
     "flick": "Temporal flicker",
+    "lmk": "Landmark pose and motion",
 }
 
 
