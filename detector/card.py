@@ -33,7 +33,7 @@ def headline(summary: dict) -> dict:
     o = summary.get("overall", summary)
     m = o.get("metrics", {})
     return {k: o.get(k) for k in ("auc", "auc_ci", "eer", "eer_threshold", "n")} | \
-        {k: m.get(k) for k in ("far", "frr", "hter")}
+        {k: m.get(k) for k in ("far", "frr", "hter")} | {k: o[k] for k in ("cllr", "cllr_min") if k in o}
 
 
 def manifest_hash(videos: pd.DataFrame) -> str:
@@ -76,7 +76,14 @@ def library_versions() -> dict:
             # the installed distribution's version: importing scikit-learn here would load it
             # with every `import detector` (detector.model renders cards)
             "scikit-learn": metadata.version("scikit-learn"), "scikit-image": skimage.__version__,
-            "opencv": cv2.__version__}
+            "opencv": cv2.__version__, "lir": _distribution_version("lir")}
+
+
+def _distribution_version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
 
 
 def recipe(features_dir: str, out_dir: str, seed: int, quick: bool, name: str | None = None,
@@ -165,6 +172,28 @@ def search_text(card: dict) -> str | None:
             "chose again inside every training part)")
 
 
+def calibration_lines(card: dict) -> list[str]:
+    """The card's likelihood-ratio calibration in words (Markdown list items); [] without one."""
+    cal = card.get("calibration")
+    if not isinstance(cal, dict):
+        return []
+    video = (card.get("metrics") or {}).get("video") or {}
+    cllr = ""
+    if video.get("cllr") is not None and video.get("cllr_min") is not None:
+        cllr = (f"- out of fold (LRs of each outer fold from a calibration fitted inside its training part): "
+                f"Cllr {video['cllr']:.3f}, Cllr-min {video['cllr_min']:.3f} "
+                "(0 = perfect, 1 = an LR that always says 1; Cllr - Cllr-min = calibration loss)")
+    return [f"- method: {cal.get('method')} regression of the decision score (lir `LogitCalibrator`, "
+            f"class-balanced): log10 LR = {cal.get('intercept'):+.4f} {cal.get('slope'):+.4f} x score",
+            f"- bounds: {str(cal.get('bounds')).upper()} (lir `ELUBBounder`): log10 LR between "
+            f"{cal.get('llr_lower'):.2f} and {cal.get('llr_upper'):.2f}, i.e. LR from 1/{10 ** -cal['llr_lower']:.3g} "
+            f"to {10 ** cal['llr_upper']:.3g}: no stated LR goes beyond what the training scores support",
+            f"- fitted on {cal.get('n_fake', 0) + cal.get('n_real', 0)} cross-validated scores of the training "
+            f"videos ({cal.get('n_fake')} fake, {cal.get('n_real')} real)",
+            "- verdict `inconclusive` for an LR between 1/3 and 3; words on the ENFSI verbal scale (2015)",
+            *([cllr] if cllr else [])]
+
+
 def card_markdown(card: dict) -> str:
     """Human-readable model card."""
     m = card.get("metrics", {})
@@ -188,6 +217,7 @@ def card_markdown(card: dict) -> str:
              *([f"- inner search: {search_text(card)}", ""] if card.get("search") else []),
              "```json", json.dumps(card.get("parameters", {}), indent=2, default=str), "```", "",
              f"Decision threshold (EER point of the validation folds): {card.get('threshold')}", "",
+             *(["## Likelihood ratio", "", *calibration_lines(card), ""] if card.get("calibration") else []),
              "## Metrics (grouped cross-validation, out-of-fold)", "", "```json",
              json.dumps(m, indent=2, default=str), "```", "",
              "## Reproduce", "", "```bash", card.get("command", "?"), "```", "",

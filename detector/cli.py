@@ -19,6 +19,7 @@ import pandas as pd
 
 from . import __version__, training
 from .analysis import analyze
+from .calibration import evidence_text
 from .datasets import read_manifest
 from .decode import DEFAULT_FRAMES
 from .extraction import extract
@@ -73,7 +74,11 @@ def cmd_inspect(args) -> int:
         print(f"model:     {a.model['name']} v{a.model['version']}, threshold {a.threshold:+.3f}, "
               f"sha256 {a.model.get('sha256', '')[:16]}... ({origin})")
     sc = "" if a.score is None else f" (score {a.score:+.3f})"
+    if a.verdict == "inconclusive":
+        sc = f" (score {a.score:+.3f}; at the threshold alone: {a.threshold_verdict})"
     print(f"verdict:   {a.verdict.upper()}{sc}")
+    if a.llr is not None:
+        print(f"evidence:  {evidence_text(a.llr)}")
     t = a.timings
     print(f"time:      {t['total']:.2f} s (decode {t['decode']:.2f}, faces {t['faces']:.2f}, "
           f"features {t['features']:.2f}, score {t['score']:.2f})")
@@ -86,7 +91,9 @@ def cmd_extract(args) -> int:
         print(f"skipped row {p.get('row')}: {p.get('reason')} ({p.get('path')})", file=sys.stderr)
     if args.limit:
         m = m.head(args.limit)
-    frames, videos = extract(m, args.out, n_frames=args.frames, workers=args.workers, manifest_path=args.manifest)
+    fams = tuple(f for f in args.families.split(",") if f) if args.families else None
+    frames, videos = extract(m, args.out, n_frames=args.frames, workers=args.workers, manifest_path=args.manifest,
+                             families=fams)
     failed = len(m) - len(videos)
     print(f"{len(videos)} videos extracted ({int((videos.get('n_faces', pd.Series(dtype=int)) > 0).sum())} with faces), "
           f"{len(frames)} face rows, {failed} failed -> {args.out}")
@@ -252,6 +259,9 @@ def _add_extract(sub) -> None:
     s.add_argument("--frames", type=int, default=DEFAULT_FRAMES)
     s.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
     s.add_argument("--limit", type=int, default=0, help="only the first N rows (for trials)")
+    s.add_argument("--families", default=None, metavar="A,B",
+                   help="comma-separated feature families to measure (default: the default families; "
+                        "the opt-in 'lmk' only when named)")
     s.set_defaults(func=cmd_extract)
 
 

@@ -7,9 +7,11 @@ folders).
    outer fold runs the whole search (:mod:`detector.search`) on its training part only,
    by an inner cross-validation **grouped by ``group``** (a fake never sits apart from
    its source video), scored by ROC AUC; it picks its threshold at the EER point of its
-   own inner out-of-fold scores, then scores its held-out videos.
+   own inner out-of-fold scores and fits its score-to-LR calibration on them
+   (:func:`detector.calibration.fit_calibration`), then scores its held-out videos: their
+   log10 LRs (``llr``) come from a calibration that never saw them.
 2. :func:`fit_final`: the same search on all videos; the threshold is the EER point of
-   its grouped out-of-fold scores.
+   its grouped out-of-fold scores, and the calibration is fitted on those scores.
 3. ``search="auto"``: the search space itself is chosen among
    :data:`detector.search.DESIGN_SEARCHES` by a nested grouped CV of the training data
    (:func:`choose_search`), inside each outer training part as well.
@@ -23,7 +25,7 @@ folders).
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -31,6 +33,7 @@ from sklearn.base import clone
 
 from . import evaluation as ev
 from .analysis import scored_tracks, single_frame_rows, track_results
+from .calibration import Calibration, fit_calibration, verdicts
 from .datasets import LABEL_COLUMNS, STANDARD_COLUMNS
 from .decode import DEFAULT_FRAMES
 from .estimators import FamilyFusion
@@ -108,12 +111,25 @@ def _oof_scores(estimator, x, y, groups, n_splits: int, seed: int) -> np.ndarray
 
 @dataclass
 class CVResult:
-    scores: pd.DataFrame  # meta + fold, score, fold_threshold, verdict
+    scores: pd.DataFrame  # meta + fold, score, fold_threshold, llr, verdict
     params: list[dict]  # chosen parameters per outer fold
     fold_models: list  # fitted estimators per outer fold
     #: with ``augment`` or ``test_copies``: the test folds' degraded copies scored by their
-    #: fold's model (meta + source_path, condition, fold, score, fold_threshold, role); None without
+    #: fold's model (meta + source_path, condition, fold, score, fold_threshold, llr, role); None without
     copy_scores: pd.DataFrame | None = None
+    #: score-to-LR calibration per outer fold, fitted on that fold's inner out-of-fold scores
+    calibrations: list[Calibration] = field(default_factory=list)
+
+    def fold_llrs(self, scores, folds) -> np.ndarray:
+        """log10 LRs of ``scores`` by the calibration of each one's outer fold ``folds``
+        (NaN for a missing score or a fold < 0)."""
+        s, k = np.asarray(scores, dtype=float), np.asarray(folds)
+        out = np.full(len(s), np.nan)
+        for f, cal in enumerate(self.calibrations):
+            sel = (k == f) & np.isfinite(s)
+            if sel.any():
+                out[sel] = cal.llr(s[sel])
+        return out
 
 
 def _choose(x, y, groups, columns: list[str], n_inner: int, seed: int, quick: bool, fusion: bool,
@@ -184,15 +200,28 @@ def selection_seed(seed: int, fold: int | None = None) -> int:
 
 
 def _held_copies(augment: pd.DataFrame | None, videos: pd.DataFrame, test: np.ndarray, est, columns: list[str],
-                 fold: int, threshold: float) -> pd.DataFrame | None:
-    """The copies of the test videos ``test``, scored by their fold's model ``est``."""
+                 fold: int, threshold: float, calibration: Calibration) -> pd.DataFrame | None:
+    """The copies of the test videos ``test``, scored by their fold's model ``est`` (and
+    their LRs by its ``calibration``)."""
     if augment is None or not len(augment):
         return None
     held = augment[augment["source_path"].astype(str).isin(set(videos["abs_path"].iloc[test].astype(str)))]
     if not len(held):
         return None
+    score = est.decision_function(feature_matrix(held, columns))
     return (held[[c for c in (*STANDARD_COLUMNS, "source_path", "condition") if c in held.columns]]
-            .assign(fold=fold, score=est.decision_function(feature_matrix(held, columns)), fold_threshold=threshold))
+            .assign(fold=fold, score=score, fold_threshold=threshold, llr=calibration.llr(score)))
+
+
+def _fold_search(search: str, train: pd.DataFrame, columns: list[str], seed: int, k: int, n_inner: int,
+                 quick: bool, n_jobs: int) -> tuple[str, dict]:
+    """Outer fold ``k``'s search space and what to record of its choice: ``search`` itself,
+    or with ``"auto"`` the one :func:`choose_search` picks on the fold's training videos."""
+    if search != AUTO:
+        return search, {}
+    fold_search, aucs = choose_search(train.reset_index(drop=True), columns, selection_seed(seed, k),
+                                      n_inner=n_inner, quick=quick, n_jobs=n_jobs)
+    return fold_search, {"search": fold_search, "search_aucs": aucs}
 
 
 def nested_cv(videos: pd.DataFrame, columns: list[str], n_outer: int = 5, n_inner: int = 4, seed: int = 0,
@@ -229,42 +258,43 @@ def nested_cv(videos: pd.DataFrame, columns: list[str], n_outer: int = 5, n_inne
     if keep.shape != (len(videos),):
         raise ValueError(f"train_mask needs one value per video ({len(videos)}), got shape {keep.shape}")
     out = videos[[c for c in STANDARD_COLUMNS if c in videos.columns]].copy()
-    out["fold"], out["score"], out["fold_threshold"] = -1, np.nan, np.nan
-    params, models, copy_parts = [], [], []
+    out["fold"], out["score"], out["fold_threshold"], out["llr"] = -1, np.nan, np.nan, np.nan
+    params, models, copy_parts, calibrations = [], [], [], []
     for k, (tr, te) in enumerate(ev.grouped_folds(g, y, n_splits=n_outer, seed=seed)):
         tr = tr[keep[tr]]
         xt, yt, gt = _with_copies(x, y, g, tr, videos, augment, columns)
-        fold_search, picked = search, {}
-        if search == AUTO:
-            fold_search, aucs = choose_search(videos.iloc[tr].reset_index(drop=True), columns,
-                                              selection_seed(seed, k), n_inner=n_inner, quick=quick, n_jobs=n_jobs)
-            picked = {"search": fold_search, "search_aucs": aucs}
+        fold_search, picked = _fold_search(search, videos.iloc[tr], columns, seed, k, n_inner, quick, n_jobs)
         est, p, inner_scores = _choose(xt, yt, gt, columns, n_inner, seed + 1 + k, quick, fusion, fold_search, n_jobs)
         p = {**p, **picked}
         _, thr = eer(yt, inner_scores)
+        cal = fit_calibration(inner_scores, yt)  # the training part's own out-of-fold scores only
         for role, copies in (("augment", augment), ("test", test_copies)):
-            held = _held_copies(copies, videos, te, est, columns, k, thr)
+            held = _held_copies(copies, videos, te, est, columns, k, thr, cal)
             if held is not None:
                 copy_parts.append(held.assign(role=role))
-        out.iloc[te, out.columns.get_loc("score")] = est.decision_function(x[te])
+        score = est.decision_function(x[te])
+        out.iloc[te, out.columns.get_loc("score")] = score
         out.iloc[te, out.columns.get_loc("fold")] = k
         out.iloc[te, out.columns.get_loc("fold_threshold")] = thr
-        params.append({**p, "threshold": float(thr)})
+        out.iloc[te, out.columns.get_loc("llr")] = cal.llr(score)
+        params.append({**p, "threshold": float(thr), "calibration": cal.to_dict()})
         models.append(est)
+        calibrations.append(cal)
         log(f"  fold {k}: inner AUC {p['inner_auc']:.3f} with {p}")
-    out["verdict"] = np.where(out["score"] >= out["fold_threshold"], "fake", "real")
+    out["verdict"] = verdicts(out["score"], out["fold_threshold"], out["llr"])
     copies = pd.concat(copy_parts, ignore_index=True) if copy_parts else None
-    return CVResult(out, params, models, copies)
+    return CVResult(out, params, models, copies, calibrations)
 
 
 def fit_final(videos: pd.DataFrame, columns: list[str], n_inner: int = 5, seed: int = 0,
               quick: bool = False, fusion: bool = False, augment: pd.DataFrame | None = None,
               search: str = "full", n_jobs: int = 1):
     """The shipped model: the same choice on all videos (and all copies of ``augment``,
-    as :func:`nested_cv`), threshold at the EER of its grouped out-of-fold scores.
+    as :func:`nested_cv`), threshold at the EER of its grouped out-of-fold scores, and
+    the score-to-LR calibration fitted on those scores.
     ``search="auto"``: the search :func:`choose_search` picks on all videos (fold seed
     :func:`selection_seed`), named in the parameters.
-    Returns (estimator, parameters, threshold, those scores)."""
+    Returns (estimator, parameters, threshold, those scores, calibration)."""
     check_search(search, auto=True)
     check_auto(search, fusion, augment)
     picked = {}
@@ -278,7 +308,7 @@ def fit_final(videos: pd.DataFrame, columns: list[str], n_inner: int = 5, seed: 
     est, params, oof = _choose(x, y, g, columns, n_inner, seed, quick, fusion, search, n_jobs)
     params = {**params, **picked}
     _, thr = eer(y, oof)
-    return est, params, float(thr), oof
+    return est, params, float(thr), oof, fit_calibration(oof, y)
 
 
 def frame_level_scores(frames: pd.DataFrame, cv: CVResult, columns: list[str]) -> pd.DataFrame:
@@ -321,9 +351,9 @@ def rescore(cv: CVResult, videos: pd.DataFrame, columns: list[str]) -> CVResult:
         if sel.any():
             score[sel] = model.decision_function(feature_matrix(ev_rows[sel], columns))
     out["score"] = score
-    out["verdict"] = np.where(~np.isfinite(score), "no-face",
-                              np.where(score >= out["fold_threshold"], "fake", "real"))
-    return CVResult(out, cv.params, cv.fold_models)
+    out["llr"] = cv.fold_llrs(score, out["fold"])
+    out["verdict"] = verdicts(score, out["fold_threshold"], out["llr"])
+    return CVResult(out, cv.params, cv.fold_models, calibrations=cv.calibrations)
 
 
 def deployed_scores(frames: pd.DataFrame, videos: pd.DataFrame, cv: CVResult, columns: list[str]) -> pd.DataFrame:
@@ -333,7 +363,7 @@ def deployed_scores(frames: pd.DataFrame, videos: pd.DataFrame, cv: CVResult, co
 
     ``cv.scores`` uses the main track only (what the model is trained on); a video with
     several people can score differently here.  Returns ``cv.scores`` with ``score`` (and
-    ``verdict``) replaced and the main-track score kept as ``main_track_score``.
+    ``llr``, ``verdict``) replaced and the main-track score kept as ``main_track_score``.
     """
     out = cv.scores.copy()
     out["main_track_score"] = out["score"]
@@ -348,7 +378,8 @@ def deployed_scores(frames: pd.DataFrame, videos: pd.DataFrame, cv: CVResult, co
         trs = scored_tracks(track_results(f), int(n_sampled.get(path, DEFAULT_FRAMES)))
         x = feature_matrix(pd.DataFrame([t.features for t in trs]), columns)
         out.iloc[i, out.columns.get_loc("score")] = float(cv.fold_models[int(out["fold"].iat[i])].decision_function(x).max())
-    out["verdict"] = np.where(out["score"] >= out["fold_threshold"], "fake", "real")
+    out["llr"] = cv.fold_llrs(out["score"], out["fold"])
+    out["verdict"] = verdicts(out["score"], out["fold_threshold"], out["llr"])
     return out
 
 

@@ -1,7 +1,7 @@
 """Evaluation of scored videos: summaries of a score set and of a whole table (overall,
 per manipulation method, per compression), grouped folds, JSON-ready results.
 
-The metrics themselves (FAR, FRR, EER, curves, AUC intervals) and the error-rate
+The metrics themselves (FAR, FRR, EER, curves, AUC intervals, C_llr) and the error-rate
 convention are in :mod:`detector.metrics`.
 """
 
@@ -15,13 +15,15 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedGroupKFold
 
-from .metrics import as_binary, bootstrap_auc_ci, eer, labels_and_scores, metrics_at_threshold
+from .metrics import as_binary, bootstrap_auc_ci, cllr, cllr_min, eer, labels_and_scores, metrics_at_threshold
 
 __all__ = [
     "summarize",
     "evaluate_table",
     "grouped_folds",
     "to_jsonable",
+    "llr_summary",
+    "with_cllr",
 ]
 
 
@@ -238,3 +240,31 @@ def to_jsonable(obj: Any) -> Any:
     if obj is None or obj is pd.NA or obj is pd.NaT:
         return None
     return obj
+
+
+# --------------------------------------------------------------------------
+# Likelihood ratios (log10 LRs of detector.calibration)
+# --------------------------------------------------------------------------
+
+
+def llr_summary(y_true: Any, llrs: Any) -> dict:
+    """``{"cllr", "cllr_min", "n_llr", "llr_min", "llr_max"}`` of finite log10 LRs (JSON-ready;
+    the C_llr values are None when a class is missing)."""
+    y, s = labels_and_scores(y_true, llrs)
+    both = 0 < int(y.sum()) < len(y)
+    return to_jsonable({"cllr": cllr(y, s) if both else None, "cllr_min": cllr_min(y, s) if both else None,
+                        "n_llr": len(s), "llr_min": float(s.min()) if len(s) else None,
+                        "llr_max": float(s.max()) if len(s) else None})
+
+
+def with_cllr(report: dict, df: pd.DataFrame, llr_col: str = "llr", label_col: str = "label") -> dict:
+    """An :func:`evaluate_table` result with :func:`llr_summary` of ``df``'s finite LRs added
+    to its ``overall`` summary (unchanged when ``df`` has no LRs)."""
+    if llr_col not in df.columns:
+        return report
+    llrs = pd.to_numeric(df[llr_col], errors="coerce")
+    ok = np.isfinite(llrs.to_numpy(dtype=float))
+    if not ok.any():
+        return report
+    summary = llr_summary(df.loc[ok, label_col].to_numpy(), llrs[ok].to_numpy(dtype=float))
+    return {**report, "overall": {**report["overall"], **summary}}

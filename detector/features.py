@@ -1,6 +1,6 @@
 """Artifact features: self-referenced measures of a face against its own surroundings.
 
-One module: every family shares the region masks and helpers; ~540 lines.
+One module: every family shares the region masks and helpers; ~560 lines.
 
 Every measure is taken on the original pixels of a crop (never a rotated or rescaled
 one: that would destroy the pixel-grid and noise traces) inside three masks from
@@ -31,7 +31,15 @@ Families (the column prefix before the first ``_``):
            left after dense optical-flow motion compensation, inside / across /
            outside the face and by elliptic radius (a generated face changes from
            frame to frame in ways its surroundings do not, most at the seam)
+``lmk``    opt-in (:data:`OPT_IN_FAMILIES`): dense-landmark geometry and kinematics
+           (468-point face mesh): central-face vs whole-face head pose, and the
+           central face's motion against the head over the sampled frame and the
+           ones right after it (:mod:`detector.kinematics`)
 =========  ==================================================================
+
+The default families (:data:`FAMILIES`) are measured whenever no family is named; an
+opt-in family only when named (``face_features(..., families=[..., "lmk"])``, ``extract
+--families``), so a default extraction's columns stay those of :data:`FEATURES_VERSION`.
 
 Temporal change (mean absolute change between consecutive sampled frames of a track)
 and spread are added at aggregation, see :func:`aggregate`.
@@ -47,6 +55,7 @@ import pandas as pd
 from skimage.feature import local_binary_pattern
 
 from .faces import Regions
+from .kinematics import landmark_features
 
 # Changed whenever a feature's values or columns change; a model refuses features of
 # another version (what each version changed: docs/experiments.md).
@@ -60,7 +69,11 @@ FEATURES_VERSION = "6"
 BLOCK_RUN = 5
 EPS = 1e-6
 BLOCK = 16  # spectrum block size in pixels
+#: The default families: measured when no family is named.
 FAMILIES = ("hf", "spec", "noise", "grad", "lbp", "block", "color", "iqm", "flick")
+#: Families measured only when named (new, not in the shipped models' features version).
+OPT_IN_FAMILIES = ("lmk",)
+KNOWN_FAMILIES = FAMILIES + OPT_IN_FAMILIES
 STATS = ("mean", "median", "std", "dmean")
 
 
@@ -451,24 +464,26 @@ def temporal_flicker(bgr: np.ndarray, bgr_next: np.ndarray | None, inner: np.nda
 def face_features(frame: np.ndarray, regions: Regions, origin: tuple[int, int] = (0, 0),
                   families=None, next_frame: np.ndarray | None = None,
                   following: tuple[np.ndarray, ...] | list[np.ndarray] = ()) -> dict[str, float]:
-    """The feature families for one face (all of them by default).
+    """The feature families for one face (the default :data:`FAMILIES` by default).
 
     frame : (H, W, 3) uint8 BGR frame on its original grid (or a crop of it whose
     top-left pixel is at ``origin`` = (y, x) of the original frame, so block grids
     stay aligned); regions : from :func:`detector.faces.face_regions` on ``frame``;
-    families : iterable of names from :data:`FAMILIES` to compute, or None for all
-    (a model that reads a few families needs a fraction of the time); next_frame : the
+    families : iterable of names from :data:`KNOWN_FAMILIES` to compute, or None for the
+    default :data:`FAMILIES` (a model that reads a few families needs a fraction of the
+    time; ``lmk`` is computed only when named); next_frame : the
     frame right after ``frame`` (same shape), for the ``flick`` family (NaN without it);
     following : the frames right after ``frame`` (same shape, in order; arrays, or
     :class:`detector.decode.LazyBGR` frames, of which only the face crop is converted): the
     ``block`` grid-strength columns are the mean over ``frame`` and the first
-    :data:`BLOCK_RUN` - 1 of them (over ``frame`` alone without them).
+    :data:`BLOCK_RUN` - 1 of them (over ``frame`` alone without them); the ``lmk``
+    kinematics read the first :data:`detector.kinematics.LMK_RUN` - 1 (NaN without them).
     Returns {column: value}, only the columns of the requested families.
     """
     fams = set(FAMILIES if families is None else families)
-    unknown = fams - set(FAMILIES)
+    unknown = fams - set(KNOWN_FAMILIES)
     if unknown:
-        raise ValueError(f"unknown feature families {sorted(unknown)}; known: {FAMILIES}")
+        raise ValueError(f"unknown feature families {sorted(unknown)}; known: {KNOWN_FAMILIES}")
     x0, y0, x1, y1 = regions.crop
     bgr = np.ascontiguousarray(frame[y0:y1, x0:x1])
     gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY).astype(np.float32)
@@ -506,6 +521,8 @@ def face_features(frame: np.ndarray, regions: Regions, origin: tuple[int, int] =
     if "flick" in fams:
         nxt = None if next_frame is None else np.ascontiguousarray(next_frame[y0:y1, x0:x1])
         feats.update(temporal_flicker(bgr, nxt, i, b, o, regions.radius, ycc=ycc))
+    if "lmk" in fams:
+        feats.update(landmark_features(frame, regions.ellipse, following))
     return feats
 
 
@@ -515,8 +532,8 @@ def family_of(column: str) -> str:
 
 
 def feature_columns(df: pd.DataFrame) -> list[str]:
-    """Per-frame feature columns of a table (those whose prefix is a family)."""
-    return [c for c in df.columns if family_of(c) in FAMILIES]
+    """Per-frame feature columns of a table (those whose prefix is a known family)."""
+    return [c for c in df.columns if family_of(c) in KNOWN_FAMILIES]
 
 
 def aggregate(frame_table: pd.DataFrame, columns: list[str] | None = None) -> dict[str, float]:

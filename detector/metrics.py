@@ -48,6 +48,8 @@ __all__ = [
     "tpr_at_fpr",
     "bootstrap_auc_ci",
     "metrics_at_threshold",
+    "cllr",
+    "cllr_min",
 ]
 
 
@@ -327,3 +329,36 @@ def metrics_at_threshold(y_true: Any, scores: Any, threshold: float) -> dict:
         "n_real": n_real,
         "n_fake": n_fake,
     }
+
+
+# --------------------------------------------------------------------------
+# Likelihood ratios (log10 LRs of detector.calibration)
+# --------------------------------------------------------------------------
+
+
+def _llr_data(y_true: Any, llrs: Any):
+    """lir's LLRData of the finite log10 LRs and their labels (1 = fake)."""
+    # lir (pydantic; lir.metrics below: its isotonic calibrator, about a second in all) is
+    # imported only when LRs are evaluated, never by `import detector`
+    from lir.data.models import LLRData
+
+    y, s = labels_and_scores(y_true, llrs)
+    return LLRData(features=s, labels=y)
+
+
+def cllr(y_true: Any, llrs: Any) -> float:
+    """Log-likelihood-ratio cost C_llr of log10 LRs (lir's ``lir.metrics.cllr``).
+
+    0 for perfect, well-calibrated LRs; 1 for a system that always says LR = 1; above 1
+    for LRs that mislead.  Labels 1 = fake (the LR's numerator proposition)."""
+    from lir.metrics import cllr as lir_cllr  # lir: only when LRs are evaluated (see _llr_data)
+
+    return float(lir_cllr(_llr_data(y_true, llrs)))
+
+
+def cllr_min(y_true: Any, llrs: Any) -> float:
+    """C_llr after the best monotone recalibration (lir's ``lir.metrics.cllr_min``, PAV):
+    the discrimination part of :func:`cllr`; ``cllr - cllr_min`` is the calibration loss."""
+    from lir.metrics import cllr_min as lir_cllr_min  # lir: only when LRs are evaluated (see _llr_data)
+
+    return float(lir_cllr_min(_llr_data(y_true, llrs)))

@@ -5,7 +5,8 @@ A model folder ``models/<name>/`` holds
     never runs code: only skops' safe defaults plus the exact types of
     :data:`TRUSTED_TYPES` are accepted, no prefix that could cover a callable), the
     fitted Pipeline *and* every field that changes behaviour: name, version, feature
-    columns, threshold, features version (:class:`BoundFields`).  Its SHA-256 is the
+    columns, threshold, features version and the score-to-LR calibration, as plain
+    numbers (:class:`BoundFields`).  Its SHA-256 is the
     model's fingerprint (:attr:`DetectorModel.sha256`); :data:`SHIPPED_SHA256` lists the
     fingerprints of the models shipped with this code.
   - ``card.json``: the same fields for reading, plus training data, parameters,
@@ -19,8 +20,10 @@ To verify a model you were sent: compare ``sha256sum model.skops`` with the fing
 its author gave you by another channel (the card's own ``model_sha256`` only shows that
 card and file belong together; whoever can edit one can edit both).
 
-Scores follow the convention of :mod:`detector.metrics`: higher = more likely fake;
-the verdict is ``fake`` when ``score >= threshold``.
+Scores follow the convention of :mod:`detector.metrics`: higher = more likely fake.
+A calibrated model states a likelihood ratio per score (:meth:`DetectorModel.llr`), its
+verdict ``inconclusive`` between LR 1/3 and 3 (:func:`detector.calibration.verdict_of`);
+one saved without a calibration says ``fake`` when ``score >= threshold``.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .calibration import Calibration
 from .card import card_markdown
 from .features import BLOCK_RUN, FEATURES_VERSION, family_of
 from .video import sha256_file
@@ -58,7 +62,7 @@ TRUSTED_TYPES = frozenset({
 MODEL_FORMAT = 2
 #: Fingerprints (SHA-256 of ``model.skops``) of the models shipped in ``models/``.
 SHIPPED_SHA256: dict[str, str] = {
-    "default": "9d38e537d74465977c9853170e6783753832b034f3041367eadc731ac4c23a3a",
+    "default": "0cc6b23f3f557e703d597afd8ee0876bd138c705e3f2ebde7a47d1a961911f37",
     "reencoded": "70601df7335dcf528c55f3eaa8cebd633b6ae7d85d851cb88ac4361442abd6b5",
 }
 #: Size limits read before parsing: a card is a small JSON file; a model file a small zip.
@@ -87,6 +91,8 @@ class DetectorModel:
     card: dict = field(default_factory=dict)
     path: str = ""
     sha256: str = ""  # of model.skops: the model's fingerprint (empty until saved or loaded)
+    #: score -> likelihood ratio (None: a model saved without one states no LR)
+    calibration: Calibration | None = None
 
     @property
     def shipped(self) -> bool:
@@ -117,6 +123,14 @@ class DetectorModel:
     def decision_function(self, rows) -> np.ndarray:
         """SVM decision score per row (higher = more likely fake)."""
         return np.asarray(self.pipeline.decision_function(self._matrix(rows)), dtype=float)
+
+    def llr(self, scores) -> np.ndarray:
+        """log10 likelihood ratio (manipulated vs genuine) of decision scores, within the
+        calibration's ELUB bounds (:class:`detector.calibration.Calibration`); ModelError
+        when the model has none."""
+        if self.calibration is None:
+            raise ModelError(f"model {self.name} has no likelihood-ratio calibration: retrain it with this version")
+        return self.calibration.llr(scores)
 
     def predict(self, rows) -> np.ndarray:
         """1 = fake, 0 = real, at the model's threshold."""
@@ -162,6 +176,7 @@ class DetectorModel:
     def summary(self) -> dict:
         return {"name": self.name, "version": self.version, "path": self.path, "sha256": self.sha256,
                 "shipped": self.shipped, "threshold": self.threshold, "features_version": self.card.get("features_version"),
+                "calibration": None if self.calibration is None else self.calibration.to_dict(),
                 "metrics": self.card.get("metrics", {})}
 
 
@@ -175,6 +190,7 @@ class BoundFields:
     columns: tuple[str, ...]
     threshold: float
     features_version: str
+    calibration: Calibration | None = None
 
     @classmethod
     def from_mapping(cls, d: object, where: str) -> "BoundFields":
@@ -195,11 +211,19 @@ class BoundFields:
         name, version = d.get("name", ""), d.get("version", "0")
         if not isinstance(name, str) or not isinstance(version, (str, int)) or isinstance(version, bool):
             raise ModelError(f"{where}: 'name' and 'version' must be text")
-        return cls(name, str(version), tuple(cols), float(t), str(d["features_version"]))
+        try:
+            cal = None if d.get("calibration") is None else Calibration.from_mapping(d["calibration"])
+        except ValueError as e:
+            raise ModelError(f"{where}: {e}") from None
+        return cls(name, str(version), tuple(cols), float(t), str(d["features_version"]), cal)
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "version": self.version, "columns": list(self.columns),
-                "threshold": self.threshold, "features_version": self.features_version}
+        """The fields as plain values (``calibration`` only when there is one)."""
+        out = {"name": self.name, "version": self.version, "columns": list(self.columns),
+               "threshold": self.threshold, "features_version": self.features_version}
+        if self.calibration is not None:
+            out["calibration"] = self.calibration.to_dict()
+        return out
 
 
 def save_model(model: DetectorModel, folder: str | os.PathLike, card: dict | None = None) -> Path:
@@ -209,9 +233,10 @@ def save_model(model: DetectorModel, folder: str | os.PathLike, card: dict | Non
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     bound = BoundFields(model.name, str(model.version), tuple(model.columns), float(model.threshold),
-                        FEATURES_VERSION)
+                        FEATURES_VERSION, model.calibration)
     sio.dump({"format": MODEL_FORMAT, "pipeline": model.pipeline, **bound.to_dict()}, out / MODEL_FILE)
     card = dict(model.card if card is None else card)
+    card.pop("calibration", None)  # the model's own, if any, comes with the bound fields
     card.update({**bound.to_dict(), "block_run": BLOCK_RUN, "model_file": MODEL_FILE,
                  "model_sha256": sha256_file(out / MODEL_FILE)})
     (out / CARD_FILE).write_text(json.dumps(card, indent=2, default=_json_default))
@@ -307,8 +332,8 @@ def load_model(folder: str | os.PathLike | None = None) -> DetectorModel:
     ModelError
         Missing or oversized files, a card that is not valid (fields missing or of the wrong
         type, no ``model_sha256``), a model file whose hash differs from its card, types
-        outside :data:`TRUSTED_TYPES`, a card whose columns / threshold / name differ from
-        the model file's, or a features version this code does not produce.
+        outside :data:`TRUSTED_TYPES`, a card whose columns / threshold / name / calibration
+        differ from the model file's, or a features version this code does not produce.
     """
     folder = Path(folder) if folder else DEFAULT_MODEL_DIR
     if folder.is_file():
@@ -325,7 +350,7 @@ def load_model(folder: str | os.PathLike | None = None) -> DetectorModel:
     bound = BoundFields.from_mapping(bundle, f"model file {model_path}")
     if bound != BoundFields.from_mapping(card, f"model card {card_path}"):
         raise ModelError(f"model card {card_path} disagrees with {MODEL_FILE} on name, version, columns, "
-                         "threshold or features version (edited card): refused")
+                         "threshold, features version or calibration (edited card): refused")
     pipeline = bundle.get("pipeline")
     if not hasattr(pipeline, "decision_function"):
         raise ModelError(f"model file {model_path} holds no fitted classifier")
@@ -334,7 +359,7 @@ def load_model(folder: str | os.PathLike | None = None) -> DetectorModel:
         raise ModelError(f"model file {model_path}: the pipeline reads {n_in} columns, its card names "
                          f"{len(bound.columns)}")
     return DetectorModel(pipeline, list(bound.columns), bound.threshold, bound.name or folder.name,
-                         bound.version, card, str(folder), sha256=digest)
+                         bound.version, card, str(folder), sha256=digest, calibration=bound.calibration)
 
 
 def columns_into(estimator, columns: list[str], step: str | None = None) -> list[str] | None:

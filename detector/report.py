@@ -24,12 +24,12 @@ from .analysis import Analysis
 from .dashboard.explain import explanation_text, family_contributions, family_frame_table, top_feature_contributions
 from .dashboard.models import card_summary
 from .dashboard.style import FAKE_COLOUR, REAL_COLOUR, score_axis
-from .dashboard.texts import (DISCLAIMER, FAMILY_LABELS, fmt_pct, fmt_score, highlight_note, rates_caveat,
-                              verdict_headline)
+from .dashboard.texts import (DISCLAIMER, FAMILY_LABELS, evidence_note, fmt_pct, fmt_score, highlight_note,
+                              rates_caveat, verdict_headline)
 from .dashboard.uploads import safe_filename
 from .dashboard.video_view import driving_frames, frame_scores, gallery, metadata_table, scoring_track, tracks_table
+from .features import KNOWN_FAMILIES, family_of, feature_columns
 from .metrics import CONVENTION
-from .features import FAMILIES, family_of, feature_columns
 from .model import DetectorModel
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
@@ -212,10 +212,13 @@ def svg_bar_chart(values: dict[str, float], title: str = "", width: int = 900) -
 
 # --------------------------------------------------------------------------- sections
 
-def _verdict_section(a: Analysis) -> str:
+def _verdict_section(a: Analysis, card: dict | None = None) -> str:
     text, kind = verdict_headline(a)
     cls = {"error": "fake", "success": "real"}.get(kind, "other")
     parts = [f"<div class='verdict {cls}'>{esc(text)}</div>"]
+    note = evidence_note(a, card)
+    if note:
+        parts.append(f"<p class='evidence'>{esc(note)}</p>")
     if a.score is not None and a.threshold is not None:
         parts.append(svg_score_bar(a.score, a.threshold))
     parts.append(f"<p class='note'>{esc(DISCLAIMER)}</p>")
@@ -284,7 +287,7 @@ def _plots_section(a: Analysis, model: DetectorModel | None) -> str:
         out.append(svg_line_chart(series, "Per-frame score (each frame scored alone)", "time (s)", "score",
                                   hline=a.threshold, hline_label=f"threshold {a.threshold:+.3f}", marks=marks))
     tr = scoring_track(a)
-    present = sorted({family_of(c) for c in feature_columns(a.table)}, key=FAMILIES.index)
+    present = sorted({family_of(c) for c in feature_columns(a.table)}, key=KNOWN_FAMILIES.index)
     for fam in present:
         long, standardised = family_frame_table(a, fam, model, tr.track_id if tr else None)
         series = {name: (g["time_s"].tolist(), g["value"].tolist()) for name, g in long.groupby("feature")}
@@ -336,7 +339,7 @@ def case_report_html(analysis: Analysis, model_card: dict | None, evaluation: di
     meta = metadata_table(a)
     timings = ", ".join(f"{k} {v:.2f} s" for k, v in a.timings.items())
     sections = [
-        ("Verdict", _verdict_section(a)),
+        ("Verdict", _verdict_section(a, model_card)),
         ("File", table_html(meta.itertuples(index=False), ["field", "value"])),
         ("Model", _model_section(a, model_card)),
         ("Error rates at this threshold", _error_rates_section(a, evaluation, model_card)),

@@ -7,7 +7,8 @@
 2. with ``--augment DIR``, re-encoded copies of the training videos
    (:func:`detector.degrade.degraded_features`, made if missing), for the training parts only;
 3. the training procedure of :mod:`detector.crossval`: a nested grouped CV for honest
-   out-of-fold scores, then the same choices on all videos for the shipped model;
+   out-of-fold scores (and likelihood ratios, calibrated inside the folds), then the
+   same choices on all videos for the shipped model, with its calibration;
 4. ``<out>/evaluation/``: out-of-fold scores, ROC/DET points and metrics
    (:func:`write_evaluation`); then the model file and its card (:mod:`detector.card`,
    :func:`detector.model.save_model`).
@@ -30,6 +31,7 @@ import pandas as pd
 from . import degrade
 from . import evaluation as ev
 from .analysis import single_frame_rows
+from .calibration import verdicts
 from .card import model_card, recipe, training_data
 from .crossval import (CVResult, copies_of, deployed_scores, fit_final, frame_level_scores, nested_cv, rescore,
                        subset_aucs)
@@ -110,9 +112,9 @@ def train(features_dir: str, out_dir: str, name: str | None = None, version: str
     log("nested grouped CV:")
     cv = nested_cv(usable, offered, seed=seed, quick=quick, log=log, fusion=fusion, augment=copies, search=search,
                    n_jobs=n_jobs)
-    pipe, params, thr, _ = fit_final(usable, offered, seed=seed, quick=quick, fusion=fusion, augment=copies,
-                                     search=search, n_jobs=n_jobs)
-    log(f"final model: {params}, threshold {thr:+.4f}")
+    pipe, params, thr, _, calibration = fit_final(usable, offered, seed=seed, quick=quick, fusion=fusion,
+                                                  augment=copies, search=search, n_jobs=n_jobs)
+    log(f"final model: {params}, threshold {thr:+.4f}, LR calibration {calibration}")
     train_cv, scored_videos = None, usable
     if eval_features:  # evaluate the same out-of-fold models on the deployed setting's features
         frames, scored_videos = load_features(eval_features)
@@ -131,7 +133,7 @@ def train(features_dir: str, out_dir: str, name: str | None = None, version: str
                                   eval_features, augment, search,
                                   stamps={d: extract_stamp(d) for d in (features_dir, eval_features) if d}),
         seconds=time.time() - t0)
-    model = DetectorModel(pipe, offered, thr, name or out.name, version, card)
+    model = DetectorModel(pipe, offered, thr, name or out.name, version, card, calibration=calibration)
     save_model(model, out, card=card)
     return model
 
@@ -144,7 +146,9 @@ def _degraded_metrics(copy_scores: pd.DataFrame) -> dict:
         y = as_binary(d["label"])
         summ = ev.summarize(y, d["score"], n_boot=0) if len(set(y)) == 2 else {}
         at = metrics_at_threshold(y, d["score"] - d["fold_threshold"], 0.0)
-        out[str(cond)] = {"auc": summ.get("auc"), "eer": summ.get("eer"), "n": int(len(d)),
+        lr = ev.llr_summary(y, d["llr"]) if "llr" in d.columns and d["llr"].notna().all() else {}
+        out[str(cond)] = {"auc": summ.get("auc"), "eer": summ.get("eer"), "cllr": lr.get("cllr"),
+                          "cllr_min": lr.get("cllr_min"), "n": int(len(d)),
                           "far": at.get("far"), "frr": at.get("frr"), "subsets": subset_aucs(d)}
     return out
 
@@ -171,7 +175,7 @@ def write_evaluation(evd: Path, cv: CVResult, skipped: pd.DataFrame, frames: pd.
     # The same out-of-fold models, videos scored the way analyze() scores them (highest qualifying track).
     deployed = deployed_scores(frames, videos, cv, columns)
     deployed.to_csv(evd / "scores_deployed_rule.csv", index=False)
-    dep_eval = ev.evaluate_table(deployed, threshold=threshold)
+    dep_eval = ev.with_cllr(ev.evaluate_table(deployed, threshold=threshold), deployed)
     dep_eval["n_videos_differing"] = int((deployed["score"] != deployed["main_track_score"]).sum())
     y = as_binary(scored["label"])
     roc_points(y, scored["score"]).to_csv(evd / "roc.csv", index=False)
@@ -179,13 +183,16 @@ def write_evaluation(evd: Path, cv: CVResult, skipped: pd.DataFrame, frames: pd.
     metrics = {
         "convention": CONVENTION,
         "threshold": threshold,
-        "video": ev.evaluate_table(scores, threshold=threshold),
+        "video": ev.with_cllr(ev.evaluate_table(scores, threshold=threshold), scores),
         "video_at_fold_thresholds": metrics_at_threshold(y, scored["score"] - scored["fold_threshold"], 0.0),
         "video_deployed_rule": dep_eval,
         "frame": ev.evaluate_table(fscores, threshold=threshold, by=("method", "compression")) if len(fscores) else None,
         "subsets": subset_aucs(scores),
         "folds": cv.params,
         "protocol": "nested grouped 5-fold CV (outer) x grouped 4-fold grid search (inner), split by 'group'",
+        "llr_protocol": "log10 LRs (column llr): each outer fold's scores calibrated by lir's logistic calibrator "
+                        "with ELUB bounds, fitted on the inner out-of-fold scores of that fold's training part; "
+                        "cllr / cllr_min by lir.metrics",
         "frames": frames_note,
     }
     if cv.copy_scores is not None:  # the held-out videos' re-encoded copies, by condition
@@ -193,7 +200,8 @@ def write_evaluation(evd: Path, cv: CVResult, skipped: pd.DataFrame, frames: pd.
         metrics["degraded_copies"] = _degraded_metrics(cv.copy_scores)
     if train_cv is not None:
         train_cv.scores.to_csv(evd / "scores_training_frames.csv", index=False)
-        metrics["video_training_frames"] = ev.evaluate_table(train_cv.scores, threshold=threshold)
+        metrics["video_training_frames"] = ev.with_cllr(ev.evaluate_table(train_cv.scores, threshold=threshold),
+                                                        train_cv.scores)
         metrics["subsets_training_frames"] = subset_aucs(train_cv.scores)
     (evd / "metrics.json").write_text(json.dumps(ev.to_jsonable(metrics), indent=2))
     return metrics
@@ -258,14 +266,16 @@ def evaluate_manifest(manifest_csv: str, model_dir: str | None, out_dir: str, fe
     fdir = Path(features_dir) if features_dir else out / "features"
     frames, videos = extract(m, fdir, n_frames=n_frames, workers=workers)
     has = videos.get("n_faces", pd.Series(0, index=videos.index)) > 0
-    videos["score"] = np.nan
+    videos["score"], videos["llr"] = np.nan, np.nan
     if has.any():
         videos.loc[has, "score"] = model.decision_function(videos[has])
-    videos["verdict"] = np.where(~has, "no-face", np.where(videos["score"] >= model.threshold, "fake", "real"))
-    cols = [c for c in STANDARD_COLUMNS + ["score", "verdict"] if c in videos.columns]
+        if model.calibration is not None:
+            videos.loc[has, "llr"] = model.llr(videos.loc[has, "score"])
+    videos["verdict"] = verdicts(videos["score"], model.threshold, videos["llr"])
+    cols = [c for c in STANDARD_COLUMNS + ["score", "llr", "verdict"] if c in videos.columns]
     videos[cols].to_csv(out / "scores.csv", index=False)
     result = {"model": model.summary(), "threshold": model.threshold,
-              "video": ev.evaluate_table(videos[cols], threshold=model.threshold)}
+              "video": ev.with_cllr(ev.evaluate_table(videos[cols], threshold=model.threshold), videos[cols])}
     if len(frames):
         fs = frames.assign(score=model.decision_function(single_frame_rows(frames)))
         fs[[c for c in STANDARD_COLUMNS + ["frame", "track_id", "score"] if c in fs.columns]].to_csv(

@@ -67,6 +67,11 @@ def test_train_writes_a_loadable_model_card_and_evaluation(tmp_path):
     assert {"path", "label", "method", "compression", "score", "verdict", "fold"} <= set(scores.columns)
     metrics = json.loads((evd / "metrics.json").read_text())
     assert "FAR" in metrics["convention"] and metrics["video"]["overall"]["auc"] > 0.8
+    # likelihood ratios: out of fold from each fold's own calibration, the model's fitted on all videos
+    assert scores["llr"].notna().all() and metrics["video"]["overall"]["cllr"] < 1
+    assert metrics["video"]["overall"]["cllr_min"] <= metrics["video"]["overall"]["cllr"]
+    assert card["calibration"]["n_fake"] + card["calibration"]["n_real"] == len(scores) == 72
+    assert loaded.calibration is not None and card["metrics"]["video"]["cllr"] == metrics["video"]["overall"]["cllr"]
     assert "face_swap_vs_real_c23" not in metrics["subsets"] or metrics["subsets"]["face_swap_vs_real_c23"]["auc"] > 0.5
     assert (evd / "roc.csv").exists() and (evd / "det.csv").exists()
 

@@ -15,7 +15,7 @@ from .uploads import Source, check_upload, materialize
 
 #: Suffixes (no dot) of a results file: the scanner's SQLite database or a CSV export.
 RESULTS_TYPES = ("db", "sqlite", "sqlite3", "csv")
-RESULT_COLUMNS = ("path", "verdict", "score", "threshold", "n_faces", "n_tracks", "duration_s", "size_bytes",
+RESULT_COLUMNS = ("path", "verdict", "score", "llr", "threshold", "n_faces", "n_tracks", "duration_s", "size_bytes",
                   "sha256", "status", "error", "duplicate_of", "model_version", "finished_at")
 
 
@@ -72,6 +72,7 @@ def normalise_results(df: pd.DataFrame) -> pd.DataFrame:
         if c not in df.columns:
             df[c] = None
     df["score"] = pd.to_numeric(df["score"], errors="coerce")
+    df["llr"] = pd.to_numeric(df["llr"], errors="coerce")
     failed = (df["status"].astype(str) == "failed") | (df["error"].notna() & (df["error"].astype(str).str.strip() != ""))
     verdict = df["verdict"].astype("object").where(df["verdict"].notna() & (df["verdict"].astype(str) != ""), None)
     fallback = pd.Series(np.where(failed, "error", "unknown"), index=df.index)
@@ -110,12 +111,12 @@ def results_summary(df: pd.DataFrame) -> dict[str, int]:
 
 def suspects_display(df: pd.DataFrame) -> pd.DataFrame:
     """The ranked table with readable columns for display."""
-    cols = ["rank", "path", "verdict", "score", "n_faces", "n_tracks", "duration_s", "size_bytes", "status",
+    cols = ["rank", "path", "verdict", "score", "llr", "n_faces", "n_tracks", "duration_s", "size_bytes", "status",
             "error", "duplicate_of", "model_version", "finished_at"]
     out = df[[c for c in cols if c in df.columns]].copy()
     out = out.loc[:, [c for c in out.columns if c in ("rank", "path", "verdict", "score") or out[c].notna().any()]]
     if "size_bytes" in out:
         out["size_bytes"] = out["size_bytes"].map(lambda v: human_size(v) if pd.notna(v) else "—")
-    return out.rename(columns={"size_bytes": "size", "n_faces": "faces", "n_tracks": "tracks",
+    return out.rename(columns={"llr": "log10 LR", "size_bytes": "size", "n_faces": "faces", "n_tracks": "tracks",
                                "duration_s": "duration (s)", "duplicate_of": "duplicate of",
                                "model_version": "model", "finished_at": "finished at"})

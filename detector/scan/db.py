@@ -15,8 +15,11 @@ size_bytes     file size; ``mtime_ns`` its modification time (the stat
                fingerprint that lets a resume skip without re-hashing)
 sha256         hex digest of the bytes the worker analysed
 kind ...       video/image, width, height, fps, duration_s
-verdict        fake | real | no-face | unscored (no model) | NULL (failed)
+verdict        fake | real | inconclusive (LR between 1/3 and 3) | no-face |
+               unscored (no model) | NULL (failed)
 score          SVM decision score (higher = more likely fake); ``threshold``
+llr            log10 likelihood ratio of the score (manipulated vs genuine), NULL
+               without a calibrated model
 n_faces        faces found in the sampled frames; ``n_tracks``, ``n_sampled``
 t_*            seconds: probe (incl. hashing), decode, faces, features, total;
                ``t_wall`` the worker's wall time for the file
@@ -31,6 +34,10 @@ finished_at    UTC time the row was committed; ``run_id`` the scan run
 ============== ===============================================================
 
 Table ``runs``: one row per scan invocation (command, setting, workers, counts).
+
+A column added to ``results`` after a database was made (``llr``) is added to it
+(``ALTER TABLE ... ADD COLUMN``, empty for the rows already there) when it is opened for
+writing; opened read-only, an older database simply lacks it.
 
 File names that are not valid UTF-8 (``os.fsdecode`` gives them surrogate escapes,
 which SQLite's text cannot hold) are stored in ``path`` and ``duplicate_of`` as a
@@ -59,8 +66,11 @@ COLUMNS = (
     "path", "size_bytes", "mtime_ns", "sha256", "kind", "width", "height", "fps", "duration_s",
     "n_frames", "n_sampled", "verdict", "score", "threshold", "n_faces", "n_tracks",
     "t_probe", "t_decode", "t_faces", "t_features", "t_total", "t_wall",
-    "status", "error", "duplicate_of", "model_version", "worker", "host", "finished_at", "run_id",
+    "status", "error", "duplicate_of", "model_version", "worker", "host", "finished_at", "run_id", "llr",
 )
+#: Columns of ``results`` added after the first schema, with their SQL types: added to an
+#: older database when it is opened for writing (:func:`add_missing_columns`).
+ADDED_COLUMNS = {"llr": "REAL"}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (
@@ -96,6 +106,7 @@ CREATE TABLE IF NOT EXISTS results (
     finished_at   TEXT NOT NULL,
     run_id        INTEGER,
     attempts      INTEGER NOT NULL DEFAULT 1,
+    llr           REAL,
     UNIQUE (path, model_version, n_frames)
 );
 CREATE INDEX IF NOT EXISTS results_sha ON results (sha256, model_version, n_frames, status);
@@ -172,6 +183,15 @@ def _row(r: sqlite3.Row | None) -> dict | None:
     return None if r is None else {k: _path_from_db(r[k]) if k in PATH_COLUMNS else r[k] for k in r.keys()}
 
 
+def add_missing_columns(conn: sqlite3.Connection) -> list[str]:
+    """Add the :data:`ADDED_COLUMNS` an older ``results`` table lacks; returns their names."""
+    have = {r[1] for r in conn.execute("PRAGMA table_info(results)")}
+    missing = [c for c in ADDED_COLUMNS if c not in have]
+    for c in missing:  # names and types from the constant above, never from input
+        conn.execute(f"ALTER TABLE results ADD COLUMN {c} {ADDED_COLUMNS[c]}")
+    return missing
+
+
 def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
@@ -204,6 +224,7 @@ class ResultsDB:
             raise OSError(f"cannot put {self.path} in WAL mode (got {mode!r}); use a local disk for --out")
         self.conn.execute("PRAGMA synchronous=FULL")  # a committed row survives power loss too
         self.conn.executescript(_SCHEMA)
+        add_missing_columns(self.conn)
         self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         v = self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0]
         if int(v) != SCHEMA_VERSION:
@@ -263,8 +284,10 @@ class ResultsDB:
 
     def frame(self) -> pd.DataFrame:
         """All result rows as a pandas DataFrame, paths as :func:`display_path` shows them
-        (pandas' text columns cannot hold the surrogate escapes of an exact name)."""
-        return display_paths(pd.read_sql_query("SELECT * FROM results ORDER BY id", self.conn))
+        (pandas' text columns cannot hold the surrogate escapes of an exact name); the
+        :data:`ADDED_COLUMNS` an older database lacks are there, empty."""
+        df = display_paths(pd.read_sql_query("SELECT * FROM results ORDER BY id", self.conn))
+        return df.assign(**{c: None for c in ADDED_COLUMNS if c not in df.columns})
 
     def runs(self) -> pd.DataFrame:
         return pd.read_sql_query("SELECT * FROM runs ORDER BY id", self.conn)

@@ -18,7 +18,7 @@ import pandas as pd
 from .db import ResultsDB, display_path
 
 #: Columns of the ranked table first, in this order (the others follow).
-FRONT_COLUMNS = ("rank", "path", "verdict", "score", "threshold", "margin", "status", "duplicate_of", "n_faces",
+FRONT_COLUMNS = ("rank", "path", "verdict", "score", "llr", "threshold", "margin", "status", "duplicate_of", "n_faces",
                  "n_tracks", "duration_s", "sha256", "error", "model_version", "n_frames")
 
 
@@ -92,13 +92,16 @@ def ranked_rows(db_path: str | os.PathLike, include_all: bool = False,
 
 def _suspect_lines(table: pd.DataFrame, top: int) -> list[str]:
     k = min(top, len(table))
-    lines = [f"top {k} suspects (ranked by score - threshold, higher = more likely fake):",
-             f"{'rank':>4}  {'margin':>7}  {'score':>7}  {'verdict':<8} {'faces':>5} {'dur_s':>6}  path"]
+    lines = [f"top {k} suspects (ranked by score - threshold, higher = more likely fake; "
+             "log10 LR: + supports manipulation):",
+             f"{'rank':>4}  {'margin':>7}  {'score':>7}  {'log10LR':>7}  {'verdict':<12} {'faces':>5} "
+             f"{'dur_s':>6}  path"]
     for r in table.head(k).itertuples():
         dup = f"  (= {r.duplicate_of})" if isinstance(r.duplicate_of, str) and r.duplicate_of else ""
         dur = f"{r.duration_s:6.1f}" if r.duration_s == r.duration_s and r.duration_s is not None else "     -"
         faces = "" if r.n_faces is None or r.n_faces != r.n_faces else int(r.n_faces)
-        lines.append(f"{int(r.rank):>4}  {r.margin:+7.3f}  {r.score:+7.3f}  {str(r.verdict):<8} {faces:>5} "
+        llr = f"{float(r.llr):+7.2f}" if pd.notna(r.llr) else "      -"
+        lines.append(f"{int(r.rank):>4}  {r.margin:+7.3f}  {r.score:+7.3f}  {llr}  {str(r.verdict):<12} {faces:>5} "
                      f"{dur}  {r.path}{dup}")
     return lines
 

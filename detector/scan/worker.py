@@ -15,6 +15,7 @@ import sys
 import time
 
 from ..analysis import analyze
+from ..decode import DEFAULT_FRAMES
 from ..faces import limit_threads
 from ..model import ModelError, load_model
 from ..video import VideoError, sha256_file
@@ -86,7 +87,7 @@ def one_line(e: BaseException) -> str:
     return msg if msg else type(e).__name__
 
 
-def scan_file(path: str, n_frames: int = 16, model_dir: str | None = None, model_sha: str | None = None,
+def scan_file(path: str, n_frames: int = DEFAULT_FRAMES, model_dir: str | None = None, model_sha: str | None = None,
               model=None) -> dict:
     """Analyse one file; return the fields of its result row (never raises for bad input).
 
@@ -94,7 +95,7 @@ def scan_file(path: str, n_frames: int = 16, model_dir: str | None = None, model
     :class:`~detector.model.DetectorModel` (sent by the client, which loaded and verified
     it); without it, the model folder ``model_dir`` is loaded once per process (and must
     have the file SHA-256 ``model_sha``).  ``status`` is ``done`` (verdict
-    fake/real/no-face/unscored) or ``failed`` with the reason in ``error``.
+    fake/real/inconclusive/no-face/unscored) or ``failed`` with the reason in ``error``.
     """
     t0 = time.perf_counter()
     _test_hook(path)
@@ -114,7 +115,7 @@ def scan_file(path: str, n_frames: int = 16, model_dir: str | None = None, model
         out.update(
             status="done", size_bytes=i.size_bytes, sha256=i.sha256, kind=i.kind, width=i.width, height=i.height,
             fps=i.fps, duration_s=i.duration_s, n_sampled=a.n_sampled, verdict=a.verdict, score=a.score,
-            threshold=a.threshold, n_faces=a.n_faces, n_tracks=len(a.tracks),
+            threshold=a.threshold, llr=a.llr, n_faces=a.n_faces, n_tracks=len(a.tracks),
             t_probe=t.get("probe"), t_decode=t.get("decode"), t_faces=t.get("faces"),
             t_features=t.get("features"), t_total=t.get("total"))
     if out["status"] == "failed":
