@@ -15,13 +15,15 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedGroupKFold
 
-from .metrics import as_binary, bootstrap_auc_ci, cllr, cllr_min, eer, labels_and_scores, metrics_at_threshold
+from .metrics import (as_binary, bootstrap_auc_ci, cllr, cllr_min, eer, labels_and_scores, metrics_at_threshold,
+                      threshold_for_target)
 
 __all__ = [
     "summarize",
     "evaluate_table",
     "grouped_folds",
     "to_jsonable",
+    "target_threshold",
     "llr_summary",
     "with_cllr",
 ]
@@ -161,6 +163,16 @@ def _scored_rows(df: pd.DataFrame, score_col: str, label_col: str
     if data.empty:
         raise ValueError("no rows with a finite score")
     return data, int((~ok).sum()), as_binary(data[label_col].to_numpy()), scores[ok].to_numpy(dtype=float)
+
+
+def target_threshold(df: pd.DataFrame, frr: float | None = None, far: float | None = None,
+                     score_col: str = "score", label_col: str = "label") -> float:
+    """:func:`detector.metrics.threshold_for_target` of a stored scores table (a model's
+    ``evaluation/scores.csv``): the threshold flagging at most ``frr`` of its genuine videos
+    or missing at most ``far`` of its fakes; rows without a finite score are left out.
+    The Evaluation page's operating-point control and ``scan --flag-rate`` both use it."""
+    _, _, y, s = _scored_rows(df, score_col, label_col)
+    return threshold_for_target(y, s, frr=frr, far=far)
 
 
 def _breakdown(data: pd.DataFrame, y: np.ndarray, by: Sequence[str], method_col: str,

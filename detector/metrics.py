@@ -48,6 +48,7 @@ __all__ = [
     "tpr_at_fpr",
     "bootstrap_auc_ci",
     "metrics_at_threshold",
+    "threshold_for_target",
     "cllr",
     "cllr_min",
 ]
@@ -329,6 +330,59 @@ def metrics_at_threshold(y_true: Any, scores: Any, threshold: float) -> dict:
         "n_real": n_real,
         "n_fake": n_fake,
     }
+
+
+def threshold_for_target(y_true: Any, scores: Any, frr: float | None = None, far: float | None = None) -> float:
+    """The score threshold of a chosen error-rate target, from labelled (out-of-fold) scores.
+
+    Give exactly one target:
+
+    - ``frr``: flag at most this share of the genuine videos (FRR <= ``frr``; a platform
+      scanning millions of videos). Returns the *lowest* threshold meeting it, so the most
+      fakes are flagged;
+    - ``far``: miss at most this share of the fakes (FAR <= ``far``; an investigator).
+      Returns the *highest* threshold meeting it, so the fewest genuine videos are flagged.
+
+    The candidates are the distinct scores (a video is flagged when ``score >= t``) and,
+    for ``frr``, the next float above the highest score (flags nothing, so ``frr = 0`` is
+    always reachable with a finite threshold). Rates are those of the given scores; on new
+    videos they hold only as far as these scores represent them.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n,)
+        Labels, 1 / ``"fake"`` = fake, 0 / ``"real"`` = genuine; both classes needed.
+    scores : array-like of shape (n,)
+        Finite decision scores, higher = more likely fake.
+    frr, far : float in [0, 1], optional
+        The target (a fraction, 0.01 = 1 %); exactly one must be given.
+
+    Returns
+    -------
+    float
+        The threshold.
+
+    >>> threshold_for_target([0, 0, 0, 0, 1, 1, 1, 1], [.1, .2, .3, .9, .25, .5, .6, .8], frr=0.25)
+    0.5
+    """
+    if (frr is None) == (far is None):
+        raise ValueError("give exactly one target: frr (share of genuine videos flagged) or far (share of fakes missed)")
+    given = frr if far is None else far
+    try:
+        target = float(given)
+    except (TypeError, ValueError):
+        target = math.nan
+    if not 0 <= target <= 1:
+        raise ValueError(f"the target rate must be a fraction in [0, 1], got {given!r}")
+    y, s = labels_and_scores(y_true, scores)
+    _require_both(y, "threshold_for_target")
+    candidates = np.append(np.unique(s), np.nextafter(s.max(), np.inf))
+    fake, real = np.sort(s[y == 1]), np.sort(s[y == 0])
+    if frr is not None:
+        rates = (len(real) - np.searchsorted(real, candidates, side="left")) / len(real)
+        return float(candidates[rates <= target + 1e-12].min())
+    rates = np.searchsorted(fake, candidates, side="left") / len(fake)
+    return float(candidates[rates <= target + 1e-12].max())
 
 
 # --------------------------------------------------------------------------

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from detector.evaluation import evaluate_table, grouped_folds, summarize, to_jsonable
+from detector.evaluation import evaluate_table, grouped_folds, summarize, target_threshold, to_jsonable
 from detector.metrics import (
     as_binary,
     bootstrap_auc_ci,
@@ -15,6 +15,7 @@ from detector.metrics import (
     far_frr,
     metrics_at_threshold,
     roc_points,
+    threshold_for_target,
     tpr_at_fpr,
 )
 
@@ -228,3 +229,46 @@ def test_tpr_at_fpr_reads_the_roc_steps():
     assert tpr_at_fpr(y, s, 1.0) == 1.0
     with pytest.raises(ValueError):
         tpr_at_fpr(y, s, 1.5)
+
+
+def test_threshold_for_target_by_hand():
+    # the table at the top of this file: the lowest threshold with FRR <= target, the highest with FAR <= target
+    assert threshold_for_target(Y, S, frr=0.25) == 0.4  # 0.3 would flag 2 of 4 genuine
+    assert threshold_for_target(Y, S, frr=0.0) == 0.7  # above the genuine 0.6
+    assert threshold_for_target(Y, S, frr=1.0) == 0.1
+    assert threshold_for_target(Y, S, far=0.0) == 0.4  # 0.5 would miss the fake 0.4
+    assert threshold_for_target(Y, S, far=0.25) == 0.5
+    assert threshold_for_target(Y, S, far=0.5) == 0.7
+    # a genuine video scores highest: FRR 0 needs a threshold above every score (flags nothing)
+    y, s = [0, 0, 1, 1], [0.1, 0.9, 0.5, 0.6]
+    t0 = threshold_for_target(y, s, frr=0.0)
+    assert 0.9 < t0 < 0.9 + 1e-9 and far_frr(y, s, t0) == (1.0, 0.0)
+    assert threshold_for_target(["real", "real", "fake", "fake"], s, frr=0.5) == 0.5
+
+
+def test_threshold_for_target_agrees_with_tpr_at_fpr_and_meets_its_target():
+    rng = np.random.default_rng(3)
+    y = np.repeat([0, 1], [300, 200])
+    s = np.round(np.concatenate([rng.normal(0, 1, 300), rng.normal(1.5, 1, 200)]), 1)  # with ties
+    for rate in (0.0, 0.01, 0.05, 0.1, 0.5):
+        t = threshold_for_target(y, s, frr=rate)
+        far, frr = far_frr(y, s, t)
+        assert frr <= rate and 1 - far == pytest.approx(tpr_at_fpr(y, s, rate))
+        t_far = threshold_for_target(y, s, far=rate)
+        assert far_frr(y, s, t_far)[0] <= rate
+        assert far_frr(y, s, np.nextafter(t_far, np.inf))[0] > rate or t_far > s.max()  # the highest such
+
+
+def test_threshold_for_target_validation_and_stored_table():
+    with pytest.raises(ValueError, match="exactly one"):
+        threshold_for_target(Y, S)
+    with pytest.raises(ValueError, match="exactly one"):
+        threshold_for_target(Y, S, frr=0.1, far=0.1)
+    for bad in (-0.1, 1.5, float("nan"), "x"):
+        with pytest.raises(ValueError, match="fraction"):
+            threshold_for_target(Y, S, frr=bad)
+    with pytest.raises(ValueError, match="both real and fake"):
+        threshold_for_target([0, 0], [0.1, 0.2], frr=0.1)
+    # a stored scores table: rows without a finite score (failed videos) are left out
+    df = pd.DataFrame({"label": ["real"] * 4 + ["fake"] * 4 + ["real"], "score": list(S) + [float("nan")]})
+    assert target_threshold(df, frr=0.25) == 0.4 and target_threshold(df, far=0.25) == 0.5
