@@ -24,7 +24,9 @@ from .datasets import read_manifest
 from .decode import DEFAULT_FRAMES
 from .extraction import extract
 from .features import FAMILIES
-from .model import DEFAULT_MODEL_DIR, ModelError, load_model
+from .evaluation import target_threshold
+from .metrics import metrics_at_threshold
+from .model import DEFAULT_MODEL_DIR, EVALUATION_DIR, ModelError, load_model
 from .quiet import quiet_stderr
 from .search import SEARCH_CHOICES
 from .scan import (DEFAULT_MAX_MEMORY_MB, DEFAULT_TASKS_PER_WORKER, ScanError, ScanLockedError, export, report_text,
@@ -140,14 +142,45 @@ def cmd_evaluate(args) -> int:
     print(f"{o.get('n')} videos: AUC {o.get('auc')}, EER {o.get('eer')}; FAR/FRR at threshold "
           f"{r['threshold']:+.4f}: {o['metrics'].get('far')} / {o['metrics'].get('frr')} -> {args.out}")
     return 0
+def flag_rate_threshold(model, rate: float) -> tuple[float, str]:
+    """(threshold, one-line description) of ``scan --flag-rate``: the threshold flagging at
+    most ``rate`` of the genuine videos of the model's stored evaluation
+    (``<model>/evaluation/scores.csv``, out-of-fold scores).  ValueError when the model has
+    no stored evaluation or ``rate`` is not in [0, 1]."""
+    path = Path(model.path or ".") / EVALUATION_DIR / "scores.csv" if model is not None else None
+    if path is None or not model.path or not path.is_file():
+        where = f"the model at {model.path}" if model is not None and model.path else "no model"
+        raise ValueError(f"--flag-rate needs the model's stored evaluation ({EVALUATION_DIR}/scores.csv, its "
+                         f"out-of-fold scores), and {where} has none: train it with 'deepfake-detector train'")
+    df = pd.read_csv(path)
+    if not {"label", "score"} <= set(df.columns):
+        raise ValueError(f"{path} lacks the 'label' and 'score' columns")
+    t = target_threshold(df, frr=rate)
+    s = pd.to_numeric(df["score"], errors="coerce")
+    ok = s.notna().to_numpy()
+    c = metrics_at_threshold(df["label"][ok].to_numpy(), s[ok].to_numpy(dtype=float), t)
+    n_real, n_fake, fp, fn = c["n_real"], c["n_fake"], c["confusion"]["fp"], c["confusion"]["fn"]
+    return t, (f"flag threshold {t:+.4f} (instead of the model's {model.threshold:+.4f}); on the stored evaluation it "
+               f"flags {fp} of {n_real} genuine videos ({100 * fp / n_real:.1f} %) and misses {fn} of {n_fake} fakes "
+               f"({100 * fn / n_fake:.1f} %)")
+
+
 def cmd_scan(args) -> int:
     model = _load_model_or_none(args.model, quiet=False)
     command = "deepfake-detector " + " ".join(sys.argv[1:]) if sys.argv and sys.argv[0] else "scan"
+    flag = None
+    if args.flag_rate is not None:
+        try:
+            flag, text = flag_rate_threshold(model, args.flag_rate)
+        except ValueError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+        print(text, file=sys.stderr)
     try:
         s = scan(args.inputs, args.out, model=model, n_frames=args.frames, workers=args.workers,
                  scheduler=args.scheduler, retry_failed=args.retry_failed, verify_hash=args.verify_hash,
                  timeout_s=args.timeout, max_memory_mb=args.max_memory, tasks_per_worker=args.tasks_per_worker,
-                 progress=not args.no_progress, command=command)
+                 progress=not args.no_progress, command=command, flag_threshold=flag)
     except (ScanError, ScanLockedError, sqlite3.Error) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -210,6 +243,12 @@ def _add_scan_command(sub) -> None:
                         "default %(default)s, 0 = no limit)")
     s.add_argument("--tasks-per-worker", type=int, default=DEFAULT_TASKS_PER_WORKER, metavar="N",
                    help="replace each local worker process after N files (default %(default)s)")
+    s.add_argument("--flag-rate", type=float, default=None, metavar="RATE",
+                   help="decide fake/real at the threshold that flags at most RATE (a fraction: 0.01 = 1 %%) of "
+                        "the genuine videos of the model's stored evaluation (its out-of-fold scores), instead of "
+                        "the model's threshold: the verdict is 'fake' at or above it and 'real' below (no "
+                        "'inconclusive'); the likelihood ratio is kept as the model states it. The threshold is "
+                        "printed and recorded in each row. Refused when the model has no stored evaluation")
     s.add_argument("--top", type=int, default=0, metavar="K", help="print the K most suspicious files at the end")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_scan)

@@ -82,6 +82,34 @@ with right:
     st.plotly_chart(figures.det_figure(ev, threshold), key="det")
 st.caption("DET: both axes logarithmic; a rate of 0 is drawn at 1/(2n) so it stays on the chart.")
 
+st.markdown("**Choose an operating point**")
+left, right = st.columns(2, gap="large")
+with left:
+    target = st.radio("Target", list(evaluation_store.TARGETS), key="target", horizontal=True)
+    percent = st.number_input("X (%)", 0.0, 100.0, 1.0, step=0.5, key="target_percent")
+    chosen = evaluation_store.chosen_threshold(ev, target, percent)
+    chosen_op = evaluation_store.operating_point(ev, chosen)
+    c = st.columns(3)
+    c[0].metric("Threshold", f"{chosen:+.4f}")
+    c[1].metric("FAR at it", texts.fmt_pct(chosen_op["far"]), help="Share of fake videos missed.")
+    c[2].metric("FRR at it", texts.fmt_pct(chosen_op["frr"]), help="Share of genuine videos flagged.")
+    st.caption(f"On the stored evaluation: {chosen_op['confusion']['fp']} of {chosen_op['n_real']} genuine videos "
+               f"flagged, {chosen_op['confusion']['fn']} of {chosen_op['n_fake']} fakes missed. "
+               "`deepfake-detector scan --flag-rate X/100` flags at the same threshold as \"flag at most X % of "
+               "genuine videos\" here.")
+with right:
+    st.dataframe(evaluation_store.tpr_table(ev), hide_index=True, width="stretch",
+                 column_config={"Genuine videos flagged (FPR) at most": PERCENT, "Fakes flagged (TPR)": PERCENT,
+                                "Threshold": st.column_config.NumberColumn(format="%+.4f")})
+    st.caption("Share of fakes flagged when at most 1 %, 5 % or 10 % of genuine videos are.")
+
+tippett = figures.tippett_figure(ev)
+if tippett is not None:
+    st.plotly_chart(tippett, key="tippett")
+    st.caption("Tippett plot of the stored log10 likelihood ratios: for fake and for genuine videos, the share "
+               "with a log10 LR at or above x. Right of 0 (LR above 1) the evidence supports fake: the fake curve "
+               "should stay high there and the genuine curve low.")
+
 # ----------------------------------------------------------------- breakdowns
 st.subheader("Breakdown at this threshold")
 by_method, by_compression = st.tabs(["Per manipulation method", "Per compression"])

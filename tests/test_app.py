@@ -327,6 +327,75 @@ def test_evaluation_slider_changes_far_and_frr(app_env):
     assert {d.label for d in at.get("download_button")} >= {"Export this table (CSV)"}
 
 
+def chart_titles(at) -> list[str]:
+    return [json.loads(c.proto.spec).get("layout", {}).get("title", {}).get("text", "") for c in at.get("plotly_chart")]
+
+
+def test_evaluation_operating_point_control_and_tpr_table(app_env):
+    at = open_page(EVALUATION)
+    ev = evaluation_store.load_evaluation(app_env)
+    assert "Tippett plot" not in chart_titles(at)  # the test model's stored scores have no LRs: no plot, no error
+    assert at.radio(key="target").value == "flag at most X % of genuine videos"
+    for target, percent, rate in (("flag at most X % of genuine videos", 5.0, "frr"),
+                                  ("miss at most X % of fakes", 10.0, "far")):
+        at.radio(key="target").set_value(target)
+        at.number_input(key="target_percent").set_value(percent).run()
+        assert not at.exception, at.exception
+        t = evaluation_store.chosen_threshold(ev, rate, percent)
+        op = evaluation_store.operating_point(ev, t)
+        assert metric(at, "Threshold") == f"{t:+.4f}"
+        assert op[rate] <= percent / 100 and metric(at, f"{rate.upper()} at it") == texts.fmt_pct(op[rate])
+    # FRR 5 % of 40 genuine videos: at most 2 flagged, at the lowest such threshold
+    t5 = evaluation_store.chosen_threshold(ev, "frr", 5)
+    real = np.sort(ev.s[ev.y == 0])
+    assert real[-3] < t5 <= real[-2] and (ev.s[ev.y == 0] >= t5).sum() == 2
+    table = next(d.value for d in at.dataframe if "Fakes flagged (TPR)" in d.value.columns)
+    assert list(table["Genuine videos flagged (FPR) at most"]) == [0.01, 0.05, 0.10]
+    for f, tpr, thr in table.itertuples(index=False):
+        assert (ev.s[ev.y == 0] >= thr).mean() <= f and tpr == pytest.approx((ev.s[ev.y == 1] >= thr).mean())
+
+
+def test_tippett_plot_of_stored_likelihood_ratios(monkeypatch, tmp_path, app_model, demo_folder):
+    import shutil
+
+    folder = tmp_path / "with-llr"
+    shutil.copytree(app_model, folder)
+    path = folder / EVALUATION_DIR / "scores.csv"
+    df = pd.read_csv(path)
+    df["llr"] = 0.8 * df["score"]
+    df.loc[0, "llr"] = np.nan  # a video without an LR is left out
+    df.to_csv(path, index=False)
+    ev = evaluation_store.load_evaluation(folder)
+    curves = evaluation_store.tippett_curves(ev)
+    fake = np.sort(df.loc[(df["label"] == "fake") & df["llr"].notna(), "llr"].to_numpy())
+    x, p = curves["fake"]
+    assert np.array_equal(x, fake) and p[0] == 1.0 and p[-1] == pytest.approx(1 / len(fake))
+    k = len(fake) // 2  # the share of fakes at or above the k-th smallest
+    assert p[k] == pytest.approx((fake >= fake[k]).mean())
+    assert len(curves["real"][0]) == 40 - 1  # row 0 is genuine
+    monkeypatch.setenv(models.MODEL_DIR_ENV, str(folder))
+    at = open_page(EVALUATION)
+    assert not at.exception, at.exception
+    assert "Tippett plot" in chart_titles(at)
+
+
+def test_flag_rate_scan_and_the_evaluation_page_agree(app_env, demo_pair, tmp_path):
+    from detector.cli import main
+    from detector.scan import ResultsDB
+
+    db = tmp_path / "flag.db"  # scan first: AppTest leaves __main__ as the app script until the test ends
+    assert main(["scan", str(demo_pair[1]), "--out", str(db), "--model", str(app_env), "--frames", str(N_FRAMES),
+                 "--workers", "1", "--no-progress", "--flag-rate", "0.05"]) == 0
+    with ResultsDB(db, readonly=True) as r:
+        row = r.frame().iloc[0]
+    ev = evaluation_store.load_evaluation(app_env)
+    t = evaluation_store.chosen_threshold(ev, "flag at most X % of genuine videos", 5.0)
+    assert row["threshold"] == t and row["verdict"] == ("fake" if row["score"] >= t else "real")
+    at = open_page(EVALUATION)
+    at.number_input(key="target_percent").set_value(5.0).run()
+    assert metric(at, "Threshold") == f"{row['threshold']:+.4f}"
+
+
 def test_evaluation_page_shows_the_re_encoded_copies_when_stored(monkeypatch, tmp_path, app_model, demo_folder):
     monkeypatch.setenv(models.MODEL_DIR_ENV, str(app_model))
     at = open_page(EVALUATION)  # app_model has none: the page says so and where to look

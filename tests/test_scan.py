@@ -432,3 +432,47 @@ def test_the_batch_page_ranks_as_the_report(media, tiny_model, tmp_path):
         page = dash.rank_suspects(dash.load_results(source))
         assert list(page["path"]) == list(report["path"])
         assert list(page["rank"]) == list(range(1, len(report) + 1))
+
+
+# ----------------------------------------------------------------------------- --flag-rate
+
+def test_flag_threshold_decides_the_verdict_and_keeps_the_lr(demo_pair, tiny_model):
+    from dataclasses import replace
+
+    from detector.calibration import Calibration
+    from detector.scan.worker import scan_file
+
+    # a calibration stating LR = 1 for every score: its own verdict is always inconclusive
+    flat = replace(tiny_model, calibration=Calibration(0.0, 0.0, -2.0, 2.0, 10, 10))
+    own = scan_file(str(demo_pair[1]), FRAMES, model=flat)
+    assert own["status"] == "done" and own["verdict"] == "inconclusive" and own["llr"] == 0.0
+    assert own["threshold"] == tiny_model.threshold
+    for t, verdict in ((own["score"] - 0.01, "fake"), (own["score"], "fake"), (own["score"] + 0.01, "real")):
+        r = scan_file(str(demo_pair[1]), FRAMES, model=flat, flag_threshold=t)
+        assert (r["verdict"], r["threshold"], r["llr"], r["score"]) == (verdict, t, 0.0, own["score"])
+
+
+def test_flag_rate_needs_a_stored_evaluation_and_is_part_of_the_setting(demo_pair, tiny_model, tmp_path, capsys):
+    import shutil
+
+    db = tmp_path / "f.db"
+    args = ["scan", str(demo_pair[0]), "--out", str(db), "--model", tiny_model.path, "--frames", str(FRAMES),
+            "--workers", "1", "--no-progress"]
+    assert main(args + ["--flag-rate", "0.01"]) == 1
+    assert "--flag-rate needs the model's stored evaluation" in capsys.readouterr().err and not db.exists()
+
+    folder = tmp_path / "with-evaluation"
+    shutil.copytree(tiny_model.path, folder)
+    (folder / "evaluation").mkdir()
+    # genuine 0.1 0.2 0.3 0.9, fake 0.25 0.5 0.6 0.8: flagging at most 1 of 4 genuine -> threshold 0.5
+    pd.DataFrame({"label": ["real"] * 4 + ["fake"] * 4, "score": [.1, .2, .3, .9, .25, .5, .6, .8]}).to_csv(
+        folder / "evaluation" / "scores.csv", index=False)
+    args[5] = str(folder)
+    assert main(args + ["--flag-rate", "2"]) == 1 and "fraction in [0, 1]" in capsys.readouterr().err
+    assert main(args + ["--flag-rate", "0.25"]) == 0
+    assert "flag threshold +0.5000" in capsys.readouterr().err
+    r = rows(db).iloc[0]
+    assert r.threshold == 0.5 and r.verdict == ("fake" if r.score >= 0.5 else "real")
+    assert main(args) == 0  # the model's own threshold: another setting, analysed again
+    r = rows(db).sort_values("threshold")
+    assert list(r.threshold) == [0.0, 0.5] and r.score.nunique() == 1

@@ -19,10 +19,18 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from ..metrics import as_binary, bootstrap_auc_ci, eer, metrics_at_threshold
+from ..evaluation import target_threshold
+from ..metrics import as_binary, bootstrap_auc_ci, eer, metrics_at_threshold, tpr_at_fpr
 from ..model import EVALUATION_DIR
 from .models import find_summary
 from .texts import DEGRADED_LABELS
+
+
+#: The operating-point targets of the Evaluation page: their label -> the rate they bound
+#: (``frr``: genuine videos flagged, as ``scan --flag-rate``; ``far``: fakes missed).
+TARGETS = {"flag at most X % of genuine videos": "frr", "miss at most X % of fakes": "far"}
+#: The false-positive rates (genuine videos flagged) of the TPR table.
+TABLE_FPRS = (0.01, 0.05, 0.10)
 
 
 class EvaluationError(ValueError):
@@ -257,4 +265,38 @@ def scores_with_decision(ev: EvaluationData, threshold: float) -> pd.DataFrame:
     out = ev.scores.copy()
     out["decision_at_threshold"] = np.where(out["score"] >= threshold, "fake", "real")
     out["threshold"] = threshold
+    return out
+
+
+def chosen_threshold(ev: EvaluationData, target: str, percent: float) -> float:
+    """The threshold of a target of :data:`TARGETS` (its label or ``frr`` / ``far``) at
+    ``percent`` % (:func:`detector.evaluation.target_threshold` of the stored scores, the
+    function ``scan --flag-rate`` uses)."""
+    rate = TARGETS.get(target, target)
+    if rate not in ("frr", "far"):
+        raise ValueError(f"unknown target {target!r}; expected one of {list(TARGETS)}")
+    return target_threshold(ev.scores, **{rate: percent / 100})
+
+
+def tpr_table(ev: EvaluationData, fprs: tuple[float, ...] = TABLE_FPRS) -> pd.DataFrame:
+    """Share of fakes flagged (TPR) when at most each of ``fprs`` of the genuine videos are
+    flagged (:func:`detector.metrics.tpr_at_fpr`), with the threshold that does it."""
+    return pd.DataFrame([{"Genuine videos flagged (FPR) at most": f, "Fakes flagged (TPR)": tpr_at_fpr(ev.y, ev.s, f),
+                          "Threshold": target_threshold(ev.scores, frr=f)} for f in fprs])
+
+
+def tippett_curves(ev: EvaluationData) -> dict[str, tuple[np.ndarray, np.ndarray]] | None:
+    """Tippett curves of the stored log10 LRs (column ``llr``): per class (``fake``,
+    ``real``), the sorted finite values and the share of that class's videos at or above
+    each; None when the stored scores have no LRs (or only one class has any)."""
+    if "llr" not in ev.scores.columns:
+        return None
+    llr = pd.to_numeric(ev.scores["llr"], errors="coerce").to_numpy(dtype=float)
+    ok = np.isfinite(llr)
+    out = {}
+    for name, cls in (("fake", 1), ("real", 0)):
+        x = np.sort(llr[ok & (ev.y == cls)])
+        if len(x) == 0:
+            return None
+        out[name] = (x, 1 - np.arange(len(x)) / len(x))
     return out

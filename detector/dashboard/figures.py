@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 from ..analysis import Analysis
 from ..metrics import det_curve_points, error_rates_curve, roc_points
 from ..model import DetectorModel
-from .evaluation_store import EvaluationData, operating_point
+from .evaluation_store import EvaluationData, operating_point, tippett_curves
 from .explain import family_frame_table
 from .style import FAKE_COLOUR, NEUTRAL_COLOUR, REAL_COLOUR, score_axis
 from .texts import FAMILY_LABELS
@@ -155,6 +155,24 @@ def det_figure(ev: EvaluationData, threshold: float) -> go.Figure:
     fig.update_xaxes(title="FRR = BPCER (log scale)", **axis)
     fig.update_yaxes(title="FAR = APCER (log scale)", **axis)
     return _layout(fig, 380, title="DET curve", legend=dict(orientation="h", y=-0.22))
+
+
+def tippett_figure(ev: EvaluationData) -> go.Figure | None:
+    """Tippett plot of the stored log10 LRs: for fake and genuine videos, the share with a
+    log10 LR at or above x (None when the stored scores have no LRs)."""
+    curves = tippett_curves(ev)
+    if curves is None:
+        return None
+    fig = go.Figure()
+    for name, colour, label in (("fake", FAKE_COLOUR, "fake videos"), ("real", REAL_COLOUR, "genuine videos")):
+        x, p = curves[name]
+        fig.add_trace(go.Scatter(x=np.append(x, x[-1]), y=np.append(p, 0.0), mode="lines", line_shape="vh",
+                                 name=f"{label} ({len(x)})", line=dict(color=colour),
+                                 hovertemplate="log10 LR ≥ %{x:+.2f}: %{y:.1%}<extra></extra>"))
+    fig.add_vline(x=0, line=dict(dash="dot", color=NEUTRAL_COLOUR))
+    fig.update_xaxes(title="log10 likelihood ratio (fake vs genuine)")
+    fig.update_yaxes(title="Share of videos with log10 LR ≥ x", range=[-0.01, 1.01])
+    return _layout(fig, 380, title="Tippett plot", legend=dict(orientation="h", y=-0.22))
 
 
 def error_rate_figure(ev: EvaluationData, threshold: float) -> go.Figure:

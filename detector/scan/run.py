@@ -240,7 +240,7 @@ def scan(inputs, out: str | os.PathLike, model=None, n_frames: int = DEFAULT_FRA
          scheduler: str | None = None, retry_failed: bool = False, verify_hash: bool = False,
          timeout_s: float | None = None, max_memory_mb: float | None = DEFAULT_MAX_MEMORY_MB,
          tasks_per_worker: int = DEFAULT_TASKS_PER_WORKER, progress: bool = True,
-         command: str | None = None, log=None) -> ScanSummary:
+         command: str | None = None, log=None, flag_threshold: float | None = None) -> ScanSummary:
     """Scan ``inputs`` into the SQLite database ``out`` (see the module docstring).
 
     ``model`` is a :class:`detector.model.DetectorModel` loaded from a folder, or None
@@ -248,12 +248,19 @@ def scan(inputs, out: str | os.PathLike, model=None, n_frames: int = DEFAULT_FRA
     the Dask cluster at ``scheduler``; ``timeout_s``, ``max_memory_mb`` and
     ``tasks_per_worker`` limit local workers (:class:`~detector.scan.local_pool.LocalPool`).
     ``command`` is noted in the run's row; the progress bar goes to ``log`` (stderr).
+    ``flag_threshold`` (``--flag-rate``): the verdict fake/real is decided at this
+    threshold instead of the model's (:func:`detector.scan.worker.scan_file`); it is part
+    of the setting, so files scanned at another threshold are analysed again.
     Returns counts; every file's outcome is in the database.
     """
     t_start = time.perf_counter()
     if n_frames < 1:
         raise ValueError("--frames must be >= 1")
     model_dir, model_sha, version = model_setting(model)
+    if flag_threshold is not None:
+        if model is None:
+            raise ValueError("a flag threshold needs a model")
+        version += f"+flag-threshold{float(flag_threshold)!r}"
     found = discover(inputs)
     summary = ScanSummary(total=len(found.paths) + len(found.missing), ignored=found.ignored, loops=found.loops,
                           model_version=version, db=str(out))
@@ -269,7 +276,8 @@ def scan(inputs, out: str | os.PathLike, model=None, n_frames: int = DEFAULT_FRA
             workers or default_workers(), tasks_per_worker=tasks_per_worker, timeout_s=timeout_s,
             max_memory_mb=max_memory_mb, model=model, model_key=(model_dir, model_sha))
         run.run_id = run.db.start_run(command or "scan", version, n_frames, run.pool.describe())
-        run.execute(todo, {"n_frames": n_frames, "model_dir": model_dir, "model_sha": model_sha})
+        run.execute(todo, {"n_frames": n_frames, "model_dir": model_dir, "model_sha": model_sha,
+                           "flag_threshold": flag_threshold})
         summary.workers_replaced = getattr(run.pool, "replaced", 0)
         return summary
     finally:

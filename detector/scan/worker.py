@@ -13,6 +13,7 @@ import signal
 import socket
 import sys
 import time
+from dataclasses import replace
 
 from ..analysis import analyze
 from ..decode import DEFAULT_FRAMES
@@ -88,7 +89,7 @@ def one_line(e: BaseException) -> str:
 
 
 def scan_file(path: str, n_frames: int = DEFAULT_FRAMES, model_dir: str | None = None, model_sha: str | None = None,
-              model=None) -> dict:
+              model=None, flag_threshold: float | None = None) -> dict:
     """Analyse one file; return the fields of its result row (never raises for bad input).
 
     Runs in a worker process (local pool or Dask).  ``model`` is the fitted
@@ -96,6 +97,9 @@ def scan_file(path: str, n_frames: int = DEFAULT_FRAMES, model_dir: str | None =
     it); without it, the model folder ``model_dir`` is loaded once per process (and must
     have the file SHA-256 ``model_sha``).  ``status`` is ``done`` (verdict
     fake/real/inconclusive/no-face/unscored) or ``failed`` with the reason in ``error``.
+    With ``flag_threshold`` (``scan --flag-rate``) the model's threshold is replaced by it
+    and a scored file's verdict is the decision there (``fake`` when score >= it, else
+    ``real``); its likelihood ratio is kept as the model states it.
     """
     t0 = time.perf_counter()
     _test_hook(path)
@@ -104,6 +108,8 @@ def scan_file(path: str, n_frames: int = DEFAULT_FRAMES, model_dir: str | None =
         limit_threads()
         if model is None:
             model = _get_model(model_dir, model_sha)
+        if model is not None and flag_threshold is not None:
+            model = replace(model, threshold=float(flag_threshold))
         a = analyze(path, model=model, n_frames=n_frames, families="model")  # probe() first, as inspect
     except MemoryError:
         out.update(status="failed", error="out of memory while analysing")
@@ -114,7 +120,8 @@ def scan_file(path: str, n_frames: int = DEFAULT_FRAMES, model_dir: str | None =
         i, t = a.info, a.timings
         out.update(
             status="done", size_bytes=i.size_bytes, sha256=i.sha256, kind=i.kind, width=i.width, height=i.height,
-            fps=i.fps, duration_s=i.duration_s, n_sampled=a.n_sampled, verdict=a.verdict, score=a.score,
+            fps=i.fps, duration_s=i.duration_s, n_sampled=a.n_sampled, score=a.score,
+            verdict=a.threshold_verdict if flag_threshold is not None and a.threshold_verdict else a.verdict,
             threshold=a.threshold, llr=a.llr, n_faces=a.n_faces, n_tracks=len(a.tracks),
             t_probe=t.get("probe"), t_decode=t.get("decode"), t_faces=t.get("faces"),
             t_features=t.get("features"), t_total=t.get("total"))
