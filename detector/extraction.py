@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .features import FAMILIES, FEATURES_VERSION, aggregate, family_of
+from .features import FEATURES_VERSION, KNOWN_FAMILIES, aggregate, family_of
 from .workers import spawn_pool
 
 META_COLUMNS = ("path", "label", "group", "method", "compression", "dataset")
@@ -189,7 +189,7 @@ def load_features(out_dir: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFram
 
 def aggregated_columns(videos: pd.DataFrame) -> list[str]:
     """The model's input columns (aggregated features) present in a per-video table."""
-    return [c for c in videos.columns if "__" in c and family_of(c) in FAMILIES]
+    return [c for c in videos.columns if "__" in c and family_of(c) in KNOWN_FAMILIES]
 
 
 def cmd_extract(args) -> int:

@@ -31,6 +31,11 @@ Families (the column prefix before the first ``_``):
            frame to frame in ways its surroundings do not, most at the seam)
 =========  ==================================================================
 
+Opt-in families (:data:`OPTIONAL_FAMILIES`: measured only when named in ``families``, never
+by default, so the default columns, the extraction folders and the shipped models stay as
+they are): ``seam``, the blending boundary on the face crop downscaled 2x, against a
+control contour in the surroundings (:mod:`detector.seam`).
+
 Temporal change (mean absolute change between consecutive sampled frames of a track)
 and spread are added at aggregation, see :func:`aggregate`.
 """
@@ -45,6 +50,7 @@ import pandas as pd
 from skimage.feature import local_binary_pattern
 
 from .faces import Regions
+from .seam import seam_features
 
 # Changed whenever a feature's values or columns change; a model refuses features of
 # another version (what each version changed: docs/experiments.md).
@@ -60,6 +66,13 @@ EPS = 1e-6
 BLOCK = 16  # spectrum block size in pixels
 FAMILIES = ("hf", "spec", "noise", "grad", "lbp", "block", "color", "iqm", "flick")
 STATS = ("mean", "median", "std", "dmean")
+
+
+#: Families computed only when asked for by name (``face_features(families=...)``,
+#: ``analyze(families=...)``): not part of :data:`FAMILIES`, the default set.
+OPTIONAL_FAMILIES = ("seam",)
+#: Every family a column prefix may name.
+KNOWN_FAMILIES = FAMILIES + OPTIONAL_FAMILIES
 
 
 def _lr(a: float, b: float) -> float:
@@ -454,8 +467,9 @@ def face_features(frame: np.ndarray, regions: Regions, origin: tuple[int, int] =
     frame : (H, W, 3) uint8 BGR frame on its original grid (or a crop of it whose
     top-left pixel is at ``origin`` = (y, x) of the original frame, so block grids
     stay aligned); regions : from :func:`detector.faces.face_regions` on ``frame``;
-    families : iterable of names from :data:`FAMILIES` to compute, or None for all
-    (a model that reads a few families needs a fraction of the time); next_frame : the
+    families : iterable of names from :data:`KNOWN_FAMILIES` to compute, or None for all
+    of :data:`FAMILIES` (a model that reads a few families needs a fraction of the time;
+    the :data:`OPTIONAL_FAMILIES` only when named); next_frame : the
     frame right after ``frame`` (same shape), for the ``flick`` family (NaN without it);
     following : the frames right after ``frame`` (same shape, in order; arrays, or
     :class:`detector.video.LazyBGR` frames, of which only the face crop is converted): the
@@ -464,9 +478,9 @@ def face_features(frame: np.ndarray, regions: Regions, origin: tuple[int, int] =
     Returns {column: value}, only the columns of the requested families.
     """
     fams = set(FAMILIES if families is None else families)
-    unknown = fams - set(FAMILIES)
+    unknown = fams - set(KNOWN_FAMILIES)
     if unknown:
-        raise ValueError(f"unknown feature families {sorted(unknown)}; known: {FAMILIES}")
+        raise ValueError(f"unknown feature families {sorted(unknown)}; known: {KNOWN_FAMILIES}")
     x0, y0, x1, y1 = regions.crop
     bgr = np.ascontiguousarray(frame[y0:y1, x0:x1])
     gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY).astype(np.float32)
@@ -501,6 +515,8 @@ def face_features(frame: np.ndarray, regions: Regions, origin: tuple[int, int] =
         feats.update(boundary_colour_step(ycc, regions.radius))
     if "iqm" in fams:
         feats.update(quality(bgr, i))
+    if "seam" in fams:
+        feats.update(seam_features(bgr, regions.radius))
     if "flick" in fams:
         nxt = None if next_frame is None else np.ascontiguousarray(next_frame[y0:y1, x0:x1])
         feats.update(temporal_flicker(bgr, nxt, i, b, o, regions.radius, ycc=ycc))
@@ -513,8 +529,8 @@ def family_of(column: str) -> str:
 
 
 def feature_columns(df: pd.DataFrame) -> list[str]:
-    """Per-frame feature columns of a table (those whose prefix is a family)."""
-    return [c for c in df.columns if family_of(c) in FAMILIES]
+    """Per-frame feature columns of a table (those whose prefix is a known family)."""
+    return [c for c in df.columns if family_of(c) in KNOWN_FAMILIES]
 
 
 def aggregate(frame_table: pd.DataFrame, columns: list[str] | None = None) -> dict[str, float]:

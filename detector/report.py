@@ -29,7 +29,7 @@ from .dashboard.texts import (DISCLAIMER, FAMILY_LABELS, fmt_pct, fmt_score, hig
 from .dashboard.uploads import safe_filename
 from .dashboard.video_view import driving_frames, frame_scores, gallery, metadata_table, scoring_track, tracks_table
 from .evaluation import CONVENTION
-from .features import FAMILIES, family_of, feature_columns
+from .features import KNOWN_FAMILIES, family_of, feature_columns
 from .model import DetectorModel
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
@@ -284,7 +284,7 @@ def _plots_section(a: Analysis, model: DetectorModel | None) -> str:
         out.append(svg_line_chart(series, "Per-frame score (each frame scored alone)", "time (s)", "score",
                                   hline=a.threshold, hline_label=f"threshold {a.threshold:+.3f}", marks=marks))
     tr = scoring_track(a)
-    present = sorted({family_of(c) for c in feature_columns(a.table)}, key=FAMILIES.index)
+    present = sorted({family_of(c) for c in feature_columns(a.table)}, key=KNOWN_FAMILIES.index)
     for fam in present:
         long, standardised = family_frame_table(a, fam, model, tr.track_id if tr else None)
         series = {name: (g["time_s"].tolist(), g["value"].tolist()) for name, g in long.groupby("feature")}
