@@ -3,11 +3,13 @@
     python benchmarks/accuracy.py --features features/ffpp [--families] [--seed S] [--drop FAMILY ...] [--columns RE]
                                   [--eval-features DIR] [--search compact] [--jobs 2] [--json out.json]
 
-Prints video-level AUC / EER overall, per manipulation method (vs all real videos),
+Prints video-level AUC / EER and the likelihood ratios' Cllr / Cllr-min (lir; each
+outer fold's LRs calibrated inside its training part, see detector.calibration)
+overall, per manipulation method (vs all real videos),
 per compression, face swap (Deepfakes + FaceSwap) vs real and reenactment
 (Face2Face + NeuralTextures) vs real at c23 and c40, and with ``--families`` the AUC
 of each feature family alone.  Every choice (kernel, C, gamma, k, threshold) is made
-inside the training folds (see detector.training.nested_cv), so the numbers are
+inside the training folds (see detector.crossval.nested_cv), so the numbers are
 honest estimates for unseen videos of the same kind.  With ``--eval-features`` the
 out-of-fold models (trained on ``--features``) score those features of the same videos
 instead, e.g. extracted with the scanner's 16 frames when ``--features`` has 32.
@@ -29,11 +31,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from detector import evaluation as ev  # noqa: E402
 from detector.extraction import aggregated_columns, load_features  # noqa: E402
 from detector.features import FAMILIES, family_of  # noqa: E402
-from detector.training import SEARCH_CHOICES, deployed_scores, nested_cv, rescore, subset_aucs  # noqa: E402
+from detector.crossval import deployed_scores, nested_cv, rescore, subset_aucs  # noqa: E402
+from detector.search import SEARCH_CHOICES  # noqa: E402
 
 
 def table(scores: pd.DataFrame) -> pd.DataFrame:
-    """One row per slice: n_real, n_fake, AUC, EER, HTER at the folds' own thresholds."""
+    """One row per slice: n_real, n_fake, AUC, EER, FAR / FRR at the folds' own thresholds,
+    and Cllr / Cllr-min of the out-of-fold log10 LRs (column ``llr``, when present)."""
     s = scores[scores["score"].notna()]
     real = s["label"] == "real"
     slices = {"all": np.ones(len(s), bool)}
@@ -54,9 +58,10 @@ def table(scores: pd.DataFrame) -> pd.DataFrame:
         y = ev.as_binary(d["label"])
         e, _ = ev.eer(y, d["score"])
         far, frr = ev.far_frr(y, d["score"] - d["fold_threshold"], 0.0)
+        lr = ev.llr_summary(y, d["llr"]) if "llr" in d.columns and d["llr"].notna().all() else {}
         rows.append({"slice": name, "n_real": int((y == 0).sum()), "n_fake": int((y == 1).sum()),
                      "auc": ev.summarize(y, d["score"], n_boot=0)["auc"], "eer": e,
-                     "far@fold_thr": far, "frr@fold_thr": frr})
+                     "far@fold_thr": far, "frr@fold_thr": frr, "cllr": lr.get("cllr"), "cllr_min": lr.get("cllr_min")})
     return pd.DataFrame(rows)
 
 
@@ -79,9 +84,8 @@ def main(argv=None) -> int:
     p.add_argument("--jobs", type=int, default=1, help="parallel jobs of the grid searches (same result)")
     p.add_argument("--json", default=None)
     a = p.parse_args(argv)
-    import detector.training as training
-
-    training.N_JOBS = max(1, a.jobs)
+    n_jobs = max(1, a.jobs)
+    command = "python benchmarks/accuracy.py " + " ".join(sys.argv[1:] if argv is None else argv)
     t0 = time.time()
     frames, videos = load_features(a.features)
     videos = videos[videos["n_faces"] > 0].reset_index(drop=True)
@@ -95,7 +99,7 @@ def main(argv=None) -> int:
         keep = set(a.stats.split(","))
         cols = [c for c in cols if c.split("__")[1] in keep]
     print(f"{len(videos)} videos, {videos['group'].nunique()} groups, {len(cols)} features ({a.features})")
-    cv = nested_cv(videos, cols, seed=a.seed, quick=a.quick, log=lambda *x: None, search=a.search)
+    cv = nested_cv(videos, cols, seed=a.seed, quick=a.quick, log=lambda *x: None, search=a.search, n_jobs=n_jobs)
     train_table, train_videos = None, videos
     if a.eval_features:
         train_table = table(cv.scores)
@@ -105,6 +109,9 @@ def main(argv=None) -> int:
               f"AUC {train_table['auc'].iloc[0]:.3f}")
     t = table(cv.scores)
     print(t.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    n_inc = int((cv.scores["verdict"] == "inconclusive").sum())
+    print(f"likelihood ratios (out of fold): Cllr {t['cllr'].iloc[0]:.3f}, Cllr-min {t['cllr_min'].iloc[0]:.3f} "
+          f"(1 = no information); {n_inc} of {len(cv.scores)} videos inconclusive (LR between 1/3 and 3)")
     dep = deployed_scores(frames, videos, cv, cols)
     td = table(dep)
     n_multi = int((dep["score"] != dep["main_track_score"]).sum())
@@ -113,7 +120,7 @@ def main(argv=None) -> int:
     print(td[td["slice"].isin(["all", "face-swap c23", "reenactment c23"])].to_string(
         index=False, float_format=lambda v: f"{v:.3f}"))
     out = {"features": a.features, "eval_features": a.eval_features, "n_features": len(cols), "search": a.search,
-           "command": "python benchmarks/accuracy.py " + " ".join(sys.argv[1:] if argv is None else argv),
+           "command": command,
            "table": t.to_dict("records"),
            "table_training_features": None if train_table is None else train_table.to_dict("records"),
            "table_deployed_rule": td.to_dict("records"), "n_videos_deployed_rule_differs": n_multi,
@@ -124,7 +131,7 @@ def main(argv=None) -> int:
             fc = [c for c in cols if family_of(c) == fam]
             if not fc:
                 continue
-            r = nested_cv(train_videos, fc, seed=a.seed, quick=True, log=lambda *x: None)
+            r = nested_cv(train_videos, fc, seed=a.seed, quick=True, log=lambda *x: None, n_jobs=n_jobs)
             r = (rescore(r, videos, fc) if a.eval_features else r).scores
             r = r[r["score"].notna()]
             fam_rows.append({"family": fam, "n_features": len(fc),
@@ -134,7 +141,7 @@ def main(argv=None) -> int:
         print("\nfamilies alone (quick grid):")
         print(ft.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
         out["families"] = ft.to_dict("records")
-    print(f"\n{time.time() - t0:.0f} s")
+    print(f"\n{time.time() - t0:.0f} s; command: {command}")
     if a.json:
         Path(a.json).write_text(json.dumps(ev.to_jsonable(out), indent=2))
     return 0

@@ -33,8 +33,8 @@ import numpy as np  # noqa: E402
 
 from detector.video import Frame, VideoError, iter_frames, probe  # noqa: E402
 from detector.faces import limit_threads  # noqa: E402
-from detector.training import COLUMN_SETS  # noqa: E402,F401  (the --columns sets, used by the scripts)
-from detector.training import select_columns as _select_columns  # noqa: E402
+from detector.search import COLUMN_SETS  # noqa: E402,F401  (the --columns sets, used by the scripts)
+from detector.search import select_columns as _select_columns  # noqa: E402
 
 limit_threads()  # as in a scan worker: OpenCV and its FFmpeg decoder on one thread
 
@@ -89,7 +89,7 @@ def machine(extra: dict | None = None) -> dict:
 
 
 def select_columns(columns: list[str], spec: str | None) -> list[str]:
-    """The ``columns`` a ``--columns`` value keeps (:func:`detector.training.select_columns`:
+    """The ``columns`` a ``--columns`` value keeps (:func:`detector.search.select_columns`:
     a name of :data:`COLUMN_SETS`, ``all``/None, or a regular expression); exits when none
     matches."""
     try:

@@ -7,9 +7,9 @@
 Each ``--features`` folder is an ``extract`` of the same manifest with another ``--frames``
 (``deepfake-detector extract --manifest ../shared/data/manifest.csv --out features/ffppN
 --frames N``).  For every folder and fold seed the nested CV of
-:func:`detector.training.nested_cv` is run once on it (every choice inside the training
+:func:`detector.crossval.nested_cv` is run once on it (every choice inside the training
 folds), and its out-of-fold models then score every folder with as many frames or fewer
-(:func:`detector.training.rescore`): "train on 32, scan 16" is the 32-frame models scoring
+(:func:`detector.crossval.rescore`): "train on 32, scan 16" is the 32-frame models scoring
 the 16-frame features of their held-out videos.  Prints video AUC overall and face swap
 (Deepfakes + FaceSwap) vs real at c23 per seed and their means; writes
 ``results/<out>.json``.  About 40 s per folder and seed on 2 cores with ``--jobs 2``.
@@ -27,7 +27,8 @@ import common  # noqa: F401  (pins the thread pools, puts the repository on sys.
 from detector import evaluation as ev  # noqa: E402
 from detector.extraction import aggregated_columns, features_frames, load_features  # noqa: E402
 from detector.features import family_of  # noqa: E402
-from detector.training import SEARCH_CHOICES, nested_cv, rescore, subset_aucs  # noqa: E402
+from detector.crossval import nested_cv, rescore, subset_aucs  # noqa: E402
+from detector.search import SEARCH_CHOICES  # noqa: E402
 
 
 def summary(scores: pd.DataFrame) -> dict:
@@ -52,9 +53,7 @@ def main(argv=None) -> int:
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--out", default="frames", help="results/<out>.json")
     a = p.parse_args(argv)
-    import detector.training as training
-
-    training.N_JOBS = max(1, a.jobs)
+    n_jobs = max(1, a.jobs)
     seeds = [int(s) for s in a.seeds.split(",")]
     tables = {}
     for d in a.features:
@@ -72,7 +71,7 @@ def main(argv=None) -> int:
         cols = common.select_columns([c for c in aggregated_columns(v) if family_of(c) not in set(a.drop)],
                                      a.columns)
         for seed in seeds:
-            cv = nested_cv(v, cols, seed=seed, log=lambda *x: None, search=a.search)
+            cv = nested_cv(v, cols, seed=seed, log=lambda *x: None, search=a.search, n_jobs=n_jobs)
             for n_eval in [m for m in order if m <= n_train]:
                 scores = cv.scores if n_eval == n_train else rescore(cv, tables[n_eval][1], cols).scores
                 rows.append({"train_frames": n_train, "scan_frames": n_eval, "seed": seed, **summary(scores)})

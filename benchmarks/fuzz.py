@@ -40,7 +40,7 @@ import common  # noqa: F401  (pins thread pools, puts the repository on sys.path
 from common import REPO, machine, write_json
 from fuzz_corpus import MODEL_KINDS, PWNED, make_corpus, make_model_folders
 
-from detector.scan_db import ResultsDB
+from detector.scan import ResultsDB
 
 #: Peak resident memory allowed per file (MB).
 MAX_RSS_MB = 1024

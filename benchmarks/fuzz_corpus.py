@@ -416,6 +416,14 @@ def _m_swapped(f: Path) -> None:
                card=card)
 
 
+def _m_card_lr_bound(f: Path) -> None:
+    """The card claims a larger LR bound than the model file holds (the hash still matches)."""
+    cal = json.loads((f / "card.json").read_text()).get("calibration")
+    if not isinstance(cal, dict):
+        raise ValueError(f"{f}: the source model has no calibration to edit")
+    _set_card(f, calibration={**cal, "llr_upper": 6.0})
+
+
 #: Crafted model folder kind -> (how it is made from a copy of the shipped model, expected outcome).
 #: Outcomes: ``refused`` (a one-line ModelError) or ``unverified`` (loads, not a shipped fingerprint).
 MODEL_KINDS = {
@@ -436,6 +444,7 @@ MODEL_KINDS = {
     "card_is_list": (lambda f: (f / "card.json").write_text("[1, 2, 3]"), "refused"),
     "card_not_json": (lambda f: (f / "card.json").write_bytes(b"\xff\xfe{ not json"), "refused"),
     "card_name_edited": (lambda f: _set_card(f, name="trusted-lab-model"), "refused"),
+    "card_lr_bound_edited": (_m_card_lr_bound, "refused"),
     "model_is_dir": (lambda f: ((f / "model.skops").unlink(), (f / "model.skops").mkdir()), "refused"),
     "model_missing": (lambda f: (f / "model.skops").unlink(), "refused"),
     "not_a_zip": (_m_not_zip, "refused"),

@@ -21,10 +21,10 @@ condition is compared with its own undegraded reference; ``full`` is the usual
 Protocol: grouped 5-fold CV of the dataset videos (by ``group``, seed 0, the folds of
 benchmarks/self_blended.py).  Baseline: each fold's model is trained on the training
 videos' ORIGINAL features (full videos; grid search nested in the training part, the
-pipeline and grid of detector.training) and scores the test fold in every condition.
+pipeline and grid of detector.search) and scores the test fold in every condition.
 Augmented: the same, with the degraded copies (crf28, crf35, half) of the TRAINING
 videos added to training (same labels and groups).  Threshold: the EER point of the
-training part's own inner out-of-fold scores (as detector.training does), to show how
+training part's own inner out-of-fold scores (as detector.crossval does), to show how
 FAR / FRR at a fixed threshold move under degradation.
 """
 
@@ -50,10 +50,10 @@ from detector import evaluation as ev  # noqa: E402
 from detector.degrade import CONDITIONS as DEGRADED, SPAN, copy_path  # noqa: E402  (what 'train --augment' makes)
 from detector.extraction import _key, _write_shard, collect, load_features  # noqa: E402
 from detector.features import FEATURES_VERSION  # noqa: E402
-from detector.selfblend import auc, decision, grid_search  # noqa: E402
-from detector.training import SEARCHES, feature_matrix  # noqa: E402
+from detector.crossval import auc  # noqa: E402
+from detector.search import SEARCHES, decision, feature_matrix, grid_search  # noqa: E402
 
-CONDITIONS = {k: {"crf": crf, "scale": scale} for k, (crf, scale) in DEGRADED.items()}
+CONDITIONS = {k: {"crf": p.crf, "scale": p.scale} for k, p in DEGRADED.items()}
 ALL = ["full", "orig"] + list(CONDITIONS)
 WORKERS = 2
 
@@ -280,7 +280,7 @@ def main(argv=None) -> int:
                    help="the columns offered, as 'train --columns' (default: block-mean, as the shipped model; "
                         "'all' for every column)")
     p.add_argument("--search", choices=list(SEARCHES), default="full",
-                   help="the inner search space of detector.training (compact: the shipped default model's)")
+                   help="the inner search space of detector.search (compact: the shipped default model's)")
     p.add_argument("--out", default="robustness", help="results/<out>.json")
     a = p.parse_args(argv)
     t0 = time.time()

@@ -49,7 +49,7 @@ def watch():
             try:
                 if open(f"/proc/{{d}}/stat").read().rsplit(")", 1)[1].split()[1] != me:
                     continue
-                if "_worker_main" not in open(f"/proc/{{d}}/cmdline").read():
+                if "worker_main" not in open(f"/proc/{{d}}/cmdline").read():
                     continue  # not a scan worker
                 for line in open(f"/proc/{{d}}/status"):
                     if line.startswith("VmHWM:"):

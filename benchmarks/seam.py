@@ -3,11 +3,13 @@
     nice -n 10 python benchmarks/seam.py --part prepare    # resumable: copies, then features
     nice -n 10 python benchmarks/seam.py --part measure --seeds 0 1 2 3 4
     nice -n 10 python benchmarks/seam.py --part paired     # fakes against their own originals
+    nice -n 10 python benchmarks/seam.py --part measure --lmk-root /work/cache/lmk --out seam_crf23_lmk
 
 Data: the 125 videos of ../shared/data/manifest.csv.  Copies (outside the repository, under
 $DEEPFAKE_SEAM_ROOT, default /work/cache/seam): the first 120 frames of every video
-re-encoded by :func:`detector.degrade.make_degraded` with ``conditions={"crf23": (23, 1.0)}``
-(PyAV / libx264, preset veryfast, CRF 23, yuv420p), in ``copies/crf23/``.  Features
+re-encoded by :func:`detector.degrade.make_degraded` with the profile
+``detector.degrade.PROFILES["crf23"]`` (PyAV / libx264, preset veryfast, CRF 23, yuv420p), in
+``copies/crf23/``.  Features
 (``feats_v<FEATURES_VERSION>/<condition>/``, extraction shards): the ``seam`` family and every
 default family but ``block`` (hf, spec, noise, grad, lbp, color, iqm, flick) in one pass,
 16 frames per video, for
@@ -19,12 +21,14 @@ default family but ``block`` (hf, spec, noise, grad, lbp, color, iqm, flick) in 
 Protocol (``--part measure``): nested grouped cross-validation on the ``orig`` table:
 outer :class:`~sklearn.model_selection.StratifiedGroupKFold` by ``group``, 5 folds, for each
 fold seed; inside each training part a grouped 4-fold grid search of C and gamma of an RBF
-SVC on standardised track-mean columns (``detector.training`` with the search
+SVC on standardised track-mean columns (``detector.search`` with the search
 ``standard-rbf-all``: StandardScaler, RBF SVC with balanced class weights, C in 0.1-3, gamma
 "scale" or 0.03).  Each outer model scores its held-out videos in every condition.
 Training sets: ``orig`` (the training part's original files) and ``orig+crf23`` (plus the
 CRF 23 copies of the same training videos, never of a held-out one).  Column sets: ``seam``
-alone, the other families without ``block`` (``others``), and both (``seam+others``).
+alone, the other families without ``block`` (``others``), and both (``seam+others``); with
+``--lmk-root``, also ``lmk``, ``seam+lmk``, ``block`` and ``seam+block`` from the folders of
+``benchmarks/landmarks.py`` (original files and CRF 23 copies only).
 AUCs are of the pooled out-of-fold scores of one fold seed, then averaged over the seeds;
 "face swap": Deepfakes + FaceSwap against the genuine videos (all compressions).
 
@@ -56,15 +60,16 @@ import pandas as pd  # noqa: E402
 
 from detector import evaluation as ev  # noqa: E402
 from detector.datasets import read_manifest  # noqa: E402
-from detector.degrade import copy_path, make_degraded  # noqa: E402
+from detector.crossval import auc  # noqa: E402
+from detector.degrade import PROFILES, copy_path, make_degraded  # noqa: E402
 from detector.extraction import _key, _write_shard, collect  # noqa: E402
 from detector.features import FEATURES_VERSION, family_of  # noqa: E402
-from detector.selfblend import auc, decision, grid_search  # noqa: E402
+from detector.search import decision, grid_search  # noqa: E402
 
 ROOT = Path(os.environ.get("DEEPFAKE_SEAM_ROOT", "/work/cache/seam"))
 SPAN = 120
 N_FRAMES = 16
-COPY = {"crf23": (23, 1.0)}
+COPY = {"crf23": PROFILES["crf23"]}
 FAMILIES = ("seam", "hf", "spec", "noise", "grad", "lbp", "color", "iqm", "flick")
 CONDITIONS = ("orig", "orig120", "crf23")
 SEARCH = "standard-rbf-all"
@@ -141,11 +146,27 @@ def load() -> dict[str, pd.DataFrame]:
     return out
 
 
+def join_lmk(conds: dict[str, pd.DataFrame], root: Path) -> None:
+    """Add the ``lmk`` and ``block`` track means of ``benchmarks/landmarks.py``'s folders under
+    ``root`` (the same videos and CRF 23 profile, 16 frames sampled alike) to the ``orig`` and
+    ``crf23`` tables, in place."""
+    copies = pd.read_csv(root / "videos" / "manifest.csv")[["path", "source_path"]]
+    for cond, folder in (("orig", "feats_orig"), ("crf23", "feats_crf23")):
+        v = pd.read_parquet(root / folder / "videos.parquet")
+        v = v.set_index("abs_path") if cond == "orig" else v.merge(copies, on="path").set_index("source_path")
+        cols = [c for c in v.columns if c.endswith("__mean") and family_of(c) in ("lmk", "block")]
+        conds[cond] = conds[cond].join(v[cols])
+
+
 def column_sets(v: pd.DataFrame) -> dict[str, list[str]]:
     means = [c for c in v.columns if c.endswith("__mean")]
-    seam = [c for c in means if family_of(c) == "seam"]
+    fam = {f: [c for c in means if family_of(c) == f] for f in ("seam", "lmk", "block")}
     others = [c for c in means if family_of(c) in FAMILIES and family_of(c) != "seam"]
-    return {"seam": seam, "others": others, "seam+others": seam + others}
+    sets = {"seam": fam["seam"], "others": others, "seam+others": fam["seam"] + others}
+    if fam["lmk"]:
+        sets.update({"lmk": fam["lmk"], "seam+lmk": fam["seam"] + fam["lmk"], "block": fam["block"],
+                     "seam+block": fam["seam"] + fam["block"]})
+    return sets
 
 
 def _aucs(d: pd.DataFrame) -> dict[str, float | None]:
@@ -162,11 +183,13 @@ def _training_sets(train: pd.DataFrame, conds: dict[str, pd.DataFrame]) -> dict[
     return {"orig": train, "orig+crf23": pd.concat([train, copies])}
 
 
-def measure(seeds: list[int], search: str = SEARCH) -> list[dict]:
+def measure(seeds: list[int], search: str = SEARCH, lmk_root: Path | None = None) -> list[dict]:
     conds = load()
+    if lmk_root is not None:
+        join_lmk(conds, lmk_root)
     base = conds["orig"]
     sets = column_sets(base)
-    sets = {k: [c for c in cols if all(c in v.columns for v in conds.values())] for k, cols in sets.items()}
+    tested = {k: [c for c, v in conds.items() if set(cols) <= set(v.columns)] for k, cols in sets.items()}
     print(f"{len(base)} videos with faces; columns: " + ", ".join(f"{k} {len(c)}" for k, c in sets.items()))
     rows = []
     for seed in seeds:
@@ -177,8 +200,8 @@ def measure(seeds: list[int], search: str = SEARCH) -> list[dict]:
             for tname, tset in _training_sets(train, conds).items():
                 for sname, cols in sets.items():
                     gs = grid_search(tset.reset_index(drop=True), cols, seed=seed + 1 + k, search=search)
-                    for cond, v in conds.items():
-                        test = v.reindex(test_ids).dropna(subset=["n_faces"])
+                    for cond in tested[sname]:
+                        test = conds[cond].reindex(test_ids).dropna(subset=["n_faces"])
                         test = test.assign(**{c: base.loc[test.index, c].to_numpy() for c in META})
                         s = decision(gs.best_estimator_, test, cols)
                         scores.setdefault((tname, sname, cond), []).append(test[list(META)].assign(score=s))
@@ -270,8 +293,10 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--part", choices=["prepare", "measure", "paired"], required=True)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    p.add_argument("--search", default=SEARCH, help="inner search of detector.training (default %(default)s; "
+    p.add_argument("--search", default=SEARCH, help="inner search of detector.search (default %(default)s; "
                    "standard-rbf+linear-all offers a linear kernel too)")
+    p.add_argument("--lmk-root", type=Path, default=None,
+                   help="also the lmk and block families from benchmarks/landmarks.py's folders (e.g. /work/cache/lmk)")
     p.add_argument("--out", default="seam_crf23")
     a = p.parse_args(argv)
     t0 = time.time()
@@ -282,7 +307,7 @@ def main(argv=None) -> int:
     if a.part == "paired":
         res = paired()
     else:
-        rows = measure(a.seeds, a.search)
+        rows = measure(a.seeds, a.search, a.lmk_root)
         table = summary(rows)
         print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
         res = {"rows": rows, "summary": table.to_dict("records"), "search": a.search, "families": FAMILIES,

@@ -7,7 +7,7 @@
 ``train --search compact`` was picked by comparing pipeline variants on the out-of-fold
 results of all 125 videos (docs/experiments.md, "Model v12"): a choice made outside the training
 folds.  This script measures the procedure that makes that choice honestly: in each outer
-fold of :func:`detector.training.nested_cv`, a nested CV of the *training part alone*
+fold of :func:`detector.crossval.nested_cv`, a nested CV of the *training part alone*
 (4 outer x 4 inner grouped folds, its own fold seed) scores both searches; the one with the
 higher AUC there is used for that fold, and the fold's held-out videos get the scores of the
 model the chosen search fits on its training part (the same model ``nested_cv`` with that
@@ -16,7 +16,7 @@ overall and face swap c23 AUC, face swap c23 EER, for the full search, the compa
 the choice; writes ``results/<out>.json``.  About 25 s per fold seed on 2 cores.
 
 ``--candidates design`` offers the eight searches of
-:data:`detector.training.DESIGN_SEARCHES` (scaler x kernels x column selection, the design
+:data:`detector.search.DESIGN_SEARCHES` (scaler x kernels x column selection, the design
 space the compact search was picked from by looking; full and compact are two of them), so
 the whole design choice is made inside the training folds.  About 100 s per fold seed.
 """
@@ -33,16 +33,18 @@ import common  # noqa: F401  (pins the thread pools, puts the repository on sys.
 from detector import evaluation as ev  # noqa: E402
 from detector.extraction import aggregated_columns, load_features  # noqa: E402
 from detector.features import family_of  # noqa: E402
-from detector.training import DESIGN_SEARCHES, SEARCHES, choose_search, nested_cv, selection_seed  # noqa: E402
+from detector.crossval import choose_search, nested_cv, selection_seed  # noqa: E402
+from detector.search import DESIGN_SEARCHES, SEARCHES  # noqa: E402
 from frames import summary  # noqa: E402
 
 KEYS = ("auc", "auc_face_swap_c23", "eer_face_swap_c23", "far", "frr")
 
 
 def choose_per_fold(videos: pd.DataFrame, cols: list[str], seed: int,
-                    candidates: tuple[str, ...] = SEARCHES) -> dict:
-    """One fold seed: every candidate search's nested CV, and the per-fold choice among them."""
-    cvs = {s: nested_cv(videos, cols, seed=seed, log=lambda *x: None, search=s) for s in candidates}
+                    candidates: tuple[str, ...] = SEARCHES, n_jobs: int = 1) -> dict:
+    """One fold seed: every candidate search's nested CV, and the per-fold choice among them
+    (``n_jobs``: parallel fits of the grid searches, the same result)."""
+    cvs = {s: nested_cv(videos, cols, seed=seed, log=lambda *x: None, search=s, n_jobs=n_jobs) for s in candidates}
     y = ev.as_binary(videos["label"])
     g = videos["group"].astype(str).to_numpy()
     chosen = cvs[candidates[0]].scores.copy()
@@ -50,7 +52,7 @@ def choose_per_fold(videos: pd.DataFrame, cols: list[str], seed: int,
     for k, (tr, te) in enumerate(ev.grouped_folds(g, y, n_splits=5, seed=seed)):
         part = videos.iloc[tr].reset_index(drop=True)
         # a nested CV on the training part only (what train --search auto runs there)
-        pick, inner = choose_search(part, cols, selection_seed(seed, k), candidates)
+        pick, inner = choose_search(part, cols, selection_seed(seed, k), candidates, n_jobs=n_jobs)
         held = cvs[pick].scores
         if not (held["fold"].iloc[te] == k).all():
             raise RuntimeError("outer folds differ between the searches")
@@ -74,20 +76,17 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="search_choice", help="results/<out>.json")
     p.add_argument("--candidates", default=",".join(SEARCHES),
                    help="comma-separated searches to choose among, or 'design' for the eight of "
-                        "detector.training.DESIGN_SEARCHES (default: full,compact)")
+                        "detector.search.DESIGN_SEARCHES (default: full,compact)")
     a = p.parse_args(argv)
     candidates = DESIGN_SEARCHES if a.candidates == "design" else tuple(a.candidates.split(","))
     if len(candidates) < 2:
         p.error("--candidates needs at least two searches")
-    import detector.training as training
-
-    training.N_JOBS = max(1, a.jobs)
     _, v = load_features(a.features)
     v = v[v["n_faces"] > 0].reset_index(drop=True)
     cols = common.select_columns([c for c in aggregated_columns(v) if family_of(c) not in set(a.drop)], a.columns)
     rows, t0 = [], time.time()
     for seed in (int(s) for s in a.seeds.split(",")):
-        r = choose_per_fold(v, cols, seed, candidates)
+        r = choose_per_fold(v, cols, seed, candidates, n_jobs=max(1, a.jobs))
         rows.append(r)
         print(f"seed {seed}: picks {' '.join(r['picks'])}; overall "
               + " ".join(f"{c} {r[c + '_auc']:.3f}" for c in (*candidates, "chosen"))

@@ -19,8 +19,8 @@ Data (outside the repository, under $DEEPFAKE_SBI_ROOT, default /work/sbi):
 Protocol: the outer folds are grouped 5-fold folds of the dataset videos (by ``group``,
 stratified by label, seed 0).  In fold k the generated videos of the training groups
 only are used; every choice (kernel, C, gamma, k, statistics) is made by a grouped inner
-grid search on the training part (detector.selfblend.grid_search = the pipeline and
-grid of detector.training).  AUCs are of the pooled out-of-fold scores.
+grid search on the training part (detector.search.grid_search = the pipeline and
+grid of detector.search).  AUCs are of the pooled out-of-fold scores.
 
 (a) ``sbi``: each fold's model is trained on the training-fold REAL videos + their
     self-blended fakes (+ controls) only, and tested on the test fold's real videos and
@@ -54,9 +54,9 @@ from detector import evaluation as ev  # noqa: E402
 from detector.datasets import read_manifest  # noqa: E402
 from detector.extraction import aggregated_columns, collect, extract, load_features  # noqa: E402
 from detector.features import FEATURES_VERSION  # noqa: E402
-from detector.selfblend import (CONTROL_METHOD, METHOD, auc, decision, grid_search, make_self_blended,  # noqa: E402
-                                round_dirs)
-from detector.training import SEARCHES, subset_aucs  # noqa: E402
+from detector.crossval import auc, subset_aucs  # noqa: E402
+from detector.search import SEARCHES, decision, grid_search  # noqa: E402
+from detector.selfblend import CONTROL_METHOD, METHOD, make_self_blended, round_dirs  # noqa: E402
 
 ROOT = Path(os.environ.get("DEEPFAKE_SBI_ROOT", "/work/sbi"))
 MANIFEST = common.SHARED / "manifest.csv"
@@ -67,7 +67,7 @@ REENACT = ["Face2Face", "NeuralTextures"]
 METHODS = FACE_SWAP + REENACT
 
 
-#: The inner search space of detector.training (``--search``; compact: the shipped default model's).
+#: The inner search space of detector.search (``--search``; compact: the shipped default model's).
 SEARCH = "full"
 
 
@@ -362,7 +362,7 @@ def main(argv=None) -> int:
     p.add_argument("--part", choices=["prepare", "sbi", "cross", "pairs"], required=True)
     p.add_argument("--budget", type=float, default=480, help="seconds of preparation per run (resumable)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--quick", action="store_true", help="the small grid of detector.training.param_grid")
+    p.add_argument("--quick", action="store_true", help="the small grid of detector.search.param_grid")
     p.add_argument("--variants", default=None, help=f"part sbi: comma list of {VARIANT_KEYS} (default all)")
     p.add_argument("--methods", default=None, help=f"part cross: comma list of {METHODS} (default all)")
     p.add_argument("--search", choices=list(SEARCHES), default="full",

@@ -5,7 +5,7 @@
 For each decoding / detection setting, extracts the per-frame features of all videos
 of ../shared/data/manifest.csv (16 sampled frames; cached outside the repository in
 ``$DEEPFAKE_BENCH_CACHE`` or ``~/.cache/deepfake-detector-bench``), then evaluates the
-project's own protocol, :func:`detector.training.nested_cv` (group-aware folds, every
+project's own protocol, :func:`detector.crossval.nested_cv` (group-aware folds, every
 choice made inside the training part), on the per-video aggregate of the main track
 with 16 frames and with 8 and 4 (every 2nd / 4th of the 16 sampled frames: a close
 stand-in for sampling 8 or 4 frames, whose segment centres are a quarter segment away).
@@ -25,6 +25,8 @@ from common import CACHE, Clock, machine, manifest, variant, write_json
 
 import numpy as np
 import pandas as pd
+
+from detector.datasets import STANDARD_COLUMNS
 
 SETTINGS = {
     "default": ("project", None),  # as shipped: the project's decoder, detection at 640 px
@@ -78,7 +80,7 @@ def export(setting: str, frames: pd.DataFrame, m: pd.DataFrame, n_frames: int = 
 
     out = CACHE / "features" / f"v{FEATURES_VERSION}" / f"{setting}-f{n_frames}-export"
     out.mkdir(parents=True, exist_ok=True)
-    meta = m[["sha256", "path", "label", "group", "method", "compression", "dataset"]]
+    meta = m[["sha256", *STANDARD_COLUMNS]]
     f = frames.merge(meta, on="sha256", how="inner")
     v = video_rows(frames, m).assign(n_faces=lambda d: d["path"].map(f.groupby("path").size()).fillna(0).astype(int),
                                      n_sampled=n_frames)
@@ -107,7 +109,7 @@ def video_rows(frames: pd.DataFrame, m: pd.DataFrame, step: int = 1) -> pd.DataF
 
 def evaluate(videos: pd.DataFrame, seeds: int) -> dict:
     from detector import evaluation as ev
-    from detector.training import nested_cv
+    from detector.crossval import nested_cv
 
     cols = [c for c in videos.columns if "__" in c and not c.startswith("flick_")]
     aucs, eers, fs_aucs = [], [], []
@@ -160,7 +162,7 @@ def main(argv=None) -> int:
             print(f"{key:24s} AUC {res['auc_mean']:.3f} ± {res['auc_sd']:.3f}  EER {res['eer_mean']:.3f}  "
                   f"face-swap AUC {res['face_swap_auc_mean']:.3f}  ({res['n_videos']} videos)", flush=True)
     write_json(args.out, {"command": "python benchmarks/settings_accuracy.py " + " ".join(argv or sys.argv[1:]),
-                            "machine": info, "protocol": "detector.training.nested_cv(quick=True), 5 outer group "
+                            "machine": info, "protocol": "detector.crossval.nested_cv(quick=True), 5 outer group "
                             "folds, out-of-fold scores; mean/sd over fold seeds", "results": results})
     return 0
 

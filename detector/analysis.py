@@ -14,7 +14,9 @@ import numpy as np
 import pandas as pd
 
 from . import faces as _faces
+from .calibration import threshold_verdict, verbal_scale, verdict_of
 from .features import BLOCK_RUN, FEATURES_VERSION, aggregate, face_features, feature_columns
+from .kinematics import LMK_RUN
 from .model import DetectorModel
 from .video import VideoError, VideoInfo, iter_frames, probe
 
@@ -25,7 +27,8 @@ MIN_TRACK_SHARE = 0.25
 
 @dataclass
 class TrackResult:
-    """Aggregate of one face track: ``score`` is None when no model is loaded."""
+    """Aggregate of one face track: ``score`` is None when no model is loaded, ``llr``
+    (log10 likelihood ratio) when the model has no calibration."""
 
     track_id: int
     n_faces: int
@@ -35,10 +38,11 @@ class TrackResult:
     score: float | None = None
     verdict: str = "unscored"
     thumbnails: list[tuple[int, float, np.ndarray]] = field(default_factory=list, repr=False)
+    llr: float | None = None
 
     def to_dict(self) -> dict:
         return {"track_id": self.track_id, "n_faces": self.n_faces, "first_frame": self.first_frame,
-                "last_frame": self.last_frame, "score": self.score, "verdict": self.verdict}
+                "last_frame": self.last_frame, "score": self.score, "llr": self.llr, "verdict": self.verdict}
 
 
 @dataclass
@@ -47,8 +51,13 @@ class Analysis:
 
     ``table`` has one row per face per sampled frame: frame, time_s, track_id, box,
     confidence, frame_score and the feature columns.  ``verdict`` is ``fake``, ``real``,
-    ``no-face`` or ``unscored`` (no model loaded).  ``decisive_track`` is the id of the
-    track whose score is the video's ``score`` (None when there is no score).
+    ``inconclusive`` (a likelihood ratio between 1/3 and 3), ``no-face`` or ``unscored``
+    (no model loaded).  ``decisive_track`` is the id of the track whose score is the
+    video's ``score`` (None when there is no score).  ``llr`` is the log10 likelihood
+    ratio of that score (manipulated vs genuine; None without a calibrated model),
+    ``llr_category`` its words on the ENFSI scale (:func:`detector.calibration.verbal_scale`)
+    and ``threshold_verdict`` the verdict at the model's threshold alone (``fake`` /
+    ``real``; None without a score).
     """
 
     info: VideoInfo
@@ -66,6 +75,13 @@ class Analysis:
     features_version: str = FEATURES_VERSION
     detector: str = ""
     decisive_track: int | None = None
+    llr: float | None = None
+    threshold_verdict: str | None = None
+
+    @property
+    def llr_category(self) -> str | None:
+        """The strength of evidence of :attr:`llr` in words (ENFSI verbal scale)."""
+        return verbal_scale(self.llr)
 
     @property
     def n_faces(self) -> int:
@@ -100,6 +116,9 @@ class Analysis:
             "video": self.info.to_dict(),
             "verdict": self.verdict,
             "score": self.score,
+            "llr": self.llr,
+            "llr_category": self.llr_category,
+            "threshold_verdict": self.threshold_verdict,
             "decisive_track": self.decisive_track,
             "threshold": self.threshold,
             "model": self.model,
@@ -147,7 +166,8 @@ def analyze(path, model: DetectorModel | None = None, n_frames: int = DEFAULT_FR
     n_frames : number of frames sampled evenly over the video
     thumbnails : keep small RGB face crops per track (for display)
     progress : optional callable(done: int, total: int)
-    families : ``"all"`` (every feature family, for inspection and training),
+    families : ``"all"`` (every default feature family, for inspection and training;
+        the opt-in ``lmk`` family only when named),
         ``"model"`` (only those the model uses: the batch scanner's fast path; the
         score is the same) or an iterable of family names
 
@@ -178,12 +198,14 @@ def analyze(path, model: DetectorModel | None = None, n_frames: int = DEFAULT_FR
         decisive = _score_tracks(model, table, tracks, len(s.indices))
         if decisive is not None:
             score = decisive.score
-            verdict = "fake" if score >= threshold else "real"
+            verdict = decisive.verdict
     timings["score"] = time.perf_counter() - t
     timings["total"] = sum(timings.values())
     return Analysis(info, len(s.indices), s.indices, s.times, table, tracks, verdict, score, threshold, msum,
                     timings, datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                    detector=_faces.detector_name(), decisive_track=None if decisive is None else decisive.track_id)
+                    detector=_faces.detector_name(), decisive_track=None if decisive is None else decisive.track_id,
+                    llr=None if decisive is None else decisive.llr,
+                    threshold_verdict=None if decisive is None else threshold_verdict(score, threshold))
 
 
 @dataclass
@@ -204,7 +226,8 @@ def _measure_frames(path, info: VideoInfo, n_frames: int, fams, thumbnails: bool
     accumulates the time spent decoding, finding faces and measuring)."""
     out = _Sampled()
     find_faces = _faces.SequenceDetector()
-    follow = BLOCK_RUN - 1 if fams is None or "block" in fams else 0
+    runs = [BLOCK_RUN if fams is None or "block" in fams else 1, LMK_RUN if fams is not None and "lmk" in fams else 1]
+    follow = max(runs) - 1  # frames right after each sampled one: the block run and the lmk kinematics read them
     it = iter_frames(path, n_frames, info=info, pairs=fams is None or "flick" in fams, follow=follow)
     total = 1 if info.kind == "image" else min(n_frames, max(info.frame_count, 1))
     while True:
@@ -260,8 +283,17 @@ def _score_tracks(model: DetectorModel, table: pd.DataFrame, tracks: list[TrackR
     scored = scored_tracks(tracks, n_sampled)
     for tr in tracks:
         tr.score = float(model.decision_function(tr.features)[0])
-        tr.verdict = "fake" if tr.score >= float(model.threshold) else "real"
+    _weigh_tracks(model, tracks)
     return max(scored, key=lambda tr: tr.score) if scored else None
+
+
+def _weigh_tracks(model: DetectorModel, tracks: list[TrackResult]) -> None:
+    """Each scored track's log10 LR (a calibrated model) and verdict
+    (:func:`detector.calibration.verdict_of`)."""
+    llrs = model.llr([tr.score for tr in tracks]) if model.calibration is not None and tracks else None
+    for k, tr in enumerate(tracks):
+        tr.llr = None if llrs is None else float(llrs[k])
+        tr.verdict = verdict_of(tr.score, float(model.threshold), tr.llr)
 
 
 def _families(families, model: DetectorModel | None):

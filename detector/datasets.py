@@ -41,6 +41,7 @@ from .video import VIDEO_EXTENSIONS
 
 __all__ = [
     "STANDARD_COLUMNS",
+    "LABEL_COLUMNS",
     "VIDEO_EXTENSIONS",
     "ManifestProblem",
     "normalize_label",
@@ -56,7 +57,11 @@ __all__ = [
     "build_manifest",
 ]
 
-STANDARD_COLUMNS = ["path", "label", "group", "method", "compression", "dataset"]
+#: What a manifest says about a video besides its path; a video made from another (a
+#: re-encoded copy) takes these from its source.
+LABEL_COLUMNS = ["label", "group", "method", "compression", "dataset"]
+#: The columns of a manifest, in order; tables of videos (features, scores) carry those a manifest has.
+STANDARD_COLUMNS = ["path", *LABEL_COLUMNS]
 
 _REAL_LABELS = {"real", "0", "genuine", "original", "bonafide", "bona fide", "bona-fide"}
 _FAKE_LABELS = {"fake", "1", "manipulated", "deepfake", "spoof", "attack"}

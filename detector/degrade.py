@@ -6,7 +6,7 @@ fresh grid over everything and that trace fades (docs/experiments.md, "Re-encodi
 destroys the main cue").  ``deepfake-detector train --augment DIR`` therefore adds
 re-encoded copies of the training videos to the training data (never to the evaluation: a
 copy goes to training only in the folds where its source does, see
-:func:`detector.training.nested_cv`).
+:func:`detector.crossval.nested_cv`).
 
 ``make_degraded(videos, out_dir)`` writes, for every video of a table (a manifest read by
 :func:`detector.datasets.read_manifest`, or the ``videos`` table of a features folder),
@@ -28,24 +28,49 @@ from __future__ import annotations
 import os
 from concurrent.futures import as_completed
 from pathlib import Path
+from typing import NamedTuple
 
+import cv2
 import numpy as np
 import pandas as pd
 
+from .datasets import LABEL_COLUMNS, read_manifest
+from .extraction import extract, features_frames, load_features
+from .faces import limit_threads
+from .features import FEATURES_VERSION
+from .selfblend import video_key
+from .synthesis import VideoEncoder, decode_span
+from .video import probe
 from .workers import spawn_pool
 
-#: condition name -> (x264 CRF, scale of width and height)
-CONDITIONS: dict[str, tuple[int, float]] = {"crf28": (28, 1.0), "crf35": (35, 1.0), "half": (23, 0.5)}
+class Profile(NamedTuple):
+    """A platform-style re-encode: ``codec``'s constant-quality setting ``crf`` (x264: 0-51,
+    23 its default; libvpx-vp9: 0-63) after scaling width and height by ``scale``."""
+
+    crf: int
+    scale: float = 1.0
+    codec: str = "libx264"
+
+
+#: Every re-encode the project applies, defined once: name -> profile.
+PROFILES: dict[str, Profile] = {
+    "crf23": Profile(23),  # a light, YouTube-like H.264 re-encode
+    "crf28": Profile(28),
+    "crf35": Profile(35),
+    "half": Profile(23, 0.5),  # half width and height, then H.264 CRF 23
+    "vp9": Profile(34, 1.0, "libvpx-vp9"),  # VP9 as platforms serve it (constant quality 34)
+}
+#: The platform profiles: what the generalisation table applies to test-fold videos, and
+#: what ``train --augment`` adds to the training parts.
+PLATFORM_PROFILES: dict[str, Profile] = {k: PROFILES[k] for k in ("crf23", "crf28", "half", "vp9")}
+CONDITIONS = PLATFORM_PROFILES
 #: frames copied from the start of each video
 SPAN = 120
-META = ("label", "group", "method", "compression", "dataset")
 
 
 def degrade_frame(img: np.ndarray, scale: float) -> np.ndarray:
     """``img`` (H, W, 3) uint8 resized by ``scale`` (area interpolation) to even sizes of
     at least 2 px; the array itself when ``scale`` is 1."""
-    import cv2
-
     if scale == 1.0:
         return img
     if not 0 < scale <= 1:
@@ -57,32 +82,26 @@ def degrade_frame(img: np.ndarray, scale: float) -> np.ndarray:
 
 def copy_path(out_dir: str | os.PathLike, condition: str, source: str) -> Path:
     """Where the ``condition`` copy of ``source`` goes."""
-    from .selfblend import video_key
-
     return Path(out_dir) / condition / f"{video_key(source)}.mp4"
 
 
-def _job(source: str, out_dir: str, conditions: dict[str, tuple[int, float]], span: int) -> tuple[str, str | None]:
+def _job(source: str, out_dir: str, conditions: dict[str, Profile], span: int) -> tuple[str, str | None]:
     """Write the missing copies of ``source``; returns (source, error or None)."""
-    from .faces import limit_threads
-    from .synthesis import VideoEncoder, decode_span
-    from .video import probe
-
     limit_threads()
-    todo = {c: v for c, v in conditions.items() if not copy_path(out_dir, c, source).exists()}
+    todo = {c: Profile(*v) for c, v in conditions.items() if not copy_path(out_dir, c, source).exists()}
     if not todo:
         return source, None
     try:
         fps = probe(source, sha256=False).fps or 25.0
         encoders, n, ok = {}, 0, False
         try:
-            for c, (crf, _) in todo.items():
+            for c, prof in todo.items():
                 p = copy_path(out_dir, c, source)
                 p.parent.mkdir(parents=True, exist_ok=True)
-                encoders[c] = VideoEncoder(p, fps=fps, crf=crf)
+                encoders[c] = VideoEncoder(p, fps=fps, crf=prof.crf, codec=prof.codec)
             for img in decode_span(source, 0, span):
-                for c, (_, scale) in todo.items():
-                    encoders[c].write(degrade_frame(img, scale))
+                for c, prof in todo.items():
+                    encoders[c].write(degrade_frame(img, prof.scale))
                 n += 1
             ok = n > 0
         finally:  # a copy cut short by an error is discarded, never kept under its final name
@@ -94,7 +113,7 @@ def _job(source: str, out_dir: str, conditions: dict[str, tuple[int, float]], sp
 
 
 def make_degraded(videos: pd.DataFrame, out_dir: str | os.PathLike,
-                  conditions: dict[str, tuple[int, float]] | None = None, span: int = SPAN,
+                  conditions: dict[str, Profile] | None = None, span: int = SPAN,
                   workers: int | None = 2, log=print) -> pd.DataFrame:
     """Write the degraded copies of every video of ``videos`` (needs ``abs_path`` and
     ``label``; ``group``, ``method``, ``compression`` are carried over) into ``out_dir``.
@@ -141,26 +160,22 @@ def make_degraded(videos: pd.DataFrame, out_dir: str | os.PathLike,
             p = copy_path(out, c, s)
             if p.exists():
                 r = {"path": str(p.relative_to(out)), "abs_path": str(p.resolve())}
-                r.update({k: meta.at[s, k] for k in META if k in meta.columns})
+                r.update({k: meta.at[s, k] for k in LABEL_COLUMNS if k in meta.columns})
                 r.update({"source_path": s, "condition": c})
                 rows.append(r)
-    man = pd.DataFrame(rows, columns=["path", "abs_path", *[k for k in META if k in meta.columns],
+    man = pd.DataFrame(rows, columns=["path", "abs_path", *[k for k in LABEL_COLUMNS if k in meta.columns],
                                       "source_path", "condition"])
     man.drop(columns=["abs_path"]).to_csv(out / "manifest.csv", index=False)
     return man
 
 
 def degraded_features(features_dir: str | os.PathLike, augment_dir: str | os.PathLike,
-                      conditions: dict[str, tuple[int, float]] | None = None, span: int = SPAN,
+                      conditions: dict[str, Profile] | None = None, span: int = SPAN,
                       workers: int | None = 2, progress: bool = True, log=print) -> pd.DataFrame:
     """The per-video features of the degraded copies of the videos of ``features_dir``
     (an extract folder), made if missing: copies in ``augment_dir`` (:func:`make_degraded`),
     features in ``augment_dir/features_v<FEATURES_VERSION>_f<n>`` with the folder's
     frame count.  Returns their ``videos`` table (with ``source_path``, ``condition``)."""
-    from .datasets import read_manifest
-    from .extraction import extract, features_frames, load_features
-    from .features import FEATURES_VERSION
-
     _, videos = load_features(features_dir)
     n_frames = int(features_frames(features_dir) or 16)
     man = make_degraded(videos, augment_dir, conditions, span, workers, log)

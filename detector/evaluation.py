@@ -49,6 +49,10 @@ __all__ = [
     "evaluate_table",
     "grouped_folds",
     "to_jsonable",
+    "cllr",
+    "cllr_min",
+    "llr_summary",
+    "with_cllr",
 ]
 
 
@@ -194,6 +198,19 @@ def roc_points(y_true: Any, scores: Any) -> pd.DataFrame:
     _require_both(y, "roc_points")
     fpr, tpr, thr = roc_curve(y, s, pos_label=1)
     return pd.DataFrame({"fpr": fpr, "tpr": tpr, "threshold": thr})
+
+
+def tpr_at_fpr(y_true: Any, scores: Any, fpr: float) -> float:
+    """Share of fakes flagged (TPR = 1 - FAR) at the lowest threshold that flags at most
+    ``fpr`` of the genuine videos (FRR <= ``fpr``), read off the ROC curve's steps.
+
+    >>> tpr_at_fpr([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8], 0.0)
+    0.5
+    """
+    if not 0 <= fpr <= 1:
+        raise ValueError(f"fpr must be in [0, 1], got {fpr}")
+    roc = roc_points(y_true, scores)
+    return float(roc.loc[roc["fpr"] <= fpr + 1e-12, "tpr"].max())
 
 
 def _fast_auc(y: np.ndarray, s: np.ndarray) -> float:
@@ -525,3 +542,59 @@ def to_jsonable(obj: Any) -> Any:
     if obj is None or obj is pd.NA or obj is pd.NaT:
         return None
     return obj
+
+
+# --------------------------------------------------------------------------
+# Likelihood ratios (log10 LRs of detector.calibration)
+# --------------------------------------------------------------------------
+
+
+def _llr_data(y_true: Any, llrs: Any):
+    """lir's LLRData of the finite log10 LRs and their labels (1 = fake)."""
+    # lir (pydantic; lir.metrics below: its isotonic calibrator, about a second in all) is
+    # imported only when LRs are evaluated, never by `import detector`
+    from lir.data.models import LLRData
+
+    y, s = _inputs(y_true, llrs)
+    return LLRData(features=s, labels=y)
+
+
+def cllr(y_true: Any, llrs: Any) -> float:
+    """Log-likelihood-ratio cost C_llr of log10 LRs (lir's ``lir.metrics.cllr``).
+
+    0 for perfect, well-calibrated LRs; 1 for a system that always says LR = 1; above 1
+    for LRs that mislead.  Labels 1 = fake (the LR's numerator proposition)."""
+    from lir.metrics import cllr as lir_cllr
+
+    return float(lir_cllr(_llr_data(y_true, llrs)))
+
+
+def cllr_min(y_true: Any, llrs: Any) -> float:
+    """C_llr after the best monotone recalibration (lir's ``lir.metrics.cllr_min``, PAV):
+    the discrimination part of :func:`cllr`; ``cllr - cllr_min`` is the calibration loss."""
+    from lir.metrics import cllr_min as lir_cllr_min
+
+    return float(lir_cllr_min(_llr_data(y_true, llrs)))
+
+
+def llr_summary(y_true: Any, llrs: Any) -> dict:
+    """``{"cllr", "cllr_min", "n_llr", "llr_min", "llr_max"}`` of finite log10 LRs (JSON-ready;
+    the C_llr values are None when a class is missing)."""
+    y, s = _inputs(y_true, llrs)
+    both = 0 < int(y.sum()) < len(y)
+    return to_jsonable({"cllr": cllr(y, s) if both else None, "cllr_min": cllr_min(y, s) if both else None,
+                        "n_llr": len(s), "llr_min": float(s.min()) if len(s) else None,
+                        "llr_max": float(s.max()) if len(s) else None})
+
+
+def with_cllr(report: dict, df: pd.DataFrame, llr_col: str = "llr", label_col: str = "label") -> dict:
+    """An :func:`evaluate_table` result with :func:`llr_summary` of ``df``'s finite LRs added
+    to its ``overall`` summary (unchanged when ``df`` has no LRs)."""
+    if llr_col not in df.columns:
+        return report
+    llrs = pd.to_numeric(df[llr_col], errors="coerce")
+    ok = np.isfinite(llrs.to_numpy(dtype=float))
+    if not ok.any():
+        return report
+    summary = llr_summary(df.loc[ok, label_col].to_numpy(), llrs[ok].to_numpy(dtype=float))
+    return {**report, "overall": {**report["overall"], **summary}}

@@ -10,7 +10,8 @@ manifest (no model) in parallel worker processes and writes
 - ``DIR/videos.parquet``: one row per video (manifest columns + the main track's
   aggregate features + n_faces, n_tracks, n_sampled);
 - ``DIR/failures.csv``: videos that could not be analysed, with the reason;
-- ``DIR/extract.json``: features version and frame count (a mismatch refuses to mix).
+- ``DIR/extract.json``: features version, frame count and the families measured when not
+  the default ones (a mismatch refuses to mix).
 """
 
 from __future__ import annotations
@@ -24,24 +25,24 @@ from pathlib import Path
 
 import pandas as pd
 
+from .datasets import STANDARD_COLUMNS
 from .features import FEATURES_VERSION, KNOWN_FAMILIES, aggregate, family_of
 from .workers import spawn_pool
-
-META_COLUMNS = ("path", "label", "group", "method", "compression", "dataset")
 
 
 def _key(path: str) -> str:
     return Path(path).stem[:40] + "-" + hashlib.sha1(path.encode()).hexdigest()[:10]
 
 
-def _work(abs_path: str, n_frames: int) -> tuple[str, pd.DataFrame | None, dict | None, str | None]:
+def _work(abs_path: str, n_frames: int, families: tuple[str, ...] | None = None
+          ) -> tuple[str, pd.DataFrame | None, dict | None, str | None]:
     """Analyse one video in a worker: (abs_path, per-frame table, info, error)."""
     from .analysis import analyze
     from .faces import limit_threads
 
     limit_threads()
     try:
-        a = analyze(abs_path, model=None, n_frames=n_frames)
+        a = analyze(abs_path, model=None, n_frames=n_frames, families="all" if families is None else families)
     except Exception as e:  # recorded, never fatal
         return abs_path, None, None, f"{type(e).__name__}: {e}"
     t = a.table.copy()
@@ -55,9 +56,12 @@ def _work(abs_path: str, n_frames: int) -> tuple[str, pd.DataFrame | None, dict 
 
 
 def extract(manifest: pd.DataFrame, out_dir: str | os.PathLike, n_frames: int = 16, workers: int | None = None,
-            progress: bool = True, manifest_path: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+            progress: bool = True, manifest_path: str | None = None,
+            families: tuple[str, ...] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Extract features for every row of ``manifest`` (from :func:`detector.datasets.read_manifest`).
 
+    ``families``: the feature families to measure (names of
+    :data:`detector.features.KNOWN_FAMILIES`), None for the default ones.
     Returns (frames, videos) tables and writes them under ``out_dir``.  Videos whose
     shard already exists are not analysed again, unless the file's size has changed
     since (a video remade under the same name).
@@ -65,7 +69,13 @@ def extract(manifest: pd.DataFrame, out_dir: str | os.PathLike, n_frames: int = 
     out = Path(out_dir)
     shards = out / "shards"
     shards.mkdir(parents=True, exist_ok=True)
-    stamp = {"features_version": FEATURES_VERSION, "n_frames": n_frames}
+    if families is not None:
+        families = tuple(families)
+        unknown = set(families) - set(KNOWN_FAMILIES)
+        if unknown or not families:
+            raise ValueError(f"unknown feature families {sorted(unknown)}; known: {KNOWN_FAMILIES}")
+    stamp = {"features_version": FEATURES_VERSION, "n_frames": n_frames,
+             "families": None if families is None else sorted(families)}
     sp = out / "extract.json"
     if sp.exists():
         old = json.loads(sp.read_text())
@@ -87,7 +97,7 @@ def extract(manifest: pd.DataFrame, out_dir: str | os.PathLike, n_frames: int = 
     # spawned workers that die with this process; no max_tasks_per_child: on CPython 3.11
     # the pool hung here when a worker retired (seen after 2 x 20 tasks).
     with spawn_pool(workers) as pool:
-        futs = {pool.submit(_work, r["abs_path"], n_frames): r["abs_path"] for r in todo}
+        futs = {pool.submit(_work, r["abs_path"], n_frames, families): r["abs_path"] for r in todo}
         for fut in as_completed(futs):
             try:
                 path, table, info, err = fut.result()
@@ -136,7 +146,7 @@ def collect(manifest: pd.DataFrame, out_dir: str | os.PathLike) -> tuple[pd.Data
 
     out = Path(out_dir)
     frames, videos = [], []
-    meta_cols = [c for c in META_COLUMNS if c in manifest.columns]
+    meta_cols = [c for c in STANDARD_COLUMNS if c in manifest.columns]
     for r in manifest.to_dict("records"):
         sp = out / "shards" / f"{_key(r['abs_path'])}.parquet"
         if not sp.exists():
@@ -190,31 +200,3 @@ def load_features(out_dir: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFram
 def aggregated_columns(videos: pd.DataFrame) -> list[str]:
     """The model's input columns (aggregated features) present in a per-video table."""
     return [c for c in videos.columns if "__" in c and family_of(c) in KNOWN_FAMILIES]
-
-
-def cmd_extract(args) -> int:
-    from .datasets import read_manifest
-
-    m = read_manifest(args.manifest)
-    for p in m.attrs.get("problems", []):
-        print(f"skipped row {p.get('row')}: {p.get('reason')} ({p.get('path')})", file=sys.stderr)
-    if args.limit:
-        m = m.head(args.limit)
-    frames, videos = extract(m, args.out, n_frames=args.frames, workers=args.workers, manifest_path=args.manifest)
-    failed = len(m) - len(videos)
-    print(f"{len(videos)} videos extracted ({int((videos.get('n_faces', pd.Series(dtype=int)) > 0).sum())} with faces), "
-          f"{len(frames)} face rows, {failed} failed -> {args.out}")
-    return 0
-
-
-def register_cli(sub) -> None:
-    from .analysis import DEFAULT_FRAMES
-
-    s = sub.add_parser("extract", help="extract features of every video in a manifest (resumable)")
-    s.add_argument("--manifest", required=True)
-    s.add_argument("--out", required=True)
-    s.add_argument("--frames", type=int, default=DEFAULT_FRAMES)
-    s.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
-    s.add_argument("--limit", type=int, default=0, help="only the first N rows (for trials)")
-    s.set_defaults(func=cmd_extract)
-

@@ -29,12 +29,19 @@ Families (the column prefix before the first ``_``):
            left after dense optical-flow motion compensation, inside / across /
            outside the face and by elliptic radius (a generated face changes from
            frame to frame in ways its surroundings do not, most at the seam)
+``lmk``    opt-in (:data:`OPT_IN_FAMILIES`): dense-landmark geometry and kinematics
+           (468-point face mesh): central-face vs whole-face head pose, and the
+           central face's motion against the head over the sampled frame and the
+           ones right after it (:mod:`detector.kinematics`)
+``seam``   opt-in: the blending boundary on the face crop downscaled 2x (above
+           the codec's block grid): sharpness, texture, colour steps and edge
+           coherence across the face boundary, each against a control contour in
+           the surroundings (:mod:`detector.seam`)
 =========  ==================================================================
 
-Opt-in families (:data:`OPTIONAL_FAMILIES`: measured only when named in ``families``, never
-by default, so the default columns, the extraction folders and the shipped models stay as
-they are): ``seam``, the blending boundary on the face crop downscaled 2x, against a
-control contour in the surroundings (:mod:`detector.seam`).
+The default families (:data:`FAMILIES`) are measured whenever no family is named; an
+opt-in family only when named (``face_features(..., families=[..., "lmk"])``, ``extract
+--families``), so a default extraction's columns stay those of :data:`FEATURES_VERSION`.
 
 Temporal change (mean absolute change between consecutive sampled frames of a track)
 and spread are added at aggregation, see :func:`aggregate`.
@@ -50,6 +57,7 @@ import pandas as pd
 from skimage.feature import local_binary_pattern
 
 from .faces import Regions
+from .kinematics import landmark_features
 from .seam import seam_features
 
 # Changed whenever a feature's values or columns change; a model refuses features of
@@ -64,15 +72,12 @@ FEATURES_VERSION = "6"
 BLOCK_RUN = 5
 EPS = 1e-6
 BLOCK = 16  # spectrum block size in pixels
+#: The default families: measured when no family is named.
 FAMILIES = ("hf", "spec", "noise", "grad", "lbp", "block", "color", "iqm", "flick")
+#: Families measured only when named (new, not in the shipped models' features version).
+OPT_IN_FAMILIES = ("lmk", "seam")
+KNOWN_FAMILIES = FAMILIES + OPT_IN_FAMILIES
 STATS = ("mean", "median", "std", "dmean")
-
-
-#: Families computed only when asked for by name (``face_features(families=...)``,
-#: ``analyze(families=...)``): not part of :data:`FAMILIES`, the default set.
-OPTIONAL_FAMILIES = ("seam",)
-#: Every family a column prefix may name.
-KNOWN_FAMILIES = FAMILIES + OPTIONAL_FAMILIES
 
 
 def _lr(a: float, b: float) -> float:
@@ -462,19 +467,20 @@ def temporal_flicker(bgr: np.ndarray, bgr_next: np.ndarray | None, inner: np.nda
 def face_features(frame: np.ndarray, regions: Regions, origin: tuple[int, int] = (0, 0),
                   families=None, next_frame: np.ndarray | None = None,
                   following: tuple[np.ndarray, ...] | list[np.ndarray] = ()) -> dict[str, float]:
-    """The feature families for one face (all of them by default).
+    """The feature families for one face (the default :data:`FAMILIES` by default).
 
     frame : (H, W, 3) uint8 BGR frame on its original grid (or a crop of it whose
     top-left pixel is at ``origin`` = (y, x) of the original frame, so block grids
     stay aligned); regions : from :func:`detector.faces.face_regions` on ``frame``;
-    families : iterable of names from :data:`KNOWN_FAMILIES` to compute, or None for all
-    of :data:`FAMILIES` (a model that reads a few families needs a fraction of the time;
-    the :data:`OPTIONAL_FAMILIES` only when named); next_frame : the
+    families : iterable of names from :data:`KNOWN_FAMILIES` to compute, or None for the
+    default :data:`FAMILIES` (a model that reads a few families needs a fraction of the
+    time; the :data:`OPT_IN_FAMILIES` only when named); next_frame : the
     frame right after ``frame`` (same shape), for the ``flick`` family (NaN without it);
     following : the frames right after ``frame`` (same shape, in order; arrays, or
     :class:`detector.video.LazyBGR` frames, of which only the face crop is converted): the
     ``block`` grid-strength columns are the mean over ``frame`` and the first
-    :data:`BLOCK_RUN` - 1 of them (over ``frame`` alone without them).
+    :data:`BLOCK_RUN` - 1 of them (over ``frame`` alone without them); the ``lmk``
+    kinematics read the first :data:`detector.kinematics.LMK_RUN` - 1 (NaN without them).
     Returns {column: value}, only the columns of the requested families.
     """
     fams = set(FAMILIES if families is None else families)
@@ -520,6 +526,8 @@ def face_features(frame: np.ndarray, regions: Regions, origin: tuple[int, int] =
     if "flick" in fams:
         nxt = None if next_frame is None else np.ascontiguousarray(next_frame[y0:y1, x0:x1])
         feats.update(temporal_flicker(bgr, nxt, i, b, o, regions.radius, ycc=ycc))
+    if "lmk" in fams:
+        feats.update(landmark_features(frame, regions.ellipse, following))
     return feats
 
 

@@ -5,7 +5,8 @@ A model folder ``models/<name>/`` holds
     never runs code: only skops' safe defaults plus the exact types of
     :data:`TRUSTED_TYPES` are accepted, no prefix that could cover a callable), the
     fitted Pipeline *and* every field that changes behaviour: name, version, feature
-    columns, threshold, features version (:class:`BoundFields`).  Its SHA-256 is the
+    columns, threshold, features version and the score-to-LR calibration, as plain
+    numbers (:class:`BoundFields`).  Its SHA-256 is the
     model's fingerprint (:attr:`DetectorModel.sha256`); :data:`SHIPPED_SHA256` lists the
     fingerprints of the models shipped with this code.
   - ``card.json``: the same fields for reading, plus training data, parameters,
@@ -19,8 +20,10 @@ To verify a model you were sent: compare ``sha256sum model.skops`` with the fing
 its author gave you by another channel (the card's own ``model_sha256`` only shows that
 card and file belong together; whoever can edit one can edit both).
 
-Scores follow the convention of :mod:`detector.evaluation`: higher = more likely fake;
-the verdict is ``fake`` when ``score >= threshold``.
+Scores follow the convention of :mod:`detector.evaluation`: higher = more likely fake.
+A calibrated model states a likelihood ratio per score (:meth:`DetectorModel.llr`), its
+verdict ``inconclusive`` between LR 1/3 and 3 (:func:`detector.calibration.verdict_of`);
+one saved without a calibration says ``fake`` when ``score >= threshold``.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .calibration import Calibration
+from .card import card_markdown
 from .features import BLOCK_RUN, FEATURES_VERSION, family_of
 from .video import sha256_file
 
@@ -47,8 +52,8 @@ EVALUATION_DIR = "evaluation"
 #: ``skops.io.get_untrusted_types`` reports for the pipelines ``train`` makes.  Anything
 #: else (``builtins.exec``, ``os.system``...) is refused before loading.
 TRUSTED_TYPES = frozenset({
-    "detector.training.StatSelector",
-    "detector.training.FamilyFusion",
+    "detector.estimators.StatSelector",
+    "detector.estimators.FamilyFusion",
     "numpy.dtype",
     "sklearn.feature_selection._univariate_selection.f_classif",
 })
@@ -56,8 +61,8 @@ TRUSTED_TYPES = frozenset({
 MODEL_FORMAT = 2
 #: Fingerprints (SHA-256 of ``model.skops``) of the models shipped in ``models/``.
 SHIPPED_SHA256: dict[str, str] = {
-    "default": "b09981abf8010e4d01a8a83e9e5ba40e71322eb94de478112f4eb9a420ffc97b",
-    "reencoded": "279a53a4336c29332c5c59ad1ea4b4cf74226c4ce66f744b94a530725a1c5dc9",
+    "default": "0cc6b23f3f557e703d597afd8ee0876bd138c705e3f2ebde7a47d1a961911f37",
+    "reencoded": "70601df7335dcf528c55f3eaa8cebd633b6ae7d85d851cb88ac4361442abd6b5",
 }
 #: Size limits read before parsing: a card is a small JSON file; a model file a small zip.
 MAX_CARD_BYTES = 4 << 20
@@ -85,6 +90,8 @@ class DetectorModel:
     card: dict = field(default_factory=dict)
     path: str = ""
     sha256: str = ""  # of model.skops: the model's fingerprint (empty until saved or loaded)
+    #: score -> likelihood ratio (None: a model saved without one states no LR)
+    calibration: Calibration | None = None
 
     @property
     def shipped(self) -> bool:
@@ -93,35 +100,10 @@ class DetectorModel:
 
     @property
     def used_columns(self) -> list[str]:
-        """The input columns the pipeline reads (its ``stats`` step may drop families)."""
-        keep = self._keep()
-        return list(self.columns) if keep is None else [self.columns[j] for j in keep]
-
-    def _keep(self, upto: str | None = None) -> np.ndarray | None:
-        """Indices of the input columns that reach the classifier (a fused model: any
-        member's), following the steps that drop columns: a ``keep_`` selector, an
-        imputer dropping all-empty columns, a ``get_support()`` feature selector.
-        ``upto``: stop before the step of that name (e.g. ``"scale"``).  None when the
-        pipeline's steps cannot be followed."""
-        keep = getattr(self.pipeline, "keep_", None)
-        if keep is not None:  # FamilyFusion: union of its members' stats selections
-            return np.asarray(keep, dtype=int)
-        steps = getattr(self.pipeline, "steps", None)
-        if steps is None:
-            return None
-        idx = np.arange(len(self.columns))
-        for name, step in steps[:-1]:
-            if name == upto:
-                break
-            if getattr(step, "keep_", None) is not None:
-                idx = idx[np.asarray(step.keep_, dtype=int)]
-            elif getattr(step, "statistics_", None) is not None and not getattr(step, "keep_empty_features", True):
-                idx = idx[~np.isnan(np.asarray(step.statistics_, dtype=float))]
-            elif hasattr(step, "get_support"):
-                idx = idx[np.asarray(step.get_support(), dtype=bool)]
-            if len(idx) == 0:
-                return None
-        return idx
+        """The input columns that reach the classifier (a fused model: those any member
+        reads); every column when the pipeline's steps cannot say."""
+        used = columns_into(self.pipeline, self.columns)
+        return list(self.columns) if used is None else used
 
     @property
     def families(self) -> tuple[str, ...]:
@@ -143,6 +125,14 @@ class DetectorModel:
         """SVM decision score per row (higher = more likely fake)."""
         return np.asarray(self.pipeline.decision_function(self._matrix(rows)), dtype=float)
 
+    def llr(self, scores) -> np.ndarray:
+        """log10 likelihood ratio (manipulated vs genuine) of decision scores, within the
+        calibration's ELUB bounds (:class:`detector.calibration.Calibration`); ModelError
+        when the model has none."""
+        if self.calibration is None:
+            raise ModelError(f"model {self.name} has no likelihood-ratio calibration: retrain it with this version")
+        return self.calibration.llr(scores)
+
     def predict(self, rows) -> np.ndarray:
         """1 = fake, 0 = real, at the model's threshold."""
         return (self.decision_function(rows) >= self.threshold).astype(int)
@@ -158,22 +148,15 @@ class DetectorModel:
         x = self._matrix(row)
         base = float(self.pipeline.decision_function(x)[0])
         n = x.shape[1]
-        steps = getattr(self.pipeline, "named_steps", {})
-        keep = self._keep()  # columns that reach the classifier
-        keep = np.arange(n) if keep is None else keep
+        where = {c: j for j, c in enumerate(self.columns)}
+        keep = np.array([where[c] for c in self.used_columns], dtype=int)  # columns that reach the classifier
         if reference is None:
             ref = getattr(self.pipeline, "reference_", None)  # a fused model: training means
             if ref is not None and len(ref) == n:
                 reference = np.asarray(ref, dtype=float)
-            else:
-                scaler = steps.get("scale")
-                ref = getattr(scaler, "mean_", None)  # StandardScaler: the training mean
-                if ref is None:
-                    ref = getattr(scaler, "center_", None)  # RobustScaler: the training median
-                before = self._keep(upto="scale")  # the columns the scaler saw
-                reference = np.zeros(n)
-                if ref is not None and before is not None and len(ref) == len(before):
-                    reference[before] = ref
+            else:  # the scaler's centre: the training mean (StandardScaler) or median (RobustScaler)
+                centre = self.scaler_reference()
+                reference = np.array([centre[c][0] if c in centre else 0.0 for c in self.columns])
         xs = np.repeat(x, len(keep), axis=0)
         xs[np.arange(len(keep)), keep] = np.asarray(reference, dtype=float)[keep]
         moved = np.asarray(self.pipeline.decision_function(xs), dtype=float)
@@ -182,9 +165,19 @@ class DetectorModel:
             out[self.columns[j]] = base - float(m)
         return out
 
+    def scaler_reference(self) -> dict[str, tuple[float, float]]:
+        """{column: (centre, scale)} of the pipeline's scaler (``mean_`` or ``center_``, and
+        ``scale_``; a fused model: each member's), for the columns that reach it; empty
+        when the pipeline has no scaler or its columns cannot be followed."""
+        out: dict[str, tuple[float, float]] = {}
+        for pipeline in getattr(self.pipeline, "estimators_", None) or [self.pipeline]:
+            out.update(_scaler_reference(pipeline, self.columns))
+        return out
+
     def summary(self) -> dict:
         return {"name": self.name, "version": self.version, "path": self.path, "sha256": self.sha256,
                 "shipped": self.shipped, "threshold": self.threshold, "features_version": self.card.get("features_version"),
+                "calibration": None if self.calibration is None else self.calibration.to_dict(),
                 "metrics": self.card.get("metrics", {})}
 
 
@@ -198,6 +191,7 @@ class BoundFields:
     columns: tuple[str, ...]
     threshold: float
     features_version: str
+    calibration: Calibration | None = None
 
     @classmethod
     def from_mapping(cls, d: object, where: str) -> "BoundFields":
@@ -218,11 +212,19 @@ class BoundFields:
         name, version = d.get("name", ""), d.get("version", "0")
         if not isinstance(name, str) or not isinstance(version, (str, int)) or isinstance(version, bool):
             raise ModelError(f"{where}: 'name' and 'version' must be text")
-        return cls(name, str(version), tuple(cols), float(t), str(d["features_version"]))
+        try:
+            cal = None if d.get("calibration") is None else Calibration.from_mapping(d["calibration"])
+        except ValueError as e:
+            raise ModelError(f"{where}: {e}") from None
+        return cls(name, str(version), tuple(cols), float(t), str(d["features_version"]), cal)
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "version": self.version, "columns": list(self.columns),
-                "threshold": self.threshold, "features_version": self.features_version}
+        """The fields as plain values (``calibration`` only when there is one)."""
+        out = {"name": self.name, "version": self.version, "columns": list(self.columns),
+               "threshold": self.threshold, "features_version": self.features_version}
+        if self.calibration is not None:
+            out["calibration"] = self.calibration.to_dict()
+        return out
 
 
 def save_model(model: DetectorModel, folder: str | os.PathLike, card: dict | None = None) -> Path:
@@ -232,9 +234,10 @@ def save_model(model: DetectorModel, folder: str | os.PathLike, card: dict | Non
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     bound = BoundFields(model.name, str(model.version), tuple(model.columns), float(model.threshold),
-                        FEATURES_VERSION)
+                        FEATURES_VERSION, model.calibration)
     sio.dump({"format": MODEL_FORMAT, "pipeline": model.pipeline, **bound.to_dict()}, out / MODEL_FILE)
     card = dict(model.card if card is None else card)
+    card.pop("calibration", None)  # the model's own, if any, comes with the bound fields
     card.update({**bound.to_dict(), "block_run": BLOCK_RUN, "model_file": MODEL_FILE,
                  "model_sha256": sha256_file(out / MODEL_FILE)})
     (out / CARD_FILE).write_text(json.dumps(card, indent=2, default=_json_default))
@@ -330,8 +333,8 @@ def load_model(folder: str | os.PathLike | None = None) -> DetectorModel:
     ModelError
         Missing or oversized files, a card that is not valid (fields missing or of the wrong
         type, no ``model_sha256``), a model file whose hash differs from its card, types
-        outside :data:`TRUSTED_TYPES`, a card whose columns / threshold / name differ from
-        the model file's, or a features version this code does not produce.
+        outside :data:`TRUSTED_TYPES`, a card whose columns / threshold / name / calibration
+        differ from the model file's, or a features version this code does not produce.
     """
     folder = Path(folder) if folder else DEFAULT_MODEL_DIR
     if folder.is_file():
@@ -348,7 +351,7 @@ def load_model(folder: str | os.PathLike | None = None) -> DetectorModel:
     bound = BoundFields.from_mapping(bundle, f"model file {model_path}")
     if bound != BoundFields.from_mapping(card, f"model card {card_path}"):
         raise ModelError(f"model card {card_path} disagrees with {MODEL_FILE} on name, version, columns, "
-                         "threshold or features version (edited card): refused")
+                         "threshold, features version or calibration (edited card): refused")
     pipeline = bundle.get("pipeline")
     if not hasattr(pipeline, "decision_function"):
         raise ModelError(f"model file {model_path} holds no fitted classifier")
@@ -357,72 +360,40 @@ def load_model(folder: str | os.PathLike | None = None) -> DetectorModel:
         raise ModelError(f"model file {model_path}: the pipeline reads {n_in} columns, its card names "
                          f"{len(bound.columns)}")
     return DetectorModel(pipeline, list(bound.columns), bound.threshold, bound.name or folder.name,
-                         bound.version, card, str(folder), sha256=digest)
+                         bound.version, card, str(folder), sha256=digest, calibration=bound.calibration)
 
 
-def _column_set_line(cs: dict | None) -> list[str]:
-    if not cs or cs.get("spec") in (None, "all"):
-        return []
-    return [f"- columns offered to the search: `--columns {cs['spec']}` (`{cs.get('pattern')}`, "
-            f"{cs.get('n_offered')} columns)"]
+def columns_into(estimator, columns: list[str], step: str | None = None) -> list[str] | None:
+    """The names of ``columns`` (the estimator's input, in order) that reach ``step`` of a
+    pipeline (default: its final estimator), as its steps' ``get_feature_names_out``
+    tell; for an estimator with ``get_support`` (a fused model), the columns it reads.
+    None when that cannot be followed (a step that does not name its output) or when
+    no column reaches it."""
+    if hasattr(estimator, "get_support"):
+        names = np.asarray(columns, dtype=object)[estimator.get_support()]
+    else:
+        steps = [name for name, _ in getattr(estimator, "steps", [])]
+        if not steps:
+            return None
+        end = steps.index(step) if step in steps else len(steps) - 1
+        try:
+            names = estimator[:end].get_feature_names_out(columns) if end else np.asarray(columns, dtype=object)
+        except (AttributeError, ValueError):  # a step without feature names, or not fitted
+            return None
+    return [str(c) for c in names] or None
 
 
-def frames_text(frames: dict | None) -> str | None:
-    """'trained on 32 sampled frames per video, evaluated at 16' from a card's ``frames``."""
-    if not frames or not frames.get("training"):
-        return None
-    t, e = frames.get("training"), frames.get("evaluation") or frames.get("training")
-    if t == e:
-        return f"{t} sampled frames per video (training and evaluation)"
-    return f"trained on {t} sampled frames per video, evaluated at {e} (the frames the scanner samples)"
-
-
-_SEARCH_TEXT = {"full": "standardised columns, k best, RBF or linear SVM",
-                "compact": "median / IQR scaling, every offered column, RBF SVM; C and gamma searched"}
-
-
-def search_text(card: dict) -> str | None:
-    """The card's inner search in words (``train --search``); None when it names none.
-
-    ``auto``: the search picked on all training videos and its nested AUC."""
-    search = card.get("search")
-    if not search:
-        return None
-    if search != "auto":
-        return f"`{search}`" + (f" ({_SEARCH_TEXT[search]})" if search in _SEARCH_TEXT else "")
-    params = card.get("parameters") or {}
-    picked, aucs = params.get("search"), params.get("search_aucs") or {}
-    auc = f", nested AUC {aucs[picked]:.3f}" if picked in aucs else ""
-    return (f"`auto` (chosen by a nested grouped CV of the training videos among {len(aucs) or 'the'} "
-            f"searches, scaler x kernels x column selection; picked `{picked}`{auc}; the evaluation "
-            "chose again inside every training part)")
-
-
-def card_markdown(card: dict) -> str:
-    """Human-readable model card."""
-    m = card.get("metrics", {})
-    lines = [f"# Model card: {card.get('name')} (version {card.get('version')})", "",
-             card.get("description", "SVM over self-referenced face artifact features."), "",
-             "## Training data", "", f"- manifest: `{card.get('training', {}).get('manifest') or '?'}`",
-             f"- manifest SHA-256: `{card.get('training', {}).get('manifest_sha256', '?')}`",
-             f"- counts: {json.dumps(card.get('training', {}).get('counts', {}))}",
-             *([f"- augmentation: {card['augmentation'].get('n_copies')} re-encoded copies of the training videos "
-                f"({', '.join(card['augmentation'].get('conditions', {}))}; first {card['augmentation'].get('span_frames')} "
-                "frames), in the training parts of the folds only; `degraded_copies` below scores the held-out "
-                "videos' copies"] if card.get("augmentation") else []), "",
-             "## Features", "", f"- features version: {card.get('features_version')}",
-             *([f"- block grid strength of each sampled face averaged over {card['block_run']} consecutive frames"]
-               if card.get("block_run") else []),
-             f"- {len(card.get('columns', []))} aggregated columns; families: "
-             f"{', '.join(sorted({c.split('_', 1)[0] for c in card.get('columns', [])}))}",
-             *_column_set_line(card.get("column_set")),
-             *([f"- {frames_text(card.get('frames'))}"] if frames_text(card.get("frames")) else []), "",
-             "## Parameters", "",
-             *([f"- inner search: {search_text(card)}", ""] if card.get("search") else []),
-             "```json", json.dumps(card.get("parameters", {}), indent=2, default=str), "```", "",
-             f"Decision threshold (EER point of the validation folds): {card.get('threshold')}", "",
-             "## Metrics (grouped cross-validation, out-of-fold)", "", "```json",
-             json.dumps(m, indent=2, default=str), "```", "",
-             "## Reproduce", "", "```bash", card.get("command", "?"), "```", "",
-             "## Libraries", "", "```json", json.dumps(card.get("libraries", {}), indent=2), "```", ""]
-    return "\n".join(lines)
+def _scaler_reference(pipeline, columns: list[str]) -> dict[str, tuple[float, float]]:
+    """{column: (centre, scale)} of the first step of ``pipeline`` with a centre (``mean_``
+    or ``center_``) and a ``scale_``; {} when there is none or its columns are unknown."""
+    for name, step in getattr(pipeline, "steps", []):
+        centre = getattr(step, "mean_", None)
+        if centre is None:
+            centre = getattr(step, "center_", None)
+        scale = getattr(step, "scale_", None)
+        if centre is not None and scale is not None:
+            names = columns_into(pipeline, columns, step=name)
+            if names is None or len(names) != len(centre):
+                return {}
+            return {c: (float(m), float(s) if s else 1.0) for c, m, s in zip(names, centre, scale)}
+    return {}

@@ -24,8 +24,8 @@ from .analysis import Analysis
 from .dashboard.explain import explanation_text, family_contributions, family_frame_table, top_feature_contributions
 from .dashboard.models import card_summary
 from .dashboard.style import FAKE_COLOUR, REAL_COLOUR, score_axis
-from .dashboard.texts import (DISCLAIMER, FAMILY_LABELS, fmt_pct, fmt_score, highlight_note, rates_caveat,
-                              verdict_headline)
+from .dashboard.texts import (DISCLAIMER, FAMILY_LABELS, evidence_note, fmt_pct, fmt_score, highlight_note,
+                              rates_caveat, verdict_headline)
 from .dashboard.uploads import safe_filename
 from .dashboard.video_view import driving_frames, frame_scores, gallery, metadata_table, scoring_track, tracks_table
 from .evaluation import CONVENTION
@@ -212,10 +212,13 @@ def svg_bar_chart(values: dict[str, float], title: str = "", width: int = 900) -
 
 # --------------------------------------------------------------------------- sections
 
-def _verdict_section(a: Analysis) -> str:
+def _verdict_section(a: Analysis, card: dict | None = None) -> str:
     text, kind = verdict_headline(a)
     cls = {"error": "fake", "success": "real"}.get(kind, "other")
     parts = [f"<div class='verdict {cls}'>{esc(text)}</div>"]
+    note = evidence_note(a, card)
+    if note:
+        parts.append(f"<p class='evidence'>{esc(note)}</p>")
     if a.score is not None and a.threshold is not None:
         parts.append(svg_score_bar(a.score, a.threshold))
     parts.append(f"<p class='note'>{esc(DISCLAIMER)}</p>")
@@ -336,7 +339,7 @@ def case_report_html(analysis: Analysis, model_card: dict | None, evaluation: di
     meta = metadata_table(a)
     timings = ", ".join(f"{k} {v:.2f} s" for k, v in a.timings.items())
     sections = [
-        ("Verdict", _verdict_section(a)),
+        ("Verdict", _verdict_section(a, model_card)),
         ("File", table_html(meta.itertuples(index=False), ["field", "value"])),
         ("Model", _model_section(a, model_card)),
         ("Error rates at this threshold", _error_rates_section(a, evaluation, model_card)),

@@ -22,10 +22,11 @@ unless the record is of another :data:`detector.synthesis.SELF_BLEND_VERSION`)::
 Every generated video keeps its source's ``group`` (so grouped CV never splits a fake
 from its source) and ``compression``.
 
-``train_self_blended(features_dir, out_dir, mode)`` is ``deepfake-detector train
---self-blended only|add``: self-blend the real videos of an extracted features folder,
-extract the generated videos' features with the same frame count, write a combined
-features folder and train on it with :func:`detector.training.train`.
+``self_blended_features(features_dir)`` self-blends the real videos of an extracted
+features folder and extracts the generated videos' features with the same frame count;
+``combine_features`` writes a features folder of several.  With them
+:func:`detector.training.train_self_blended` is ``deepfake-detector train --self-blended
+only|add``.
 """
 
 from __future__ import annotations
@@ -34,13 +35,17 @@ import hashlib
 import json
 import os
 import sys
-import warnings
 from concurrent.futures import as_completed
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
+from tqdm import tqdm
 
+from .datasets import STANDARD_COLUMNS
+from .extraction import extract, features_frames, load_features
+from .faces import limit_threads
+from .features import FEATURES_VERSION
+from .synthesis import SELF_BLEND_VERSION, self_blended_video
 from .workers import spawn_pool
 
 METHOD = "self-blended"
@@ -60,9 +65,6 @@ def video_seed(abs_path: str, seed: int) -> int:
 
 def _job(abs_path: str, fake: str, control: str | None, max_frames: int, seed: int,
          compression: str) -> tuple[str, dict | None, str | None]:
-    from .faces import limit_threads
-    from .synthesis import self_blended_video
-
     limit_threads()
     try:
         rec = self_blended_video(abs_path, fake, max_frames=max_frames, seed=seed, compression=compression,
@@ -88,6 +90,55 @@ def _rows(source: dict, rec: dict, out: Path) -> list[dict]:
 WORKER_DIED = "worker died"
 
 
+def _paths(out: Path, controls: bool, abs_path: str) -> tuple[Path, Path | None, Path]:
+    """(fake, control or None, record) of the source ``abs_path`` under ``out``."""
+    k = video_key(abs_path)
+    return (out / "fake" / f"{k}.mp4", (out / "control" / f"{k}.mp4") if controls else None,
+            out / "records" / f"{k}.json")
+
+
+def _done(out: Path, controls: bool, abs_path: str) -> bool:
+    """Whether the outputs of ``abs_path`` exist, recorded by this synthesis version."""
+    fake, ctl, rec = _paths(out, controls, abs_path)
+    if not (fake.exists() and rec.exists() and (ctl is None or ctl.exists())):
+        return False
+    made = json.loads(rec.read_text())
+    if made.get("version") != SELF_BLEND_VERSION:  # made by an older synthesis: make it again
+        return False
+    return ctl is None or bool(made.get("control"))
+
+
+def _synthesize(todo: list[dict], out: Path, controls: bool, max_frames: int, seed: int, workers: int | None,
+                failures: list[dict], bar) -> None:
+    """Make the outputs of the ``todo`` sources in ``workers`` processes; each failure is
+    appended to ``failures`` and ``out/failures.csv`` at once, each success recorded."""
+    fail_path = out / "failures.csv"
+    # spawned workers that die with this process; no max_tasks_per_child: on CPython
+    # 3.11 the pool hung when a worker retired.
+    with spawn_pool(workers or 2) as pool:
+        futs = {}
+        for r in todo:
+            fake, ctl, _ = _paths(out, controls, r["abs_path"])
+            futs[pool.submit(_job, r["abs_path"], str(fake), None if ctl is None else str(ctl), max_frames,
+                             video_seed(r["abs_path"], seed), str(r.get("compression")))] = r
+        for fut in as_completed(futs):
+            r = futs[fut]
+            try:
+                path, rec, err = fut.result()
+            except Exception as e:  # a worker died; a re-run resumes
+                path, rec, err = r["abs_path"], None, f"{WORKER_DIED}: {e}"
+            if err is not None:
+                failures.append({"abs_path": path, "reason": err})
+                pd.DataFrame(failures).to_csv(fail_path, index=False)
+            else:
+                rp = _paths(out, controls, r["abs_path"])[2]
+                tmp = rp.with_suffix(".tmp")
+                tmp.write_text(json.dumps(rec, indent=1))
+                os.replace(tmp, rp)  # the record comes last: it marks the video as done
+            if bar:
+                bar.update(1)
+
+
 def make_self_blended(manifest_df: pd.DataFrame, out_dir: str | os.PathLike, max_frames: int = DEFAULT_MAX_FRAMES,
                       seed: int = 0, workers: int | None = 2, controls: bool = True,
                       progress: bool = False) -> pd.DataFrame:
@@ -103,8 +154,6 @@ def make_self_blended(manifest_df: pd.DataFrame, out_dir: str | os.PathLike, max
     span_start, span_frames, blend_seed), in the order of the sources; it is also
     written to ``out_dir/manifest.csv``.
     """
-    from .synthesis import SELF_BLEND_VERSION
-
     out = Path(out_dir)
     for sub in ("fake", "records") + (("control",) if controls else ()):
         (out / sub).mkdir(parents=True, exist_ok=True)
@@ -115,75 +164,33 @@ def make_self_blended(manifest_df: pd.DataFrame, out_dir: str | os.PathLike, max
         if col not in df.columns:
             df[col] = [Path(p).stem for p in df["abs_path"]] if default is None else default
     sources = [r for r in df.to_dict("records") if str(r.get("label")) == "real"]
-
-    def paths(r):
-        k = video_key(r["abs_path"])
-        return (out / "fake" / f"{k}.mp4", (out / "control" / f"{k}.mp4") if controls else None,
-                out / "records" / f"{k}.json")
-
-    def done(r) -> bool:
-        fake, ctl, rec = paths(r)
-        if not (fake.exists() and rec.exists() and (ctl is None or ctl.exists())):
-            return False
-        made = json.loads(rec.read_text())
-        if made.get("version") != SELF_BLEND_VERSION:  # made by an older synthesis: make it again
-            return False
-        return ctl is None or bool(made.get("control"))
-
     fail_path = out / "failures.csv"
     failures = pd.read_csv(fail_path).to_dict("records") if fail_path.exists() else []
     # A source whose synthesis failed (no face, unreadable...) is not tried again; one whose
     # worker process died (killed, out of memory, a broken pool) is: a re-run resumes it.
     failures = [f for f in failures if not str(f.get("reason", "")).startswith(WORKER_DIED)]
     failed_before = {f["abs_path"] for f in failures}
-    todo = [r for r in sources if not done(r) and r["abs_path"] not in failed_before]
+    todo = [r for r in sources if not _done(out, controls, r["abs_path"]) and r["abs_path"] not in failed_before]
     if todo:
-        bar = None
-        if progress:
-            from tqdm import tqdm
-
-            bar = tqdm(total=len(sources), initial=len(sources) - len(todo), unit="video", file=sys.stderr)
-        # spawned workers that die with this process; no max_tasks_per_child: on CPython
-        # 3.11 the pool hung when a worker retired.
-        with spawn_pool(workers or 2) as pool:
-            futs = {}
-            for r in todo:
-                fake, ctl, _ = paths(r)
-                futs[pool.submit(_job, r["abs_path"], str(fake), None if ctl is None else str(ctl), max_frames,
-                                 video_seed(r["abs_path"], seed), str(r.get("compression")))] = r
-            for fut in as_completed(futs):
-                r = futs[fut]
-                try:
-                    path, rec, err = fut.result()
-                except Exception as e:  # a worker died; a re-run resumes
-                    path, rec, err = r["abs_path"], None, f"{WORKER_DIED}: {e}"
-                if err is not None:
-                    failures.append({"abs_path": path, "reason": err})
-                    pd.DataFrame(failures).to_csv(fail_path, index=False)
-                else:
-                    rp = paths(r)[2]
-                    tmp = rp.with_suffix(".tmp")
-                    tmp.write_text(json.dumps(rec, indent=1))
-                    os.replace(tmp, rp)  # the record comes last: it marks the video as done
-                if bar:
-                    bar.update(1)
+        bar = tqdm(total=len(sources), initial=len(sources) - len(todo), unit="video", file=sys.stderr) \
+            if progress else None
+        _synthesize(todo, out, controls, max_frames, seed, workers, failures, bar)
         if bar:
             bar.close()
         if fail_path.exists():  # the retried sources that worked leave the list
             pd.DataFrame(failures, columns=["abs_path", "reason"]).to_csv(fail_path, index=False)
     rows = []
     for r in sources:
-        if done(r):
-            rows.extend(_rows(r, json.loads(paths(r)[2].read_text()), out))
-    cols = ["path", "label", "group", "method", "compression", "dataset", "abs_path", "source_path", "crf",
-            "span_start", "span_frames", "blend_seed"]
+        if _done(out, controls, r["abs_path"]):
+            rows.extend(_rows(r, json.loads(_paths(out, controls, r["abs_path"])[2].read_text()), out))
+    cols = [*STANDARD_COLUMNS, "abs_path", "source_path", "crf", "span_start", "span_frames", "blend_seed"]
     result = pd.DataFrame(rows, columns=cols)
     result.drop(columns=["abs_path"]).to_csv(out / "manifest.csv", index=False)
     return result
 
 
 # --------------------------------------------------------------------------
-# Training with self-blended fakes
+# Self-blended features, for training (detector.training.train_self_blended)
 # --------------------------------------------------------------------------
 
 
@@ -191,8 +198,6 @@ def round_dirs(sbi_dir: str | os.PathLike, k: int, n_frames: int) -> tuple[Path,
     """(videos folder, features folder) of self-blending round ``k`` under ``sbi_dir``:
     ``videos`` and ``features_v<FEATURES_VERSION>_f<n_frames>`` for round 0, with
     ``_r<k>`` appended for the others."""
-    from .features import FEATURES_VERSION
-
     sdir, suffix = Path(sbi_dir), "" if k == 0 else f"_r{k}"
     return sdir / f"videos{suffix}", sdir / f"features_v{FEATURES_VERSION}_f{n_frames}{suffix}"
 
@@ -210,8 +215,6 @@ def self_blended_features(features_dir: str | os.PathLike, sbi_dir: str | os.Pat
     ``features_dir/self_blended``; extraction refuses to mix feature versions).
     Returns (frames, videos, features folder of round 0) of all the generated videos.
     """
-    from .extraction import extract, features_frames, load_features
-
     if rounds < 1:
         raise ValueError(f"rounds must be >= 1, not {rounds}")
     fdir = Path(features_dir)
@@ -247,8 +250,6 @@ def combine_features(parts: list[tuple[pd.DataFrame, pd.DataFrame]], out_dir: st
                      n_frames: int, note: dict | None = None) -> Path:
     """Write a features folder (frames.parquet, videos.parquet, extract.json) holding
     the rows of several extracted folders, for :func:`detector.training.train`."""
-    from .features import FEATURES_VERSION
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     frames = pd.concat([f for f, _ in parts if len(f)], ignore_index=True)
@@ -280,102 +281,3 @@ DEFAULT_COLUMNS = {"only": "grid-mean", "add": "all"}
 #: model detect real face swaps better (docs/experiments.md, "More self-blended fakes per
 #: genuine video"); every round costs one more synthesis and extraction of the real videos.
 DEFAULT_ROUNDS = 2
-
-
-def train_self_blended(features_dir: str, out_dir: str, mode: str = "only", sbi_dir: str | None = None,
-                       workers: int | None = 2, seed: int = 0, quick: bool = False, name: str | None = None,
-                       version: str = "1", command: str | None = None, log=print,
-                       drop: tuple[str, ...] = (), columns: str | None = None, rounds: int | None = None):
-    """``deepfake-detector train --self-blended only|add``.
-
-    ``only``: train on the real videos of ``features_dir`` + their self-blended fakes
-    (and controls), dropping the folder's own fakes: a detector from genuine videos alone.
-    ``add``: keep the folder's own fakes as well.  ``drop``: feature families left out
-    (as ``train --drop``).  ``columns``: the columns offered (as ``train --columns``);
-    None means :data:`DEFAULT_COLUMNS` of the mode: ``grid-mean`` for ``only``, all for ``add``.
-    ``rounds``: self-blended fakes per real video (:func:`self_blended_features`; None:
-    :data:`DEFAULT_ROUNDS`).
-    Returns the saved model.
-    """
-    from .extraction import features_frames, load_features
-    from .features import FEATURES_VERSION
-    from .training import train
-
-    if mode not in ("only", "add"):
-        raise ValueError(f"--self-blended must be 'only' or 'add', not {mode!r}")
-    if columns is None:
-        columns = DEFAULT_COLUMNS[mode]
-    rounds = DEFAULT_ROUNDS if rounds is None else int(rounds)
-    fdir = Path(features_dir)
-    n_frames = int(features_frames(fdir) or 16)
-    sframes, svideos, _ = self_blended_features(fdir, sbi_dir, workers=workers, seed=seed, log=log, rounds=rounds)
-    frames, videos = load_features(fdir)
-    if mode == "only":
-        videos = videos[videos["label"] == "real"]
-        if len(frames) and "label" in frames.columns:
-            frames = frames[frames["label"] == "real"]
-    sdir = Path(sbi_dir) if sbi_dir else fdir / "self_blended"
-    cdir = sdir / f"combined_{mode}_v{FEATURES_VERSION}_f{n_frames}"
-    combine_features([(frames, videos), (sframes, svideos)], cdir, n_frames,
-                     note={"combined_from": [str(fdir), str(sdir)], "self_blended": mode})
-    n_sbi = int((svideos["method"] == METHOD).sum())
-    log(f"training on {len(videos)} videos of {fdir} ({mode}) + {len(svideos)} generated "
-        f"({n_sbi} self-blended fakes, {len(svideos) - n_sbi} re-encoded controls) -> {cdir}")
-    cmd = command or (f"deepfake-detector train --features {features_dir} --out {out_dir} --self-blended {mode}"
-                      + (f" --self-blended-dir {sbi_dir}" if sbi_dir else "") + f" --self-blended-rounds {rounds}"
-                      + f" --seed {seed}"
-                      + (" --quick" if quick else "") + "".join(f" --drop {f}" for f in drop)
-                      + (f" --columns '{columns}'" if columns != "all" else ""))
-    return train(str(cdir), out_dir, name=name, version=version, seed=seed, quick=quick, command=cmd, log=log,
-                 drop=tuple(drop), columns=columns)
-
-
-# --------------------------------------------------------------------------
-# Helpers for the accuracy measurements (benchmarks/self_blended.py, robustness.py)
-# --------------------------------------------------------------------------
-
-
-def grid_search(videos: pd.DataFrame, columns: list[str], seed: int = 0, quick: bool = False, n_inner: int = 4,
-                search: str = "full"):
-    """The training machinery of :mod:`detector.training` (same pipeline and grid,
-    inner CV grouped by ``group``, scored by ROC AUC) fitted on ``videos``: every
-    choice is made on these (training) videos only.  ``search``: the search space
-    (:data:`detector.training.SEARCHES`).  Returns the fitted GridSearchCV."""
-    from sklearn.model_selection import GridSearchCV
-
-    from . import evaluation as ev
-    from .training import feature_matrix, make_pipeline, param_grid
-
-    x = feature_matrix(videos, columns)
-    y = ev.as_binary(videos["label"])
-    g = videos["group"].astype(str).to_numpy()
-    n_inner = min(n_inner, len(np.unique(g)))
-    inner = ev.grouped_folds(g, y, n_splits=n_inner, seed=seed)
-    pipe, grid = make_pipeline(columns, search), param_grid(x.shape[1], quick, columns, search)
-    gs = GridSearchCV(pipe, grid, scoring="roc_auc", cv=inner, n_jobs=1, refit=True,
-                      error_score=np.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        gs.fit(x, y)
-    return gs
-
-
-def decision(model, videos: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    from .training import feature_matrix
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return model.decision_function(feature_matrix(videos, columns))
-
-
-def auc(labels, scores) -> float | None:
-    """ROC AUC (fake positive) or None when a class is missing."""
-    from . import evaluation as ev
-
-    y = ev.as_binary(pd.Series(labels).to_numpy())
-    s = np.asarray(scores, float)
-    ok = np.isfinite(s)
-    y, s = y[ok], s[ok]
-    if len(np.unique(y)) < 2:
-        return None
-    return ev.summarize(y, s, n_boot=0)["auc"]

@@ -32,6 +32,9 @@ def _add_video_stream(container, shape: tuple[int, ...], fps: float, crf: int, c
     stream.pix_fmt = pix_fmt
     if codec in ("libx264", "h264"):
         stream.options = {"crf": str(crf), "preset": preset, **({"g": str(int(keyint))} if keyint else {})}
+    elif codec == "libvpx-vp9":  # constant quality, realtime speed (as platforms' live encoders)
+        stream.options = {"crf": str(crf), "b": "0", "deadline": "realtime", "cpu-used": "8", "row-mt": "1",
+                          "threads": "1", **({"g": str(int(keyint))} if keyint else {})}
     return stream
 
 

@@ -214,8 +214,10 @@ def _probe_pyav(p: Path) -> dict | None:
     try:
         with av.open(str(p)) as c:
             if not c.streams.video:
-                raise VideoError(f"no video stream in {p.name}")
+                raise VideoError(f"not a readable video (no video stream): {p.name}")
             s = c.streams.video[0]
+            if s.codec_context is None:
+                raise VideoError(f"not a readable video (truncated, or no decoder for its video stream): {p.name}")
             fps = float(s.average_rate) if s.average_rate else 0.0
             duration = 0.0
             if s.duration is not None and s.time_base is not None:
@@ -235,6 +237,8 @@ def _probe_pyav(p: Path) -> dict | None:
                 "duration_s": duration,
                 "pix_fmt": str(s.codec_context.pix_fmt or ""),
             }
+    except VideoError:
+        raise
     except Exception as e:
         reason = (getattr(e, "strerror", None) or str(e).split(":")[0]).strip() or type(e).__name__
         raise VideoError(f"not a readable video ({reason}): {p.name}") from None

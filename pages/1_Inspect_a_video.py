@@ -63,6 +63,8 @@ if analysis is None:
 # ----------------------------------------------------------------- verdict
 text, kind = texts.verdict_headline(analysis)
 getattr(st, kind)(text)
+if texts.evidence_note(analysis, model.card if model else None):
+    st.caption(texts.evidence_note(analysis, model.card if model else None))
 if src.label.startswith("Demo"):
     st.caption(":material/warning: " + src.label + " — synthetic footage made from scikit-image's astronaut photo.")
 rates = ui.model_error_rates(model, folder)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+from detector.card import frames_text
 from detector.dashboard import evaluation_store, figures, models, texts
 from detector.evaluation import CONVENTION
-from detector.model import EVALUATION_DIR, frames_text
+from detector.model import EVALUATION_DIR
 import pages as ui
 
 TITLE = "Evaluation"

@@ -43,9 +43,9 @@ if len(versions) > 1:
                            help="The database holds scans made with several models or frame counts.")
     results = results[results["model_version"].astype(str) == version]
 counts = batch.results_summary(results)
-c = st.columns(5)
+c = st.columns(6)
 c[0].metric("Videos", f"{counts['total']:,}")
-for col, verdict in zip(c[1:], ("fake", "real", "no-face", "error")):
+for col, verdict in zip(c[1:], ("fake", "inconclusive", "real", "no-face", "error")):
     col.metric(verdict, f"{counts.get(verdict, 0):,}")
 if results["score"].notna().any():
     threshold = batch.results_threshold(results)
@@ -65,6 +65,7 @@ ranked = batch.rank_suspects(results, chosen, min_score, text)
 st.caption(f"{len(ranked):,} of {len(results):,} videos match, most suspicious first.")
 st.dataframe(batch.suspects_display(ranked), hide_index=True, width="stretch",
              column_config={"score": st.column_config.NumberColumn(format="%+.3f"),
+                            "log10 LR": st.column_config.NumberColumn(format="%+.2f"),
                             "duration (s)": st.column_config.NumberColumn(format="%.1f")})
 st.download_button("Export the filtered list (CSV)", ranked.to_csv(index=False), "suspects.csv", "text/csv",
                    key="csv_suspects")

@@ -12,6 +12,8 @@ def test_inspect_json_shape(demo_pair, capsys):
     out = json.loads(capsys.readouterr().out)
     for key in ("video", "verdict", "score", "threshold", "model", "tracks", "frames"):
         assert key in out
+    # the shipped model is calibrated: the strength of evidence comes with the score
+    assert -2 < out["llr"] < 2 and out["llr_category"].endswith(("manipulation", "a genuine video"))
     assert len(out["video"]["sha256"]) == 64
     assert out["n_frames_sampled"] == 6 and len(out["frames"]) == 6
     face = out["frames"][0]["faces"][0]

@@ -7,9 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from detector import training
+from detector import crossval, training
 from detector.datasets import read_manifest
-from detector.degrade import CONDITIONS, copy_path, degrade_frame, degraded_features, make_degraded
+from detector.degrade import (CONDITIONS, PLATFORM_PROFILES, PROFILES, copy_path, degrade_frame, degraded_features,
+                              make_degraded)
 from detector.extraction import extract, load_features
 from detector.video import probe
 from test_training import _features_dir
@@ -77,14 +78,14 @@ def test_nested_cv_trains_on_copies_of_training_videos_only(tmp_path, monkeypatc
     cols = ["hf_inner_outer__mean", "noise_inner_outer__mean", "block_inner__mean"]
     copies = _copies(videos)
     seen = []
-    real_choose = training._choose
+    real_choose = crossval._choose
 
     def spy(x, y, groups, *a, **kw):
         seen.append((len(x), set(groups), y.copy()))
         return real_choose(x, y, groups, *a, **kw)
 
-    monkeypatch.setattr(training, "_choose", spy)
-    cv = training.nested_cv(videos, cols, n_outer=4, n_inner=3, quick=True, log=lambda *a: None, augment=copies)
+    monkeypatch.setattr(crossval, "_choose", spy)
+    cv = crossval.nested_cv(videos, cols, n_outer=4, n_inner=3, quick=True, log=lambda *a: None, augment=copies)
     s = cv.scores
     assert len(s) == len(videos) and s["score"].notna().all()  # scores of the originals only
     assert len(seen) == 4
@@ -103,13 +104,13 @@ def test_nested_cv_trains_on_copies_of_training_videos_only(tmp_path, monkeypatc
         assert y.mean() == pytest.approx(ev_fake_share(videos[videos["group"].isin(train_groups)]))
     # the final model trains on everything
     seen.clear()
-    training.fit_final(videos, cols, n_inner=3, quick=True, augment=copies)
+    crossval.fit_final(videos, cols, n_inner=3, quick=True, augment=copies)
     assert seen[0][0] == 3 * len(videos)
     with pytest.raises(ValueError, match="source_path"):
-        training.nested_cv(videos, cols, n_outer=4, n_inner=3, quick=True, log=lambda *a: None,
+        crossval.nested_cv(videos, cols, n_outer=4, n_inner=3, quick=True, log=lambda *a: None,
                            augment=copies.drop(columns=["source_path"]))
     with pytest.raises(ValueError, match="abs_path"):
-        training.nested_cv(videos.drop(columns=["abs_path"]), cols, n_outer=4, n_inner=3, quick=True,
+        crossval.nested_cv(videos.drop(columns=["abs_path"]), cols, n_outer=4, n_inner=3, quick=True,
                            log=lambda *a: None, augment=copies)
 
 
@@ -160,3 +161,15 @@ def test_degraded_features_of_an_extract_folder_name_their_sources(tmp_path, dem
     assert dict(zip(v["source_path"], v["label"])) == {str(real): "real", str(fake): "fake"}
     assert (v["n_faces"] > 0).all() and v.filter(like="block_4x4_inner").notna().all().all()
     assert next((tmp_path / "aug").glob("features_v*_f4")).is_dir()
+
+
+def test_platform_profiles_include_another_codec_and_are_written_as_defined(tmp_path, demo_pair):
+    real, _ = demo_pair
+    videos = pd.DataFrame({"abs_path": [str(real)], "label": ["real"], "group": ["g0"], "method": ["original"],
+                           "compression": ["c23"]})
+    assert set(CONDITIONS) <= set(PROFILES) and set(PLATFORM_PROFILES) <= set(PROFILES)
+    assert {p.codec for p in PLATFORM_PROFILES.values()} >= {"libx264", "libvpx-vp9"}
+    man = make_degraded(videos, tmp_path / "p", conditions=PLATFORM_PROFILES, span=8, workers=1, log=lambda *a: None)
+    assert set(man["condition"]) == set(PLATFORM_PROFILES)
+    codecs = {c: probe(copy_path(tmp_path / "p", c, str(real)), sha256=False).codec for c in PLATFORM_PROFILES}
+    assert codecs["vp9"] == "vp9" and codecs["crf23"] == "h264"

@@ -18,6 +18,7 @@ from detector.evaluation import (
     roc_points,
     summarize,
     to_jsonable,
+    tpr_at_fpr,
 )
 
 # Hand-computed example.  Reject as fake when score >= t.
@@ -220,3 +221,13 @@ def test_to_jsonable():
     assert out == {"a": 0.5, "b": 3, "c": None, "d": [None, True], "1": [1, 2]}
     assert type(out["b"]) is int
     json.dumps(out, allow_nan=False)
+
+
+def test_tpr_at_fpr_reads_the_roc_steps():
+    y = [0, 0, 0, 0, 1, 1, 1, 1]
+    s = [0.1, 0.2, 0.3, 0.9, 0.25, 0.5, 0.6, 0.95]
+    assert tpr_at_fpr(y, s, 0.0) == 0.25  # only the top fake is above every genuine
+    assert tpr_at_fpr(y, s, 0.25) == 0.75  # one genuine (0.9) flagged allows 0.5 and 0.6 too
+    assert tpr_at_fpr(y, s, 1.0) == 1.0
+    with pytest.raises(ValueError):
+        tpr_at_fpr(y, s, 1.5)

@@ -75,3 +75,31 @@ def test_model_families_fast_path_gives_the_same_score(demo_pair):
     assert {family_of(c) for c in feature_columns(fast.table)} == set(m.families)
     assert fast.score == pytest.approx(full.score, abs=1e-9)
     assert list(fast.table["frame_score"]) == pytest.approx(list(full.table["frame_score"]), abs=1e-9)
+
+
+#: Decision values of the shipped models on :func:`_pinned_inputs`, computed with the
+#: model files as they were before ``StatSelector`` moved to ``detector.estimators``
+#: (re-saving a model under a new type name must not change a single score).
+PINNED_SCORES = {
+    "default": [0.9662897324654594, 0.5557423060242717, 0.46796179579791014, 0.17559542368439268,
+                0.6614753041387957, 1.0768477316370566],
+    "reencoded": [-0.027079180332087782, 0.19163229490296918, 1.5095390606686903, 0.18075374998327054,
+                  -0.11984067663345788, 1.2657602922705322],
+}
+
+
+def _pinned_inputs(model) -> np.ndarray:
+    """Six fixed rows around the training data: the scaler's mean plus standard normal
+    draws (seed 0) times its standard deviation, one per model column."""
+    scaler = model.pipeline.named_steps["scale"]
+    z = np.random.default_rng(0).standard_normal((6, len(model.columns)))
+    return scaler.mean_ + scaler.scale_ * z
+
+
+@pytest.mark.parametrize("name", sorted(PINNED_SCORES))
+def test_shipped_models_give_their_pinned_scores(name):
+    from detector.model import DEFAULT_MODEL_DIR
+
+    m = load_model(DEFAULT_MODEL_DIR.parent / name)
+    x = _pinned_inputs(m)
+    assert m.decision_function(pd.DataFrame(x, columns=m.columns)) == pytest.approx(PINNED_SCORES[name], rel=1e-12)

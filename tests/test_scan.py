@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -15,8 +16,7 @@ import pandas as pd
 import pytest
 
 from detector.cli import main
-from detector.scan import TEST_HOOK_ENV, discover, scan
-from detector.scan_db import ResultsDB
+from detector.scan import TEST_HOOK_ENV, ResultsDB, discover, model_setting, scan
 
 FRAMES = 2  # frames sampled per video: keeps every analysis well under a second
 
@@ -289,10 +289,145 @@ def test_dask_local_cluster_on_loopback(media, tiny_model, tmp_path):
 
 
 def test_a_second_writer_is_refused(tmp_path):
-    from detector.scan_db import ScanLockedError
+    from detector.scan import ScanLockedError
 
     db = tmp_path / "x.db"
     with ResultsDB(db):
         with pytest.raises(ScanLockedError):
             ResultsDB(db)
     ResultsDB(db).close()  # released
+
+
+# ----------------------------------------------------------------------------- hardening
+def test_a_file_name_that_is_not_utf8_scans_resumes_and_reports(demo_pair, tiny_model, tmp_path, capsys):
+    d = tmp_path / "in"
+    d.mkdir()
+    bad = d / os.fsdecode(b"bad\xff name.mp4")  # a str with a surrogate escape, as os.listdir gives it
+    try:
+        bad.write_bytes(demo_pair[0].read_bytes())
+    except (OSError, UnicodeEncodeError):
+        pytest.skip("this file system refuses names that are not valid UTF-8")
+    (d / "copy.mp4").write_bytes(demo_pair[0].read_bytes())  # a duplicate of the bad name
+    (d / "good.mp4").write_bytes(demo_pair[1].read_bytes())
+    shown = str(d / "bad\\xff name.mp4")  # how text outputs show the name
+    db = tmp_path / "u.db"
+    argv = ["scan", str(d), "--out", str(db), "--model", tiny_model.path, "--frames", str(FRAMES), "--workers", "1",
+            "--no-progress"]
+    assert main(argv) == 0
+    assert "3 files: 2 analysed" in capsys.readouterr().err
+    with ResultsDB(db, readonly=True) as r:
+        row = r.get(str(bad), model_setting(tiny_model)[2], FRAMES)  # stored exactly: found by its real name
+        assert row["path"] == str(bad) and row["status"] == "done"
+        assert r.get(str(d / "copy.mp4"), row["model_version"], FRAMES)["duplicate_of"] == str(bad)
+    t = rows(db)
+    assert t.loc[shown, "status"] == "done" and t.loc[str(d / "good.mp4"), "status"] == "done"
+    assert t.loc[str(d / "copy.mp4"), "duplicate_of"] == shown
+
+    s = scan([d], db, model=tiny_model, n_frames=FRAMES, workers=1, progress=False)  # resume: nothing redone
+    assert (s.skipped, s.done, s.failed, s.duplicate) == (3, 0, 0, 0)
+    assert rows(db)["finished_at"].equals(t["finished_at"])
+    lst = tmp_path / "list.txt"  # the same name in a list of paths
+    lst.write_bytes(os.fsencode(str(bad)) + b"\n")
+    assert scan([lst], db, model=tiny_model, n_frames=FRAMES, workers=1, progress=False).skipped == 1
+
+    assert main(["report", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert shown in out and str(d / "good.mp4") in out
+    assert main(["report", str(db), "--csv", str(tmp_path / "u.csv")]) == 0
+    assert {shown, str(d / "good.mp4")} <= set(pd.read_csv(tmp_path / "u.csv")["path"])
+    assert main(["report", str(db), "--parquet", str(tmp_path / "u.parquet")]) == 0
+    assert {shown, str(d / "good.mp4")} <= set(pd.read_parquet(tmp_path / "u.parquet")["path"])
+
+
+def test_non_regular_files_are_recorded_once_with_their_reason(tmp_path):
+    d = tmp_path / "in"
+    small_clips(d, 1)
+    os.mkfifo(d / "pipe.mp4")
+    os.symlink("loop_b.mp4", d / "loop_a.mp4")
+    os.symlink("loop_a.mp4", d / "loop_b.mp4")
+    os.symlink(os.devnull, d / "null.mp4")
+    os.symlink(d, d / "folder.mp4")  # a folder named like a video is walked, not scanned: cut as a loop
+    db = tmp_path / "n.db"
+    s = scan([d], db, n_frames=FRAMES, workers=1, progress=False)
+    assert (s.total, s.done, s.failed) == (5, 1, 4)
+    err = rows(db)["error"]
+    assert err[str(d / "pipe.mp4")] == "not a regular file (FIFO)"
+    assert err[str(d / "loop_a.mp4")] == err[str(d / "loop_b.mp4")] == "symlink loop"
+    assert err[str(d / "null.mp4")] == "not a regular file (character device)"
+
+    s = scan([d], db, n_frames=FRAMES, workers=1, progress=False)  # not retried on resume
+    assert (s.skipped, s.done, s.failed) == (5, 0, 0)
+    assert (rows(db)["attempts"] == 1).all()
+    s = scan([d / "pipe.mp4"], db, n_frames=FRAMES, workers=1, retry_failed=True, progress=False)
+    assert s.failed == 1 and rows(db).loc[str(d / "pipe.mp4"), "attempts"] == 2  # only when asked
+
+
+def test_scan_reads_a_file_as_inspect_does(demo_pair, tiny_model, tmp_path, capsys):
+    import cv2
+
+    from detector.synthesis import astronaut_bgr
+
+    d = tmp_path / "in"
+    d.mkdir()
+    video = demo_pair[0].read_bytes()
+    (d / "clip.mp4").write_bytes(video)
+    (d / "clip_renamed.png").write_bytes(video)  # MP4 bytes named as an image: same bytes as clip.mp4
+    (d / "still.mp4").write_bytes(cv2.imencode(".png", astronaut_bgr())[1].tobytes())  # PNG bytes named .mp4
+    inspected = {}
+    for name in ("clip_renamed.png", "still.mp4"):
+        code = main(["inspect", str(d / name), "--model", tiny_model.path, "--frames", str(FRAMES), "--json",
+                     "--no-features"])
+        cap = capsys.readouterr()
+        inspected[name] = (code, cap.err.strip().splitlines()[-1] if code else json.loads(cap.out))
+    db = tmp_path / "i.db"
+    scan([d], db, model=tiny_model, n_frames=FRAMES, workers=1, progress=False)
+    r = rows(db)
+    code, message = inspected["clip_renamed.png"]
+    assert code == 0 and message["video"]["kind"] == "video"  # read by content: the video it is
+    png = r.loc[str(d / "clip_renamed.png")]
+    assert png.status in ("done", "duplicate") and png.score == pytest.approx(message["score"])
+    assert png.verdict == message["verdict"]
+    code, a = inspected["still.mp4"]
+    still = r.loc[str(d / "still.mp4")]
+    assert code == 0 and still.status == "done" and still.kind == a["video"]["kind"]
+    assert still.score == pytest.approx(a["score"]) and still.verdict == a["verdict"]
+
+    (d / "later.png").write_bytes(video)  # added later: compared with the rows in the database
+    s = scan([d], db, model=tiny_model, n_frames=FRAMES, workers=1, progress=False)
+    assert (s.skipped, s.failed) == (3, 0)
+    assert rows(db).loc[str(d / "later.png"), "score"] == pytest.approx(message["score"])
+
+
+def test_a_truncated_file_is_reported_as_such(demo_pair, tmp_path):
+    import av
+
+    from detector.scan import scan_file
+
+    whole = tmp_path / "faststart.mp4"  # the index (moov) first, so a cut file still opens
+    with av.open(str(demo_pair[0])) as src, av.open(str(whole), "w", options={"movflags": "faststart"}) as dst:
+        out = dst.add_stream_from_template(src.streams.video[0])
+        for pkt in src.demux(src.streams.video[0]):
+            if pkt.dts is not None:
+                pkt.stream = out
+                dst.mux(pkt)
+    data, cut = whole.read_bytes(), tmp_path / "cut.mp4"
+    errors = set()
+    for n in range(200, 1200, 25):  # cut inside the header: the stream is there, its codec parameters not
+        cut.write_bytes(data[:n])
+        res = scan_file(str(cut), n_frames=FRAMES)
+        assert res["status"] == "failed"
+        errors.add(res["error"])
+    assert not [e for e in errors if "NoneType" in e], errors
+
+
+def test_the_batch_page_ranks_as_the_report(media, tiny_model, tmp_path):
+    from detector.dashboard import batch as dash
+
+    db = tmp_path / "b.db"
+    scan([media["root"]], db, model=tiny_model, n_frames=FRAMES, workers=2, progress=False)
+    assert main(["report", str(db), "--csv", str(tmp_path / "b.csv"), "--all"]) == 0
+    report = pd.read_csv(tmp_path / "b.csv")
+    for source in (db, tmp_path / "b.csv"):  # the database, and the exported table read back
+        page = dash.rank_suspects(dash.load_results(source))
+        assert list(page["path"]) == list(report["path"])
+        assert list(page["rank"]) == list(range(1, len(report) + 1))

@@ -11,7 +11,8 @@ import pytest
 from detector import evaluation as ev
 from detector.extraction import extract, load_features
 from detector.model import load_model
-from detector.training import nested_cv, train
+from detector.crossval import nested_cv
+from detector.training import train
 
 
 def _features_dir(tmp_path, n_groups=12, seed=0):
@@ -65,6 +66,11 @@ def test_train_writes_a_loadable_model_card_and_evaluation(tmp_path):
     assert {"path", "label", "method", "compression", "score", "verdict", "fold"} <= set(scores.columns)
     metrics = json.loads((evd / "metrics.json").read_text())
     assert "FAR" in metrics["convention"] and metrics["video"]["overall"]["auc"] > 0.8
+    # likelihood ratios: out of fold from each fold's own calibration, the model's fitted on all videos
+    assert scores["llr"].notna().all() and metrics["video"]["overall"]["cllr"] < 1
+    assert metrics["video"]["overall"]["cllr_min"] <= metrics["video"]["overall"]["cllr"]
+    assert card["calibration"]["n_fake"] + card["calibration"]["n_real"] == len(scores) == 72
+    assert loaded.calibration is not None and card["metrics"]["video"]["cllr"] == metrics["video"]["overall"]["cllr"]
     assert "face_swap_vs_real_c23" not in metrics["subsets"] or metrics["subsets"]["face_swap_vs_real_c23"]["auc"] > 0.5
     assert (evd / "roc.csv").exists() and (evd / "det.csv").exists()
 
@@ -101,7 +107,7 @@ def test_fused_model_saves_loads_and_explains(tmp_path):
     """--fusion: per-family SVMs averaged; the skops file loads (allow-listed type), the
     model reports the families it reads, and the explanation covers only those."""
     from detector.dashboard.explain import column_contributions
-    from detector.training import FamilyFusion
+    from detector.estimators import FamilyFusion
 
     d = _features_dir(tmp_path)
     m = train(str(d), str(tmp_path / "fused"), name="f", quick=True, log=lambda *a: None, fusion=True)
@@ -136,7 +142,7 @@ def test_train_cli_columns_keeps_a_column_set_and_says_so(tmp_path, capsys):
     without its DCT statistics); a regular expression works too; a spec that matches
     nothing is a one-line error."""
     from detector.cli import main
-    from detector.training import select_columns
+    from detector.search import select_columns
 
     d = _features_dir(tmp_path)
     v = pd.read_parquet(d / "videos.parquet")
@@ -167,7 +173,8 @@ def test_mean_column_sets_and_a_grid_without_repeated_points():
     of selected features no choice reaches, but is unchanged when every choice differs."""
     from sklearn.model_selection import ParameterGrid
 
-    from detector.training import FAMILY_CHOICES, STAT_CHOICES, StatSelector, param_grid, select_columns
+    from detector.estimators import StatSelector
+    from detector.search import FAMILY_CHOICES, STAT_CHOICES, param_grid, select_columns
 
     cols = [f"{c}__{s}" for c in ("block_inner", "block_dctzero_inner", "hf_ratio") for s in ("mean", "median", "std")]
     assert select_columns(cols, "block-mean") == ["block_inner__mean", "block_dctzero_inner__mean"]
@@ -191,7 +198,7 @@ def test_mean_column_sets_and_a_grid_without_repeated_points():
 
 
 def test_subset_aucs_report_the_eer_too():
-    from detector.training import subset_aucs
+    from detector.crossval import subset_aucs
 
     sc = pd.DataFrame({"label": ["real", "real", "fake", "fake", "fake"], "score": [0.1, 0.6, 0.5, 0.9, 0.8],
                        "method": ["original", "original", "Deepfakes", "FaceSwap", "Face2Face"],
@@ -204,7 +211,8 @@ def test_deployed_scores_take_the_highest_qualifying_track(tmp_path):
     """The evaluation can score videos as analyze() does: the highest score of the tracks
     seen in >= 3 sampled frames; a track seen once does not count."""
     from detector.features import aggregate
-    from detector.training import deployed_scores, feature_matrix
+    from detector.crossval import deployed_scores
+    from detector.search import feature_matrix
 
     _, videos = load_features(_features_dir(tmp_path))
     cols = ["hf_inner_outer__mean", "noise_inner_outer__mean", "block_inner__mean"]
@@ -233,7 +241,7 @@ def test_deployed_scores_take_the_highest_qualifying_track(tmp_path):
 def test_rescore_scores_other_features_with_the_same_fold_models(tmp_path):
     """`rescore`: each video scored by its own outer fold's model on another feature table
     of the same videos; identical features give identical scores; a missing video is an error."""
-    from detector.training import rescore
+    from detector.crossval import rescore
 
     _, videos = load_features(_features_dir(tmp_path))
     cols = ["hf_inner_outer__mean", "noise_inner_outer__mean", "block_inner__mean"]
@@ -292,7 +300,7 @@ def test_design_searches_are_the_eight_combinations_and_name_full_and_compact():
     column selection, each combination once; ``full`` and ``compact`` are two of them."""
     from sklearn.preprocessing import RobustScaler, StandardScaler
 
-    from detector.training import DESIGN_SEARCHES, make_pipeline, param_grid, search_space
+    from detector.search import DESIGN_SEARCHES, make_pipeline, param_grid, search_space
 
     cols = [f"block_c{i}__mean" for i in range(30)]
     seen = set()
@@ -321,7 +329,7 @@ def test_train_cli_compact_search_scales_robustly_keeps_every_column_and_says_so
 
     from detector.cli import main
     from detector.dashboard.explain import column_contributions, scaler_reference
-    from detector.training import make_pipeline, param_grid
+    from detector.search import make_pipeline, param_grid
 
     grid = param_grid(30, columns=[f"block_c{i}__mean" for i in range(30)], search="compact")
     assert len(grid) == 1 and grid[0]["svm__kernel"] == ["rbf"] and grid[0]["select__k"] == ["all"]
@@ -360,9 +368,10 @@ def test_search_auto_chooses_inside_every_training_part_and_on_all_videos(tmp_pa
     """`--search auto` (the shipped default model's recipe): each outer fold's search is the
     one `choose_search` picks on that training part alone, and its held-out scores are that
     search's; `train` picks on all videos; its card, CARD.md and command say which."""
-    import detector.training as training
+    import detector.crossval as crossval
     from detector.cli import main
-    from detector.training import DESIGN_SEARCHES, choose_search, selection_seed
+    from detector.crossval import choose_search, selection_seed
+    from detector.search import DESIGN_SEARCHES
 
     d = _features_dir(tmp_path, n_groups=8)
     _, v = load_features(d)
@@ -382,11 +391,11 @@ def test_search_auto_chooses_inside_every_training_part_and_on_all_videos(tmp_pa
     # train: the choice on all videos (stubbed here: the real one is checked above) goes into the model
     calls = []
 
-    def stub(videos, columns, seed=0, candidates=DESIGN_SEARCHES, n_outer=4, n_inner=4, quick=False):
+    def stub(videos, columns, seed=0, candidates=DESIGN_SEARCHES, n_outer=4, n_inner=4, quick=False, n_jobs=1):
         calls.append((len(videos), seed))
         return "robust-rbf-k", {s: 0.5 + 0.01 * (s == "robust-rbf-k") for s in candidates}
 
-    monkeypatch.setattr(training, "choose_search", stub)
+    monkeypatch.setattr(crossval, "choose_search", stub)
     assert main(["train", "--features", str(d), "--out", str(tmp_path / "a"), "--quick", "--search", "auto"]) == 0
     m = load_model(tmp_path / "a")
     assert calls[-1] == (len(v), selection_seed(0)) and len(calls) == 6  # five training parts, then all videos
@@ -398,3 +407,75 @@ def test_search_auto_chooses_inside_every_training_part_and_on_all_videos(tmp_pa
     assert [f["search"] for f in metrics["folds"]] == ["robust-rbf-k"] * 5
     assert main(["train", "--features", str(d), "--out", str(tmp_path / "x"), "--search", "auto", "--fusion"]) == 1
     assert "not supported" in capsys.readouterr().err
+
+
+@pytest.mark.filterwarnings("ignore:Skipping features without any observed values")
+def test_stat_selector_names_its_columns_and_the_model_follows_them_through_every_step():
+    """StatSelector is a scikit-learn selector (``get_support``, ``get_feature_names_out``,
+    missing values pass); a model follows its columns through the stats selection, the
+    imputer dropping a never-measured column and the k best, and its scaler's centres
+    land on the right columns."""
+    from detector.estimators import StatSelector
+    from detector.model import DetectorModel
+    from detector.search import make_pipeline
+
+    cols = ["block_a__mean", "block_a__median", "hf_b__mean", "hf_b__median", "noise_c__mean"]
+    sel = StatSelector(cols, stats=("mean",)).fit(np.zeros((2, 5)))
+    assert list(sel.get_feature_names_out(cols)) == ["block_a__mean", "hf_b__mean", "noise_c__mean"]
+    assert sel.get_support().tolist() == [True, False, True, False, True]
+    assert np.isnan(sel.transform(np.full((1, 5), np.nan))).all() and sel.transform(np.zeros((1, 5))).shape == (1, 3)
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 5)) + np.arange(5) * 10
+    x[:, 2] = np.nan  # hf_b__mean never measured: the imputer drops it
+    y = (x[:, 4] > np.median(x[:, 4])).astype(int)
+    m = DetectorModel(make_pipeline(cols).set_params(stats__stats=("mean",)).fit(x, y), cols)
+    assert m.used_columns == ["block_a__mean", "noise_c__mean"] and m.families == ("block", "noise")
+    ref = m.scaler_reference()
+    assert set(ref) == {"block_a__mean", "noise_c__mean"}
+    assert ref["noise_c__mean"][0] == pytest.approx(x[:, 4].mean()) and ref["block_a__mean"][0] == pytest.approx(
+        x[:, 0].mean())
+    k1 = DetectorModel(make_pipeline(cols).set_params(select__k=1).fit(x, y), cols)
+    assert k1.used_columns == ["noise_c__mean"]  # the one best column reaches the SVM
+    assert len(k1.scaler_reference()) == 4  # the scaler sees every measured column
+    contrib = k1.contributions(dict(zip(cols, x[0])))
+    assert [c for c, v in contrib.items() if v != 0.0] == ["noise_c__mean"]
+
+
+def _with_paths(videos: pd.DataFrame) -> pd.DataFrame:
+    return videos.assign(abs_path=videos["path"].map(lambda p: f"/data/{p}"))
+
+
+def test_rows_outside_the_train_mask_are_scored_but_never_trained_on(tmp_path):
+    """Leave one method out: perturbing the excluded rows' features moves no other score."""
+    _, videos = load_features(_features_dir(tmp_path))
+    cols = ["hf_inner_outer__mean", "noise_inner_outer__mean", "block_inner__mean"]
+    out = (videos["method"] == "Face2Face").to_numpy()
+    a = nested_cv(videos, cols, n_outer=4, n_inner=3, quick=True, log=lambda *x: None, train_mask=~out).scores
+    moved = videos.copy()
+    moved.loc[out, cols] = moved.loc[out, cols] * 7 + 3
+    b = nested_cv(moved, cols, n_outer=4, n_inner=3, quick=True, log=lambda *x: None, train_mask=~out).scores
+    assert a["score"].notna().all() and b["score"].notna().all()
+    np.testing.assert_allclose(a.loc[~out, "score"], b.loc[~out, "score"])
+    assert not np.allclose(a.loc[out, "score"], b.loc[out, "score"])  # they are scored, by the same models
+    with pytest.raises(ValueError, match="train_mask"):
+        nested_cv(videos, cols, n_outer=4, n_inner=3, quick=True, log=lambda *x: None, train_mask=~out[:5])
+
+
+def test_test_copies_are_scored_by_their_source_fold_and_never_trained_on(tmp_path):
+    _, videos = load_features(_features_dir(tmp_path))
+    videos = _with_paths(videos)
+    cols = ["hf_inner_outer__mean", "noise_inner_outer__mean", "block_inner__mean"]
+    copies = videos.assign(source_path=videos["abs_path"], condition="crf23", abs_path=videos["abs_path"] + ".crf23")
+    a = nested_cv(videos, cols, n_outer=4, n_inner=3, quick=True, log=lambda *x: None, test_copies=copies)
+    moved = copies.copy()
+    moved[cols] = moved[cols] * -5  # copies that would teach the opposite if they were trained on
+    b = nested_cv(videos, cols, n_outer=4, n_inner=3, quick=True, log=lambda *x: None, test_copies=moved)
+    np.testing.assert_allclose(a.scores["score"], b.scores["score"])  # originals' scores untouched
+    held = a.copy_scores
+    assert len(held) == len(videos) and set(held["role"]) == {"test"}
+    fold_of = dict(zip(videos["abs_path"], a.scores["fold"]))
+    assert (held["fold"].to_numpy() == held["source_path"].map(fold_of).to_numpy()).all()
+    # an exact copy gets exactly its source's score
+    src_score = dict(zip(videos["abs_path"], a.scores["score"]))
+    np.testing.assert_allclose(held["score"], held["source_path"].map(src_score))

@@ -9,12 +9,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..scan import display_paths, order_by_suspicion
 from .texts import human_size
 from .uploads import Source, check_upload, materialize
 
 #: Suffixes (no dot) of a results file: the scanner's SQLite database or a CSV export.
 RESULTS_TYPES = ("db", "sqlite", "sqlite3", "csv")
-RESULT_COLUMNS = ("path", "verdict", "score", "threshold", "n_faces", "n_tracks", "duration_s", "size_bytes",
+RESULT_COLUMNS = ("path", "verdict", "score", "llr", "threshold", "n_faces", "n_tracks", "duration_s", "size_bytes",
                   "sha256", "status", "error", "duplicate_of", "model_version", "finished_at")
 
 
@@ -66,11 +67,12 @@ def normalise_results(df: pd.DataFrame) -> pd.DataFrame:
     missing expected columns added."""
     if "path" not in df.columns:
         raise ResultsError(f"not batch results: no 'path' column (columns: {', '.join(map(str, df.columns[:8]))})")
-    df = df.copy()
+    df = display_paths(df)
     for c in RESULT_COLUMNS:
         if c not in df.columns:
             df[c] = None
     df["score"] = pd.to_numeric(df["score"], errors="coerce")
+    df["llr"] = pd.to_numeric(df["llr"], errors="coerce")
     failed = (df["status"].astype(str) == "failed") | (df["error"].notna() & (df["error"].astype(str).str.strip() != ""))
     verdict = df["verdict"].astype("object").where(df["verdict"].notna() & (df["verdict"].astype(str) != ""), None)
     fallback = pd.Series(np.where(failed, "error", "unknown"), index=df.index)
@@ -81,7 +83,8 @@ def normalise_results(df: pd.DataFrame) -> pd.DataFrame:
 def rank_suspects(df: pd.DataFrame, verdicts: list[str] | None = None, min_score: float | None = None,
                   text: str = "") -> pd.DataFrame:
     """Filter (verdict in ``verdicts``, score >= ``min_score``, ``text`` in path, case-insensitive)
-    and rank by score, most suspicious first (unscored rows last)."""
+    and rank as ``deepfake-detector report`` does (:func:`detector.scan.results.order_by_suspicion`:
+    by score - threshold, most suspicious first, unscored rows last); ``rank`` numbers the rows shown."""
     out = df
     if verdicts:
         out = out[out["verdict"].isin(verdicts)]
@@ -89,7 +92,7 @@ def rank_suspects(df: pd.DataFrame, verdicts: list[str] | None = None, min_score
         out = out[out["score"] >= min_score]
     if text.strip():
         out = out[out["path"].astype(str).str.contains(text.strip(), case=False, regex=False)]
-    out = out.sort_values("score", ascending=False, na_position="last").reset_index(drop=True)
+    out = order_by_suspicion(out)
     out.insert(0, "rank", np.arange(1, len(out) + 1))
     return out
 
@@ -108,12 +111,12 @@ def results_summary(df: pd.DataFrame) -> dict[str, int]:
 
 def suspects_display(df: pd.DataFrame) -> pd.DataFrame:
     """The ranked table with readable columns for display."""
-    cols = ["rank", "path", "verdict", "score", "n_faces", "n_tracks", "duration_s", "size_bytes", "status",
+    cols = ["rank", "path", "verdict", "score", "llr", "n_faces", "n_tracks", "duration_s", "size_bytes", "status",
             "error", "duplicate_of", "model_version", "finished_at"]
     out = df[[c for c in cols if c in df.columns]].copy()
     out = out.loc[:, [c for c in out.columns if c in ("rank", "path", "verdict", "score") or out[c].notna().any()]]
     if "size_bytes" in out:
         out["size_bytes"] = out["size_bytes"].map(lambda v: human_size(v) if pd.notna(v) else "—")
-    return out.rename(columns={"size_bytes": "size", "n_faces": "faces", "n_tracks": "tracks",
+    return out.rename(columns={"llr": "log10 LR", "size_bytes": "size", "n_faces": "faces", "n_tracks": "tracks",
                                "duration_s": "duration (s)", "duplicate_of": "duplicate of",
                                "model_version": "model", "finished_at": "finished at"})

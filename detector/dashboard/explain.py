@@ -75,41 +75,9 @@ def explanation_text(contrib: dict[str, float], share: float = 0.1) -> str:
 
 
 def scaler_reference(model: DetectorModel | None) -> dict[str, tuple[float, float]]:
-    """{model column: (centre, scale)} of the pipeline's scaler (empty when it has none).
-
-    Column names are followed through steps that keep a subset of columns before the
-    scaler (a fitted ``keep_`` index array or a ``get_support()`` mask).
-    """
-    if model is None:
-        return {}
-    members = getattr(model.pipeline, "estimators_", None)
-    if members is not None:  # a fused model: each member pipeline scales its own columns
-        out: dict[str, tuple[float, float]] = {}
-        for m in members:
-            out.update(_pipeline_scaler_reference(m, list(model.columns)))
-        return out
-    return _pipeline_scaler_reference(model.pipeline, list(model.columns))
-
-
-def _pipeline_scaler_reference(pipeline, names: list[str]) -> dict[str, tuple[float, float]]:
-    for _, step in getattr(pipeline, "steps", []):
-        centre = getattr(step, "mean_", None)
-        if centre is None:
-            centre = getattr(step, "center_", None)
-        scale = getattr(step, "scale_", None)
-        if centre is not None and scale is not None:
-            if len(centre) != len(names):
-                return {}
-            return {c: (float(m), float(s) if s else 1.0) for c, m, s in zip(names, centre, scale)}
-        keep = getattr(step, "keep_", None)
-        if keep is not None:
-            names = [names[i] for i in np.asarray(keep, dtype=int)]
-        elif hasattr(step, "get_support"):
-            try:
-                names = [n for n, k in zip(names, step.get_support()) if k]
-            except Exception:  # not fitted the usual way: give up on standardising
-                return {}
-    return {}
+    """{model column: (centre, scale)} of the pipeline's scaler (empty when it has none;
+    :meth:`detector.model.DetectorModel.scaler_reference`)."""
+    return {} if model is None else model.scaler_reference()
 
 
 def family_frame_table(a: Analysis, family: str, model: DetectorModel | None = None,

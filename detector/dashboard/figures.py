@@ -202,7 +202,7 @@ def class_balance_figure(balance: pd.DataFrame) -> go.Figure:
 def score_histogram(df: pd.DataFrame, threshold: float | None = None) -> go.Figure:
     """Histogram of batch scores by verdict, with the threshold."""
     fig = go.Figure()
-    for verdict, colour in (("real", REAL_COLOUR), ("fake", FAKE_COLOUR)):
+    for verdict, colour in (("real", REAL_COLOUR), ("inconclusive", NEUTRAL_COLOUR), ("fake", FAKE_COLOUR)):
         g = df[df["verdict"] == verdict]
         if len(g):
             fig.add_trace(go.Histogram(x=g["score"], name=verdict, marker_color=colour, opacity=0.75, nbinsx=40))

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..model import (CARD_FILE, DEFAULT_MODEL_DIR, EVALUATION_DIR, MODEL_FILE, DetectorModel, ModelError,
-                     frames_text, load_model, search_text)
+from ..card import frames_text, search_text
+from ..model import CARD_FILE, DEFAULT_MODEL_DIR, EVALUATION_DIR, MODEL_FILE, DetectorModel, ModelError, load_model
 from .texts import degraded_aucs, flat_text, fmt_pct, fmt_score
 
 #: Environment variable that points the dashboard at another model folder.

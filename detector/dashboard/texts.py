@@ -10,9 +10,10 @@ import math
 import re
 
 from ..analysis import Analysis
+from ..calibration import evidence_text
 
 __all__ = ["DISCLAIMER", "RATES_CAVEAT", "DEGRADED_LABELS", "FAMILY_LABELS", "degraded_aucs", "rates_caveat",
-           "verdict_headline", "highlight_note", "fmt_score", "fmt_pct", "human_size", "clean_message",
+           "verdict_headline", "evidence_note", "highlight_note", "fmt_score", "fmt_pct", "human_size", "clean_message",
            "flat_text"]
 
 DISCLAIMER = ("The verdict is a statistical indication for a trained examiner, not proof: "
@@ -36,6 +37,7 @@ FAMILY_LABELS = {
     "color": "Colour mismatch",
     "iqm": "Image quality (absolute)",
     "flick": "Temporal flicker",
+    "lmk": "Landmark pose and motion",
 }
 
 
@@ -68,17 +70,38 @@ def rates_caveat(card: dict | None) -> str:
 
 def verdict_headline(a: Analysis) -> tuple[str, str]:
     """(text, kind) for the verdict banner; kind is error / success / warning / info."""
+    evidence = evidence_text(a.llr)
     if a.verdict == "fake":
-        return (f"Verdict: FAKE — signs of face manipulation (score {fmt_score(a.score)} "
-                f"≥ threshold {fmt_score(a.threshold)})", "error")
+        return (f"Verdict: FAKE — signs of face manipulation ("
+                + (evidence or f"score {fmt_score(a.score)} ≥ threshold {fmt_score(a.threshold)}") + ")", "error")
     if a.verdict == "real":
-        return (f"Verdict: REAL — no sign of face manipulation found (score {fmt_score(a.score)} "
-                f"< threshold {fmt_score(a.threshold)})", "success")
+        return (f"Verdict: REAL — no sign of face manipulation found ("
+                + (evidence or f"score {fmt_score(a.score)} < threshold {fmt_score(a.threshold)}") + ")", "success")
+    if a.verdict == "inconclusive":
+        return (f"Verdict: INCONCLUSIVE — the evidence is too weak to call either way ({evidence}: a likelihood "
+                f"ratio between 1/3 and 3)", "warning")
     if a.verdict == "no-face":
         return ("Verdict: NO FACE — no face was found in the sampled frames, so there is nothing to judge. "
                 "Try more frames, or a file where a face is visible.", "warning")
     return ("Verdict: UNSCORED — no model is loaded; faces and artifact features are shown, but no score.",
             "info")
+
+
+def evidence_note(a: Analysis, card: dict | None = None) -> str | None:
+    """The strength of evidence in words for people: the likelihood ratio, what it compares,
+    its ENFSI category and the bounds of the model's calibration; None without an LR."""
+    if a.llr is None:
+        return None
+    cal = (card or {}).get("calibration") or {}
+    bounds = ""
+    if isinstance(cal.get("llr_lower"), (int, float)) and isinstance(cal.get("llr_upper"), (int, float)):
+        bounds = (f" This model states likelihood ratios only between 1/{10 ** -cal['llr_lower']:.3g} and "
+                  f"{10 ** cal['llr_upper']:.3g}: the empirical bounds (ELUB) of the "
+                  f"{cal.get('n_fake', 0) + cal.get('n_real', 0)} training scores its calibration was fitted on.")
+    return (f"Strength of evidence: {evidence_text(a.llr)} (ENFSI verbal scale, 2015). The likelihood ratio "
+            "is how much more probable this score is if the face was manipulated than if the video is genuine; "
+            "it is not the probability that the video is fake, which also depends on everything else known "
+            "about the case." + bounds)
 
 
 def highlight_note(a: Analysis) -> str:

@@ -1,0 +1,146 @@
+"""The generalisation table: one training procedure under every condition, side by side.
+
+    python benchmarks/generalization.py --features DIR --copies DIR [--augment] [--search compact]
+        [--columns SPEC] [--drop FAMILY ...] [--seeds 0,1,2,3,4] [--families] [--jobs 2] [--out NAME]
+
+Nested grouped CV (split by ``group``, every choice inside the training folds,
+:func:`detector.crossval.nested_cv`) of the 125 videos of ``../shared/data`` per fold seed,
+scored under:
+
+- ``original``: the test-fold videos as they are;
+- each platform profile of :data:`detector.degrade.PLATFORM_PROFILES` (H.264 CRF 23, CRF 28,
+  half size + CRF 23, VP9): re-encoded copies of the **test-fold videos only** (their first
+  :data:`detector.degrade.SPAN` frames), scored by the fold's model (``--copies``: made and
+  extracted if missing, resumable);
+- ``lomo:<method>``: leave one method out: trained without that method's fakes, tested on
+  them against the test fold's genuine videos (unseen generator); ``lomo`` is their mean.
+
+``--augment``: the training parts also get the platform copies of their own videos (as
+``train --augment``; a test video's copies are never trained on). Columns: AUC, EER, TPR at FPR 5 %,
+mean over the fold seeds (and the spread of the AUC); the **worst** of original, every
+profile and the LOMO mean. ``--families``: each feature family alone under each condition.
+Writes ``benchmarks/results/<out>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import common  # noqa: F401  (pins thread pools, puts the repository on sys.path)
+import numpy as np
+import pandas as pd
+from common import machine, select_columns, write_json
+
+from detector import evaluation as ev
+from detector.crossval import nested_cv
+from detector.degrade import PLATFORM_PROFILES, degraded_features
+from detector.extraction import aggregated_columns, load_features
+from detector.features import FAMILIES, family_of
+from detector.search import SEARCH_CHOICES
+
+METHODS = ("Deepfakes", "FaceSwap", "Face2Face", "NeuralTextures")
+#: The false-positive rate at which the TPR column is read.
+FPR = 0.05
+
+
+def metrics(labels: pd.Series, scores: pd.Series) -> dict:
+    """AUC, EER and TPR at FPR 5 % of one scored set (fake = positive)."""
+    ok = scores.notna().to_numpy()
+    y, s = ev.as_binary(labels[ok]), scores[ok].to_numpy(float)
+    if len(np.unique(y)) < 2:
+        return {"auc": np.nan, "eer": np.nan, "tpr_at_fpr5": np.nan, "n": int(len(y))}
+    return {"auc": ev.summarize(y, s, n_boot=0)["auc"], "eer": ev.eer(y, s)[0],
+            "tpr_at_fpr5": ev.tpr_at_fpr(y, s, FPR), "n": int(len(y))}
+
+
+def one_seed(videos: pd.DataFrame, columns: list[str], seed: int, copies: pd.DataFrame | None,
+             augment: pd.DataFrame | None, search: str, n_jobs: int) -> dict[str, dict]:
+    """{condition: metrics} for one fold seed."""
+    cv = nested_cv(videos, columns, seed=seed, log=lambda *a: None, search=search, n_jobs=n_jobs,
+                   augment=augment, test_copies=copies)
+    out = {"original": metrics(cv.scores["label"], cv.scores["score"])}
+    held = cv.copy_scores
+    for cond in PLATFORM_PROFILES:
+        if held is not None:
+            d = held[(held["role"] == "test") & (held["condition"] == cond)]  # augment role: the same copies
+            out[cond] = metrics(d["label"], d["score"])
+    for m in METHODS:
+        is_m = (videos["method"] == m).to_numpy()
+        if not is_m.any():
+            continue
+        lo = nested_cv(videos, columns, seed=seed, log=lambda *a: None, search=search, n_jobs=n_jobs,
+                       augment=augment, train_mask=~is_m).scores
+        keep = (lo["label"] == "real") | is_m
+        out[f"lomo:{m}"] = metrics(lo.loc[keep, "label"], lo.loc[keep, "score"])
+    return out
+
+
+def summarise(per_seed: list[dict[str, dict]]) -> pd.DataFrame:
+    """Mean over seeds per condition (+ AUC spread), the LOMO mean and the worst condition."""
+    rows = []
+    for cond in per_seed[0]:
+        vals = pd.DataFrame([s[cond] for s in per_seed if cond in s])
+        rows.append({"condition": cond, "auc": vals["auc"].mean(), "auc_min": vals["auc"].min(),
+                     "auc_max": vals["auc"].max(), "eer": vals["eer"].mean(),
+                     "tpr_at_fpr5": vals["tpr_at_fpr5"].mean(), "n": int(vals["n"].iloc[0])})
+    t = pd.DataFrame(rows)
+    lomo = t[t["condition"].str.startswith("lomo:")]
+    if len(lomo):
+        t = pd.concat([t, pd.DataFrame([{"condition": "lomo", **lomo.drop(columns="condition").mean().to_dict()}])],
+                      ignore_index=True)
+    judged = t[~t["condition"].str.startswith("lomo:")]
+    worst = judged.loc[judged["auc"].idxmin()]
+    return pd.concat([t, pd.DataFrame([{**worst.to_dict(), "condition": f"worst ({worst['condition']})"}])],
+                     ignore_index=True)
+
+
+def run(videos, columns, seeds, copies, augment, search, n_jobs) -> pd.DataFrame:
+    return summarise([one_seed(videos, columns, s, copies, augment, search, n_jobs) for s in seeds])
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--features", required=True, help="extracted features of the videos (deepfake-detector extract)")
+    p.add_argument("--copies", required=True, help="folder of the platform copies and their features (made if missing)")
+    p.add_argument("--augment", action="store_true", help="train on the training videos' copies too")
+    p.add_argument("--search", choices=list(SEARCH_CHOICES), default="compact")
+    p.add_argument("--columns", default=None, help="column set or regular expression (benchmarks/common.py)")
+    p.add_argument("--drop", nargs="*", default=[], help="feature families to leave out")
+    p.add_argument("--seeds", default="0,1,2,3,4")
+    p.add_argument("--families", action="store_true", help="also every feature family alone (track means)")
+    p.add_argument("--workers", type=int, default=1, help="processes making and extracting copies")
+    p.add_argument("--jobs", type=int, default=1, help="parallel jobs of the grid searches (same result)")
+    p.add_argument("--out", default="generalization")
+    a = p.parse_args(argv)
+    t0 = time.time()
+    _, videos = load_features(a.features)
+    videos = videos[videos["n_faces"] > 0].reset_index(drop=True)
+    copies = degraded_features(a.features, a.copies, conditions=PLATFORM_PROFILES, workers=a.workers, progress=False)
+    augment = copies if a.augment else None
+    cols = [c for c in aggregated_columns(videos) if family_of(c) not in set(a.drop)]
+    cols = select_columns(cols, a.columns) if a.columns else cols
+    seeds = [int(s) for s in a.seeds.split(",")]
+    print(f"{len(videos)} videos, {len(copies)} platform copies, {len(cols)} columns, search {a.search}, "
+          f"seeds {seeds}{', training copies ' + str(len(augment)) if augment is not None else ''}", flush=True)
+    table = run(videos, cols, seeds, copies, augment, a.search, a.jobs)
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"), flush=True)
+    families = {}
+    if a.families:
+        for fam in FAMILIES:
+            fc = [c for c in aggregated_columns(videos) if family_of(c) == fam and c.endswith("__mean")]
+            if fc:
+                t = run(videos, fc, seeds, copies, augment, a.search, a.jobs)
+                families[fam] = t.set_index("condition")["auc"].to_dict()
+                print(f"{fam:6s} " + "  ".join(f"{k} {v:.3f}" for k, v in families[fam].items()
+                                               if not k.startswith("lomo:")), flush=True)
+    write_json(a.out, {"command": "python benchmarks/generalization.py " + " ".join(sys.argv[1:] if argv is None
+                                                                                    else argv),
+                       "seeds": seeds, "search": a.search, "n_columns": len(cols), "table": table.to_dict("records"),
+                       "families": families, "seconds": round(time.time() - t0, 1), "machine": machine()})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
