@@ -32,6 +32,7 @@ from detector import evaluation as ev  # noqa: E402
 from detector.extraction import aggregated_columns, load_features  # noqa: E402
 from detector.features import FAMILIES, family_of  # noqa: E402
 from detector.crossval import deployed_scores, nested_cv, rescore, subset_aucs  # noqa: E402
+from detector.metrics import as_binary, eer, far_frr  # noqa: E402
 from detector.search import SEARCH_CHOICES  # noqa: E402
 
 
@@ -55,9 +56,9 @@ def table(scores: pd.DataFrame) -> pd.DataFrame:
         d = s[sel]
         if d["label"].nunique() < 2:
             continue
-        y = ev.as_binary(d["label"])
-        e, _ = ev.eer(y, d["score"])
-        far, frr = ev.far_frr(y, d["score"] - d["fold_threshold"], 0.0)
+        y = as_binary(d["label"])
+        e, _ = eer(y, d["score"])
+        far, frr = far_frr(y, d["score"] - d["fold_threshold"], 0.0)
         lr = ev.llr_summary(y, d["llr"]) if "llr" in d.columns and d["llr"].notna().all() else {}
         rows.append({"slice": name, "n_real": int((y == 0).sum()), "n_fake": int((y == 1).sum()),
                      "auc": ev.summarize(y, d["score"], n_boot=0)["auc"], "eer": e,

@@ -31,7 +31,8 @@ CACHE = Path(os.environ.get("DEEPFAKE_BENCH_CACHE", Path.home() / ".cache" / "de
 
 import numpy as np  # noqa: E402
 
-from detector.video import Frame, VideoError, iter_frames, probe  # noqa: E402
+from detector.decode import DEFAULT_FRAMES, Frame, iter_frames  # noqa: E402
+from detector.video import VideoError, probe  # noqa: E402
 from detector.faces import limit_threads  # noqa: E402
 from detector.search import COLUMN_SETS  # noqa: E402,F401  (the --columns sets, used by the scripts)
 from detector.search import select_columns as _select_columns  # noqa: E402
@@ -133,7 +134,7 @@ class Clock:
 
 
 # ----------------------------------------------------------------------------- decoders
-def iter_frames_gop(path, n_frames: int = 16, info=None, per_gop: int = 8) -> Iterator[Frame]:
+def iter_frames_gop(path, n_frames: int = DEFAULT_FRAMES, info=None, per_gop: int = 8) -> Iterator[Frame]:
     """Prototype: decode only the starts of GOPs (other sampling than the project's).
 
     The keyframes are listed from the packets (demux only); ``ceil(n_frames / per_gop)``
@@ -198,21 +199,21 @@ def _keyframe_indices(path, fps: float) -> np.ndarray:
     return np.array(sorted(out), dtype=int)
 
 
-def iter_frames_opencv(path, n_frames: int = 16, info=None, pairs: bool = False, follow: int = 0) -> Iterator[Frame]:
+def iter_frames_opencv(path, n_frames: int = DEFAULT_FRAMES, info=None, pairs: bool = False, follow: int = 0) -> Iterator[Frame]:
     """The decoder the project used before PyAV: OpenCV ``grab`` through every frame (same
     samples, and the same ``follow`` frames after each)."""
-    from detector import video
+    from detector import decode
 
     info = info or probe(path, sha256=False)
     if info.kind == "image":
         yield from iter_frames(path, n_frames, info=info)
         return
-    yield from video._iter_opencv(Path(path), video.sample_targets(info.frame_count, n_frames), info.fps or 25.0,
+    yield from decode._iter_opencv(Path(path), decode.sample_targets(info.frame_count, n_frames), info.fps or 25.0,
                                   max(int(pairs), int(follow)))
 
 
 def decoder(name: str):
-    """A frame iterator by name: project (``detector.video.iter_frames``), opencv (the one
+    """A frame iterator by name: project (``detector.decode.iter_frames``), opencv (the one
     it replaced) and the prototype pyav_gop (another sampling)."""
     # ``pairs`` and ``follow`` are accepted so they can stand in for iter_frames inside
     # analyze(), but the GOP prototype gives no following frames: with a model that reads the
@@ -221,7 +222,7 @@ def decoder(name: str):
     table = {
         "project": iter_frames,
         "opencv": iter_frames_opencv,
-        "pyav_gop": lambda p, n=16, info=None, pairs=False, follow=0: iter_frames_gop(p, n, info),
+        "pyav_gop": lambda p, n=DEFAULT_FRAMES, info=None, pairs=False, follow=0: iter_frames_gop(p, n, info),
     }
     return table[name]
 
@@ -271,19 +272,19 @@ class variant:
     :func:`detect_faces_refined`, or ``detect_width="windows"`` for a whole-frame search
     in every 4th sampled frame only and windows around the previous faces in between
     (:class:`detector.faces.SequenceDetector`), or ``decode="eager"`` for the project's
-    decoder converting every following frame whole, as before :class:`detector.video.LazyBGR`
+    decoder converting every following frame whole, as before :class:`detector.decode.LazyBGR`
     (same pixels); monkeypatched for the benchmark only; nothing is changed on disk."""
 
     def __init__(self, decode: str = "project", detect_width: int | str | None = None):
         self.decode, self.detect_width = decode, detect_width
 
     def __enter__(self):
-        from detector import analysis, faces, video
+        from detector import analysis, decode, faces
 
         self._old = (analysis.iter_frames, faces.DETECT_WIDTH, faces.detect_faces, faces.FULL_DETECT_EVERY,
-                     video._lazy_is_exact)
+                     decode._lazy_is_exact)
         if self.decode == "eager":
-            video._lazy_is_exact = lambda frame, full: False
+            decode._lazy_is_exact = lambda frame, full: False
         elif self.decode != "project":
             analysis.iter_frames = decoder(self.decode)
         if self.detect_width == "windows":
@@ -295,10 +296,10 @@ class variant:
         return self
 
     def __exit__(self, *exc):
-        from detector import analysis, faces, video
+        from detector import analysis, decode, faces
 
         (analysis.iter_frames, faces.DETECT_WIDTH, faces.detect_faces, faces.FULL_DETECT_EVERY,
-         video._lazy_is_exact) = self._old
+         decode._lazy_is_exact) = self._old
 
 
 def load_model_or_none(path=None):

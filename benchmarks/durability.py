@@ -33,6 +33,7 @@ from pathlib import Path
 
 import common  # noqa: F401
 from common import REPO, machine, manifest, write_json
+from detector.decode import DEFAULT_FRAMES  # noqa: E402
 
 
 def read_rows(db: Path) -> dict:
@@ -75,7 +76,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--videos", type=int, default=40)
     ap.add_argument("--kills", type=int, default=10)
-    ap.add_argument("--frames", type=int, default=16)
+    ap.add_argument("--frames", type=int, default=DEFAULT_FRAMES)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--max-extra", type=float, default=8.0,
                     help="kill at a random moment 0..S seconds after the run's first committed row (default 8)")

@@ -28,14 +28,15 @@ from detector import evaluation as ev  # noqa: E402
 from detector.extraction import aggregated_columns, features_frames, load_features  # noqa: E402
 from detector.features import family_of  # noqa: E402
 from detector.crossval import nested_cv, rescore, subset_aucs  # noqa: E402
+from detector.metrics import as_binary, far_frr  # noqa: E402
 from detector.search import SEARCH_CHOICES  # noqa: E402
 
 
 def summary(scores: pd.DataFrame) -> dict:
     """Overall and face swap c23 AUC and EER, FAR / FRR at the folds' own thresholds."""
     s = scores[scores["score"].notna()]
-    y = ev.as_binary(s["label"])
-    far, frr = ev.far_frr(y, s["score"] - s["fold_threshold"], 0.0)
+    y = as_binary(s["label"])
+    far, frr = far_frr(y, s["score"] - s["fold_threshold"], 0.0)
     sm, fs = ev.summarize(y, s["score"], n_boot=0), subset_aucs(s).get("face_swap_vs_real_c23", {})
     return {"auc": sm["auc"], "eer": sm["eer"], "auc_face_swap_c23": fs.get("auc"), "eer_face_swap_c23": fs.get("eer"),
             "far": far, "frr": frr, "n_unscored": int(scores["score"].isna().sum())}

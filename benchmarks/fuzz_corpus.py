@@ -29,8 +29,9 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
+from detector.encode import write_video
 from detector.model import DEFAULT_MODEL_DIR, DetectorModel, save_model
-from detector.synthesis import make_demo_pair, write_video
+from detector.synthesis import make_demo_pair
 from detector.video import sha256_file
 
 #: The file that a crafted model writes when its code runs: proof of execution.

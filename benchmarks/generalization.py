@@ -38,6 +38,7 @@ from detector.crossval import nested_cv
 from detector.degrade import PLATFORM_PROFILES, degraded_features
 from detector.extraction import aggregated_columns, load_features
 from detector.features import FAMILIES, family_of
+from detector.metrics import as_binary, eer, tpr_at_fpr
 from detector.search import SEARCH_CHOICES
 
 METHODS = ("Deepfakes", "FaceSwap", "Face2Face", "NeuralTextures")
@@ -48,11 +49,11 @@ FPR = 0.05
 def metrics(labels: pd.Series, scores: pd.Series) -> dict:
     """AUC, EER and TPR at FPR 5 % of one scored set (fake = positive)."""
     ok = scores.notna().to_numpy()
-    y, s = ev.as_binary(labels[ok]), scores[ok].to_numpy(float)
+    y, s = as_binary(labels[ok]), scores[ok].to_numpy(float)
     if len(np.unique(y)) < 2:
         return {"auc": np.nan, "eer": np.nan, "tpr_at_fpr5": np.nan, "n": int(len(y))}
-    return {"auc": ev.summarize(y, s, n_boot=0)["auc"], "eer": ev.eer(y, s)[0],
-            "tpr_at_fpr5": ev.tpr_at_fpr(y, s, FPR), "n": int(len(y))}
+    return {"auc": ev.summarize(y, s, n_boot=0)["auc"], "eer": eer(y, s)[0],
+            "tpr_at_fpr5": tpr_at_fpr(y, s, FPR), "n": int(len(y))}
 
 
 def one_seed(videos: pd.DataFrame, columns: list[str], seed: int, copies: pd.DataFrame | None,

@@ -43,6 +43,7 @@ from detector.datasets import read_manifest  # noqa: E402
 from detector.degrade import PROFILES, make_degraded  # noqa: E402
 from detector.extraction import extract, load_features  # noqa: E402
 from detector.crossval import auc  # noqa: E402
+from detector.metrics import as_binary  # noqa: E402
 
 ROOT = Path(os.environ.get("DEEPFAKE_LMK_ROOT", "/work/cache/lmk"))
 CONDITION = {"crf23": PROFILES["crf23"]}
@@ -86,7 +87,7 @@ def search(train: pd.DataFrame, cols: list[str], seed: int):
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import SVC
 
-    x, y = train[cols].to_numpy(float), ev.as_binary(train["label"])
+    x, y = train[cols].to_numpy(float), as_binary(train["label"])
     inner = ev.grouped_folds(train["group"].astype(str).to_numpy(), y, n_splits=4, seed=seed)
     pipe = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler()),
                      ("svc", SVC(kernel="rbf", class_weight="balanced"))])
@@ -98,7 +99,7 @@ def search(train: pd.DataFrame, cols: list[str], seed: int):
 
 def out_of_fold(orig: pd.DataFrame, crf: pd.DataFrame, cols: list[str], seed: int, augment: bool) -> pd.DataFrame:
     """Out-of-fold scores of every held-out original and its copy (``condition`` column)."""
-    y = ev.as_binary(orig["label"])
+    y = as_binary(orig["label"])
     rows = []
     meta = ["label", "group", "method"]
     for k, (tr, te) in enumerate(ev.grouped_folds(orig["group"].astype(str).to_numpy(), y, n_splits=5, seed=seed)):

@@ -28,6 +28,7 @@ import sys
 
 import common  # noqa: F401  (pins threads first)
 from common import Clock, clips_720p, load_model_or_none, machine, write_json
+from detector.decode import DEFAULT_FRAMES  # noqa: E402
 
 import numpy as np
 
@@ -147,7 +148,7 @@ def peer_video(path: str, n_frames: int, net, size: int) -> dict:
 
     from detector.faces import detect_faces, face_regions
     from detector.features import face_features
-    from detector.video import iter_frames
+    from detector.decode import iter_frames
 
     t = {}
     crops = []
@@ -179,7 +180,7 @@ def peer_video(path: str, n_frames: int, net, size: int) -> dict:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clips", type=int, default=10)
-    ap.add_argument("--frames", type=int, default=16)
+    ap.add_argument("--frames", type=int, default=DEFAULT_FRAMES)
     ap.add_argument("--net", choices=list(NETS), default="efficientnet_b4")
     ap.add_argument("--model", default=None)
     args = ap.parse_args(argv)

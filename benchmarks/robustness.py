@@ -48,9 +48,10 @@ import pandas as pd  # noqa: E402
 import self_blended as sb  # noqa: E402
 from detector import evaluation as ev  # noqa: E402
 from detector.degrade import CONDITIONS as DEGRADED, SPAN, copy_path  # noqa: E402  (what 'train --augment' makes)
-from detector.extraction import _key, _write_shard, collect, load_features  # noqa: E402
+from detector.extraction import _write_shard, collect, load_features, video_key  # noqa: E402
 from detector.features import FEATURES_VERSION  # noqa: E402
 from detector.crossval import auc  # noqa: E402
+from detector.metrics import as_binary, eer, far_frr  # noqa: E402
 from detector.search import SEARCHES, decision, feature_matrix, grid_search  # noqa: E402
 
 CONDITIONS = {k: {"crf": p.crf, "scale": p.scale} for k, p in DEGRADED.items()}
@@ -159,14 +160,14 @@ def prepare(budget: float) -> bool:
                                                     "span": SPAN, "condition": cond, "manifest": str(sb.MANIFEST)}))
         sm = _span_manifest(m, cond)
         sm = sm[~sm["source_path"].isin(bad)]
-        todo = [(p, sb.N_FRAMES, SPAN) for p in sm["abs_path"] if not (d / "shards" / f"{_key(p)}.parquet").exists()]
+        todo = [(p, sb.N_FRAMES, SPAN) for p in sm["abs_path"] if not (d / "shards" / f"{video_key(p)}.parquet").exists()]
 
         def on(res, d=d):
             path, table, info, err = res
             if err:
                 record(path, err)
             else:
-                _write_shard(d / "shards" / f"{_key(path)}.parquet", table.assign(abs_path=path), info)
+                _write_shard(d / "shards" / f"{video_key(path)}.parquet", table.assign(abs_path=path), info)
 
         if todo and not _pool(_span_work, todo, on, deadline):
             print(f"features {cond}: not finished ({time.time() - t:.0f} s); run --part prepare again")
@@ -201,14 +202,14 @@ def _threshold(gs, train: pd.DataFrame, cols: list[str], seed: int) -> float:
     from sklearn.base import clone
 
     x = feature_matrix(train, cols)
-    y = ev.as_binary(train["label"])
+    y = as_binary(train["label"])
     g = train["group"].astype(str).to_numpy()
     s = np.full(len(y), np.nan)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for tr, te in ev.grouped_folds(g, y, n_splits=4, seed=seed):
             s[te] = clone(gs.best_estimator_).fit(x[tr], y[tr]).decision_function(x[te])
-    return ev.eer(y, s)[1]
+    return eer(y, s)[1]
 
 
 def measure(seed: int, quick: bool, drop: tuple[str, ...] = (), columns: str | None = None,
@@ -250,8 +251,8 @@ def measure(seed: int, quick: bool, drop: tuple[str, ...] = (), columns: str | N
         real = d["label"] == "real"
         fs = d["method"].isin(sb.FACE_SWAP)
         re = d["method"].isin(sb.REENACT)
-        y = ev.as_binary(d["label"])
-        far, frr = ev.far_frr(y, d["score"] - d["thr"], 0.0)
+        y = as_binary(d["label"])
+        far, frr = far_frr(y, d["score"] - d["thr"], 0.0)
         table.append({"model": mdl, "condition": c, "n": len(d), "auc": auc(d["label"], d["score"]),
                       "face_swap": auc(d.loc[real | fs, "label"], d.loc[real | fs, "score"]),
                       "face_swap_c23": auc(d.loc[(real | fs) & (d.compression == "c23"), "label"],

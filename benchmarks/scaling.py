@@ -30,6 +30,7 @@ from pathlib import Path
 
 import common  # noqa: F401  (pins threads first)
 from common import CACHE, REPO, Clock, clips_720p, decoder, machine, manifest, write_json
+from detector.decode import DEFAULT_FRAMES  # noqa: E402
 
 SCAN_CHILD = r"""
 import json, os, resource, sys, threading, time
@@ -129,7 +130,7 @@ def long_video(hours: float) -> tuple[Path, str]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clips", type=int, default=10)
-    ap.add_argument("--frames", type=int, default=16)
+    ap.add_argument("--frames", type=int, default=DEFAULT_FRAMES)
     ap.add_argument("--hours", type=float, default=1.0)
     ap.add_argument("--model", default=None, help="model folder (default models/default)")
     args = ap.parse_args(argv)

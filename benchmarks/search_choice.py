@@ -34,6 +34,7 @@ from detector import evaluation as ev  # noqa: E402
 from detector.extraction import aggregated_columns, load_features  # noqa: E402
 from detector.features import family_of  # noqa: E402
 from detector.crossval import choose_search, nested_cv, selection_seed  # noqa: E402
+from detector.metrics import as_binary  # noqa: E402
 from detector.search import DESIGN_SEARCHES, SEARCHES  # noqa: E402
 from frames import summary  # noqa: E402
 
@@ -45,7 +46,7 @@ def choose_per_fold(videos: pd.DataFrame, cols: list[str], seed: int,
     """One fold seed: every candidate search's nested CV, and the per-fold choice among them
     (``n_jobs``: parallel fits of the grid searches, the same result)."""
     cvs = {s: nested_cv(videos, cols, seed=seed, log=lambda *x: None, search=s, n_jobs=n_jobs) for s in candidates}
-    y = ev.as_binary(videos["label"])
+    y = as_binary(videos["label"])
     g = videos["group"].astype(str).to_numpy()
     chosen = cvs[candidates[0]].scores.copy()
     picks, inner_aucs = [], []

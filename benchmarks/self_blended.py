@@ -52,6 +52,7 @@ import pandas as pd  # noqa: E402
 
 from detector import evaluation as ev  # noqa: E402
 from detector.datasets import read_manifest  # noqa: E402
+from detector.decode import DEFAULT_FRAMES  # noqa: E402
 from detector.extraction import aggregated_columns, collect, extract, load_features  # noqa: E402
 from detector.features import FEATURES_VERSION  # noqa: E402
 from detector.crossval import auc, subset_aucs  # noqa: E402
@@ -60,7 +61,7 @@ from detector.selfblend import CONTROL_METHOD, METHOD, make_self_blended, round_
 
 ROOT = Path(os.environ.get("DEEPFAKE_SBI_ROOT", "/work/sbi"))
 MANIFEST = common.SHARED / "manifest.csv"
-N_FRAMES = 16
+N_FRAMES = DEFAULT_FRAMES
 WORKERS = 2
 FACE_SWAP = ["Deepfakes", "FaceSwap"]
 REENACT = ["Face2Face", "NeuralTextures"]

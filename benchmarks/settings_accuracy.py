@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from detector.datasets import STANDARD_COLUMNS
+from detector.decode import DEFAULT_FRAMES
 
 SETTINGS = {
     "default": ("project", None),  # as shipped: the project's decoder, detection at 640 px
@@ -43,7 +44,7 @@ FACE_SWAP = ("Deepfakes", "FaceSwap")
 FAMILIES_NO_FLICKER = ("hf", "spec", "noise", "grad", "lbp", "block", "color", "iqm")
 
 
-def extract(setting: str, m: pd.DataFrame, n_frames: int = 16) -> pd.DataFrame:
+def extract(setting: str, m: pd.DataFrame, n_frames: int = DEFAULT_FRAMES) -> pd.DataFrame:
     """Per-frame feature table of every manifest video under ``setting`` (cached per video)."""
     from detector.analysis import analyze
     from detector.features import FEATURES_VERSION
@@ -71,7 +72,7 @@ def extract(setting: str, m: pd.DataFrame, n_frames: int = 16) -> pd.DataFrame:
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
 
 
-def export(setting: str, frames: pd.DataFrame, m: pd.DataFrame, n_frames: int = 16) -> Path:
+def export(setting: str, frames: pd.DataFrame, m: pd.DataFrame, n_frames: int = DEFAULT_FRAMES) -> Path:
     """Write ``setting``'s features in the layout of ``deepfake-detector extract`` (so that
     ``benchmarks/accuracy.py --features DIR`` runs the shipped model's protocol on them)."""
     import json
@@ -108,7 +109,7 @@ def video_rows(frames: pd.DataFrame, m: pd.DataFrame, step: int = 1) -> pd.DataF
 
 
 def evaluate(videos: pd.DataFrame, seeds: int) -> dict:
-    from detector import evaluation as ev
+    from detector.metrics import as_binary, eer
     from detector.crossval import nested_cv
 
     cols = [c for c in videos.columns if "__" in c and not c.startswith("flick_")]
@@ -118,11 +119,11 @@ def evaluate(videos: pd.DataFrame, seeds: int) -> dict:
             warnings.simplefilter("ignore")
             cv = nested_cv(videos, cols, seed=seed, quick=True, log=lambda *a: None)
         s = cv.scores
-        y = ev.as_binary(s["label"])
+        y = as_binary(s["label"])
         aucs.append(float(_auc(y, s["score"].to_numpy())))
-        eers.append(float(ev.eer(y, s["score"].to_numpy())[0]))
+        eers.append(float(eer(y, s["score"].to_numpy())[0]))
         fs = s[(s["label"] == "real") | s["method"].isin(FACE_SWAP)]
-        fs_aucs.append(float(_auc(ev.as_binary(fs["label"]), fs["score"].to_numpy())))
+        fs_aucs.append(float(_auc(as_binary(fs["label"]), fs["score"].to_numpy())))
     return {"n_videos": int(len(videos)), "auc_mean": float(np.mean(aucs)), "auc_sd": float(np.std(aucs)),
             "eer_mean": float(np.mean(eers)), "eer_sd": float(np.std(eers)),
             "face_swap_auc_mean": float(np.mean(fs_aucs)), "face_swap_auc_sd": float(np.std(fs_aucs)),
@@ -139,7 +140,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
     ap.add_argument("--seeds", type=int, default=3, help="fold seeds of the nested CV (default 3)")
-    ap.add_argument("--steps", nargs="+", type=int, default=[1, 2, 4], help="keep every k-th of the 16 frames")
+    ap.add_argument("--steps", nargs="+", type=int, default=[1, 2, 4], help=f"keep every k-th of the {DEFAULT_FRAMES} frames")
     ap.add_argument("--out", default="settings_accuracy", help="results/<OUT>.json (default settings_accuracy)")
     ap.add_argument("--limit", type=int, default=0, help="first N videos of the manifest only (smoke test)")
     ap.add_argument("--export", action="store_true",
@@ -156,7 +157,7 @@ def main(argv=None) -> int:
         if args.export:
             print(f"  features for accuracy.py: {export(setting, frames, m)}", flush=True)
         for step in args.steps:
-            key = f"{setting}/frames{16 // step}"
+            key = f"{setting}/frames{DEFAULT_FRAMES // step}"
             res = evaluate(video_rows(frames, m, step), args.seeds)
             results[key] = res
             print(f"{key:24s} AUC {res['auc_mean']:.3f} ± {res['auc_sd']:.3f}  EER {res['eer_mean']:.3f}  "

@@ -6,7 +6,7 @@ One process, one thread (OMP/BLAS/OpenCV pinned to 1 thread before anything load
 For each 720p clip of ../shared/data, interleaved so that every setting sees the same
 machine load:
 
-- ``decode[project]``: :func:`detector.video.iter_frames` with the same sampling (the
+- ``decode[project]``: :func:`detector.decode.iter_frames` with the same sampling (the
   project's decoder: PyAV, unsampled non-reference frames skipped; the physical limit
   of this design); ``decode[opencv]`` / ``pipeline[opencv]``: the decoder it replaced
   (OpenCV ``grab`` through every frame; the same sampled pixels);
@@ -14,7 +14,7 @@ machine load:
   (only the feature families the model reads); ``pipeline[all families]``: as
   ``inspect`` and the dashboard run it (every family, for display); ``pipeline[eager
   followers]``: the default with every following frame of a 4:4:4 clip converted whole
-  (as before :class:`detector.video.LazyBGR`; the same features);
+  (as before :class:`detector.decode.LazyBGR`; the same features);
 - prototypes (nothing changed on disk): face detection on a 320-px-wide copy instead of
   640 (``w320``), boxes at 320 px then landmarks on each face's crop (``refine320``,
   :func:`common.detect_faces_refined`), fewer frames (``half``), and another sampling:
@@ -36,6 +36,7 @@ import sys
 
 import common  # noqa: F401  (pins threads first)
 from common import Clock, clips_720p, decoder, load_model_or_none, machine, variant, write_json
+from detector.decode import DEFAULT_FRAMES  # noqa: E402
 
 import numpy as np
 
@@ -112,7 +113,7 @@ def run_setting(path: str, kind: str, dec: str, width, n: int, model) -> dict:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clips", type=int, default=10)
-    ap.add_argument("--frames", type=int, default=16)
+    ap.add_argument("--frames", type=int, default=DEFAULT_FRAMES)
     ap.add_argument("--model", default=None, help="model folder (default models/default; absent: no score)")
     ap.add_argument("--only", nargs="*", help="run only these setting names")
     ap.add_argument("--out", default="throughput", help="results/<OUT>.json (default throughput)")

@@ -6,15 +6,17 @@ The tiny top-level API::
     result = detector.analyze("clip.mp4")          # shipped default model
     print(result.verdict, result.score, result.threshold)
 
-Stages, one module each, data flowing one way: ``video`` (metadata, frame sampling)
--> ``faces`` (detection, landmarks, tracks, regions) -> ``features`` (artifact
-measures) -> ``analysis`` (one video end to end) -> ``model`` (SVM score, verdict);
-``datasets``, ``training``, ``evaluation``, ``scan`` and ``report`` build on them.
+Stages, one module each, data flowing one way: ``video`` (file checks, metadata) ->
+``decode`` (frame sampling) -> ``faces`` (detection, landmarks, tracks, regions) ->
+``features`` (artifact measures) -> ``analysis`` (one video end to end) -> ``model`` (SVM
+score, verdict); ``datasets``, ``training``, ``metrics``, ``evaluation``, ``scan`` and
+``report`` build on them.
 """
 
 from __future__ import annotations
 
 from .analysis import Analysis, analyze as _analyze
+from .decode import DEFAULT_FRAMES
 from .model import DetectorModel, ModelError, load_model
 from .video import VideoError, VideoInfo, probe
 
@@ -25,7 +27,7 @@ __all__ = ["analyze", "load_model", "probe", "Analysis", "DetectorModel", "Video
 _DEFAULT = object()
 
 
-def analyze(path, model=_DEFAULT, n_frames: int = 16, **kwargs) -> Analysis:
+def analyze(path, model=_DEFAULT, n_frames: int = DEFAULT_FRAMES, **kwargs) -> Analysis:
     """Analyse a video or image with ``model`` (default: the shipped model; ``None``
     measures faces and features only).  See :func:`detector.analysis.analyze`."""
     if model is _DEFAULT:

@@ -18,9 +18,9 @@ from .calibration import threshold_verdict, verbal_scale, verdict_of
 from .features import BLOCK_RUN, FEATURES_VERSION, aggregate, face_features, feature_columns
 from .kinematics import LMK_RUN
 from .model import DetectorModel
-from .video import VideoError, VideoInfo, iter_frames, probe
+from .decode import DEFAULT_FRAMES, iter_frames
+from .video import VideoError, VideoInfo, probe
 
-DEFAULT_FRAMES = 16
 #: A track needs this share of the sampled frames with a face (or >= 3 faces) to get a verdict.
 MIN_TRACK_SHARE = 0.25
 

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import skimage
 
+from .decode import DEFAULT_FRAMES
 from .features import family_of
 
 #: The description of every model's features, after its classifier's.
@@ -102,7 +103,7 @@ def recipe(features_dir: str, out_dir: str, seed: int, quick: bool, name: str | 
         stamp = (stamps or {}).get(d, {}) if d else {}
         if stamp.get("manifest"):
             steps.append(f"deepfake-detector extract --manifest {stamp['manifest']} --out {d} "
-                         f"--frames {stamp.get('n_frames', 16)}")
+                         f"--frames {stamp.get('n_frames', DEFAULT_FRAMES)}")
     return " && ".join([*steps, train_cmd])
 
 

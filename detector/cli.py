@@ -17,22 +17,22 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import training
-from .analysis import DEFAULT_FRAMES
+from . import __version__, training
+from .analysis import analyze
 from .calibration import evidence_text
 from .datasets import read_manifest
+from .decode import DEFAULT_FRAMES
 from .extraction import extract
 from .features import FAMILIES
+from .model import DEFAULT_MODEL_DIR, ModelError, load_model
 from .quiet import quiet_stderr
 from .search import SEARCH_CHOICES
 from .scan import (DEFAULT_MAX_MEMORY_MB, DEFAULT_TASKS_PER_WORKER, ScanError, ScanLockedError, export, report_text,
                    scan)
-from .video import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+from .video import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, VideoError, probe
 
 
 def _load_model_or_none(path: str | None, quiet: bool = False):
-    from .model import DEFAULT_MODEL_DIR, ModelError, load_model
-
     if path is None and not (DEFAULT_MODEL_DIR / "card.json").exists():
         if not quiet:
             print(f"note: no model loaded (none at {DEFAULT_MODEL_DIR}); faces and features only", file=sys.stderr)
@@ -48,9 +48,6 @@ def _load_model_or_none(path: str | None, quiet: bool = False):
 
 
 def cmd_inspect(args) -> int:
-    from .analysis import analyze
-    from .video import probe
-
     info = probe(args.video)  # unreadable input fails first, with its own message
     model = _load_model_or_none(args.model, quiet=False)
     fams = "all" if args.all_features or model is None else "model"
@@ -234,8 +231,6 @@ def _add_report_command(sub) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="deepfake-detector", description=__doc__.splitlines()[0])
-    from . import __version__
-
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     p.add_argument("--verbose", action="store_true",
                    help="let the decoders' and image libraries' own warnings through to stderr")
@@ -320,7 +315,7 @@ def _add_evaluate(sub) -> None:
     e.add_argument("--model", default=None, help="model folder (default: models/default)")
     e.add_argument("--out", required=True)
     e.add_argument("--features", default=None, help="reuse/extract features in this folder")
-    e.add_argument("--frames", type=int, default=16)
+    e.add_argument("--frames", type=int, default=DEFAULT_FRAMES)
     e.add_argument("--workers", type=int, default=None)
     e.set_defaults(func=cmd_evaluate)
 
@@ -331,9 +326,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if hasattr(sys.stdout, "reconfigure"):  # a file name that is not valid UTF-8 prints escaped
         sys.stdout.reconfigure(errors="backslashreplace")
-    from .model import ModelError
-    from .video import VideoError
-
     try:
         with contextlib.nullcontext() if args.verbose else quiet_stderr():
             return int(args.func(args) or 0)

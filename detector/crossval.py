@@ -35,8 +35,10 @@ from . import evaluation as ev
 from .analysis import scored_tracks, single_frame_rows, track_results
 from .calibration import Calibration, fit_calibration, verdicts
 from .datasets import LABEL_COLUMNS, STANDARD_COLUMNS
+from .decode import DEFAULT_FRAMES
 from .estimators import FamilyFusion
 from .features import FAMILIES, family_of
+from .metrics import as_binary, eer
 from .search import AUTO, DESIGN_SEARCHES, check_auto, check_search, feature_matrix, fit_grid, make_pipeline, param_grid
 
 #: The fused model averages at most this many families: those with the best inner
@@ -47,7 +49,7 @@ FUSION_MIN_AUC = 0.70
 
 def auc(labels, scores) -> float | None:
     """ROC AUC (fake positive) of the finite ``scores``; None when a class is missing."""
-    y = ev.as_binary(pd.Series(labels).to_numpy())
+    y = as_binary(pd.Series(labels).to_numpy())
     s = np.asarray(scores, float)
     ok = np.isfinite(s)
     y, s = y[ok], s[ok]
@@ -153,7 +155,7 @@ def _with_copies(x, y, g, rows: np.ndarray, videos: pd.DataFrame, augment: pd.Da
     a = augment[augment["source_path"].astype(str).isin(src)]
     if a.empty:
         return x[rows], y[rows], g[rows]
-    return (np.vstack([x[rows], feature_matrix(a, columns)]), np.concatenate([y[rows], ev.as_binary(a["label"])]),
+    return (np.vstack([x[rows], feature_matrix(a, columns)]), np.concatenate([y[rows], as_binary(a["label"])]),
             np.concatenate([g[rows], a["group"].astype(str).to_numpy()]))
 
 
@@ -187,7 +189,7 @@ def choose_search(videos: pd.DataFrame, columns: list[str], seed: int = 0,
     for s in candidates:
         sc = nested_cv(videos, columns, n_outer=n_outer, n_inner=n_inner, seed=seed, quick=quick,
                        log=lambda *a: None, search=s, n_jobs=n_jobs).scores
-        aucs[s] = float(ev.summarize(ev.as_binary(sc["label"]), sc["score"], n_boot=0)["auc"])
+        aucs[s] = float(ev.summarize(as_binary(sc["label"]), sc["score"], n_boot=0)["auc"])
     return max(candidates, key=lambda s: aucs[s]), aucs
 
 
@@ -209,6 +211,17 @@ def _held_copies(augment: pd.DataFrame | None, videos: pd.DataFrame, test: np.nd
     score = est.decision_function(feature_matrix(held, columns))
     return (held[[c for c in (*STANDARD_COLUMNS, "source_path", "condition") if c in held.columns]]
             .assign(fold=fold, score=score, fold_threshold=threshold, llr=calibration.llr(score)))
+
+
+def _fold_search(search: str, train: pd.DataFrame, columns: list[str], seed: int, k: int, n_inner: int,
+                 quick: bool, n_jobs: int) -> tuple[str, dict]:
+    """Outer fold ``k``'s search space and what to record of its choice: ``search`` itself,
+    or with ``"auto"`` the one :func:`choose_search` picks on the fold's training videos."""
+    if search != AUTO:
+        return search, {}
+    fold_search, aucs = choose_search(train.reset_index(drop=True), columns, selection_seed(seed, k),
+                                      n_inner=n_inner, quick=quick, n_jobs=n_jobs)
+    return fold_search, {"search": fold_search, "search_aucs": aucs}
 
 
 def nested_cv(videos: pd.DataFrame, columns: list[str], n_outer: int = 5, n_inner: int = 4, seed: int = 0,
@@ -238,7 +251,7 @@ def nested_cv(videos: pd.DataFrame, columns: list[str], n_outer: int = 5, n_inne
     check_search(search, auto=True)
     check_auto(search, fusion, augment)
     x = feature_matrix(videos, columns)
-    y = ev.as_binary(videos["label"])
+    y = as_binary(videos["label"])
     g = videos["group"].astype(str).to_numpy()
     augment, test_copies = copies_of(videos, augment), copies_of(videos, test_copies)
     keep = np.ones(len(videos), bool) if train_mask is None else np.asarray(train_mask, bool)
@@ -250,14 +263,10 @@ def nested_cv(videos: pd.DataFrame, columns: list[str], n_outer: int = 5, n_inne
     for k, (tr, te) in enumerate(ev.grouped_folds(g, y, n_splits=n_outer, seed=seed)):
         tr = tr[keep[tr]]
         xt, yt, gt = _with_copies(x, y, g, tr, videos, augment, columns)
-        fold_search, picked = search, {}
-        if search == AUTO:
-            fold_search, aucs = choose_search(videos.iloc[tr].reset_index(drop=True), columns,
-                                              selection_seed(seed, k), n_inner=n_inner, quick=quick, n_jobs=n_jobs)
-            picked = {"search": fold_search, "search_aucs": aucs}
+        fold_search, picked = _fold_search(search, videos.iloc[tr], columns, seed, k, n_inner, quick, n_jobs)
         est, p, inner_scores = _choose(xt, yt, gt, columns, n_inner, seed + 1 + k, quick, fusion, fold_search, n_jobs)
         p = {**p, **picked}
-        _, thr = ev.eer(yt, inner_scores)
+        _, thr = eer(yt, inner_scores)
         cal = fit_calibration(inner_scores, yt)  # the training part's own out-of-fold scores only
         for role, copies in (("augment", augment), ("test", test_copies)):
             held = _held_copies(copies, videos, te, est, columns, k, thr, cal)
@@ -293,12 +302,12 @@ def fit_final(videos: pd.DataFrame, columns: list[str], n_inner: int = 5, seed: 
         search, aucs = choose_search(videos, columns, selection_seed(seed), quick=quick, n_jobs=n_jobs)
         picked = {"search": search, "search_aucs": aucs}
     x = feature_matrix(videos, columns)
-    y = ev.as_binary(videos["label"])
+    y = as_binary(videos["label"])
     g = videos["group"].astype(str).to_numpy()
     x, y, g = _with_copies(x, y, g, np.arange(len(videos)), videos, copies_of(videos, augment), columns)
     est, params, oof = _choose(x, y, g, columns, n_inner, seed, quick, fusion, search, n_jobs)
     params = {**params, **picked}
-    _, thr = ev.eer(y, oof)
+    _, thr = eer(y, oof)
     return est, params, float(thr), oof, fit_calibration(oof, y)
 
 
@@ -359,14 +368,14 @@ def deployed_scores(frames: pd.DataFrame, videos: pd.DataFrame, cv: CVResult, co
     out = cv.scores.copy()
     out["main_track_score"] = out["score"]
     where = {p: i for i, p in enumerate(out["path"])}
-    n_sampled = dict(zip(videos["path"], videos.get("n_sampled", pd.Series(16, index=videos.index))))
+    n_sampled = dict(zip(videos["path"], videos.get("n_sampled", pd.Series(DEFAULT_FRAMES, index=videos.index))))
     if frames.empty or "path" not in frames.columns:  # no per-frame table: the main tracks' scores stand
         return out
     for path, f in frames.groupby("path"):
         i = where.get(path)
         if i is None or out["fold"].iat[i] < 0:
             continue
-        trs = scored_tracks(track_results(f), int(n_sampled.get(path, 16)))
+        trs = scored_tracks(track_results(f), int(n_sampled.get(path, DEFAULT_FRAMES)))
         x = feature_matrix(pd.DataFrame([t.features for t in trs]), columns)
         out.iloc[i, out.columns.get_loc("score")] = float(cv.fold_models[int(out["fold"].iat[i])].decision_function(x).max())
     out["llr"] = cv.fold_llrs(out["score"], out["fold"])

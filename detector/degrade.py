@@ -35,11 +35,12 @@ import numpy as np
 import pandas as pd
 
 from .datasets import LABEL_COLUMNS, read_manifest
-from .extraction import extract, features_frames, load_features
+from .decode import DEFAULT_FRAMES
+from .encode import VideoEncoder
+from .extraction import extract, features_frames, load_features, video_key
 from .faces import limit_threads
 from .features import FEATURES_VERSION
-from .selfblend import video_key
-from .synthesis import VideoEncoder, decode_span
+from .synthesis import decode_span
 from .video import probe
 from .workers import spawn_pool
 
@@ -177,7 +178,7 @@ def degraded_features(features_dir: str | os.PathLike, augment_dir: str | os.Pat
     features in ``augment_dir/features_v<FEATURES_VERSION>_f<n>`` with the folder's
     frame count.  Returns their ``videos`` table (with ``source_path``, ``condition``)."""
     _, videos = load_features(features_dir)
-    n_frames = int(features_frames(features_dir) or 16)
+    n_frames = int(features_frames(features_dir) or DEFAULT_FRAMES)
     man = make_degraded(videos, augment_dir, conditions, span, workers, log)
     if man.empty:
         raise ValueError(f"no degraded copy could be made in {augment_dir}")

@@ -13,6 +13,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from .synthesis import make_demo_pair
+
 #: Environment variable naming the folder that holds (or will hold) the demo clips.
 DEMO_DIR_ENV = "DEEPFAKE_DEMO_DIR"
 DEMO_VERSION = "v1"
@@ -49,8 +51,6 @@ def demo_clips(folder: str | os.PathLike | None = None, n_frames: int = DEMO_FRA
     """
     d = Path(folder) if folder else demo_dir()
     if not demo_ready(d):
-        from .synthesis import make_demo_pair
-
         d.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=d, prefix=".making-") as tmp:
             real, fake = make_demo_pair(tmp, n_frames=n_frames)

@@ -1,333 +1,30 @@
-"""Evaluation metrics for deepfake detection scores.
+"""Evaluation of scored videos: summaries of a score set and of a whole table (overall,
+per manipulation method, per compression), grouped folds, JSON-ready results.
 
-Error-rate convention (used everywhere in this package): :data:`CONVENTION`.
-Labels are 1 = fake, 0 = real (``"fake"``/``"real"`` strings are accepted, see
-:func:`as_binary`).
-
-In confusion-matrix terms (fake = positive): FAR = FN / n_fake,
-FRR = FP / n_real, recall = 1 - FAR.
-
-Functions returning numbers give ``nan`` when a rate is undefined (e.g. FAR
-without fakes); functions returning dicts give JSON-ready values
-(plain Python types, ``None`` instead of ``nan``/``inf``).
+The metrics themselves (FAR, FRR, EER, curves, AUC intervals, C_llr) and the error-rate
+convention are in :mod:`detector.metrics`.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
-from sklearn.metrics import det_curve, roc_auc_score, roc_curve
+from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedGroupKFold
 
-from .datasets import normalize_label
-
-#: The error-rate convention (the one definition): plain text whose last three lines are a
-#: Markdown list, for the Evaluation page, the case report and every stored metrics.json.
-CONVENTION = (
-    "Scores: higher = more likely fake; fake is the positive class. At threshold t a video is "
-    "rejected as fake when score >= t and accepted as genuine when score < t.\n"
-    "- FAR (false acceptance rate) = share of fake videos accepted as genuine = ISO/IEC 30107-3 APCER, "
-    "reported per manipulation method;\n"
-    "- FRR (false rejection rate) = share of genuine videos rejected as fake = ISO/IEC 30107-3 BPCER;\n"
-    "- HTER = (FAR + FRR) / 2; EER = the rate where FAR = FRR."
-)
+from .metrics import as_binary, bootstrap_auc_ci, cllr, cllr_min, eer, labels_and_scores, metrics_at_threshold
 
 __all__ = [
-    "as_binary",
-    "far_frr",
-    "error_rates_curve",
-    "eer",
-    "det_curve_points",
-    "roc_points",
-    "bootstrap_auc_ci",
-    "metrics_at_threshold",
     "summarize",
     "evaluate_table",
     "grouped_folds",
     "to_jsonable",
-    "cllr",
-    "cllr_min",
     "llr_summary",
     "with_cllr",
 ]
-
-
-# --------------------------------------------------------------------------
-# Input handling
-# --------------------------------------------------------------------------
-
-
-def as_binary(y: Iterable[Any]) -> np.ndarray:
-    """Convert labels to a 1-D int array with 1 = fake, 0 = real.
-
-    Accepts 0/1 (ints, floats, bools) and label strings understood by
-    :func:`detector.datasets.normalize_label` (``real``/``fake``, ...).
-    """
-    arr = np.asarray(y)
-    if arr.ndim != 1:
-        raise ValueError(f"labels must be 1-D, got shape {arr.shape}")
-    if arr.dtype.kind in "biuf":
-        bad = ~np.isin(arr, (0, 1))
-        if bad.any():
-            raise ValueError(f"numeric labels must be 0 (real) or 1 (fake); got {arr[bad][:5]}")
-        return arr.astype(int)
-    names = [normalize_label(v) for v in arr]
-    bad_values = [v for v, n in zip(arr, names) if n is None]
-    if bad_values:
-        raise ValueError(f"unknown label(s) {sorted({str(v) for v in bad_values})[:5]}")
-    return np.array([n == "fake" for n in names], dtype=int)
-
-
-def _inputs(y_true: Any, scores: Any) -> tuple[np.ndarray, np.ndarray]:
-    y = as_binary(y_true)
-    s = np.asarray(scores, dtype=float)
-    if s.ndim != 1:
-        raise ValueError(f"scores must be 1-D, got shape {s.shape}")
-    if len(s) != len(y):
-        raise ValueError(f"got {len(y)} labels but {len(s)} scores")
-    if len(s) == 0:
-        raise ValueError("no samples")
-    if not np.isfinite(s).all():
-        raise ValueError(f"scores must be finite; {int((~np.isfinite(s)).sum())} are not")
-    return y, s
-
-
-def _require_both(y: np.ndarray, what: str) -> None:
-    n_fake = int(y.sum())
-    if n_fake == 0 or n_fake == len(y):
-        raise ValueError(
-            f"{what} needs both real and fake samples; got n_real={len(y) - n_fake}, "
-            f"n_fake={n_fake}"
-        )
-
-
-# --------------------------------------------------------------------------
-# Error rates and curves
-# --------------------------------------------------------------------------
-
-
-def far_frr(y_true: Any, scores: Any, threshold: float) -> tuple[float, float]:
-    """FAR (fakes accepted, ``score < t``) and FRR (reals rejected, ``score >= t``).
-
-    Returns
-    -------
-    (far, frr) : tuple of float
-        ``nan`` for a rate whose class is absent.
-    """
-    y, s = _inputs(y_true, scores)
-    fake, real = s[y == 1], s[y == 0]
-    far = float(np.mean(fake < threshold)) if len(fake) else math.nan
-    frr = float(np.mean(real >= threshold)) if len(real) else math.nan
-    return far, frr
-
-
-def error_rates_curve(y_true: Any, scores: Any) -> pd.DataFrame:
-    """FAR and FRR at every distinct score used as threshold.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``threshold, far, frr``, thresholds ascending: ``-inf``
-        (everything rejected: FAR 0, FRR 1), each unique score, ``+inf``
-        (everything accepted: FAR 1, FRR 0). FAR is non-decreasing and FRR
-        non-increasing down the rows.
-    """
-    y, s = _inputs(y_true, scores)
-    _require_both(y, "error_rates_curve")
-    fake, real = np.sort(s[y == 1]), np.sort(s[y == 0])
-    thr = np.concatenate([[-np.inf], np.unique(s), [np.inf]])
-    far = np.searchsorted(fake, thr, side="left") / len(fake)
-    frr = (len(real) - np.searchsorted(real, thr, side="left")) / len(real)
-    return pd.DataFrame({"threshold": thr, "far": far, "frr": frr})
-
-
-def eer(y_true: Any, scores: Any) -> tuple[float, float]:
-    """Equal error rate and its threshold.
-
-    Among the thresholds of :func:`error_rates_curve` (the distinct scores),
-    take the one minimising ``|FAR - FRR|`` (the lowest such threshold on
-    ties) and return ``(FAR + FRR) / 2`` there. If FAR and FRR meet exactly
-    at a threshold this is their common value; otherwise it is the mean at
-    the closest point (no interpolation between thresholds).
-
-    Returns
-    -------
-    (eer, threshold) : tuple of float
-    """
-    curve = error_rates_curve(y_true, scores)
-    curve = curve[np.isfinite(curve["threshold"])]
-    far, frr = curve["far"].to_numpy(), curve["frr"].to_numpy()
-    i = int(np.argmin(np.abs(far - frr)))
-    return float((far[i] + frr[i]) / 2), float(curve["threshold"].iloc[i])
-
-
-def det_curve_points(y_true: Any, scores: Any) -> pd.DataFrame:
-    """Points of the DET curve (FRR against FAR).
-
-    Uses :func:`sklearn.metrics.det_curve` with fake as positive class, whose
-    ``fpr`` (reals with ``score >= t``) is FRR and whose ``fnr`` (fakes with
-    ``score < t``) is FAR. sklearn keeps only the thresholds between the
-    first point with FAR = 0 and the last with FRR = 0.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``far, frr, threshold``, thresholds ascending.
-    """
-    y, s = _inputs(y_true, scores)
-    _require_both(y, "det_curve_points")
-    fpr, fnr, thr = det_curve(y, s, pos_label=1)
-    df = pd.DataFrame({"far": fnr, "frr": fpr, "threshold": thr})
-    return df.sort_values("threshold", kind="stable").reset_index(drop=True)
-
-
-def roc_points(y_true: Any, scores: Any) -> pd.DataFrame:
-    """ROC curve with fake as positive: ``fpr`` = FRR, ``tpr`` = 1 - FAR.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``fpr, tpr, threshold`` as given by
-        :func:`sklearn.metrics.roc_curve` (first threshold is ``inf``).
-    """
-    y, s = _inputs(y_true, scores)
-    _require_both(y, "roc_points")
-    fpr, tpr, thr = roc_curve(y, s, pos_label=1)
-    return pd.DataFrame({"fpr": fpr, "tpr": tpr, "threshold": thr})
-
-
-def tpr_at_fpr(y_true: Any, scores: Any, fpr: float) -> float:
-    """Share of fakes flagged (TPR = 1 - FAR) at the lowest threshold that flags at most
-    ``fpr`` of the genuine videos (FRR <= ``fpr``), read off the ROC curve's steps.
-
-    >>> tpr_at_fpr([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8], 0.0)
-    0.5
-    """
-    if not 0 <= fpr <= 1:
-        raise ValueError(f"fpr must be in [0, 1], got {fpr}")
-    roc = roc_points(y_true, scores)
-    return float(roc.loc[roc["fpr"] <= fpr + 1e-12, "tpr"].max())
-
-
-def _fast_auc(y: np.ndarray, s: np.ndarray) -> float:
-    """AUC via the Mann-Whitney U statistic (ties count 1/2)."""
-    ranks = rankdata(s)
-    n_fake = int(y.sum())
-    n_real = len(y) - n_fake
-    return float((ranks[y == 1].sum() - n_fake * (n_fake + 1) / 2) / (n_fake * n_real))
-
-
-def bootstrap_auc_ci(
-    y_true: Any,
-    scores: Any,
-    groups: Any = None,
-    n_boot: int = 1000,
-    alpha: float = 0.05,
-    seed: int = 0,
-) -> tuple[float, float]:
-    """Percentile bootstrap confidence interval of the ROC AUC.
-
-    Parameters
-    ----------
-    y_true, scores : array-like
-        Labels (1 = fake) and scores (higher = more fake).
-    groups : array-like, optional
-        Cluster ids; if given, whole groups are resampled (cluster
-        bootstrap), which respects correlated videos (same source/identity).
-    n_boot : int, default 1000
-        Number of resamples; resamples with a single class are skipped.
-    alpha : float, default 0.05
-        The interval covers ``1 - alpha``.
-    seed : int, default 0
-        Seed of the numpy random generator.
-
-    Returns
-    -------
-    (low, high) : tuple of float
-        ``(nan, nan)`` if no resample contained both classes.
-    """
-    y, s = _inputs(y_true, scores)
-    _require_both(y, "bootstrap_auc_ci")
-    if n_boot < 1:
-        raise ValueError(f"n_boot must be >= 1, got {n_boot}")
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
-    rng = np.random.default_rng(seed)
-    if groups is None:
-        members = None
-    else:
-        g = np.asarray(groups)
-        if g.shape != y.shape:
-            raise ValueError(f"got {len(y)} labels but groups of shape {g.shape}")
-        _, codes = np.unique(g.astype(str), return_inverse=True)
-        order = np.argsort(codes, kind="stable")
-        members = np.split(order, np.flatnonzero(np.diff(codes[order])) + 1)
-    aucs = []
-    for _ in range(n_boot):
-        if members is None:
-            idx = rng.integers(0, len(y), len(y))
-        else:
-            picks = rng.integers(0, len(members), len(members))
-            idx = np.concatenate([members[k] for k in picks])
-        yb = y[idx]
-        n_fake = yb.sum()
-        if n_fake == 0 or n_fake == len(yb):
-            continue
-        aucs.append(_fast_auc(yb, s[idx]))
-    if not aucs:
-        return math.nan, math.nan
-    low, high = np.quantile(aucs, [alpha / 2, 1 - alpha / 2])
-    return float(low), float(high)
-
-
-# --------------------------------------------------------------------------
-# Reports
-# --------------------------------------------------------------------------
-
-
-def _ratio(num: float, den: float) -> float | None:
-    return float(num / den) if den else None
-
-
-def metrics_at_threshold(y_true: Any, scores: Any, threshold: float) -> dict:
-    """Operating-point metrics at ``threshold`` (reject as fake if ``score >= t``).
-
-    Returns
-    -------
-    dict
-        ``threshold, far, frr, hter, apcer (= far), bpcer (= frr), precision,
-        recall, f1, accuracy, confusion {tn, fp, fn, tp}`` (fake = positive),
-        ``n_real, n_fake``. Undefined values are ``None``.
-    """
-    y, s = _inputs(y_true, scores)
-    rejected = s >= threshold
-    tp = int(np.sum(rejected & (y == 1)))
-    fn = int(np.sum(~rejected & (y == 1)))
-    fp = int(np.sum(rejected & (y == 0)))
-    tn = int(np.sum(~rejected & (y == 0)))
-    n_fake, n_real = tp + fn, tn + fp
-    far, frr = _ratio(fn, n_fake), _ratio(fp, n_real)
-    precision, recall = _ratio(tp, tp + fp), _ratio(tp, n_fake)
-    f1 = _ratio(2 * tp, 2 * tp + fp + fn)
-    return {
-        "threshold": float(threshold),
-        "far": far,
-        "frr": frr,
-        "hter": (far + frr) / 2 if far is not None and frr is not None else None,
-        "apcer": far,
-        "bpcer": frr,
-        "precision": precision,
-        "recall": recall,
-        "f1": f1,
-        "accuracy": _ratio(tp + tn, len(y)),
-        "confusion": {"tn": tn, "fp": fp, "fn": fn, "tp": tp},
-        "n_real": n_real,
-        "n_fake": n_fake,
-    }
 
 
 def summarize(
@@ -364,27 +61,10 @@ def summarize(
         AUC/EER fields are ``None``, ``metrics`` is computed only for a given
         threshold, and ``note`` explains why.
     """
-    y, s = _inputs(y_true, scores)
+    y, s = labels_and_scores(y_true, scores)
     n_fake = int(y.sum())
-    out: dict[str, Any] = {
-        "n": len(y),
-        "n_real": len(y) - n_fake,
-        "n_fake": n_fake,
-        "auc": None,
-        "auc_ci": None,
-        "eer": None,
-        "eer_threshold": None,
-    }
-    if 0 < n_fake < len(y):
-        out["auc"] = float(roc_auc_score(y, s))
-        if n_boot > 0:
-            out["auc_ci"] = list(bootstrap_auc_ci(y, s, groups, n_boot, alpha, seed))
-        out["eer"], out["eer_threshold"] = eer(y, s)
-    else:
-        out["note"] = (
-            f"only one class present (n_real={out['n_real']}, n_fake={n_fake}): "
-            "AUC and EER are undefined"
-        )
+    out: dict[str, Any] = {"n": len(y), "n_real": len(y) - n_fake, "n_fake": n_fake,
+                           **_ranking(y, s, groups, n_boot, alpha, seed)}
     if threshold is not None:
         out["threshold"], out["threshold_source"] = float(threshold), "given"
     elif out["eer_threshold"] is not None:
@@ -397,17 +77,27 @@ def summarize(
     return to_jsonable(out)
 
 
-def evaluate_table(
-    df: pd.DataFrame,
-    threshold: float | None,
-    score_col: str = "score",
-    label_col: str = "label",
-    by: Sequence[str] = ("method", "compression"),
-    group_col: str | None = "group",
-    method_col: str = "method",
-    n_boot: int = 1000,
-    seed: int = 0,
-) -> dict:
+def _ranking(y: np.ndarray, s: np.ndarray, groups: Any, n_boot: int, alpha: float, seed: int) -> dict:
+    """``auc``, ``auc_ci`` (None when ``n_boot`` is 0), ``eer`` and ``eer_threshold`` of
+    checked labels and scores; all None, and a ``note`` why, with one class only."""
+    n_fake = int(y.sum())
+    out: dict[str, Any] = {"auc": None, "auc_ci": None, "eer": None, "eer_threshold": None}
+    if 0 < n_fake < len(y):
+        out["auc"] = float(roc_auc_score(y, s))
+        if n_boot > 0:
+            out["auc_ci"] = list(bootstrap_auc_ci(y, s, groups, n_boot, alpha, seed))
+        out["eer"], out["eer_threshold"] = eer(y, s)
+    else:
+        out["note"] = (
+            f"only one class present (n_real={len(y) - n_fake}, n_fake={n_fake}): "
+            "AUC and EER are undefined"
+        )
+    return out
+
+
+def evaluate_table(df: pd.DataFrame, threshold: float | None, score_col: str = "score", label_col: str = "label",
+                   by: Sequence[str] = ("method", "compression"), group_col: str | None = "group",
+                   method_col: str = "method", n_boot: int = 1000, seed: int = 0) -> dict:
     """Overall and per-subset evaluation of a table of scored videos.
 
     Parameters
@@ -447,13 +137,7 @@ def evaluate_table(
     missing = [c for c in needed if c not in df.columns]
     if missing:
         raise ValueError(f"table lacks column(s) {missing}; has {list(df.columns)}")
-    scores = pd.to_numeric(df[score_col], errors="coerce")
-    ok = np.isfinite(scores.to_numpy(dtype=float))
-    data = df.loc[ok].reset_index(drop=True)
-    if data.empty:
-        raise ValueError("no rows with a finite score")
-    y = as_binary(data[label_col].to_numpy())
-    s = scores[ok].to_numpy(dtype=float)
+    data, n_missing, y, s = _scored_rows(df, score_col, label_col)
     g = data[group_col].astype(str).to_numpy() if group_col else None
 
     def summary(mask: np.ndarray, t: float | None) -> dict:
@@ -461,30 +145,44 @@ def evaluate_table(
 
     overall = summary(np.ones(len(y), dtype=bool), threshold)
     t = overall["threshold"]
-    result: dict[str, Any] = {
-        "threshold": t,
-        "n_missing_score": int((~ok).sum()),
-        "overall": overall,
-        "apcer_by_method": {},
-        "max_apcer": None,
-        "by": {},
-    }
+    by_value, apcer = _breakdown(data, y, by, method_col, lambda mask: summary(mask, t))
+    apcers = [v for v in apcer.values() if v is not None]
+    return to_jsonable({"threshold": t, "n_missing_score": n_missing, "overall": overall,
+                        "apcer_by_method": apcer, "max_apcer": max(apcers) if apcers else None, "by": by_value})
+
+
+def _scored_rows(df: pd.DataFrame, score_col: str, label_col: str
+                 ) -> tuple[pd.DataFrame, int, np.ndarray, np.ndarray]:
+    """The rows of ``df`` with a finite score, how many have none, their labels (1 = fake)
+    and scores."""
+    scores = pd.to_numeric(df[score_col], errors="coerce")
+    ok = np.isfinite(scores.to_numpy(dtype=float))
+    data = df.loc[ok].reset_index(drop=True)
+    if data.empty:
+        raise ValueError("no rows with a finite score")
+    return data, int((~ok).sum()), as_binary(data[label_col].to_numpy()), scores[ok].to_numpy(dtype=float)
+
+
+def _breakdown(data: pd.DataFrame, y: np.ndarray, by: Sequence[str], method_col: str,
+               summary: Callable[[np.ndarray], dict]) -> tuple[dict, dict]:
+    """The ``summary`` of the rows of each value of each ``by`` column (a method's: its
+    fakes and every real video), and each method's APCER."""
+    out: dict[str, dict] = {}
+    apcer: dict[str, float | None] = {}
     for col in by:
         values = data[col].astype(str).to_numpy()
-        result["by"][col] = {}
+        out[col] = {}
         for value in sorted(set(values)):
             mask = values == value
             if col == method_col and (y[mask] == 1).any():
                 mask = (mask & (y == 1)) | (y == 0)
-                rep = summary(mask, t)
+                rep = summary(mask)
                 if rep["metrics"] is not None:
-                    result["apcer_by_method"][value] = rep["metrics"]["apcer"]
+                    apcer[value] = rep["metrics"]["apcer"]
             else:
-                rep = summary(mask, t)
-            result["by"][col][value] = rep
-    apcers = [v for v in result["apcer_by_method"].values() if v is not None]
-    result["max_apcer"] = max(apcers) if apcers else None
-    return to_jsonable(result)
+                rep = summary(mask)
+            out[col][value] = rep
+    return out, apcer
 
 
 # --------------------------------------------------------------------------
@@ -549,38 +247,10 @@ def to_jsonable(obj: Any) -> Any:
 # --------------------------------------------------------------------------
 
 
-def _llr_data(y_true: Any, llrs: Any):
-    """lir's LLRData of the finite log10 LRs and their labels (1 = fake)."""
-    # lir (pydantic; lir.metrics below: its isotonic calibrator, about a second in all) is
-    # imported only when LRs are evaluated, never by `import detector`
-    from lir.data.models import LLRData
-
-    y, s = _inputs(y_true, llrs)
-    return LLRData(features=s, labels=y)
-
-
-def cllr(y_true: Any, llrs: Any) -> float:
-    """Log-likelihood-ratio cost C_llr of log10 LRs (lir's ``lir.metrics.cllr``).
-
-    0 for perfect, well-calibrated LRs; 1 for a system that always says LR = 1; above 1
-    for LRs that mislead.  Labels 1 = fake (the LR's numerator proposition)."""
-    from lir.metrics import cllr as lir_cllr
-
-    return float(lir_cllr(_llr_data(y_true, llrs)))
-
-
-def cllr_min(y_true: Any, llrs: Any) -> float:
-    """C_llr after the best monotone recalibration (lir's ``lir.metrics.cllr_min``, PAV):
-    the discrimination part of :func:`cllr`; ``cllr - cllr_min`` is the calibration loss."""
-    from lir.metrics import cllr_min as lir_cllr_min
-
-    return float(lir_cllr_min(_llr_data(y_true, llrs)))
-
-
 def llr_summary(y_true: Any, llrs: Any) -> dict:
     """``{"cllr", "cllr_min", "n_llr", "llr_min", "llr_max"}`` of finite log10 LRs (JSON-ready;
     the C_llr values are None when a class is missing)."""
-    y, s = _inputs(y_true, llrs)
+    y, s = labels_and_scores(y_true, llrs)
     both = 0 < int(y.sum()) < len(y)
     return to_jsonable({"cllr": cllr(y, s) if both else None, "cllr_min": cllr_min(y, s) if both else None,
                         "n_llr": len(s), "llr_min": float(s.min()) if len(s) else None,

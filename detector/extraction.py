@@ -24,22 +24,27 @@ from concurrent.futures import as_completed
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from tqdm import tqdm
 
+from .analysis import analyze
 from .datasets import STANDARD_COLUMNS
+from .decode import DEFAULT_FRAMES
+from .faces import limit_threads
 from .features import FEATURES_VERSION, KNOWN_FAMILIES, aggregate, family_of
 from .workers import spawn_pool
 
 
-def _key(path: str) -> str:
-    return Path(path).stem[:40] + "-" + hashlib.sha1(path.encode()).hexdigest()[:10]
+def video_key(abs_path: str | os.PathLike) -> str:
+    """File stem of what is made from one video (its feature shard, its self-blended or
+    degraded copies): unique per path."""
+    return Path(abs_path).stem[:40] + "-" + hashlib.sha1(str(abs_path).encode()).hexdigest()[:10]
 
 
 def _work(abs_path: str, n_frames: int, families: tuple[str, ...] | None = None
           ) -> tuple[str, pd.DataFrame | None, dict | None, str | None]:
     """Analyse one video in a worker: (abs_path, per-frame table, info, error)."""
-    from .analysis import analyze
-    from .faces import limit_threads
-
     limit_threads()
     try:
         a = analyze(abs_path, model=None, n_frames=n_frames, families="all" if families is None else families)
@@ -55,8 +60,8 @@ def _work(abs_path: str, n_frames: int, families: tuple[str, ...] | None = None
     return abs_path, t, info, None
 
 
-def extract(manifest: pd.DataFrame, out_dir: str | os.PathLike, n_frames: int = 16, workers: int | None = None,
-            progress: bool = True, manifest_path: str | None = None,
+def extract(manifest: pd.DataFrame, out_dir: str | os.PathLike, n_frames: int = DEFAULT_FRAMES,
+            workers: int | None = None, progress: bool = True, manifest_path: str | None = None,
             families: tuple[str, ...] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Extract features for every row of ``manifest`` (from :func:`detector.datasets.read_manifest`).
 
@@ -83,7 +88,7 @@ def extract(manifest: pd.DataFrame, out_dir: str | os.PathLike, n_frames: int = 
             raise ValueError(f"{out} holds features made with {old}, not {stamp}: use another --out")
     sp.write_text(json.dumps({**stamp, "manifest": manifest_path}))
     rows = manifest.to_dict("records")
-    todo = [r for r in rows if _stale(shards / f"{_key(r['abs_path'])}.parquet", r["abs_path"])]
+    todo = [r for r in rows if _stale(shards / f"{video_key(r['abs_path'])}.parquet", r["abs_path"])]
     fail_path = out / "failures.csv"
     failures = pd.read_csv(fail_path).to_dict("records") if fail_path.exists() else []
     failed_before = {f["abs_path"] for f in failures}
@@ -91,8 +96,6 @@ def extract(manifest: pd.DataFrame, out_dir: str | os.PathLike, n_frames: int = 
     workers = workers or os.cpu_count() or 1
     bar = None
     if progress:
-        from tqdm import tqdm
-
         bar = tqdm(total=len(rows), initial=len(rows) - len(todo), unit="video", file=sys.stderr)
     # spawned workers that die with this process; no max_tasks_per_child: on CPython 3.11
     # the pool hung here when a worker retired (seen after 2 x 20 tasks).
@@ -108,7 +111,7 @@ def extract(manifest: pd.DataFrame, out_dir: str | os.PathLike, n_frames: int = 
                 pd.DataFrame(failures).to_csv(fail_path, index=False)
             else:
                 table = table.assign(abs_path=path)
-                _write_shard(shards / f"{_key(path)}.parquet", table, info)
+                _write_shard(shards / f"{video_key(path)}.parquet", table, info)
             if bar:
                 bar.update(1)
     if bar:
@@ -120,8 +123,6 @@ def _stale(shard: Path, video: str) -> bool:
     """True when ``shard`` is missing, or records another file size than ``video`` has now."""
     if not shard.exists():
         return True
-    import pyarrow.parquet as pq
-
     try:
         size = json.loads(pq.read_schema(shard).metadata[b"video_info"]).get("size_bytes")
         return size is not None and os.path.getsize(video) != size
@@ -130,9 +131,6 @@ def _stale(shard: Path, video: str) -> bool:
 
 
 def _write_shard(path: Path, table: pd.DataFrame, info: dict) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     t = pa.Table.from_pandas(table, preserve_index=False)
     t = t.replace_schema_metadata({**(t.schema.metadata or {}), b"video_info": json.dumps(info).encode()})
     tmp = path.with_suffix(".tmp")
@@ -142,13 +140,11 @@ def _write_shard(path: Path, table: pd.DataFrame, info: dict) -> None:
 
 def collect(manifest: pd.DataFrame, out_dir: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Assemble the per-frame and per-video tables from the shards of ``manifest``'s videos."""
-    import pyarrow.parquet as pq
-
     out = Path(out_dir)
     frames, videos = [], []
     meta_cols = [c for c in STANDARD_COLUMNS if c in manifest.columns]
     for r in manifest.to_dict("records"):
-        sp = out / "shards" / f"{_key(r['abs_path'])}.parquet"
+        sp = out / "shards" / f"{video_key(r['abs_path'])}.parquet"
         if not sp.exists():
             continue
         pt = pq.read_table(sp)

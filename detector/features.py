@@ -1,5 +1,7 @@
 """Artifact features: self-referenced measures of a face against its own surroundings.
 
+One module: every family shares the region masks and helpers; ~560 lines.
+
 Every measure is taken on the original pixels of a crop (never a rotated or rescaled
 one: that would destroy the pixel-grid and noise traces) inside three masks from
 :func:`detector.faces.face_regions`: ``inner`` (the swapped region), ``band`` (across
@@ -477,7 +479,7 @@ def face_features(frame: np.ndarray, regions: Regions, origin: tuple[int, int] =
     time; the :data:`OPT_IN_FAMILIES` only when named); next_frame : the
     frame right after ``frame`` (same shape), for the ``flick`` family (NaN without it);
     following : the frames right after ``frame`` (same shape, in order; arrays, or
-    :class:`detector.video.LazyBGR` frames, of which only the face crop is converted): the
+    :class:`detector.decode.LazyBGR` frames, of which only the face crop is converted): the
     ``block`` grid-strength columns are the mean over ``frame`` and the first
     :data:`BLOCK_RUN` - 1 of them (over ``frame`` alone without them); the ``lmk``
     kinematics read the first :data:`detector.kinematics.LMK_RUN` - 1 (NaN without them).

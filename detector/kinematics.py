@@ -195,7 +195,7 @@ def landmark_features(frame, ellipse: tuple[float, float, float, float, float],
     frame : (H, W, 3) uint8 BGR frame; ellipse : the face's ellipse
     (:attr:`detector.faces.Regions.ellipse`), which places the mesh crop
     (:func:`detector.landmarks.mesh_crop`) in this frame and in ``following``: the frames
-    right after it (same shape; arrays or :class:`detector.video.LazyBGR`), of which the
+    right after it (same shape; arrays or :class:`detector.decode.LazyBGR`), of which the
     first :data:`LMK_RUN` - 1 are used, up to the first where the mesh finds no face.
     All NaN when the mesh finds no face in ``frame`` or its crop cannot be placed (a
     degenerate ellipse, or one outside the frame).

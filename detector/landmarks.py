@@ -118,7 +118,7 @@ def mesh_crop(ellipse: tuple[float, float, float, float, float]) -> np.ndarray:
 
 
 def _warp(frame, matrix: np.ndarray) -> np.ndarray:
-    """The (192, 192, 3) input crop of ``frame`` (array or :class:`detector.video.LazyBGR`;
+    """The (192, 192, 3) input crop of ``frame`` (array or :class:`detector.decode.LazyBGR`;
     only the part under the crop is read)."""
     inv = cv2.invertAffineTransform(matrix)
     corners = np.array([[0, 0], [MESH_SIZE, 0], [0, MESH_SIZE], [MESH_SIZE, MESH_SIZE]], float) @ inv[:, :2].T + inv[:, 2]
@@ -137,7 +137,7 @@ def _warp(frame, matrix: np.ndarray) -> np.ndarray:
 def mesh_in_crop(frame, matrix: np.ndarray) -> Mesh:
     """Run the network on the crop ``matrix`` (from :func:`mesh_crop`) of ``frame``.
 
-    frame : (H, W, 3) uint8 BGR (or a :class:`detector.video.LazyBGR`).  Returns the
+    frame : (H, W, 3) uint8 BGR (or a :class:`detector.decode.LazyBGR`).  Returns the
     :class:`Mesh` mapped back to frame pixels (z scaled by the same factor as x and y).
     """
     crop = _warp(frame, matrix)

@@ -20,7 +20,7 @@ To verify a model you were sent: compare ``sha256sum model.skops`` with the fing
 its author gave you by another channel (the card's own ``model_sha256`` only shows that
 card and file belong together; whoever can edit one can edit both).
 
-Scores follow the convention of :mod:`detector.evaluation`: higher = more likely fake.
+Scores follow the convention of :mod:`detector.metrics`: higher = more likely fake.
 A calibrated model states a likelihood ratio per score (:meth:`DetectorModel.llr`), its
 verdict ``inconclusive`` between LR 1/3 and 3 (:func:`detector.calibration.verdict_of`);
 one saved without a calibration says ``fake`` when ``score >= threshold``.
@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from .calibration import Calibration
 from .card import card_markdown
@@ -112,8 +113,6 @@ class DetectorModel:
         return tuple(sorted({family_of(c) for c in self.used_columns}))
 
     def _matrix(self, rows) -> np.ndarray:
-        import pandas as pd
-
         df = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows) if not isinstance(rows, dict) else [rows])
         missing = [c for c in self.used_columns if c not in df.columns]
         if missing:

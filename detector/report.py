@@ -28,8 +28,8 @@ from .dashboard.texts import (DISCLAIMER, FAMILY_LABELS, evidence_note, fmt_pct,
                               rates_caveat, verdict_headline)
 from .dashboard.uploads import safe_filename
 from .dashboard.video_view import driving_frames, frame_scores, gallery, metadata_table, scoring_track, tracks_table
-from .evaluation import CONVENTION
 from .features import KNOWN_FAMILIES, family_of, feature_columns
+from .metrics import CONVENTION
 from .model import DetectorModel
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
@@ -82,7 +82,7 @@ def table_html(rows: Iterable[Sequence], header: Sequence[str] | None = None, mo
 
 
 def convention_html() -> str:
-    """:data:`detector.evaluation.CONVENTION` as HTML: its first line, then its list items."""
+    """:data:`detector.metrics.CONVENTION` as HTML: its first line, then its list items."""
     first, *items = CONVENTION.splitlines()
     return (f"<p class='muted'>{esc(first)}</p><ul class='muted'>"
             + "".join(f"<li>{esc(i.removeprefix('- '))}</li>" for i in items) + "</ul>")

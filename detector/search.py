@@ -26,6 +26,7 @@ from sklearn.svm import SVC
 
 from . import evaluation as ev
 from .estimators import StatSelector
+from .metrics import as_binary
 
 STAT_CHOICES = [("mean",), ("mean", "median"), None]
 #: Family subsets the search may choose from (compression traces alone carried most
@@ -203,7 +204,7 @@ def grid_search(videos: pd.DataFrame, columns: list[str], seed: int = 0, quick: 
     than ``n_inner`` folds when there are fewer groups): every choice made on these
     (training) videos only."""
     g = videos["group"].astype(str).to_numpy()
-    return fit_grid(feature_matrix(videos, columns), ev.as_binary(videos["label"]), g, columns,
+    return fit_grid(feature_matrix(videos, columns), as_binary(videos["label"]), g, columns,
                     min(n_inner, len(np.unique(g))), seed, quick, search, n_jobs)
 
 

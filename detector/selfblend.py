@@ -42,7 +42,8 @@ import pandas as pd
 from tqdm import tqdm
 
 from .datasets import STANDARD_COLUMNS
-from .extraction import extract, features_frames, load_features
+from .decode import DEFAULT_FRAMES
+from .extraction import extract, features_frames, load_features, video_key
 from .faces import limit_threads
 from .features import FEATURES_VERSION
 from .synthesis import SELF_BLEND_VERSION, self_blended_video
@@ -51,11 +52,6 @@ from .workers import spawn_pool
 METHOD = "self-blended"
 CONTROL_METHOD = "re-encoded-real"
 DEFAULT_MAX_FRAMES = 96
-
-
-def video_key(abs_path: str) -> str:
-    """File stem of the generated videos of one source (unique per source path)."""
-    return Path(abs_path).stem[:40] + "-" + hashlib.sha1(str(abs_path).encode()).hexdigest()[:10]
 
 
 def video_seed(abs_path: str, seed: int) -> int:
@@ -218,7 +214,7 @@ def self_blended_features(features_dir: str | os.PathLike, sbi_dir: str | os.Pat
     if rounds < 1:
         raise ValueError(f"rounds must be >= 1, not {rounds}")
     fdir = Path(features_dir)
-    n_frames = int(features_frames(fdir) or 16)
+    n_frames = int(features_frames(fdir) or DEFAULT_FRAMES)
     _, videos = load_features(fdir)
     if "abs_path" not in videos.columns:
         raise ValueError(f"{fdir}/videos.parquet has no abs_path column: re-extract it with 'deepfake-detector extract'")

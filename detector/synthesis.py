@@ -10,61 +10,19 @@ compression history is one of the main cues.  Everything uses OpenCV, NumPy and 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
+import av
 import cv2
 import numpy as np
+import skimage.data
 
+from .decode import iter_frames
+from .encode import VideoEncoder, write_video
 from .faces import Face, detect_faces, face_ellipse
-
-
-def _add_video_stream(container, shape: tuple[int, ...], fps: float, crf: int, codec: str,
-                      preset: str = "veryfast", keyint: int | None = None, pix_fmt: str = "yuv420p"):
-    """A ``pix_fmt`` video stream of ``container`` for frames of ``shape`` (cropped to even
-    sizes); for H.264, x264's ``crf``, ``preset`` and maximum keyframe distance ``keyint``."""
-    from fractions import Fraction
-
-    h, w = shape[:2]
-    stream = container.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
-    stream.width, stream.height = w - w % 2, h - h % 2
-    stream.pix_fmt = pix_fmt
-    if codec in ("libx264", "h264"):
-        stream.options = {"crf": str(crf), "preset": preset, **({"g": str(int(keyint))} if keyint else {})}
-    elif codec == "libvpx-vp9":  # constant quality, realtime speed (as platforms' live encoders)
-        stream.options = {"crf": str(crf), "b": "0", "deadline": "realtime", "cpu-used": "8", "row-mt": "1",
-                          "threads": "1", **({"g": str(int(keyint))} if keyint else {})}
-    return stream
-
-
-def write_video(frames: Iterable[np.ndarray], path: str | os.PathLike, fps: float = 25.0, crf: int = 23,
-                codec: str = "libx264", keyint: int | None = None, pix_fmt: str = "yuv420p") -> Path:
-    """Encode BGR uint8 frames (all the same even size) to ``path`` with PyAV.
-
-    ``crf`` is x264's constant rate factor (18 ~ visually lossless, 23 default, 35 poor);
-    ``keyint`` the maximum distance between keyframes (x264's default: 250 frames);
-    ``pix_fmt`` the encoded pixel format (``yuv444p``: full-resolution chroma, as FF++'s files).
-    """
-    import av
-
-    path = Path(path)
-    container = av.open(str(path), mode="w")
-    try:
-        stream = None
-        for img in frames:
-            if stream is None:
-                stream = _add_video_stream(container, img.shape, fps, crf, codec, keyint=keyint, pix_fmt=pix_fmt)
-            img = img[: stream.height, : stream.width]
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="bgr24")
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        if stream is not None:
-            for packet in stream.encode():
-                container.mux(packet)
-    finally:
-        container.close()
-    return path
+from .video import probe
 
 
 def camera_frames(image: np.ndarray, n_frames: int = 50, size: tuple[int, int] = (640, 480),
@@ -155,9 +113,7 @@ def self_blend_frames(frames: Iterable[np.ndarray], seed: int = 0) -> Iterator[n
 
 def astronaut_bgr() -> np.ndarray:
     """scikit-image's astronaut photo (a real face, public domain) as BGR."""
-    from skimage import data
-
-    return cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+    return cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2BGR)
 
 
 def make_demo_pair(out_dir: str | os.PathLike, n_frames: int = 50, fps: float = 25.0, seed: int = 0,
@@ -175,8 +131,6 @@ def make_demo_pair(out_dir: str | os.PathLike, n_frames: int = 50, fps: float = 
     out.mkdir(parents=True, exist_ok=True)
     frames = list(camera_frames(astronaut_bgr(), n_frames, seed=seed, centre=(0.45, 0.33)))
     if history_crf is not None:
-        from .video import iter_frames
-
         upload = write_video(frames, out / "_upload.mp4", fps=fps, crf=history_crf)
         frames = [f.image for f in iter_frames(upload, n_frames)]
         upload.unlink()
@@ -231,56 +185,6 @@ def self_blend_pix_fmt(source_pix_fmt: str | None) -> str:
     return fmt if fmt in SELF_BLEND_PIX_FMTS else "yuv420p"
 
 
-class VideoEncoder:
-    """Incremental H.264 writer (PyAV, ``pix_fmt`` (default yuv420p), x264 ``preset``
-    (default veryfast, as :func:`write_video`), CRF), for writing several outputs while
-    decoding once.
-    The file is written under a temporary name and renamed on a clean :meth:`close`,
-    so a killed run never leaves a half-written video under the final name."""
-
-    def __init__(self, path: str | os.PathLike, fps: float = 25.0, crf: int = 23, codec: str = "libx264",
-                 preset: str = "veryfast", pix_fmt: str = "yuv420p"):
-        import av
-
-        self.path = Path(path)
-        self._tmp = self.path.with_name(self.path.stem + ".part" + self.path.suffix)
-        self.fps, self.crf, self.codec, self.preset, self.pix_fmt = fps, crf, codec, preset, pix_fmt
-        self._container = av.open(str(self._tmp), mode="w")
-        self._stream = None
-        self.n_frames = 0
-
-    def write(self, img: np.ndarray) -> None:
-        import av
-
-        if self._stream is None:
-            self._stream = _add_video_stream(self._container, img.shape, self.fps, self.crf, self.codec, self.preset,
-                                             pix_fmt=self.pix_fmt)
-        img = img[: self._stream.height, : self._stream.width]
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="bgr24")
-        for packet in self._stream.encode(frame):
-            self._container.mux(packet)
-        self.n_frames += 1
-
-    def close(self, ok: bool = True) -> Path | None:
-        try:
-            if ok and self._stream is not None:
-                for packet in self._stream.encode():
-                    self._container.mux(packet)
-        finally:
-            self._container.close()
-        if ok and self._stream is not None:
-            os.replace(self._tmp, self.path)
-            return self.path
-        self._tmp.unlink(missing_ok=True)
-        return None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        self.close(ok=exc_type is None)
-
-
 def decode_span(path: str | os.PathLike, start: int = 0, count: int | None = None) -> Iterator[np.ndarray]:
     """Stream BGR frames ``start`` .. ``start + count - 1`` of a video with PyAV, one at a
     time (never the whole video in memory).
@@ -291,8 +195,6 @@ def decode_span(path: str | os.PathLike, start: int = 0, count: int | None = Non
     and frames are not converted, so reaching the middle of a video costs little.  Frame
     indices come from the timestamps, or from counting when there are none.
     """
-    import av
-
     container = av.open(str(path))
     try:
         s = container.streams.video[0]
@@ -327,8 +229,6 @@ def decode_span(path: str | os.PathLike, start: int = 0, count: int | None = Non
 
 
 def _decode_counting(path, start: int, count: int | None) -> Iterator[np.ndarray]:
-    import av
-
     with av.open(str(path)) as container:
         for k, frame in enumerate(container.decode(container.streams.video[0])):
             if k < start:
@@ -384,10 +284,6 @@ def self_blended_video(src: str | os.PathLike, dst: str | os.PathLike, max_frame
     Raises ``ValueError`` (and writes nothing) when faces were found in fewer than
     ``min_face_share`` of the frames: such a clip would be a "fake" without a fake face.
     """
-    from dataclasses import asdict
-
-    from .video import probe
-
     info = probe(src, sha256=False)
     rng = np.random.default_rng(seed)
     p = random_blend_params(rng, down=SELF_BLEND_DOWN)
@@ -397,33 +293,15 @@ def self_blended_video(src: str | os.PathLike, dst: str | os.PathLike, max_frame
     start = max(0, (total - max_frames) // 2) if total > 0 else 0
     fps = info.fps or 25.0
     dst = Path(dst)
-    dst.parent.mkdir(parents=True, exist_ok=True)
     pix_fmt = self_blend_pix_fmt(info.pix_fmt)
-    enc = VideoEncoder(dst, fps=fps, crf=crf, preset=SELF_BLEND_PRESET, pix_fmt=pix_fmt)
-    ctl = None
-    if control_dst is not None:
-        Path(control_dst).parent.mkdir(parents=True, exist_ok=True)
-        ctl = VideoEncoder(control_dst, fps=fps, crf=crf, preset=SELF_BLEND_PRESET, pix_fmt=pix_fmt)
-    n = with_face = n_faces = 0
+    encoders = [_encoder(out, fps, crf, pix_fmt) for out in (dst, control_dst) if out is not None]
     ok = False
     try:
-        for f in decode_span(src, start, max_frames):
-            out = f
-            found = detect_faces(f)
-            for i, face in enumerate(found):
-                # the same mask deformation in every frame (and per face slot)
-                out = self_blend_region(out, face, p, np.random.default_rng(mask_seed + i))
-            enc.write(out)
-            if ctl is not None:
-                ctl.write(f)
-            n += 1
-            with_face += bool(found)
-            n_faces += len(found)
+        n, with_face, n_faces = _blend_span(src, start, max_frames, p, mask_seed, *encoders)
         ok = n > 0 and with_face >= min_face_share * n
     finally:
-        enc.close(ok)
-        if ctl is not None:
-            ctl.close(ok)
+        for enc in encoders:
+            enc.close(ok)
     if n == 0:
         raise ValueError(f"no frame decoded from {src}")
     if not ok:
@@ -432,3 +310,30 @@ def self_blended_video(src: str | os.PathLike, dst: str | os.PathLike, max_frame
             "start": int(start), "n_frames": int(n), "fps": float(fps), "width": int(info.width),
             "height": int(info.height), "crf": crf, "pix_fmt": pix_fmt, "seed": int(seed), "params": asdict(p),
             "frames_with_face": int(with_face), "faces_blended": int(n_faces), "version": SELF_BLEND_VERSION}
+
+
+def _encoder(path: str | os.PathLike, fps: float, crf: int, pix_fmt: str) -> VideoEncoder:
+    """The encoder of a self-blended video or its control (its folder made)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return VideoEncoder(path, fps=fps, crf=crf, preset=SELF_BLEND_PRESET, pix_fmt=pix_fmt)
+
+
+def _blend_span(src: str | os.PathLike, start: int, max_frames: int, p: BlendParams, mask_seed: int,
+                enc: VideoEncoder, ctl: VideoEncoder | None = None) -> tuple[int, int, int]:
+    """Self-blend the faces of frames ``start`` .. ``start + max_frames - 1`` of ``src`` into
+    ``enc`` (and the untouched frames into ``ctl``); returns the counts of frames, frames
+    with a face and faces blended."""
+    n = with_face = n_faces = 0
+    for f in decode_span(src, start, max_frames):
+        out = f
+        found = detect_faces(f)
+        for i, face in enumerate(found):
+            # the same mask deformation in every frame (and per face slot)
+            out = self_blend_region(out, face, p, np.random.default_rng(mask_seed + i))
+        enc.write(out)
+        if ctl is not None:
+            ctl.write(f)
+        n += 1
+        with_face += bool(found)
+        n_faces += len(found)
+    return n, with_face, n_faces

@@ -36,8 +36,10 @@ from .card import model_card, recipe, training_data
 from .crossval import (CVResult, copies_of, deployed_scores, fit_final, frame_level_scores, nested_cv, rescore,
                        subset_aucs)
 from .datasets import STANDARD_COLUMNS, read_manifest
+from .decode import DEFAULT_FRAMES
 from .extraction import aggregated_columns, extract, extract_stamp, features_frames, load_features
 from .features import FEATURES_VERSION, family_of
+from .metrics import CONVENTION, as_binary, det_curve_points, metrics_at_threshold, roc_points
 from .model import DetectorModel, load_model, save_model
 from .search import COLUMN_SETS, check_auto, check_search, describe_search, select_columns
 from .selfblend import DEFAULT_COLUMNS, DEFAULT_ROUNDS, METHOD, combine_features, self_blended_features
@@ -141,9 +143,9 @@ def _degraded_metrics(copy_scores: pd.DataFrame) -> dict:
     of the held-out videos' copies."""
     out = {}
     for cond, d in copy_scores.groupby("condition"):
-        y = ev.as_binary(d["label"])
+        y = as_binary(d["label"])
         summ = ev.summarize(y, d["score"], n_boot=0) if len(set(y)) == 2 else {}
-        at = ev.metrics_at_threshold(y, d["score"] - d["fold_threshold"], 0.0)
+        at = metrics_at_threshold(y, d["score"] - d["fold_threshold"], 0.0)
         lr = ev.llr_summary(y, d["llr"]) if "llr" in d.columns and d["llr"].notna().all() else {}
         out[str(cond)] = {"auc": summ.get("auc"), "eer": summ.get("eer"), "cllr": lr.get("cllr"),
                           "cllr_min": lr.get("cllr_min"), "n": int(len(d)),
@@ -175,14 +177,14 @@ def write_evaluation(evd: Path, cv: CVResult, skipped: pd.DataFrame, frames: pd.
     deployed.to_csv(evd / "scores_deployed_rule.csv", index=False)
     dep_eval = ev.with_cllr(ev.evaluate_table(deployed, threshold=threshold), deployed)
     dep_eval["n_videos_differing"] = int((deployed["score"] != deployed["main_track_score"]).sum())
-    y = ev.as_binary(scored["label"])
-    ev.roc_points(y, scored["score"]).to_csv(evd / "roc.csv", index=False)
-    ev.det_curve_points(y, scored["score"]).to_csv(evd / "det.csv", index=False)
+    y = as_binary(scored["label"])
+    roc_points(y, scored["score"]).to_csv(evd / "roc.csv", index=False)
+    det_curve_points(y, scored["score"]).to_csv(evd / "det.csv", index=False)
     metrics = {
-        "convention": ev.CONVENTION,
+        "convention": CONVENTION,
         "threshold": threshold,
         "video": ev.with_cllr(ev.evaluate_table(scores, threshold=threshold), scores),
-        "video_at_fold_thresholds": ev.metrics_at_threshold(y, scored["score"] - scored["fold_threshold"], 0.0),
+        "video_at_fold_thresholds": metrics_at_threshold(y, scored["score"] - scored["fold_threshold"], 0.0),
         "video_deployed_rule": dep_eval,
         "frame": ev.evaluate_table(fscores, threshold=threshold, by=("method", "compression")) if len(fscores) else None,
         "subsets": subset_aucs(scores),
@@ -228,7 +230,7 @@ def train_self_blended(features_dir: str, out_dir: str, mode: str = "only", sbi_
         columns = DEFAULT_COLUMNS[mode]
     rounds = DEFAULT_ROUNDS if rounds is None else int(rounds)
     fdir = Path(features_dir)
-    n_frames = int(features_frames(fdir) or 16)
+    n_frames = int(features_frames(fdir) or DEFAULT_FRAMES)
     sframes, svideos, _ = self_blended_features(fdir, sbi_dir, workers=workers, seed=seed, log=log, rounds=rounds)
     frames, videos = load_features(fdir)
     if mode == "only":
@@ -252,7 +254,7 @@ def train_self_blended(features_dir: str, out_dir: str, mode: str = "only", sbi_
 
 
 def evaluate_manifest(manifest_csv: str, model_dir: str | None, out_dir: str, features_dir: str | None = None,
-                      n_frames: int = 16, workers: int | None = None) -> dict:
+                      n_frames: int = DEFAULT_FRAMES, workers: int | None = None) -> dict:
     """Score every video of a labelled manifest with a fixed model (held-out evaluation):
     features extracted (or reused) in ``features_dir`` (default ``out_dir/features``);
     ``scores.csv``, ``frame_scores.csv``, ROC / DET points and ``metrics.json`` written to
@@ -281,8 +283,8 @@ def evaluate_manifest(manifest_csv: str, model_dir: str | None, out_dir: str, fe
         result["frame"] = ev.evaluate_table(fs, threshold=model.threshold)
     s = videos[videos["score"].notna()]
     if s["label"].nunique() == 2:
-        y = ev.as_binary(s["label"])
-        ev.roc_points(y, s["score"]).to_csv(out / "roc.csv", index=False)
-        ev.det_curve_points(y, s["score"]).to_csv(out / "det.csv", index=False)
+        y = as_binary(s["label"])
+        roc_points(y, s["score"]).to_csv(out / "roc.csv", index=False)
+        det_curve_points(y, s["score"]).to_csv(out / "det.csv", index=False)
     (out / "metrics.json").write_text(json.dumps(ev.to_jsonable(result), indent=2))
     return result

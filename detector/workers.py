@@ -15,6 +15,7 @@ their imports.)
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing as mp
 import os
 import signal
@@ -32,8 +33,6 @@ def die_with_parent(parent_pid: int, poll_seconds: float = 1.0) -> None:
     death; on other systems a daemon thread checks ``os.getppid()`` every ``poll_seconds``.
     Exits at once if the parent has already died (the process was re-parented)."""
     try:
-        import ctypes
-
         if ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL) != 0:
             raise OSError("prctl failed")
     except (OSError, AttributeError):  # not Linux: watch the parent id instead

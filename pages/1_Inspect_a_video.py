@@ -7,6 +7,7 @@ import json
 import streamlit as st
 
 from detector import demo
+from detector.decode import DEFAULT_FRAMES
 from detector.dashboard import explain, figures, models, texts, uploads, video_view
 from detector.features import FAMILIES
 from detector.report import report_filename
@@ -17,7 +18,7 @@ UPLOAD = "Upload a file"
 BATCH_PREFIX = "From batch results: "
 
 model, model_message, folder = ui.page_setup(TITLE)
-n_frames = st.sidebar.slider("Frames sampled over the video", 4, 64, 16, step=4, key="n_frames",
+n_frames = st.sidebar.slider("Frames sampled over the video", 4, 64, DEFAULT_FRAMES, step=4, key="n_frames",
                              help="More frames: a steadier score, a slower analysis.")
 
 st.title(TITLE)

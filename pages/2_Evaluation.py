@@ -6,7 +6,7 @@ import streamlit as st
 
 from detector.card import frames_text
 from detector.dashboard import evaluation_store, figures, models, texts
-from detector.evaluation import CONVENTION
+from detector.metrics import CONVENTION
 from detector.model import EVALUATION_DIR
 import pages as ui
 

@@ -43,7 +43,7 @@ def scene(astronaut):
 @pytest.fixture(scope="session")
 def two_face_video(tmp_path_factory, astronaut) -> Path:
     """Two people (two astronaut crops) side by side, drifting in opposite directions."""
-    from detector.synthesis import write_video
+    from detector.encode import write_video
 
     face = cv2.resize(astronaut[0:300, 90:390], (240, 240))
     frames = []
@@ -65,7 +65,7 @@ def bad_files(tmp_path_factory, demo_pair) -> dict[str, Path]:
     out["text"].write_text("this is not a video\n" * 100)
     data = demo_pair[0].read_bytes()
     out["truncated"].write_bytes(data[: len(data) // 3])
-    from detector.synthesis import write_video
+    from detector.encode import write_video
 
     rng = np.random.default_rng(0)
     write_video((cv2.GaussianBlur(rng.integers(0, 255, (240, 320, 3), dtype=np.uint8), (0, 0), 3)

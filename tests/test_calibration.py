@@ -18,6 +18,7 @@ from detector import crossval
 from detector import evaluation as ev
 from detector.calibration import (LLR_INCONCLUSIVE, Calibration, evidence_text, fit_calibration, verbal_scale,
                                   verdict_of, verdicts)
+from detector.metrics import as_binary, cllr, cllr_min
 from detector.model import TRUSTED_TYPES, DetectorModel, ModelError, load_model, save_model
 
 
@@ -94,7 +95,7 @@ def test_an_outer_folds_lrs_do_not_depend_on_its_own_labels(monkeypatch):
     """The calibrator of each outer fold is fitted inside its training part: permuting the
     labels of the test fold (the folds held fixed) changes none of that fold's LRs."""
     videos, cols = _videos(), ["hf_inner_outer__mean", "noise_inner_outer__mean"]
-    y = ev.as_binary(videos["label"])
+    y = as_binary(videos["label"])
     outer = ev.grouped_folds(videos["group"].to_numpy(), y, n_splits=3, seed=0)
     original = ev.grouped_folds
 
@@ -119,7 +120,7 @@ def test_an_outer_folds_lrs_do_not_depend_on_its_own_labels(monkeypatch):
         assert cv.scores["llr"].to_numpy()[te] == pytest.approx(cal.llr(cv.scores["score"].to_numpy()[te]))
     s = cv.scores
     assert list(s["verdict"]) == list(verdicts(s["score"], s["fold_threshold"], s["llr"]))
-    assert ev.cllr(s["label"], s["llr"]) < 1 and ev.cllr_min(s["label"], s["llr"]) <= ev.cllr(s["label"], s["llr"])
+    assert cllr(s["label"], s["llr"]) < 1 and cllr_min(s["label"], s["llr"]) <= cllr(s["label"], s["llr"])
 
 
 def _calibrated_model(folder, calibration=None):

@@ -4,9 +4,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from detector.datasets import (
+from detector.datasets import STANDARD_COLUMNS, normalize_label, read_manifest, write_manifest
+from detector.layouts import (
     ADAPTERS,
-    STANDARD_COLUMNS,
     build_manifest,
     detect_layout,
     from_celebdf,
@@ -14,9 +14,6 @@ from detector.datasets import (
     from_dftimit,
     from_ffpp,
     from_folders,
-    normalize_label,
-    read_manifest,
-    write_manifest,
 )
 
 

@@ -5,19 +5,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from detector.evaluation import (
+from detector.evaluation import evaluate_table, grouped_folds, summarize, to_jsonable
+from detector.metrics import (
     as_binary,
     bootstrap_auc_ci,
     det_curve_points,
     eer,
     error_rates_curve,
-    evaluate_table,
     far_frr,
-    grouped_folds,
     metrics_at_threshold,
     roc_points,
-    summarize,
-    to_jsonable,
     tpr_at_fpr,
 )
 

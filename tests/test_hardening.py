@@ -18,7 +18,8 @@ from detector.analysis import analyze
 from detector.cli import main
 from detector.model import SHIPPED_SHA256, ModelError, load_model
 from detector.scan import scan_file
-from detector.video import MAX_PIXELS, VideoError, iter_frames, probe, sha256_file
+from detector.decode import iter_frames
+from detector.video import MAX_PIXELS, VideoError, probe, sha256_file
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))

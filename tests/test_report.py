@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 import pytest
 
 from detector.dashboard import evaluation_store, texts, uploads
-from detector.evaluation import CONVENTION
+from detector.metrics import CONVENTION
 from detector.report import case_report_html, nice_ticks, report_filename, svg_line_chart
 from test_app import N_FRAMES, build_app_model
 

@@ -28,7 +28,8 @@ def rows(db) -> pd.DataFrame:
 
 def small_clips(folder: Path, n: int, seed0: int = 0) -> list[Path]:
     """``n`` distinct 320x240 clips of 8 frames (a face, camera motion)."""
-    from detector.synthesis import astronaut_bgr, camera_frames, write_video
+    from detector.encode import write_video
+    from detector.synthesis import astronaut_bgr, camera_frames
 
     folder.mkdir(parents=True, exist_ok=True)
     img = astronaut_bgr()

@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from detector.faces import detect_faces, face_ellipse
-from detector.synthesis import astronaut_bgr, camera_frames, decode_span, self_blended_video, write_video
+from detector.encode import write_video
+from detector.synthesis import astronaut_bgr, camera_frames, decode_span, self_blended_video
 
 
 def _clip(path, seed=0, n=30, centre=(0.45, 0.33), flip=False):

@@ -10,6 +10,7 @@ import pytest
 
 from detector import evaluation as ev
 from detector.extraction import extract, load_features
+from detector.metrics import as_binary
 from detector.model import load_model
 from detector.crossval import nested_cv
 from detector.training import train
@@ -377,7 +378,7 @@ def test_search_auto_chooses_inside_every_training_part_and_on_all_videos(tmp_pa
     _, v = load_features(d)
     cols = ["hf_inner_outer__mean", "noise_inner_outer__mean", "block_inner__mean"]
     cv = nested_cv(v, cols, n_outer=3, n_inner=3, seed=3, quick=True, log=lambda *a: None, search="auto")
-    y, g = ev.as_binary(v["label"]), v["group"].astype(str).to_numpy()
+    y, g = as_binary(v["label"]), v["group"].astype(str).to_numpy()
     tr, te = next(iter(ev.grouped_folds(g, y, n_splits=3, seed=3)))
     pick, aucs = choose_search(v.iloc[tr].reset_index(drop=True), cols, selection_seed(3, 0), n_inner=3, quick=True)
     assert cv.params[0]["search"] == pick and cv.params[0]["search_aucs"] == aucs

@@ -3,7 +3,8 @@ import hashlib
 import numpy as np
 import pytest
 
-from detector.video import VideoError, iter_frames, probe, read_frames, sample_indices
+from detector.decode import iter_frames, read_frames, sample_indices
+from detector.video import VideoError, probe
 
 
 def test_sample_indices_spread_and_short_videos():
@@ -99,7 +100,7 @@ def test_pairs_carry_the_next_frame_without_changing_the_samples(demo_pair, n):
 def test_follow_carries_the_next_frames_from_both_decoders(demo_pair, n, k):
     """follow=k: each sample with the k frames after it (fewer at the end), the same from
     PyAV and OpenCV, also when samples fall inside each other's runs (n=40 of 40 frames)."""
-    import detector.video as V
+    import detector.decode as V
 
     every = _all_frames(demo_pair[0])
     targets = V.sample_indices(len(every), n)
@@ -120,8 +121,8 @@ def test_following_frames_of_a_444_video_convert_only_what_is_read(tmp_path, ast
     stay arrays.  A 4:2:0 video's followers are plain arrays."""
     import cv2
 
-    from detector.synthesis import write_video
-    from detector.video import LazyBGR
+    from detector.encode import write_video
+    from detector.decode import LazyBGR
 
     rng = np.random.default_rng(0)
     imgs = [np.clip(cv2.resize(astronaut, (320, 240)).astype(int) + rng.integers(-20, 21, (240, 320, 3)), 0, 255)
@@ -160,7 +161,7 @@ def test_analysis_measures_flicker_on_videos_not_on_images(demo_pair, bad_files)
 def test_unsampled_nonreference_frames_are_skipped_and_samples_stay_exact(demo_pair):
     """PyAV skips the B-frames nothing refers to, unless sampled: fewer frames decoded,
     the sampled ones identical to a full sequential decode."""
-    import detector.video as V
+    import detector.decode as V
 
     every = _all_frames(demo_pair[0])
     targets = V.sample_indices(len(every), 5)
@@ -174,8 +175,9 @@ def test_unsampled_nonreference_frames_are_skipped_and_samples_stay_exact(demo_p
 def test_long_gaps_are_crossed_by_seeking(tmp_path, astronaut, monkeypatch):
     """Across a gap longer than SEEK_GAP the decoder jumps to a keyframe; the samples
     are still the exact frames (same as OpenCV reading everything)."""
-    import detector.video as V
-    from detector.synthesis import camera_frames, write_video
+    import detector.decode as V
+    from detector.encode import write_video
+    from detector.synthesis import camera_frames
 
     path = write_video(camera_frames(astronaut, 60, size=(320, 240)), tmp_path / "k.mp4", keyint=10)
     every = _all_frames(path)
@@ -194,7 +196,7 @@ def test_long_gaps_are_crossed_by_seeking(tmp_path, astronaut, monkeypatch):
 
 
 def test_opencv_takes_over_when_pyav_cannot(demo_pair, monkeypatch):
-    import detector.video as V
+    import detector.decode as V
 
     def unusable(*a, **k):
         raise V._PyAVUnusable
@@ -215,7 +217,7 @@ def test_containers_decode_to_the_same_frames_as_opencv(tmp_path, astronaut, ext
     import av
     from fractions import Fraction
 
-    import detector.video as V
+    import detector.decode as V
     from detector.synthesis import camera_frames
 
     path = tmp_path / f"clip.{ext}"

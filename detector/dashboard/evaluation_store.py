@@ -3,7 +3,7 @@ point at any threshold, breakdowns per method and compression, re-encoded copies
 
 Nothing is re-run: every number comes from ``scores.csv``, ``frame_scores.csv`` and
 ``metrics.json`` as the training stage wrote them.  Score convention:
-:data:`detector.evaluation.CONVENTION`.
+:data:`detector.metrics.CONVENTION`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from ..evaluation import as_binary, bootstrap_auc_ci, eer, metrics_at_threshold
+from ..metrics import as_binary, bootstrap_auc_ci, eer, metrics_at_threshold
 from ..model import EVALUATION_DIR
 from .models import find_summary
 from .texts import DEGRADED_LABELS

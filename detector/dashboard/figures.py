@@ -14,7 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from ..analysis import Analysis
-from ..evaluation import det_curve_points, error_rates_curve, roc_points
+from ..metrics import det_curve_points, error_rates_curve, roc_points
 from ..model import DetectorModel
 from .evaluation_store import EvaluationData, operating_point
 from .explain import family_frame_table

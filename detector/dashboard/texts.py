@@ -1,6 +1,6 @@
 """What the dashboard and the case report say: fixed texts, labels and number formats.
 
-The error-rate convention is not here: it is :data:`detector.evaluation.CONVENTION`, the
+The error-rate convention is not here: it is :data:`detector.metrics.CONVENTION`, the
 one definition, also stored in every ``metrics.json``.
 """
 

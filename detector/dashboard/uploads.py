@@ -12,7 +12,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
-from ..analysis import DEFAULT_FRAMES, Analysis, analyze
+from ..analysis import Analysis, analyze
+from ..decode import DEFAULT_FRAMES
 from ..model import DetectorModel
 from ..video import IMAGE_EXTENSIONS, MEDIA_EXTENSIONS, VIDEO_EXTENSIONS, sha256_file
 from .texts import human_size

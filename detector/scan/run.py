@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
+from ..decode import DEFAULT_FRAMES
 from ..features import FEATURES_VERSION
 from ..video import is_image_path, sha256_file
 from .dask_pool import DaskPool
@@ -235,7 +236,7 @@ class _Run:
             self.db.close()
 
 
-def scan(inputs, out: str | os.PathLike, model=None, n_frames: int = 16, workers: int | None = None,
+def scan(inputs, out: str | os.PathLike, model=None, n_frames: int = DEFAULT_FRAMES, workers: int | None = None,
          scheduler: str | None = None, retry_failed: bool = False, verify_hash: bool = False,
          timeout_s: float | None = None, max_memory_mb: float | None = DEFAULT_MAX_MEMORY_MB,
          tasks_per_worker: int = DEFAULT_TASKS_PER_WORKER, progress: bool = True,

@@ -15,6 +15,7 @@ import sys
 import time
 
 from ..analysis import analyze
+from ..decode import DEFAULT_FRAMES
 from ..faces import limit_threads
 from ..model import ModelError, load_model
 from ..video import VideoError, sha256_file
@@ -86,7 +87,7 @@ def one_line(e: BaseException) -> str:
     return msg if msg else type(e).__name__
 
 
-def scan_file(path: str, n_frames: int = 16, model_dir: str | None = None, model_sha: str | None = None,
+def scan_file(path: str, n_frames: int = DEFAULT_FRAMES, model_dir: str | None = None, model_sha: str | None = None,
               model=None) -> dict:
     """Analyse one file; return the fields of its result row (never raises for bad input).
 
