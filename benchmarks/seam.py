@@ -59,12 +59,17 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from detector import evaluation as ev  # noqa: E402
-from detector.datasets import read_manifest  # noqa: E402
+from detector.analysis import analyze  # noqa: E402
 from detector.crossval import auc  # noqa: E402
+from detector.datasets import read_manifest  # noqa: E402
+from detector.decode import iter_frames  # noqa: E402
 from detector.degrade import PROFILES, copy_path, make_degraded  # noqa: E402
-from detector.extraction import _key, _write_shard, collect  # noqa: E402
+from detector.extraction import _write_shard, collect, video_key  # noqa: E402
+from detector.faces import detect_faces, face_regions  # noqa: E402
 from detector.features import FEATURES_VERSION, family_of  # noqa: E402
 from detector.search import decision, grid_search  # noqa: E402
+from detector.seam import seam_features  # noqa: E402
+from detector.video import probe  # noqa: E402
 
 ROOT = Path(os.environ.get("DEEPFAKE_SEAM_ROOT", "/work/cache/seam"))
 SPAN = 120
@@ -91,9 +96,6 @@ def condition_manifest(m: pd.DataFrame, cond: str) -> pd.DataFrame:
 
 def _work(path: str, span: int | None) -> tuple[pd.DataFrame | None, dict | None, str | None]:
     """Analyse one file (families :data:`FAMILIES`), sampling over its first ``span`` frames."""
-    from detector.analysis import analyze
-    from detector.video import probe
-
     try:
         info = probe(path, sha256=False)
         if span:
@@ -121,7 +123,7 @@ def prepare() -> None:
         cm = condition_manifest(m, cond)
         t0, failures = time.time(), []
         for k, path in enumerate(cm["abs_path"]):
-            shard = d / "shards" / f"{_key(path)}.parquet"
+            shard = d / "shards" / f"{video_key(path)}.parquet"
             if shard.exists() or not Path(path).exists():
                 continue
             table, info, err = _work(path, None if cond == "orig" else SPAN)
@@ -227,8 +229,6 @@ PROFILE_BINS = np.round(np.arange(0.0, 1.85, 0.1), 2)
 
 def _pairs(m: pd.DataFrame) -> list[tuple[str, str, str]]:
     """(method, fake path, original path) of the frame-aligned c23 face swaps."""
-    from detector.video import probe
-
     originals = {Path(p).stem: p for p, meth, comp in zip(m["abs_path"], m["method"], m["compression"])
                  if meth == "original-youtube" and comp == "c23"}
     out = []
@@ -241,10 +241,6 @@ def _pairs(m: pd.DataFrame) -> list[tuple[str, str, str]]:
 
 def _paired_video(fake: str, original: str) -> tuple[np.ndarray, dict[str, float]]:
     """Difference profile by radius and mean seam-column change over 8 aligned frames."""
-    from detector.faces import detect_faces, face_regions
-    from detector.seam import seam_features
-    from detector.video import iter_frames
-
     prof, n, changes = np.zeros(len(PROFILE_BINS) - 1), 0, []
     for ff, of in zip(iter_frames(fake, 8), iter_frames(original, 8)):
         faces = detect_faces(of.image)

@@ -7,9 +7,10 @@ import pytest
 
 from detector import features as F
 from detector.analysis import analyze
+from detector.decode import iter_frames
+from detector.encode import write_video
 from detector.seam import SEAM_COLUMNS, seam_features
-from detector.synthesis import BlendParams, self_blend, write_video
-from detector.video import iter_frames
+from detector.synthesis import BlendParams, self_blend
 
 COLS = list(SEAM_COLUMNS)
 
