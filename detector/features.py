@@ -35,6 +35,10 @@ Families (the column prefix before the first ``_``):
            (468-point face mesh): central-face vs whole-face head pose, and the
            central face's motion against the head over the sampled frame and the
            ones right after it (:mod:`detector.kinematics`)
+``seam``   opt-in: the blending boundary on the face crop downscaled 2x (above
+           the codec's block grid): sharpness, texture, colour steps and edge
+           coherence across the face boundary, each against a control contour in
+           the surroundings (:mod:`detector.seam`)
 =========  ==================================================================
 
 The default families (:data:`FAMILIES`) are measured whenever no family is named; an
@@ -56,6 +60,7 @@ from skimage.feature import local_binary_pattern
 
 from .faces import Regions
 from .kinematics import landmark_features
+from .seam import seam_features
 
 # Changed whenever a feature's values or columns change; a model refuses features of
 # another version (what each version changed: docs/experiments.md).
@@ -72,7 +77,7 @@ BLOCK = 16  # spectrum block size in pixels
 #: The default families: measured when no family is named.
 FAMILIES = ("hf", "spec", "noise", "grad", "lbp", "block", "color", "iqm", "flick")
 #: Families measured only when named (new, not in the shipped models' features version).
-OPT_IN_FAMILIES = ("lmk",)
+OPT_IN_FAMILIES = ("lmk", "seam")
 KNOWN_FAMILIES = FAMILIES + OPT_IN_FAMILIES
 STATS = ("mean", "median", "std", "dmean")
 
@@ -471,7 +476,7 @@ def face_features(frame: np.ndarray, regions: Regions, origin: tuple[int, int] =
     stay aligned); regions : from :func:`detector.faces.face_regions` on ``frame``;
     families : iterable of names from :data:`KNOWN_FAMILIES` to compute, or None for the
     default :data:`FAMILIES` (a model that reads a few families needs a fraction of the
-    time; ``lmk`` is computed only when named); next_frame : the
+    time; the :data:`OPT_IN_FAMILIES` only when named); next_frame : the
     frame right after ``frame`` (same shape), for the ``flick`` family (NaN without it);
     following : the frames right after ``frame`` (same shape, in order; arrays, or
     :class:`detector.decode.LazyBGR` frames, of which only the face crop is converted): the
@@ -518,6 +523,8 @@ def face_features(frame: np.ndarray, regions: Regions, origin: tuple[int, int] =
         feats.update(boundary_colour_step(ycc, regions.radius))
     if "iqm" in fams:
         feats.update(quality(bgr, i))
+    if "seam" in fams:
+        feats.update(seam_features(bgr, regions.radius))
     if "flick" in fams:
         nxt = None if next_frame is None else np.ascontiguousarray(next_frame[y0:y1, x0:x1])
         feats.update(temporal_flicker(bgr, nxt, i, b, o, regions.radius, ycc=ycc))

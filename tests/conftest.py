@@ -30,6 +30,17 @@ def astronaut() -> np.ndarray:
 
 
 @pytest.fixture(scope="session")
+def scene(astronaut):
+    """The astronaut with mild sensor noise (a genuine still), its face and regions."""
+    from detector.faces import detect_faces, face_regions
+
+    rng = np.random.default_rng(1)
+    img = np.clip(astronaut + rng.normal(0, 3, astronaut.shape), 0, 255).astype(np.uint8)
+    face = detect_faces(img)[0]
+    return img, face, face_regions(face, img.shape)
+
+
+@pytest.fixture(scope="session")
 def two_face_video(tmp_path_factory, astronaut) -> Path:
     """Two people (two astronaut crops) side by side, drifting in opposite directions."""
     from detector.encode import write_video

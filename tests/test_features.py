@@ -6,16 +6,6 @@ import pandas as pd
 import pytest
 
 from detector import features as F
-from detector.faces import detect_faces, face_regions
-
-
-@pytest.fixture(scope="module")
-def scene(astronaut):
-    """The astronaut with mild sensor noise, its face and regions."""
-    rng = np.random.default_rng(1)
-    img = np.clip(astronaut + rng.normal(0, 3, astronaut.shape), 0, 255).astype(np.uint8)
-    face = detect_faces(img)[0]
-    return img, face, face_regions(face, img.shape)
 
 
 def _full_mask(img, reg, name):
