@@ -142,7 +142,7 @@ if degraded is not None:
                "scored by the same out-of-fold models at each fold's own threshold.")
 else:
     st.caption("This model's evaluation has no re-encoded copies. A platform's re-encoding after the "
-               "manipulation removes most of the compression trace this detector reads (README, robustness); "
+               "manipulation removes most of the compression trace this detector reads (README, Accuracy); "
                "for such video choose a model trained with re-encoded copies in the sidebar.")
 
 # ----------------------------------------------------------------- data

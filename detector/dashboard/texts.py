@@ -18,7 +18,7 @@ __all__ = ["DISCLAIMER", "RATES_CAVEAT", "DEGRADED_LABELS", "FAMILY_LABELS", "de
 
 DISCLAIMER = ("The verdict is a statistical indication for a trained examiner, not proof: "
               "it must be weighed with the provenance of the file and other evidence.")
-#: Where the stored error rates stop holding (README, robustness: re-encoded copies of the
+#: Where the stored error rates stop holding (README, Accuracy: re-encoded copies of the
 #: test videos let most fakes pass).  Quoted under the error rates of the case report.
 RATES_CAVEAT = ("These rates hold for videos like the training data, compressed once after the "
                 "manipulation. A video re-encoded or downscaled afterwards (as platforms do on upload) "
