@@ -466,6 +466,22 @@ def temporal_flicker(bgr: np.ndarray, bgr_next: np.ndarray | None, inner: np.nda
     return out
 
 
+def _block_run(gray: np.ndarray, ycc: np.ndarray, shape: tuple[int, ...], regions: Regions,
+               grid: tuple[int, int], following) -> dict[str, float]:
+    """Block-grid strength (:func:`blockiness`) of the sampled face crop averaged with the
+    same crop of the first :data:`BLOCK_RUN` - 1 ``following`` frames (each of ``shape``)."""
+    x0, y0, x1, y1 = regions.crop
+    i, b, o = regions.inner, regions.band, regions.outer
+    runs = [blockiness(gray, i, b, o, offset=grid, chroma=ycc[:, :, 1:])]
+    for other in list(following)[: BLOCK_RUN - 1]:
+        if other.shape != shape:
+            raise ValueError(f"a following frame has shape {other.shape}, the sampled one {shape}")
+        crop = np.ascontiguousarray(other[y0:y1, x0:x1])
+        runs.append(blockiness(cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY).astype(np.float32), i, b, o, offset=grid,
+                               chroma=cv2.cvtColor(crop, cv2.COLOR_BGR2YCrCb).astype(np.float32)[:, :, 1:]))
+    return {k: float(np.mean([r[k] for r in runs])) for k in runs[0]}
+
+
 def face_features(frame: np.ndarray, regions: Regions, origin: tuple[int, int] = (0, 0),
                   families=None, next_frame: np.ndarray | None = None,
                   following: tuple[np.ndarray, ...] | list[np.ndarray] = ()) -> dict[str, float]:
@@ -507,14 +523,7 @@ def face_features(frame: np.ndarray, regions: Regions, origin: tuple[int, int] =
     if "lbp" in fams:
         feats.update(lbp_texture(gray, i, b, o))
     if "block" in fams:
-        runs = [blockiness(gray, i, b, o, offset=grid, chroma=ycc[:, :, 1:])]
-        for other in list(following)[: BLOCK_RUN - 1]:
-            if other.shape != frame.shape:
-                raise ValueError(f"a following frame has shape {other.shape}, the sampled one {frame.shape}")
-            crop = np.ascontiguousarray(other[y0:y1, x0:x1])
-            runs.append(blockiness(cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY).astype(np.float32), i, b, o, offset=grid,
-                                   chroma=cv2.cvtColor(crop, cv2.COLOR_BGR2YCrCb).astype(np.float32)[:, :, 1:]))
-        feats.update({k: float(np.mean([r[k] for r in runs])) for k in runs[0]})
+        feats.update(_block_run(gray, ycc, frame.shape, regions, grid, following))
         feats.update(dct_statistics(gray, i, b, o, offset=grid))
     if fams & {"hf", "grad"}:
         feats.update({k: v for k, v in radial_profiles(gray, regions.radius, o).items() if family_of(k) in fams})
