@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 import common  # noqa: F401  (pins thread pools, puts the repository on sys.path)
 import numpy as np
@@ -35,10 +36,12 @@ from common import machine, select_columns, write_json
 
 from detector import evaluation as ev
 from detector.crossval import nested_cv
+from detector.dashboard.evaluation_store import CONDITIONS_FILE
 from detector.degrade import PLATFORM_PROFILES, degraded_features
 from detector.extraction import aggregated_columns, load_features
 from detector.features import FAMILIES, family_of
 from detector.metrics import as_binary, eer, tpr_at_fpr
+from detector.model import EVALUATION_DIR
 from detector.search import SEARCH_CHOICES
 
 METHODS = ("Deepfakes", "FaceSwap", "Face2Face", "NeuralTextures")
@@ -114,6 +117,8 @@ def main(argv=None) -> int:
     p.add_argument("--workers", type=int, default=1, help="processes making and extracting copies")
     p.add_argument("--jobs", type=int, default=1, help="parallel jobs of the grid searches (same result)")
     p.add_argument("--out", default="generalization")
+    p.add_argument("--into", default=None, metavar="MODEL_DIR",
+                   help="also write the table to MODEL_DIR/evaluation/conditions.json (the Evaluation page shows it)")
     a = p.parse_args(argv)
     t0 = time.time()
     _, videos = load_features(a.features)
@@ -136,10 +141,14 @@ def main(argv=None) -> int:
                 families[fam] = t.set_index("condition")["auc"].to_dict()
                 print(f"{fam:6s} " + "  ".join(f"{k} {v:.3f}" for k, v in families[fam].items()
                                                if not k.startswith("lomo:")), flush=True)
-    write_json(a.out, {"command": "python benchmarks/generalization.py " + " ".join(sys.argv[1:] if argv is None
-                                                                                    else argv),
-                       "seeds": seeds, "search": a.search, "n_columns": len(cols), "table": table.to_dict("records"),
-                       "families": families, "seconds": round(time.time() - t0, 1), "machine": machine()})
+    result = {"command": "python benchmarks/generalization.py " + " ".join(sys.argv[1:] if argv is None else argv),
+              "seeds": seeds, "search": a.search, "n_columns": len(cols), "table": table.to_dict("records"),
+              "families": families, "seconds": round(time.time() - t0, 1), "machine": machine()}
+    out = write_json(a.out, result)
+    if a.into:
+        target = Path(a.into) / EVALUATION_DIR / CONDITIONS_FILE
+        target.write_text(out.read_text())
+        print(f"wrote {target}")
     return 0
 
 

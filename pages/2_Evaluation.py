@@ -131,6 +131,17 @@ with by_compression:
     st.download_button("Export this table (CSV)", table.to_csv(index=False), "evaluation_per_compression.csv",
                        "text/csv", key="csv_compression")
 
+# ----------------------------------------------------------------- conditions
+conditions = evaluation_store.conditions_table(folder)
+if conditions is not None:
+    st.subheader("Under each condition")
+    st.dataframe(conditions[0], hide_index=True, width="stretch",
+                 column_config={"AUC": DECIMAL, "AUC min": DECIMAL, "AUC max": DECIMAL, "EER": PERCENT,
+                                "TPR at FPR 5 %": PERCENT})
+    st.caption("This model's training procedure in nested grouped cross-validation, mean over fold seeds: the "
+               "original files; copies of the test-fold videos re-encoded as platforms do (never trained on); "
+               f"methods left out of training. Measured by `{conditions[1]}`.")
+
 # ----------------------------------------------------------------- re-encoding
 st.subheader("After re-encoding")
 degraded = evaluation_store.degraded_table(ev.metrics)

@@ -622,3 +622,38 @@ def test_demo_clips_are_reused_from_the_demo_folder(tmp_path, demo_pair, monkeyp
     assert demo.demo_clips() == installed  # present: nothing is generated
     assert set(demo.LABELS) == set(demo.FILES) == {"real", "fake"}
     assert "synthetic" in demo.NOTE.lower() and "astronaut" in demo.NOTE
+
+
+def test_evaluation_page_shows_the_per_condition_table_when_stored(monkeypatch, tmp_path, app_model, demo_folder):
+    import shutil
+
+    from detector.dashboard.evaluation_store import CONDITIONS_FILE
+
+    monkeypatch.setenv(models.MODEL_DIR_ENV, str(app_model))
+    at = open_page(EVALUATION)
+    assert "Under each condition" not in [h.value for h in at.subheader]  # the test model has none
+    folder = tmp_path / "judged"
+    shutil.copytree(app_model, folder)
+    table = [{"condition": "original", "auc": 0.91, "auc_min": 0.9, "auc_max": 0.92, "eer": 0.16, "tpr_at_fpr5": 0.7},
+             {"condition": "crf23", "auc": 0.45, "eer": 0.52, "tpr_at_fpr5": 0.04},
+             {"condition": "lomo:FaceSwap", "auc": 0.88, "eer": 0.18, "tpr_at_fpr5": 0.53},
+             {"condition": "worst (crf23)", "auc": 0.45, "eer": 0.52, "tpr_at_fpr5": 0.04}]
+    (folder / EVALUATION_DIR / CONDITIONS_FILE).write_text(json.dumps(
+        {"command": "python benchmarks/generalization.py --test", "seeds": [0, 1], "table": table}))
+    monkeypatch.setenv(models.MODEL_DIR_ENV, str(folder))
+    at = open_page(EVALUATION)
+    assert not at.exception, at.exception
+    assert "Under each condition" in [h.value for h in at.subheader]
+    t = next(d.value for d in at.dataframe if "TPR at FPR 5 %" in d.value.columns).set_index("Condition")
+    assert t.loc["re-encoded, H.264 CRF 23", "AUC"] == 0.45 and t.loc["original files", "AUC"] == 0.91
+    assert t.loc["unseen method: FaceSwap", "TPR at FPR 5 %"] == 0.53
+    assert "worst (re-encoded, H.264 CRF 23)" in t.index
+    assert "python benchmarks/generalization.py --test" in texts_of(at.caption)
+
+
+def test_the_shipped_default_carries_its_per_condition_table():
+    from detector.dashboard.evaluation_store import conditions_table
+
+    t, command = conditions_table(DEFAULT_MODEL_DIR)
+    assert {"original files", "re-encoded, H.264 CRF 23", "re-encoded, VP9"} <= set(t["Condition"])
+    assert "generalization.py" in command and "--into models/default" in command

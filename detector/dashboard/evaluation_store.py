@@ -134,6 +134,35 @@ def degraded_table(metrics: dict | None) -> pd.DataFrame | None:
     return pd.DataFrame(rows)
 
 
+#: The per-condition table of a model's training procedure (``benchmarks/generalization.py --into``).
+CONDITIONS_FILE = "conditions.json"
+
+
+def conditions_table(folder: str | os.PathLike) -> tuple[pd.DataFrame, str] | None:
+    """(one row per condition: original, each platform re-encode, each left-out method, their
+    mean and the worst; the command that measured it) from ``<model>/evaluation/conditions.json``;
+    None when the model has none."""
+    path = Path(folder) / EVALUATION_DIR / CONDITIONS_FILE
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text())
+        rows = [{"Condition": _condition_label(str(r["condition"])), "AUC": r.get("auc"), "AUC min": r.get("auc_min"),
+                 "AUC max": r.get("auc_max"), "EER": r.get("eer"), "TPR at FPR 5 %": r.get("tpr_at_fpr5")}
+                for r in data["table"]]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise EvaluationError(f"{path}: {e}") from None
+    return pd.DataFrame(rows), f"{data.get('command', '?')} (fold seeds {data.get('seeds', '?')})"
+
+
+def _condition_label(cond: str) -> str:
+    if cond.startswith("lomo:"):
+        return f"unseen method: {cond[5:]}"
+    if cond.startswith("worst ("):
+        return f"worst ({DEGRADED_LABELS.get(cond[7:-1], cond[7:-1])})"
+    return DEGRADED_LABELS.get(cond, cond)
+
+
 def stored_threshold(ev: EvaluationData | None, card: dict | None) -> float | None:
     """The operating threshold: the stored evaluation's, else the model card's."""
     for v in ((ev.metrics.get("threshold") if ev else None), (card or {}).get("threshold")):
