@@ -25,6 +25,7 @@ Writes ``benchmarks/results/<out>.json``.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -36,12 +37,12 @@ from common import machine, select_columns, write_json
 
 from detector import evaluation as ev
 from detector.crossval import nested_cv
-from detector.dashboard.evaluation_store import CONDITIONS_FILE
+from detector.card import card_markdown
 from detector.degrade import PLATFORM_PROFILES, degraded_features
 from detector.extraction import aggregated_columns, load_features
 from detector.features import FAMILIES, family_of
 from detector.metrics import as_binary, eer, tpr_at_fpr
-from detector.model import EVALUATION_DIR
+from detector.model import CARD_FILE
 from detector.search import SEARCH_CHOICES
 
 METHODS = ("Deepfakes", "FaceSwap", "Face2Face", "NeuralTextures")
@@ -118,7 +119,7 @@ def main(argv=None) -> int:
     p.add_argument("--jobs", type=int, default=1, help="parallel jobs of the grid searches (same result)")
     p.add_argument("--out", default="generalization")
     p.add_argument("--into", default=None, metavar="MODEL_DIR",
-                   help="also write the table to MODEL_DIR/evaluation/conditions.json (the Evaluation page shows it)")
+                   help="also put the table into MODEL_DIR's card (card.json, CARD.md; the Evaluation page shows it)")
     a = p.parse_args(argv)
     t0 = time.time()
     _, videos = load_features(a.features)
@@ -144,12 +145,21 @@ def main(argv=None) -> int:
     result = {"command": "python benchmarks/generalization.py " + " ".join(sys.argv[1:] if argv is None else argv),
               "seeds": seeds, "search": a.search, "n_columns": len(cols), "table": table.to_dict("records"),
               "families": families, "seconds": round(time.time() - t0, 1), "machine": machine()}
-    out = write_json(a.out, result)
+    write_json(a.out, result)
     if a.into:
-        target = Path(a.into) / EVALUATION_DIR / CONDITIONS_FILE
-        target.write_text(out.read_text())
-        print(f"wrote {target}")
+        print(f"wrote {into_card(a.into, result)}")
     return 0
+
+
+def into_card(model_dir: str, result: dict) -> Path:
+    """Put the table (with its command and seeds) into ``model_dir``'s card as ``conditions``
+    and rewrite its CARD.md; the model file and the card's checked fields stay as they are."""
+    path = Path(model_dir) / CARD_FILE
+    card = json.loads(path.read_text())
+    card["conditions"] = {k: result[k] for k in ("command", "seeds", "search", "n_columns", "table")}
+    path.write_text(json.dumps(card, indent=2))
+    (Path(model_dir) / "CARD.md").write_text(card_markdown(card))
+    return path
 
 
 if __name__ == "__main__":

@@ -194,6 +194,41 @@ def calibration_lines(card: dict) -> list[str]:
             *([cllr] if cllr else [])]
 
 
+#: Names of the conditions of a card's per-condition table (``benchmarks/generalization.py``)
+#: and of its re-encoded copies (``train --augment``), for people.
+CONDITION_LABELS = {"original": "original files", "crf23": "re-encoded, H.264 CRF 23", "crf28": "re-encoded, CRF 28",
+                    "crf35": "re-encoded, CRF 35", "half": "half size, CRF 23", "vp9": "re-encoded, VP9",
+                    "lomo": "unseen method (leave one out, mean)"}
+
+
+def condition_label(cond: str) -> str:
+    """``crf23`` -> "re-encoded, H.264 CRF 23"; ``lomo:FaceSwap`` -> "unseen method: FaceSwap"."""
+    if cond.startswith("lomo:"):
+        return f"unseen method: {cond[5:]}"
+    if cond.startswith("worst (") and cond.endswith(")"):
+        return f"worst ({condition_label(cond[7:-1])})"
+    return CONDITION_LABELS.get(cond, cond)
+
+
+def conditions_lines(card: dict) -> list[str]:
+    """The card's per-condition table (Markdown) and the command that measured it; [] without one."""
+    c = card.get("conditions")
+    if not isinstance(c, dict) or not c.get("table"):
+        return []
+
+    def num(v, fmt="{:.3f}"):
+        return fmt.format(v) if isinstance(v, (int, float)) else ""
+
+    rows = [f"| {condition_label(str(r.get('condition')))} | {num(r.get('auc'))} "
+            f"{'(' + num(r.get('auc_min')) + '-' + num(r.get('auc_max')) + ')' if r.get('auc_min') is not None else ''} "
+            f"| {num(r.get('eer'))} | {num(r.get('tpr_at_fpr5'), '{:.2f}')} |" for r in c["table"]]
+    return [f"This model's training procedure in nested grouped cross-validation, mean over fold seeds "
+            f"{c.get('seeds')}: the original files; copies of the test-fold videos re-encoded as platforms do "
+            "(never trained on); each manipulation method left out of training and tested on.", "",
+            "| condition | AUC (min-max over seeds) | EER | TPR at FPR 5 % |", "| --- | --- | --- | --- |", *rows, "",
+            "Measured by:", "", "```bash", str(c.get("command", "?")), "```"]
+
+
 def card_markdown(card: dict) -> str:
     """Human-readable model card."""
     m = card.get("metrics", {})
@@ -218,6 +253,7 @@ def card_markdown(card: dict) -> str:
              "```json", json.dumps(card.get("parameters", {}), indent=2, default=str), "```", "",
              f"Decision threshold (EER point of the validation folds): {card.get('threshold')}", "",
              *(["## Likelihood ratio", "", *calibration_lines(card), ""] if card.get("calibration") else []),
+             *(["## Under each condition", "", *conditions_lines(card), ""] if conditions_lines(card) else []),
              "## Metrics (grouped cross-validation, out-of-fold)", "", "```json",
              json.dumps(m, indent=2, default=str), "```", "",
              "## Reproduce", "", "```bash", card.get("command", "?"), "```", "",

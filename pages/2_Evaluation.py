@@ -132,14 +132,14 @@ with by_compression:
                        "text/csv", key="csv_compression")
 
 # ----------------------------------------------------------------- conditions
-conditions = evaluation_store.conditions_table(folder)
+conditions = evaluation_store.conditions_table(model.card if model is not None else None)
 if conditions is not None:
     st.subheader("Under each condition")
     st.dataframe(conditions[0], hide_index=True, width="stretch",
                  column_config={"AUC": DECIMAL, "AUC min": DECIMAL, "AUC max": DECIMAL, "EER": PERCENT,
                                 "TPR at FPR 5 %": PERCENT})
-    st.caption("This model's training procedure in nested grouped cross-validation, mean over fold seeds: the "
-               "original files; copies of the test-fold videos re-encoded as platforms do (never trained on); "
+    st.caption("From the model card: its training procedure in nested grouped cross-validation, mean over fold "
+               "seeds: the original files; copies of the test-fold videos re-encoded as platforms do (never trained on); "
                f"methods left out of training. Measured by `{conditions[1]}`.")
 
 # ----------------------------------------------------------------- re-encoding

@@ -624,22 +624,22 @@ def test_demo_clips_are_reused_from_the_demo_folder(tmp_path, demo_pair, monkeyp
     assert "synthetic" in demo.NOTE.lower() and "astronaut" in demo.NOTE
 
 
-def test_evaluation_page_shows_the_per_condition_table_when_stored(monkeypatch, tmp_path, app_model, demo_folder):
+def test_evaluation_page_shows_the_per_condition_table_of_the_card(monkeypatch, tmp_path, app_model, demo_folder):
     import shutil
-
-    from detector.dashboard.evaluation_store import CONDITIONS_FILE
 
     monkeypatch.setenv(models.MODEL_DIR_ENV, str(app_model))
     at = open_page(EVALUATION)
-    assert "Under each condition" not in [h.value for h in at.subheader]  # the test model has none
+    assert "Under each condition" not in [h.value for h in at.subheader]  # the test model's card has none
     folder = tmp_path / "judged"
     shutil.copytree(app_model, folder)
     table = [{"condition": "original", "auc": 0.91, "auc_min": 0.9, "auc_max": 0.92, "eer": 0.16, "tpr_at_fpr5": 0.7},
              {"condition": "crf23", "auc": 0.45, "eer": 0.52, "tpr_at_fpr5": 0.04},
              {"condition": "lomo:FaceSwap", "auc": 0.88, "eer": 0.18, "tpr_at_fpr5": 0.53},
              {"condition": "worst (crf23)", "auc": 0.45, "eer": 0.52, "tpr_at_fpr5": 0.04}]
-    (folder / EVALUATION_DIR / CONDITIONS_FILE).write_text(json.dumps(
-        {"command": "python benchmarks/generalization.py --test", "seeds": [0, 1], "table": table}))
+    cpath = folder / "card.json"
+    card = json.loads(cpath.read_text())
+    card["conditions"] = {"command": "python benchmarks/generalization.py --test", "seeds": [0, 1], "table": table}
+    cpath.write_text(json.dumps(card))
     monkeypatch.setenv(models.MODEL_DIR_ENV, str(folder))
     at = open_page(EVALUATION)
     assert not at.exception, at.exception
@@ -651,9 +651,14 @@ def test_evaluation_page_shows_the_per_condition_table_when_stored(monkeypatch, 
     assert "python benchmarks/generalization.py --test" in texts_of(at.caption)
 
 
-def test_the_shipped_default_carries_its_per_condition_table():
+def test_the_shipped_default_card_carries_its_per_condition_table():
+    from detector.card import card_markdown
     from detector.dashboard.evaluation_store import conditions_table
 
-    t, command = conditions_table(DEFAULT_MODEL_DIR)
-    assert {"original files", "re-encoded, H.264 CRF 23", "re-encoded, VP9"} <= set(t["Condition"])
+    card = json.loads((DEFAULT_MODEL_DIR / "card.json").read_text())
+    t, command = conditions_table(card)
+    assert {"original files", "re-encoded, H.264 CRF 23", "re-encoded, CRF 28", "half size, CRF 23",
+            "re-encoded, VP9", "unseen method (leave one out, mean)"} <= set(t["Condition"])
     assert "generalization.py" in command and "--into models/default" in command
+    assert (DEFAULT_MODEL_DIR / "CARD.md").read_text() == card_markdown(card)
+    assert "## Under each condition" in card_markdown(card) and "--into models/default" in card_markdown(card)

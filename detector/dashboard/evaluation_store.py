@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
+from ..card import condition_label
 from ..evaluation import target_threshold
 from ..metrics import as_binary, bootstrap_auc_ci, eer, metrics_at_threshold, tpr_at_fpr
 from ..model import EVALUATION_DIR
@@ -134,33 +135,17 @@ def degraded_table(metrics: dict | None) -> pd.DataFrame | None:
     return pd.DataFrame(rows)
 
 
-#: The per-condition table of a model's training procedure (``benchmarks/generalization.py --into``).
-CONDITIONS_FILE = "conditions.json"
-
-
-def conditions_table(folder: str | os.PathLike) -> tuple[pd.DataFrame, str] | None:
+def conditions_table(card: dict | None) -> tuple[pd.DataFrame, str] | None:
     """(one row per condition: original, each platform re-encode, each left-out method, their
-    mean and the worst; the command that measured it) from ``<model>/evaluation/conditions.json``;
-    None when the model has none."""
-    path = Path(folder) / EVALUATION_DIR / CONDITIONS_FILE
-    if not path.exists():
+    mean and the worst; the command that measured it) from the model card's ``conditions``
+    (``benchmarks/generalization.py --into``); None when the card has none."""
+    c = (card or {}).get("conditions")
+    if not isinstance(c, dict) or not c.get("table"):
         return None
-    try:
-        data = json.loads(path.read_text())
-        rows = [{"Condition": _condition_label(str(r["condition"])), "AUC": r.get("auc"), "AUC min": r.get("auc_min"),
-                 "AUC max": r.get("auc_max"), "EER": r.get("eer"), "TPR at FPR 5 %": r.get("tpr_at_fpr5")}
-                for r in data["table"]]
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise EvaluationError(f"{path}: {e}") from None
-    return pd.DataFrame(rows), f"{data.get('command', '?')} (fold seeds {data.get('seeds', '?')})"
-
-
-def _condition_label(cond: str) -> str:
-    if cond.startswith("lomo:"):
-        return f"unseen method: {cond[5:]}"
-    if cond.startswith("worst ("):
-        return f"worst ({DEGRADED_LABELS.get(cond[7:-1], cond[7:-1])})"
-    return DEGRADED_LABELS.get(cond, cond)
+    rows = [{"Condition": condition_label(str(r.get("condition"))), "AUC": r.get("auc"), "AUC min": r.get("auc_min"),
+             "AUC max": r.get("auc_max"), "EER": r.get("eer"), "TPR at FPR 5 %": r.get("tpr_at_fpr5")}
+            for r in c["table"] if isinstance(r, dict)]
+    return pd.DataFrame(rows), f"{c.get('command', '?')} (fold seeds {c.get('seeds', '?')})"
 
 
 def stored_threshold(ev: EvaluationData | None, card: dict | None) -> float | None:

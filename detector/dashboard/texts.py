@@ -11,6 +11,7 @@ import re
 
 from ..analysis import Analysis
 from ..calibration import evidence_text
+from ..card import CONDITION_LABELS
 
 __all__ = ["DISCLAIMER", "RATES_CAVEAT", "DEGRADED_LABELS", "FAMILY_LABELS", "degraded_aucs", "rates_caveat",
            "verdict_headline", "evidence_note", "highlight_note", "fmt_score", "fmt_pct", "human_size", "clean_message",
@@ -25,9 +26,7 @@ RATES_CAVEAT = ("These rates hold for videos like the training data, compressed 
                 "loses much of the compression trace the model reads: fakes then pass as genuine far more "
                 "often, so a genuine verdict on such a file means little.")
 #: How the degraded-copy conditions of ``train --augment`` are named.
-DEGRADED_LABELS = {"crf23": "re-encoded, H.264 CRF 23", "crf28": "re-encoded, CRF 28", "crf35": "re-encoded, CRF 35",
-                   "half": "half size, CRF 23", "vp9": "re-encoded, VP9", "original": "original files",
-                   "lomo": "unseen method (leave one out, mean)"}
+DEGRADED_LABELS = CONDITION_LABELS  # one set of names (detector.card)
 #: How the feature families of :mod:`detector.features` are named.
 FAMILY_LABELS = {
     "hf": "High-frequency energy",
