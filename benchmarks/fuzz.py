@@ -60,6 +60,7 @@ class Outcome:
     seconds: float
     message: str
     noisy: bool
+    shipped: bool = False  # a model was loaded and it is a shipped one
     code_ran: bool = False
 
 
@@ -120,8 +121,9 @@ def inspect_one(kind: str, path: Path, timeout: float, model: Path | None = None
         args += ["--model", os.fsencode(model)]
     rc, rss, secs, out, err = run_cli(args, timeout)
     outcome, message, noisy = classify(rc, out, err)
+    shipped = outcome == "scored" and bool(json.loads(out).get("model", {}).get("shipped"))
     return Outcome(kind, os.fsencode(path.name).decode("utf-8", "backslashreplace"), outcome, rc, round(rss, 1),
-                   round(secs, 2), message[:200], noisy)
+                   round(secs, 2), message[:200], noisy, shipped=shipped)
 
 
 def model_outcome(kind: str, folder: Path, clip: Path, timeout: float) -> Outcome:
@@ -131,14 +133,8 @@ def model_outcome(kind: str, folder: Path, clip: Path, timeout: float) -> Outcom
     if o.outcome == "error":
         o.outcome = "refused"
     elif o.outcome == "scored":
-        shipped = _shipped(clip, folder, timeout)
-        o.outcome = "loaded" if shipped else "unverified"
+        o.outcome = "loaded" if o.shipped else "unverified"
     return o
-
-
-def _shipped(clip: Path, folder: Path, timeout: float) -> bool:
-    rc, _, _, out, _ = run_cli(["inspect", str(clip), "--json", "--no-features", "--model", str(folder)], timeout)
-    return rc == 0 and bool(json.loads(out).get("model", {}).get("shipped"))
 
 
 # ----------------------------------------------------------------- scan with kills

@@ -63,13 +63,14 @@ def metrics(labels: pd.Series, scores: pd.Series) -> dict:
 def one_seed(videos: pd.DataFrame, columns: list[str], seed: int, copies: pd.DataFrame | None,
              augment: pd.DataFrame | None, search: str, n_jobs: int) -> dict[str, dict]:
     """{condition: metrics} for one fold seed."""
+    # training copies are the same table: their test-fold rows are already scored (role "augment")
     cv = nested_cv(videos, columns, seed=seed, log=lambda *a: None, search=search, n_jobs=n_jobs,
-                   augment=augment, test_copies=copies)
+                   augment=augment, test_copies=None if augment is copies else copies)
     out = {"original": metrics(cv.scores["label"], cv.scores["score"])}
     held = cv.copy_scores
     for cond in PLATFORM_PROFILES:
         if held is not None:
-            d = held[(held["role"] == "test") & (held["condition"] == cond)]  # augment role: the same copies
+            d = held[held["condition"] == cond]
             out[cond] = metrics(d["label"], d["score"])
     for m in METHODS:
         is_m = (videos["method"] == m).to_numpy()
