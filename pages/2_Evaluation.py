@@ -135,7 +135,7 @@ with by_compression:
 conditions = evaluation_store.conditions_table(model.card if model is not None else None)
 if conditions is not None:
     st.subheader("Under each condition")
-    st.dataframe(conditions[0], hide_index=True, width="stretch",
+    st.dataframe(conditions[0], hide_index=True, width="stretch", height=35 * (len(conditions[0]) + 1) + 3,
                  column_config={"AUC": DECIMAL, "AUC min": DECIMAL, "AUC max": DECIMAL, "EER": PERCENT,
                                 "TPR at FPR 5 %": PERCENT})
     st.caption("From the model card: its training procedure in nested grouped cross-validation, mean over fold "
