@@ -33,10 +33,11 @@ from pathlib import Path
 import common  # noqa: F401  (pins thread pools, puts the repository on sys.path)
 import numpy as np
 import pandas as pd
-from common import machine, select_columns, write_json
+from common import RESULTS, machine, select_columns, write_json
 
 from detector import evaluation as ev
 from detector.crossval import nested_cv
+from detector.procedure import nested_cv_by_worst
 from detector.card import card_markdown
 from detector.degrade import PLATFORM_PROFILES, degraded_features
 from detector.extraction import aggregated_columns, load_features
@@ -50,37 +51,50 @@ METHODS = ("Deepfakes", "FaceSwap", "Face2Face", "NeuralTextures")
 FPR = 0.05
 
 
-def metrics(labels: pd.Series, scores: pd.Series) -> dict:
-    """AUC, EER and TPR at FPR 5 % of one scored set (fake = positive)."""
-    ok = scores.notna().to_numpy()
-    y, s = as_binary(labels[ok]), scores[ok].to_numpy(float)
+def metrics(d: pd.DataFrame) -> dict:
+    """AUC, EER, TPR at FPR 5 %, and Cllr / Cllr-min of the log10 LRs (``llr``, from each
+    outer fold's own calibration) of one scored set (fake = positive)."""
+    ok = d["score"].notna().to_numpy()
+    y, s = as_binary(d["label"][ok]), d["score"][ok].to_numpy(float)
     if len(np.unique(y)) < 2:
-        return {"auc": np.nan, "eer": np.nan, "tpr_at_fpr5": np.nan, "n": int(len(y))}
+        return {"auc": np.nan, "eer": np.nan, "tpr_at_fpr5": np.nan, "cllr": np.nan, "cllr_min": np.nan,
+                "n": int(len(y))}
+    lr = ev.llr_summary(y, d["llr"][ok]) if "llr" in d.columns else {}
     return {"auc": ev.summarize(y, s, n_boot=0)["auc"], "eer": eer(y, s)[0],
-            "tpr_at_fpr5": tpr_at_fpr(y, s, FPR), "n": int(len(y))}
+            "tpr_at_fpr5": tpr_at_fpr(y, s, FPR), "cllr": lr.get("cllr", np.nan),
+            "cllr_min": lr.get("cllr_min", np.nan), "n": int(len(y))}
+
+
+def cross_validate(videos, columns, seed, copies, augment, search, n_jobs, by_worst, train_mask=None):
+    """The procedure's nested CV of one fold seed (``by_worst``: the column set chosen by the
+    worst condition inside every training part, :func:`detector.procedure.nested_cv_by_worst`)."""
+    if by_worst:
+        return nested_cv_by_worst(videos, columns, copies, seed=seed, search=search, n_jobs=n_jobs,
+                                  train_mask=train_mask, log=lambda *a: None)
+    # training copies are the same table: their test-fold rows are already scored (role "augment")
+    return nested_cv(videos, columns, seed=seed, log=lambda *a: None, search=search, n_jobs=n_jobs,
+                     augment=augment, test_copies=None if augment is copies else copies, train_mask=train_mask)
 
 
 def one_seed(videos: pd.DataFrame, columns: list[str], seed: int, copies: pd.DataFrame | None,
-             augment: pd.DataFrame | None, search: str, n_jobs: int) -> dict[str, dict]:
-    """{condition: metrics} for one fold seed."""
-    # training copies are the same table: their test-fold rows are already scored (role "augment")
-    cv = nested_cv(videos, columns, seed=seed, log=lambda *a: None, search=search, n_jobs=n_jobs,
-                   augment=augment, test_copies=None if augment is copies else copies)
-    out = {"original": metrics(cv.scores["label"], cv.scores["score"])}
+             augment: pd.DataFrame | None, search: str, n_jobs: int, by_worst: bool = False,
+             dump: list | None = None) -> dict[str, dict]:
+    """{condition: metrics} for one fold seed (every scored row appended to ``dump``)."""
+    cv = cross_validate(videos, columns, seed, copies, augment, search, n_jobs, by_worst)
+    scored = {"original": cv.scores}
     held = cv.copy_scores
     for cond in PLATFORM_PROFILES:
         if held is not None:
-            d = held[held["condition"] == cond]
-            out[cond] = metrics(d["label"], d["score"])
+            scored[cond] = held[held["condition"] == cond]
     for m in METHODS:
         is_m = (videos["method"] == m).to_numpy()
         if not is_m.any():
             continue
-        lo = nested_cv(videos, columns, seed=seed, log=lambda *a: None, search=search, n_jobs=n_jobs,
-                       augment=augment, train_mask=~is_m).scores
-        keep = (lo["label"] == "real") | is_m
-        out[f"lomo:{m}"] = metrics(lo.loc[keep, "label"], lo.loc[keep, "score"])
-    return out
+        lo = cross_validate(videos, columns, seed, copies, augment, search, n_jobs, by_worst, train_mask=~is_m).scores
+        scored[f"lomo:{m}"] = lo.loc[(lo["label"] == "real") | is_m]
+    if dump is not None:
+        dump.extend(d[["label", "score", "llr", "fold"]].assign(condition=c, seed=seed) for c, d in scored.items())
+    return {c: metrics(d) for c, d in scored.items()}
 
 
 def summarise(per_seed: list[dict[str, dict]]) -> pd.DataFrame:
@@ -90,7 +104,8 @@ def summarise(per_seed: list[dict[str, dict]]) -> pd.DataFrame:
         vals = pd.DataFrame([s[cond] for s in per_seed if cond in s])
         rows.append({"condition": cond, "auc": vals["auc"].mean(), "auc_min": vals["auc"].min(),
                      "auc_max": vals["auc"].max(), "eer": vals["eer"].mean(),
-                     "tpr_at_fpr5": vals["tpr_at_fpr5"].mean(), "n": int(vals["n"].iloc[0])})
+                     "tpr_at_fpr5": vals["tpr_at_fpr5"].mean(), "cllr": vals["cllr"].mean(),
+                     "cllr_min": vals["cllr_min"].mean(), "n": int(vals["n"].iloc[0])})
     t = pd.DataFrame(rows)
     lomo = t[t["condition"].str.startswith("lomo:")]
     if len(lomo):
@@ -102,8 +117,8 @@ def summarise(per_seed: list[dict[str, dict]]) -> pd.DataFrame:
                      ignore_index=True)
 
 
-def run(videos, columns, seeds, copies, augment, search, n_jobs) -> pd.DataFrame:
-    return summarise([one_seed(videos, columns, s, copies, augment, search, n_jobs) for s in seeds])
+def run(videos, columns, seeds, copies, augment, search, n_jobs, by_worst=False, dump=None) -> pd.DataFrame:
+    return summarise([one_seed(videos, columns, s, copies, augment, search, n_jobs, by_worst, dump) for s in seeds])
 
 
 def main(argv=None) -> int:
@@ -115,6 +130,9 @@ def main(argv=None) -> int:
     p.add_argument("--columns", default=None, help="column set or regular expression (benchmarks/common.py)")
     p.add_argument("--drop", nargs="*", default=[], help="feature families to leave out")
     p.add_argument("--seeds", default="0,1,2,3,4")
+    p.add_argument("--by-worst", action="store_true",
+                   help="the column set chosen among detector.procedure.CANDIDATES by its worst condition inside "
+                        "every training part (train --by-worst; needs --augment)")
     p.add_argument("--families", action="store_true", help="also every feature family alone (track means)")
     p.add_argument("--workers", type=int, default=1, help="processes making and extracting copies")
     p.add_argument("--jobs", type=int, default=1, help="parallel jobs of the grid searches (same result)")
@@ -132,7 +150,13 @@ def main(argv=None) -> int:
     seeds = [int(s) for s in a.seeds.split(",")]
     print(f"{len(videos)} videos, {len(copies)} platform copies, {len(cols)} columns, search {a.search}, "
           f"seeds {seeds}{', training copies ' + str(len(augment)) if augment is not None else ''}", flush=True)
-    table = run(videos, cols, seeds, copies, augment, a.search, a.jobs)
+    if a.by_worst and not a.augment:
+        p.error("--by-worst needs --augment")
+    dump: list[pd.DataFrame] = []
+    table = run(videos, cols, seeds, copies, augment, a.search, a.jobs, a.by_worst, dump)
+    scores_path = RESULTS / f"{a.out}_scores.csv.gz"
+    pd.concat(dump, ignore_index=True).to_csv(scores_path, index=False)
+    print(f"wrote every out-of-fold score and log10 LR to {scores_path}", flush=True)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"), flush=True)
     families = {}
     if a.families:
@@ -144,7 +168,7 @@ def main(argv=None) -> int:
                 print(f"{fam:6s} " + "  ".join(f"{k} {v:.3f}" for k, v in families[fam].items()
                                                if not k.startswith("lomo:")), flush=True)
     result = {"command": "python benchmarks/generalization.py " + " ".join(sys.argv[1:] if argv is None else argv),
-              "seeds": seeds, "search": a.search, "n_columns": len(cols), "table": table.to_dict("records"),
+              "seeds": seeds, "search": a.search, "by_worst": a.by_worst, "n_columns": len(cols), "table": table.to_dict("records"),
               "families": families, "seconds": round(time.time() - t0, 1), "machine": machine()}
     write_json(a.out, result)
     if a.into:

@@ -89,7 +89,7 @@ def _distribution_version(name: str) -> str | None:
 def recipe(features_dir: str, out_dir: str, seed: int, quick: bool, name: str | None = None,
            version: str = "1", fusion: bool = False, drop: tuple[str, ...] = (),
            columns: str | None = None, eval_features: str | None = None, augment: str | None = None,
-           search: str = "full", stamps: dict[str, dict] | None = None) -> str:
+           search: str = "full", stamps: dict[str, dict] | None = None, by_worst: bool = False) -> str:
     """The commands that reproduce a model from its manifest: ``extract`` for each features
     folder whose ``extract.json`` (in ``stamps``, by folder) names its manifest, then
     ``train`` with these options."""
@@ -97,7 +97,8 @@ def recipe(features_dir: str, out_dir: str, seed: int, quick: bool, name: str | 
         (f" --name {name}" if name else "") + f" --version {version}" + (" --quick" if quick else "") + \
         (" --fusion" if fusion else "") + ("".join(f" --drop {f}" for f in drop)) + \
         (f" --columns '{columns}'" if columns else "") + (f" --eval-features {eval_features}" if eval_features else "") + \
-        (f" --augment {augment}" if augment else "") + (f" --search {search}" if search != "full" else "")
+        (f" --augment {augment}" if augment else "") + (f" --search {search}" if search != "full" else "") + \
+        (" --by-worst" if by_worst else "")
     steps = []
     for d in (features_dir, eval_features):
         stamp = (stamps or {}).get(d, {}) if d else {}

@@ -108,6 +108,10 @@ def _check_train_options(args) -> None:
         raise ValueError("--self-blended-rounds needs --self-blended only|add")
     if args.eval_features and args.self_blended:
         raise ValueError("--eval-features is not supported with --self-blended")
+    if args.by_worst and not args.augment:
+        raise ValueError("--by-worst needs --augment DIR (the worst condition is a platform re-encode)")
+    if args.by_worst and (args.fusion or args.search == "auto"):
+        raise ValueError("--by-worst is not supported with --fusion or --search auto (not measured)")
     if args.augment and args.self_blended:
         raise ValueError("--augment is not supported with --self-blended")
     if args.search != "full" and args.self_blended:
@@ -127,7 +131,7 @@ def cmd_train(args) -> int:
         m = training.train(args.features, args.out, name=args.name, version=args.version, seed=args.seed,
                            quick=args.quick, fusion=args.fusion, drop=tuple(args.drop), columns=args.columns,
                            eval_features=args.eval_features, augment=args.augment, workers=args.workers,
-                           search=args.search, n_jobs=n_jobs)
+                           search=args.search, n_jobs=n_jobs, by_worst=args.by_worst)
     h = m.card["metrics"]["video"]
     print(f"saved {args.out}: out-of-fold video AUC {h['auc']:.3f} (95% CI {h['auc_ci']}), "
           f"EER {h['eer']:.3f}, threshold {m.threshold:+.4f}")
@@ -344,6 +348,10 @@ def _add_train(sub) -> None:
                         "'compact' (median / IQR scaling, every column, RBF only; README, 'A smaller search') "
                         "or 'auto' (the search chosen among eight by a nested CV of the training data: the "
                         "shipped model's; about 8x slower)")
+    s.add_argument("--by-worst", action="store_true",
+                   help="with --augment: choose the column set (block-grid means, every other track mean, or all "
+                        "means; detector.procedure.CANDIDATES) by its worst condition (originals and each platform "
+                        "re-encode) in a nested CV inside every training part: the shipped model's procedure")
     s.add_argument("--workers", type=int, default=2, help="worker processes for --self-blended and --augment (default 2)")
     s.set_defaults(func=cmd_train)
 

@@ -254,36 +254,77 @@ def nested_cv(videos: pd.DataFrame, columns: list[str], n_outer: int = 5, n_inne
     y = as_binary(videos["label"])
     g = videos["group"].astype(str).to_numpy()
     augment, test_copies = copies_of(videos, augment), copies_of(videos, test_copies)
-    keep = np.ones(len(videos), bool) if train_mask is None else np.asarray(train_mask, bool)
-    if keep.shape != (len(videos),):
-        raise ValueError(f"train_mask needs one value per video ({len(videos)}), got shape {keep.shape}")
+    keep = check_mask(train_mask, len(videos))
+    out = empty_scores(videos)
+    parts = []
+    for k, (tr, te) in enumerate(ev.grouped_folds(g, y, n_splits=n_outer, seed=seed)):
+        fold_search, picked = _fold_search(search, videos.iloc[tr[keep[tr]]], columns, seed, k, n_inner, quick, n_jobs)
+        parts.append(outer_fold(videos, x, y, g, k, tr[keep[tr]], te, columns, augment, test_copies,
+                                n_inner, seed, quick, fusion, fold_search, n_jobs, out, extra=picked))
+        shown = {key: v for key, v in parts[-1].params.items() if key != "calibration"}
+        log(f"  fold {k}: inner AUC {shown['inner_auc']:.3f} with {shown}")
+    return assemble(out, parts)
+
+
+@dataclass
+class OuterFold:
+    """What one outer fold of :func:`nested_cv` leaves: its chosen parameters, fitted
+    model, calibration and scored copies (its held-out videos' scores are written into
+    the shared score table)."""
+    params: dict
+    model: object
+    calibration: Calibration
+    copies: list[pd.DataFrame]
+
+
+def empty_scores(videos: pd.DataFrame) -> pd.DataFrame:
+    """The out-of-fold score table of ``videos`` before any fold is scored."""
     out = videos[[c for c in STANDARD_COLUMNS if c in videos.columns]].copy()
     out["fold"], out["score"], out["fold_threshold"], out["llr"] = -1, np.nan, np.nan, np.nan
-    params, models, copy_parts, calibrations = [], [], [], []
-    for k, (tr, te) in enumerate(ev.grouped_folds(g, y, n_splits=n_outer, seed=seed)):
-        tr = tr[keep[tr]]
-        xt, yt, gt = _with_copies(x, y, g, tr, videos, augment, columns)
-        fold_search, picked = _fold_search(search, videos.iloc[tr], columns, seed, k, n_inner, quick, n_jobs)
-        est, p, inner_scores = _choose(xt, yt, gt, columns, n_inner, seed + 1 + k, quick, fusion, fold_search, n_jobs)
-        p = {**p, **picked}
-        _, thr = eer(yt, inner_scores)
-        cal = fit_calibration(inner_scores, yt)  # the training part's own out-of-fold scores only
-        for role, copies in (("augment", augment), ("test", test_copies)):
-            held = _held_copies(copies, videos, te, est, columns, k, thr, cal)
-            if held is not None:
-                copy_parts.append(held.assign(role=role))
-        score = est.decision_function(x[te])
-        out.iloc[te, out.columns.get_loc("score")] = score
-        out.iloc[te, out.columns.get_loc("fold")] = k
-        out.iloc[te, out.columns.get_loc("fold_threshold")] = thr
-        out.iloc[te, out.columns.get_loc("llr")] = cal.llr(score)
-        params.append({**p, "threshold": float(thr), "calibration": cal.to_dict()})
-        models.append(est)
-        calibrations.append(cal)
-        log(f"  fold {k}: inner AUC {p['inner_auc']:.3f} with {p}")
+    return out
+
+
+def outer_fold(videos: pd.DataFrame, x, y, g, k: int, tr: np.ndarray, te: np.ndarray, columns: list[str],
+               augment: pd.DataFrame | None, test_copies: pd.DataFrame | None, n_inner: int, seed: int,
+               quick: bool, fusion: bool, search: str, n_jobs: int, out: pd.DataFrame,
+               extra: dict | None = None) -> OuterFold:
+    """Outer fold ``k`` of :func:`nested_cv`: choose and fit on the training rows ``tr``
+    (plus their copies in ``augment``), threshold and calibration from the inner
+    out-of-fold scores, then score the test rows ``te`` into ``out`` and the test
+    videos' copies (``augment``: role "augment", ``test_copies``: role "test")."""
+    xt, yt, gt = _with_copies(x, y, g, tr, videos, augment, columns)
+    est, p, inner_scores = _choose(xt, yt, gt, columns, n_inner, seed + 1 + k, quick, fusion, search, n_jobs)
+    _, thr = eer(yt, inner_scores)
+    cal = fit_calibration(inner_scores, yt)  # the training part's own out-of-fold scores only
+    copies = []
+    for role, c in (("augment", augment), ("test", test_copies)):
+        held = _held_copies(c, videos, te, est, columns, k, thr, cal)
+        if held is not None:
+            copies.append(held.assign(role=role))
+    score = est.decision_function(x[te])
+    out.iloc[te, out.columns.get_loc("score")] = score
+    out.iloc[te, out.columns.get_loc("fold")] = k
+    out.iloc[te, out.columns.get_loc("fold_threshold")] = thr
+    out.iloc[te, out.columns.get_loc("llr")] = cal.llr(score)
+    params = {**p, **(extra or {}), "threshold": float(thr), "calibration": cal.to_dict()}
+    return OuterFold(params, est, cal, copies)
+
+
+def assemble(out: pd.DataFrame, parts: list[OuterFold]) -> CVResult:
+    """The :class:`CVResult` of a scored table ``out`` and its outer folds, in fold order."""
     out["verdict"] = verdicts(out["score"], out["fold_threshold"], out["llr"])
+    copy_parts = [c for p in parts for c in p.copies]
     copies = pd.concat(copy_parts, ignore_index=True) if copy_parts else None
-    return CVResult(out, params, models, copies, calibrations)
+    return CVResult(out, [p.params for p in parts], [p.model for p in parts], copies,
+                    [p.calibration for p in parts])
+
+
+def check_mask(train_mask: np.ndarray | None, n: int) -> np.ndarray:
+    """``train_mask`` as a boolean array of ``n`` (all True when None); ValueError otherwise."""
+    keep = np.ones(n, bool) if train_mask is None else np.asarray(train_mask, bool)
+    if keep.shape != (n,):
+        raise ValueError(f"train_mask needs one value per video ({n}), got shape {keep.shape}")
+    return keep
 
 
 def fit_final(videos: pd.DataFrame, columns: list[str], n_inner: int = 5, seed: int = 0,

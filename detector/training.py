@@ -34,13 +34,14 @@ from .analysis import single_frame_rows
 from .calibration import verdicts
 from .card import model_card, recipe, training_data
 from .crossval import (CVResult, copies_of, deployed_scores, fit_final, frame_level_scores, nested_cv, rescore,
-                       subset_aucs)
+                       selection_seed, subset_aucs)
 from .datasets import STANDARD_COLUMNS, read_manifest
 from .decode import DEFAULT_FRAMES
 from .extraction import aggregated_columns, extract, extract_stamp, features_frames, load_features
 from .features import FEATURES_VERSION, family_of
 from .metrics import CONVENTION, as_binary, det_curve_points, metrics_at_threshold, roc_points
 from .model import DetectorModel, load_model, save_model
+from .procedure import choose_procedure, nested_cv_by_worst
 from .search import COLUMN_SETS, check_auto, check_search, describe_search, select_columns
 from .selfblend import DEFAULT_COLUMNS, DEFAULT_ROUNDS, METHOD, combine_features, self_blended_features
 
@@ -83,7 +84,7 @@ def train(features_dir: str, out_dir: str, name: str | None = None, version: str
           quick: bool = False, command: str | None = None, log=print, fusion: bool = False,
           drop: tuple[str, ...] = (), columns: str | None = None,
           eval_features: str | None = None, augment: str | None = None, workers: int | None = 2,
-          search: str = "full", n_jobs: int = 1) -> DetectorModel:
+          search: str = "full", n_jobs: int = 1, by_worst: bool = False) -> DetectorModel:
     """Fit, cross-validate, evaluate and save a model folder (see the module docstring).
 
     ``drop``: feature families left out; ``columns``: a column spec for
@@ -98,7 +99,11 @@ def train(features_dir: str, out_dir: str, name: str | None = None, version: str
     (:data:`detector.search.SEARCHES`), or ``auto`` (chosen among
     :data:`detector.search.DESIGN_SEARCHES` by a nested CV inside every training part,
     and on all videos for the model; about 8x the training time); ``n_jobs``: parallel
-    fits of the grid searches (the same result)."""
+    fits of the grid searches (the same result); ``by_worst`` (needs ``augment``): the
+    column set is chosen among :data:`detector.procedure.CANDIDATES` (applied to the
+    offered columns) by its worst condition (originals and each re-encode), inside every
+    outer training part for the evaluation (:func:`detector.procedure.nested_cv_by_worst`)
+    and on all videos for the model (:func:`detector.procedure.choose_procedure`)."""
     check_search(search, auto=True)
     check_auto(search, fusion, augment)
     t0 = time.time()
@@ -109,11 +114,21 @@ def train(features_dir: str, out_dir: str, name: str | None = None, version: str
     skipped = videos[~videos.index.isin(videos.index[videos.get("n_faces", 0) > 0])]
     log(f"{len(usable)} videos with faces ({len(skipped)} without), {len(offered)} features")
     copies, aug_note = _augmentation(features_dir, augment, usable, offered, workers, log)
-    log("nested grouped CV:")
-    cv = nested_cv(usable, offered, seed=seed, quick=quick, log=log, fusion=fusion, augment=copies, search=search,
-                   n_jobs=n_jobs)
-    pipe, params, thr, _, calibration = fit_final(usable, offered, seed=seed, quick=quick, fusion=fusion,
+    if by_worst and copies is None:
+        raise ValueError("by_worst (--by-worst) needs augment (--augment DIR): the worst condition is a re-encode")
+    log("nested grouped CV" + (", the column set chosen by the worst condition in every fold:" if by_worst else ":"))
+    model_columns, picked = offered, {}
+    if by_worst:
+        cv = nested_cv_by_worst(usable, offered, copies, seed=seed, search=search, n_jobs=n_jobs, log=log)
+        best, found = choose_procedure(usable, offered, copies, seed=selection_seed(seed), search=search,
+                                       n_jobs=n_jobs)
+        model_columns, picked = best.columns_of(offered), {"procedure": best.name, "procedure_aucs": found}
+    else:
+        cv = nested_cv(usable, offered, seed=seed, quick=quick, log=log, fusion=fusion, augment=copies,
+                       search=search, n_jobs=n_jobs)
+    pipe, params, thr, _, calibration = fit_final(usable, model_columns, seed=seed, quick=quick, fusion=fusion,
                                                   augment=copies, search=search, n_jobs=n_jobs)
+    params = {**params, **picked}
     log(f"final model: {params}, threshold {thr:+.4f}, LR calibration {calibration}")
     train_cv, scored_videos = None, usable
     if eval_features:  # evaluate the same out-of-fold models on the deployed setting's features
@@ -126,14 +141,14 @@ def train(features_dir: str, out_dir: str, name: str | None = None, version: str
     card = model_card(
         model_text="Late fusion of per-family SVMs" if fusion else describe_search(params.get("search", search)),
         training=training_data(features_dir, extract_stamp(features_dir).get("manifest"), videos, usable),
-        parameters=params, search=search, columns=offered,
+        parameters=params, search=search, columns=model_columns,
         column_set={"spec": spec or "all", "pattern": COLUMN_SETS.get(spec, spec), "n_offered": len(offered)},
         augmentation=aug_note, metrics=metrics, frames=frames_note,
         command=command or recipe(features_dir, out_dir, seed, quick, name, version, fusion, drop, spec,
-                                  eval_features, augment, search,
+                                  eval_features, augment, search, by_worst=by_worst,
                                   stamps={d: extract_stamp(d) for d in (features_dir, eval_features) if d}),
         seconds=time.time() - t0)
-    model = DetectorModel(pipe, offered, thr, name or out.name, version, card, calibration=calibration)
+    model = DetectorModel(pipe, model_columns, thr, name or out.name, version, card, calibration=calibration)
     save_model(model, out, card=card)
     return model
 
