@@ -15,11 +15,17 @@ scored under:
 - ``lomo:<method>``: leave one method out: trained without that method's fakes, tested on
   them against the test fold's genuine videos (unseen generator); ``lomo`` is their mean.
 
+The log10 likelihood ratios come from each outer fold's score-to-LR calibration, fitted on
+that fold's training part alone (:func:`detector.crossval.nested_cv`); their Cllr and
+Cllr-min (lir) are columns of the table like the AUC.
+
 ``--augment``: the training parts also get the platform copies of their own videos (as
 ``train --augment``; a test video's copies are never trained on). Columns: AUC, EER, TPR at FPR 5 %,
-mean over the fold seeds (and the spread of the AUC); the **worst** of original, every
-profile and the LOMO mean. ``--families``: each feature family alone under each condition.
-Writes ``benchmarks/results/<out>.json``.
+Cllr, Cllr-min, mean over the fold seeds (and the spread of the AUC); the **worst** of original,
+every profile and the LOMO mean. ``--families``: each feature family alone under each condition.
+Writes ``benchmarks/results/<out>.json``; ``--into MODEL_DIR`` also puts the table into the
+model's card and the first fold seed's out-of-fold scores and LRs per condition into
+``MODEL_DIR/evaluation/condition_scores.csv``.
 """
 
 from __future__ import annotations
@@ -42,36 +48,45 @@ from detector.degrade import PLATFORM_PROFILES, degraded_features
 from detector.extraction import aggregated_columns, load_features
 from detector.features import FAMILIES, family_of
 from detector.metrics import as_binary, eer, tpr_at_fpr
-from detector.model import CARD_FILE
+from detector.model import CARD_FILE, CONDITION_SCORES_FILE, EVALUATION_DIR
 from detector.search import SEARCH_CHOICES
 
 METHODS = ("Deepfakes", "FaceSwap", "Face2Face", "NeuralTextures")
 #: The false-positive rate at which the TPR column is read.
 FPR = 0.05
+#: Columns of the per-condition out-of-fold scores (``--into``: ``evaluation/condition_scores.csv``).
+SCORE_COLUMNS = ("condition", "label", "score", "llr", "fold", "seed", "path", "method")
 
 
-def metrics(labels: pd.Series, scores: pd.Series) -> dict:
-    """AUC, EER and TPR at FPR 5 % of one scored set (fake = positive)."""
+def metrics(labels: pd.Series, scores: pd.Series, llrs: pd.Series | None = None) -> dict:
+    """AUC, EER and TPR at FPR 5 % of one scored set (fake = positive), and Cllr / Cllr-min
+    of its finite log10 LRs ``llrs`` (lir; None without them or when a class has none)."""
     ok = scores.notna().to_numpy()
     y, s = as_binary(labels[ok]), scores[ok].to_numpy(float)
+    lr = {"cllr": None, "cllr_min": None}
+    if llrs is not None:
+        has = ok & np.isfinite(pd.to_numeric(llrs, errors="coerce").to_numpy(float))
+        if has.any():
+            lr = {k: ev.llr_summary(as_binary(labels[has]), llrs[has].to_numpy(float))[k] for k in lr}
     if len(np.unique(y)) < 2:
-        return {"auc": np.nan, "eer": np.nan, "tpr_at_fpr5": np.nan, "n": int(len(y))}
+        return {"auc": np.nan, "eer": np.nan, "tpr_at_fpr5": np.nan, **lr, "n": int(len(y))}
     return {"auc": ev.summarize(y, s, n_boot=0)["auc"], "eer": eer(y, s)[0],
-            "tpr_at_fpr5": tpr_at_fpr(y, s, FPR), "n": int(len(y))}
+            "tpr_at_fpr5": tpr_at_fpr(y, s, FPR), **lr, "n": int(len(y))}
 
 
-def one_seed(videos: pd.DataFrame, columns: list[str], seed: int, copies: pd.DataFrame | None,
-             augment: pd.DataFrame | None, search: str, n_jobs: int) -> dict[str, dict]:
-    """{condition: metrics} for one fold seed."""
+def condition_scores(videos: pd.DataFrame, columns: list[str], seed: int, copies: pd.DataFrame | None,
+                     augment: pd.DataFrame | None, search: str, n_jobs: int) -> pd.DataFrame:
+    """The out-of-fold scores of fold seed ``seed`` under every condition, one row per scored
+    video or copy: :data:`SCORE_COLUMNS` (``llr``: from the calibration of the row's outer
+    fold, fitted inside that fold's training part)."""
     # training copies are the same table: their test-fold rows are already scored (role "augment")
     cv = nested_cv(videos, columns, seed=seed, log=lambda *a: None, search=search, n_jobs=n_jobs,
                    augment=augment, test_copies=None if augment is copies else copies)
-    out = {"original": metrics(cv.scores["label"], cv.scores["score"])}
+    parts = [cv.scores.assign(condition="original")]
     held = cv.copy_scores
     for cond in PLATFORM_PROFILES:
         if held is not None:
-            d = held[held["condition"] == cond]
-            out[cond] = metrics(d["label"], d["score"])
+            parts.append(held[held["condition"] == cond])
     for m in METHODS:
         is_m = (videos["method"] == m).to_numpy()
         if not is_m.any():
@@ -79,8 +94,14 @@ def one_seed(videos: pd.DataFrame, columns: list[str], seed: int, copies: pd.Dat
         lo = nested_cv(videos, columns, seed=seed, log=lambda *a: None, search=search, n_jobs=n_jobs,
                        augment=augment, train_mask=~is_m).scores
         keep = (lo["label"] == "real") | is_m
-        out[f"lomo:{m}"] = metrics(lo.loc[keep, "label"], lo.loc[keep, "score"])
-    return out
+        parts.append(lo[keep].assign(condition=f"lomo:{m}"))
+    out = pd.concat([p.reindex(columns=[c for c in SCORE_COLUMNS if c != "seed"]) for p in parts], ignore_index=True)
+    return out.assign(seed=seed)
+
+
+def seed_metrics(scores: pd.DataFrame) -> dict[str, dict]:
+    """{condition: metrics} of one fold seed's :func:`condition_scores`."""
+    return {cond: metrics(d["label"], d["score"], d["llr"]) for cond, d in scores.groupby("condition", sort=False)}
 
 
 def summarise(per_seed: list[dict[str, dict]]) -> pd.DataFrame:
@@ -88,9 +109,10 @@ def summarise(per_seed: list[dict[str, dict]]) -> pd.DataFrame:
     rows = []
     for cond in per_seed[0]:
         vals = pd.DataFrame([s[cond] for s in per_seed if cond in s])
+        lr = {k: pd.to_numeric(vals[k], errors="coerce").mean() for k in ("cllr", "cllr_min")}
         rows.append({"condition": cond, "auc": vals["auc"].mean(), "auc_min": vals["auc"].min(),
                      "auc_max": vals["auc"].max(), "eer": vals["eer"].mean(),
-                     "tpr_at_fpr5": vals["tpr_at_fpr5"].mean(), "n": int(vals["n"].iloc[0])})
+                     "tpr_at_fpr5": vals["tpr_at_fpr5"].mean(), **lr, "n": int(vals["n"].iloc[0])})
     t = pd.DataFrame(rows)
     lomo = t[t["condition"].str.startswith("lomo:")]
     if len(lomo):
@@ -102,8 +124,10 @@ def summarise(per_seed: list[dict[str, dict]]) -> pd.DataFrame:
                      ignore_index=True)
 
 
-def run(videos, columns, seeds, copies, augment, search, n_jobs) -> pd.DataFrame:
-    return summarise([one_seed(videos, columns, s, copies, augment, search, n_jobs) for s in seeds])
+def run(videos, columns, seeds, copies, augment, search, n_jobs) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(the table of :func:`summarise`, the :func:`condition_scores` of every seed)."""
+    scores = [condition_scores(videos, columns, s, copies, augment, search, n_jobs) for s in seeds]
+    return summarise([seed_metrics(s) for s in scores]), pd.concat(scores, ignore_index=True)
 
 
 def main(argv=None) -> int:
@@ -120,7 +144,8 @@ def main(argv=None) -> int:
     p.add_argument("--jobs", type=int, default=1, help="parallel jobs of the grid searches (same result)")
     p.add_argument("--out", default="generalization")
     p.add_argument("--into", default=None, metavar="MODEL_DIR",
-                   help="also put the table into MODEL_DIR's card (card.json, CARD.md; the Evaluation page shows it)")
+                   help="also put the table into MODEL_DIR's card (card.json, CARD.md) and the first seed's "
+                        "scores per condition into MODEL_DIR/evaluation (the Evaluation page shows both)")
     a = p.parse_args(argv)
     t0 = time.time()
     _, videos = load_features(a.features)
@@ -132,14 +157,14 @@ def main(argv=None) -> int:
     seeds = [int(s) for s in a.seeds.split(",")]
     print(f"{len(videos)} videos, {len(copies)} platform copies, {len(cols)} columns, search {a.search}, "
           f"seeds {seeds}{', training copies ' + str(len(augment)) if augment is not None else ''}", flush=True)
-    table = run(videos, cols, seeds, copies, augment, a.search, a.jobs)
+    table, scores = run(videos, cols, seeds, copies, augment, a.search, a.jobs)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"), flush=True)
     families = {}
     if a.families:
         for fam in FAMILIES:
             fc = [c for c in aggregated_columns(videos) if family_of(c) == fam and c.endswith("__mean")]
             if fc:
-                t = run(videos, fc, seeds, copies, augment, a.search, a.jobs)
+                t = run(videos, fc, seeds, copies, augment, a.search, a.jobs)[0]
                 families[fam] = t.set_index("condition")["auc"].to_dict()
                 print(f"{fam:6s} " + "  ".join(f"{k} {v:.3f}" for k, v in families[fam].items()
                                                if not k.startswith("lomo:")), flush=True)
@@ -148,7 +173,7 @@ def main(argv=None) -> int:
               "families": families, "seconds": round(time.time() - t0, 1), "machine": machine()}
     write_json(a.out, result)
     if a.into:
-        print(f"wrote {into_card(a.into, result)}")
+        print(f"wrote {into_card(a.into, result)} and {into_evaluation(a.into, scores[scores['seed'] == seeds[0]])}")
     return 0
 
 
@@ -160,6 +185,15 @@ def into_card(model_dir: str, result: dict) -> Path:
     card["conditions"] = {k: result[k] for k in ("command", "seeds", "search", "n_columns", "table")}
     path.write_text(json.dumps(card, indent=2))
     (Path(model_dir) / "CARD.md").write_text(card_markdown(card))
+    return path
+
+
+def into_evaluation(model_dir: str, scores: pd.DataFrame) -> Path:
+    """Write one fold seed's :func:`condition_scores` to ``model_dir``'s
+    ``evaluation/condition_scores.csv`` (the Evaluation page's Tippett and ECE plots per condition)."""
+    path = Path(model_dir) / EVALUATION_DIR / CONDITION_SCORES_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scores.to_csv(path, index=False)
     return path
 
 
