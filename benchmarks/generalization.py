@@ -96,7 +96,7 @@ def condition_scores(videos: pd.DataFrame, columns: list[str], seed: int, copies
         keep = (lo["label"] == "real") | is_m
         parts.append(lo[keep].assign(condition=f"lomo:{m}"))
     out = pd.concat([p.reindex(columns=[c for c in SCORE_COLUMNS if c != "seed"]) for p in parts], ignore_index=True)
-    return out.assign(seed=seed)
+    return out.assign(seed=seed)[list(SCORE_COLUMNS)]
 
 
 def seed_metrics(scores: pd.DataFrame) -> dict[str, dict]:

@@ -49,7 +49,7 @@ def test_the_judge_reports_cllr_per_condition_from_the_out_of_fold_llrs(judged):
     table, scores = judged
     t = table.set_index("condition")
     assert {"original", "crf23", "crf28", "lomo:Deepfakes", "lomo:FaceSwap", "lomo"} <= set(t.index)
-    assert set(scores.columns) == set(gz.SCORE_COLUMNS) and (scores["seed"] == 0).all()
+    assert list(scores.columns) == list(gz.SCORE_COLUMNS) and (scores["seed"] == 0).all()
     for cond in ("original", "crf23", "crf28", "lomo:FaceSwap"):
         d = scores[scores["condition"] == cond]
         assert d["llr"].notna().all() and d["fold"].between(0, 4).all()
