@@ -12,7 +12,7 @@ without fakes); functions returning dicts give JSON-ready values
 (plain Python types, ``None`` instead of ``nan``/``inf``).  Summaries of whole
 tables (per method, per compression) are in :mod:`detector.evaluation`.
 
-About 450 lines: every metric of the package is a plain function here, so that all of
+About 460 lines: every metric of the package is a plain function here, so that all of
 them share the one convention and input checks above.
 """
 
