@@ -105,7 +105,7 @@ def write_json(name: str, data: dict) -> Path:
     data.setdefault("machine", {})["loadavg_end"] = list(os.getloadavg())
     out = RESULTS / f"{name}.json"
     out.write_text(json.dumps(data, indent=2, default=_default))
-    print(f"wrote {out.relative_to(REPO)}")
+    print(f"wrote {out.relative_to(REPO) if out.is_relative_to(REPO) else out}")  # --out /tmp/x: outside the repository
     return out
 
 

@@ -15,11 +15,20 @@ scored under:
 - ``lomo:<method>``: leave one method out: trained without that method's fakes, tested on
   them against the test fold's genuine videos (unseen generator); ``lomo`` is their mean.
 
+The log10 likelihood ratios come from each outer fold's score-to-LR calibration, fitted on
+that fold's training part alone (:func:`detector.crossval.nested_cv`); their Cllr and
+Cllr-min (lir) are columns of the table like the AUC.
+
 ``--augment``: the training parts also get the platform copies of their own videos (as
-``train --augment``; a test video's copies are never trained on). Columns: AUC, EER, TPR at FPR 5 %,
-mean over the fold seeds (and the spread of the AUC); the **worst** of original, every
-profile and the LOMO mean. ``--families``: each feature family alone under each condition.
-Writes ``benchmarks/results/<out>.json``.
+``train --augment``; a test video's copies are never trained on).  ``--by-worst`` (with
+``--augment``, as ``train --by-worst``): every training part also chooses its column set by
+the worst condition (:func:`detector.procedure.nested_cv_by_worst`).  Every seed's scored rows go
+to ``benchmarks/results/<out>_scores.csv.gz``. Columns: AUC, EER, TPR at FPR 5 %,
+Cllr, Cllr-min, mean over the fold seeds (and the spread of the AUC); the **worst** of original,
+every profile and the LOMO mean. ``--families``: each feature family alone under each condition.
+Writes ``benchmarks/results/<out>.json``; ``--into MODEL_DIR`` also puts the table into the
+model's card and the first fold seed's out-of-fold scores and LRs per condition into
+``MODEL_DIR/evaluation/condition_scores.csv``.
 """
 
 from __future__ import annotations
@@ -43,26 +52,30 @@ from detector.degrade import PLATFORM_PROFILES, degraded_features
 from detector.extraction import aggregated_columns, load_features
 from detector.features import FAMILIES, family_of
 from detector.metrics import as_binary, eer, tpr_at_fpr
-from detector.model import CARD_FILE
+from detector.model import CARD_FILE, CONDITION_SCORES_FILE, EVALUATION_DIR
 from detector.search import SEARCH_CHOICES
 
 METHODS = ("Deepfakes", "FaceSwap", "Face2Face", "NeuralTextures")
 #: The false-positive rate at which the TPR column is read.
 FPR = 0.05
+#: Columns of the per-condition out-of-fold scores (``--into``: ``evaluation/condition_scores.csv``).
+SCORE_COLUMNS = ("condition", "label", "score", "llr", "fold", "seed", "path", "method")
 
 
-def metrics(d: pd.DataFrame) -> dict:
-    """AUC, EER, TPR at FPR 5 %, and Cllr / Cllr-min of the log10 LRs (``llr``, from each
-    outer fold's own calibration) of one scored set (fake = positive)."""
-    ok = d["score"].notna().to_numpy()
-    y, s = as_binary(d["label"][ok]), d["score"][ok].to_numpy(float)
+def metrics(labels: pd.Series, scores: pd.Series, llrs: pd.Series | None = None) -> dict:
+    """AUC, EER and TPR at FPR 5 % of one scored set (fake = positive), and Cllr / Cllr-min
+    of its finite log10 LRs ``llrs`` (lir; None without them or when a class has none)."""
+    ok = scores.notna().to_numpy()
+    y, s = as_binary(labels[ok]), scores[ok].to_numpy(float)
+    lr = {"cllr": None, "cllr_min": None}
+    if llrs is not None:
+        has = ok & np.isfinite(pd.to_numeric(llrs, errors="coerce").to_numpy(float))
+        if has.any():
+            lr = {k: ev.llr_summary(as_binary(labels[has]), llrs[has].to_numpy(float))[k] for k in lr}
     if len(np.unique(y)) < 2:
-        return {"auc": np.nan, "eer": np.nan, "tpr_at_fpr5": np.nan, "cllr": np.nan, "cllr_min": np.nan,
-                "n": int(len(y))}
-    lr = ev.llr_summary(y, d["llr"][ok]) if "llr" in d.columns else {}
+        return {"auc": np.nan, "eer": np.nan, "tpr_at_fpr5": np.nan, **lr, "n": int(len(y))}
     return {"auc": ev.summarize(y, s, n_boot=0)["auc"], "eer": eer(y, s)[0],
-            "tpr_at_fpr5": tpr_at_fpr(y, s, FPR), "cllr": lr.get("cllr", np.nan),
-            "cllr_min": lr.get("cllr_min", np.nan), "n": int(len(y))}
+            "tpr_at_fpr5": tpr_at_fpr(y, s, FPR), **lr, "n": int(len(y))}
 
 
 def cross_validate(videos, columns, seed, copies, augment, search, n_jobs, by_worst, train_mask=None):
@@ -76,25 +89,31 @@ def cross_validate(videos, columns, seed, copies, augment, search, n_jobs, by_wo
                      augment=augment, test_copies=None if augment is copies else copies, train_mask=train_mask)
 
 
-def one_seed(videos: pd.DataFrame, columns: list[str], seed: int, copies: pd.DataFrame | None,
-             augment: pd.DataFrame | None, search: str, n_jobs: int, by_worst: bool = False,
-             dump: list | None = None) -> dict[str, dict]:
-    """{condition: metrics} for one fold seed (every scored row appended to ``dump``)."""
+def condition_scores(videos: pd.DataFrame, columns: list[str], seed: int, copies: pd.DataFrame | None,
+                     augment: pd.DataFrame | None, search: str, n_jobs: int, by_worst: bool = False) -> pd.DataFrame:
+    """The out-of-fold scores of fold seed ``seed`` under every condition, one row per scored
+    video or copy: :data:`SCORE_COLUMNS` (``llr``: from the calibration of the row's outer
+    fold, fitted inside that fold's training part)."""
     cv = cross_validate(videos, columns, seed, copies, augment, search, n_jobs, by_worst)
-    scored = {"original": cv.scores}
+    parts = [cv.scores.assign(condition="original")]
     held = cv.copy_scores
     for cond in PLATFORM_PROFILES:
         if held is not None:
-            scored[cond] = held[held["condition"] == cond]
+            parts.append(held[held["condition"] == cond])
     for m in METHODS:
         is_m = (videos["method"] == m).to_numpy()
         if not is_m.any():
             continue
         lo = cross_validate(videos, columns, seed, copies, augment, search, n_jobs, by_worst, train_mask=~is_m).scores
-        scored[f"lomo:{m}"] = lo.loc[(lo["label"] == "real") | is_m]
-    if dump is not None:
-        dump.extend(d[["label", "score", "llr", "fold"]].assign(condition=c, seed=seed) for c, d in scored.items())
-    return {c: metrics(d) for c, d in scored.items()}
+        keep = (lo["label"] == "real") | is_m
+        parts.append(lo[keep].assign(condition=f"lomo:{m}"))
+    out = pd.concat([p.reindex(columns=[c for c in SCORE_COLUMNS if c != "seed"]) for p in parts], ignore_index=True)
+    return out.assign(seed=seed)[list(SCORE_COLUMNS)]
+
+
+def seed_metrics(scores: pd.DataFrame) -> dict[str, dict]:
+    """{condition: metrics} of one fold seed's :func:`condition_scores`."""
+    return {cond: metrics(d["label"], d["score"], d["llr"]) for cond, d in scores.groupby("condition", sort=False)}
 
 
 def summarise(per_seed: list[dict[str, dict]]) -> pd.DataFrame:
@@ -102,10 +121,10 @@ def summarise(per_seed: list[dict[str, dict]]) -> pd.DataFrame:
     rows = []
     for cond in per_seed[0]:
         vals = pd.DataFrame([s[cond] for s in per_seed if cond in s])
+        lr = {k: pd.to_numeric(vals[k], errors="coerce").mean() for k in ("cllr", "cllr_min")}
         rows.append({"condition": cond, "auc": vals["auc"].mean(), "auc_min": vals["auc"].min(),
                      "auc_max": vals["auc"].max(), "eer": vals["eer"].mean(),
-                     "tpr_at_fpr5": vals["tpr_at_fpr5"].mean(), "cllr": vals["cllr"].mean(),
-                     "cllr_min": vals["cllr_min"].mean(), "n": int(vals["n"].iloc[0])})
+                     "tpr_at_fpr5": vals["tpr_at_fpr5"].mean(), **lr, "n": int(vals["n"].iloc[0])})
     t = pd.DataFrame(rows)
     lomo = t[t["condition"].str.startswith("lomo:")]
     if len(lomo):
@@ -117,8 +136,11 @@ def summarise(per_seed: list[dict[str, dict]]) -> pd.DataFrame:
                      ignore_index=True)
 
 
-def run(videos, columns, seeds, copies, augment, search, n_jobs, by_worst=False, dump=None) -> pd.DataFrame:
-    return summarise([one_seed(videos, columns, s, copies, augment, search, n_jobs, by_worst, dump) for s in seeds])
+def run(videos, columns, seeds, copies, augment, search, n_jobs,
+        by_worst: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(the table of :func:`summarise`, the :func:`condition_scores` of every seed)."""
+    scores = [condition_scores(videos, columns, s, copies, augment, search, n_jobs, by_worst) for s in seeds]
+    return summarise([seed_metrics(s) for s in scores]), pd.concat(scores, ignore_index=True)
 
 
 def main(argv=None) -> int:
@@ -138,7 +160,8 @@ def main(argv=None) -> int:
     p.add_argument("--jobs", type=int, default=1, help="parallel jobs of the grid searches (same result)")
     p.add_argument("--out", default="generalization")
     p.add_argument("--into", default=None, metavar="MODEL_DIR",
-                   help="also put the table into MODEL_DIR's card (card.json, CARD.md; the Evaluation page shows it)")
+                   help="also put the table into MODEL_DIR's card (card.json, CARD.md) and the first seed's "
+                        "scores per condition into MODEL_DIR/evaluation (the Evaluation page shows both)")
     a = p.parse_args(argv)
     t0 = time.time()
     _, videos = load_features(a.features)
@@ -152,18 +175,17 @@ def main(argv=None) -> int:
           f"seeds {seeds}{', training copies ' + str(len(augment)) if augment is not None else ''}", flush=True)
     if a.by_worst and not a.augment:
         p.error("--by-worst needs --augment")
-    dump: list[pd.DataFrame] = []
-    table = run(videos, cols, seeds, copies, augment, a.search, a.jobs, a.by_worst, dump)
+    table, scores = run(videos, cols, seeds, copies, augment, a.search, a.jobs, a.by_worst)
     scores_path = RESULTS / f"{a.out}_scores.csv.gz"
-    pd.concat(dump, ignore_index=True).to_csv(scores_path, index=False)
-    print(f"wrote every out-of-fold score and log10 LR to {scores_path}", flush=True)
+    scores.to_csv(scores_path, index=False)
+    print(f"wrote every seed's out-of-fold scores and log10 LRs to {scores_path}", flush=True)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"), flush=True)
     families = {}
     if a.families:
         for fam in FAMILIES:
             fc = [c for c in aggregated_columns(videos) if family_of(c) == fam and c.endswith("__mean")]
             if fc:
-                t = run(videos, fc, seeds, copies, augment, a.search, a.jobs)
+                t = run(videos, fc, seeds, copies, augment, a.search, a.jobs)[0]
                 families[fam] = t.set_index("condition")["auc"].to_dict()
                 print(f"{fam:6s} " + "  ".join(f"{k} {v:.3f}" for k, v in families[fam].items()
                                                if not k.startswith("lomo:")), flush=True)
@@ -172,7 +194,7 @@ def main(argv=None) -> int:
               "families": families, "seconds": round(time.time() - t0, 1), "machine": machine()}
     write_json(a.out, result)
     if a.into:
-        print(f"wrote {into_card(a.into, result)}")
+        print(f"wrote {into_card(a.into, result)} and {into_evaluation(a.into, scores[scores['seed'] == seeds[0]])}")
     return 0
 
 
@@ -184,6 +206,15 @@ def into_card(model_dir: str, result: dict) -> Path:
     card["conditions"] = {k: result[k] for k in ("command", "seeds", "search", "n_columns", "table")}
     path.write_text(json.dumps(card, indent=2))
     (Path(model_dir) / "CARD.md").write_text(card_markdown(card))
+    return path
+
+
+def into_evaluation(model_dir: str, scores: pd.DataFrame) -> Path:
+    """Write one fold seed's :func:`condition_scores` to ``model_dir``'s
+    ``evaluation/condition_scores.csv`` (the Evaluation page's Tippett and ECE plots per condition)."""
+    path = Path(model_dir) / EVALUATION_DIR / CONDITION_SCORES_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scores.to_csv(path, index=False)
     return path
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import platform
 from importlib import metadata
 
@@ -218,15 +219,20 @@ def conditions_lines(card: dict) -> list[str]:
         return []
 
     def num(v, fmt="{:.3f}"):
-        return fmt.format(v) if isinstance(v, (int, float)) else ""
+        return fmt.format(v) if isinstance(v, (int, float)) and math.isfinite(v) else ""
 
+    lr = any(isinstance(r, dict) and r.get("cllr") is not None for r in c["table"])  # older cards have no LRs
     rows = [f"| {condition_label(str(r.get('condition')))} | {num(r.get('auc'))} "
             f"{'(' + num(r.get('auc_min')) + '-' + num(r.get('auc_max')) + ')' if r.get('auc_min') is not None else ''} "
-            f"| {num(r.get('eer'))} | {num(r.get('tpr_at_fpr5'), '{:.2f}')} |" for r in c["table"]]
+            f"| {num(r.get('eer'))} | {num(r.get('tpr_at_fpr5'), '{:.2f}')} |"
+            + (f" {num(r.get('cllr'))} | {num(r.get('cllr_min'))} |" if lr else "") for r in c["table"]]
     return [f"This model's training procedure in nested grouped cross-validation, mean over fold seeds "
             f"{c.get('seeds')}: the original files; copies of the test-fold videos re-encoded as platforms do "
-            "(never trained on); each manipulation method left out of training and tested on.", "",
-            "| condition | AUC (min-max over seeds) | EER | TPR at FPR 5 % |", "| --- | --- | --- | --- |", *rows, "",
+            "(never trained on); each manipulation method left out of training and tested on."
+            + (" Cllr and Cllr-min of the out-of-fold log10 LRs (each outer fold's calibration, fitted inside "
+               "its training part): below 1 the LRs inform, at or above 1 they mislead." if lr else ""), "",
+            "| condition | AUC (min-max over seeds) | EER | TPR at FPR 5 % |" + (" Cllr | Cllr-min |" if lr else ""),
+            "| --- | --- | --- | --- |" + (" --- | --- |" if lr else ""), *rows, "",
             "Measured by:", "", "```bash", str(c.get("command", "?")), "```"]
 
 

@@ -12,7 +12,7 @@ without fakes); functions returning dicts give JSON-ready values
 (plain Python types, ``None`` instead of ``nan``/``inf``).  Summaries of whole
 tables (per method, per compression) are in :mod:`detector.evaluation`.
 
-About 420 lines: every metric of the package is a plain function here, so that all of
+About 460 lines: every metric of the package is a plain function here, so that all of
 them share the one convention and input checks above.
 """
 
@@ -54,6 +54,7 @@ __all__ = [
     "threshold_for_target",
     "cllr",
     "cllr_min",
+    "ece_curve",
 ]
 
 
@@ -419,3 +420,45 @@ def cllr_min(y_true: Any, llrs: Any) -> float:
     from lir.metrics import cllr_min as lir_cllr_min  # lir: only when LRs are evaluated (see _llr_data)
 
     return float(lir_cllr_min(_llr_data(y_true, llrs)))
+
+
+#: Prior log10 odds (fake vs genuine) of an ECE plot: -3 to +3 in steps of 0.05 (0 included).
+ECE_PRIOR_LOG10_ODDS = np.round(np.linspace(-3.0, 3.0, 121), 10)
+
+
+def ece_curve(y_true: Any, llrs: Any, prior_log10_odds: Any = ECE_PRIOR_LOG10_ODDS) -> pd.DataFrame:
+    """Empirical cross-entropy (ECE) of log10 LRs over prior odds, by lir
+    (``lir.plotting.expected_calibration_error.calculate_ece``, the values lir's ECE plot draws).
+
+    Parameters
+    ----------
+    y_true : array-like, shape (n,)
+        1 = fake (the LR's numerator proposition), 0 = real; both must occur.
+    llrs : array-like, shape (n,)
+        Finite log10 likelihood ratios.
+    prior_log10_odds : array-like, shape (m,)
+        Prior log10 odds of fake vs genuine at which the cross-entropy is computed.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per prior: ``prior_log10_odds``; ``ece`` (bits) of the LRs; ``ece_pav``
+        of the same LRs after lir's PAV recalibration (``IsotonicCalibrator``: the
+        least cross-entropy any monotone recalibration reaches, the discrimination
+        part); ``ece_reference`` of a system that always says LR = 1.  At even prior
+        odds (0) ``ece`` is :func:`cllr` and ``ece_pav`` :func:`cllr_min`; a curve
+        above the reference means LRs that mislead at that prior.
+    """
+    # lir's ECE module imports matplotlib.pyplot (for its plot): only when an ECE is computed
+    from lir.algorithms.isotonic_regression import IsotonicCalibrator
+    from lir.plotting.expected_calibration_error import calculate_ece
+
+    y, s = labels_and_scores(y_true, llrs)
+    _require_both(y, "ece_curve")
+    x = np.asarray(prior_log10_odds, dtype=float).ravel()
+    priors = 1.0 / (1.0 + 10.0 ** -x)
+    with np.errstate(divide="ignore", over="ignore"):
+        pav = IsotonicCalibrator().fit_transform(s.copy(), y)
+        return pd.DataFrame({"prior_log10_odds": x, "ece": calculate_ece(10.0 ** s, y, priors),
+                             "ece_pav": calculate_ece(10.0 ** pav, y, priors),
+                             "ece_reference": calculate_ece(np.ones_like(s), y, priors)})

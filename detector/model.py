@@ -49,6 +49,9 @@ MODEL_FILE = "model.skops"
 CARD_FILE = "card.json"
 #: Folder of a model that holds its stored out-of-fold evaluation.
 EVALUATION_DIR = "evaluation"
+#: File in :data:`EVALUATION_DIR` of the per-condition out-of-fold scores and log10 LRs of
+#: one fold seed (``benchmarks/generalization.py --into``; the Evaluation page's plots per condition).
+CONDITION_SCORES_FILE = "condition_scores.csv"
 #: The types a model file may hold beyond skops' own safe defaults, by exact name: those
 #: ``skops.io.get_untrusted_types`` reports for the pipelines ``train`` makes.  Anything
 #: else (``builtins.exec``, ``os.system``...) is refused before loading.

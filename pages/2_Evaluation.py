@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from detector.card import frames_text
+from detector.card import condition_label, frames_text
 from detector.dashboard import evaluation_store, figures, models, texts
 from detector.metrics import CONVENTION
-from detector.model import EVALUATION_DIR
+from detector.model import CONDITION_SCORES_FILE, EVALUATION_DIR
 import pages as ui
 
 TITLE = "Evaluation"
@@ -103,12 +103,22 @@ with right:
                                 "Threshold": st.column_config.NumberColumn(format="%+.4f")})
     st.caption("Share of fakes flagged when at most 1 %, 5 % or 10 % of genuine videos are.")
 
-tippett = figures.tippett_figure(ev)
-if tippett is not None:
-    st.plotly_chart(tippett, key="tippett")
-    st.caption("Tippett plot of the stored log10 likelihood ratios: for fake and for genuine videos, the share "
-               "with a log10 LR at or above x. Right of 0 (LR above 1) the evidence supports fake: the fake curve "
-               "should stay high there and the genuine curve low.")
+def lr_plots(condition: str | None, key: str) -> bool:
+    """The Tippett and ECE plots side by side (False when there are no LRs to draw)."""
+    tippett, ece = figures.tippett_figure(ev, condition), figures.ece_figure(ev, condition)
+    if tippett is None or ece is None:
+        return False
+    left, right = st.columns(2, gap="large")
+    left.plotly_chart(tippett, key=f"tippett_{key}")
+    right.plotly_chart(ece, key=f"ece_{key}")
+    st.caption(texts.LR_PLOTS_CAPTION)
+    return True
+
+
+st.markdown("**Likelihood ratios**")
+if not lr_plots(None, "own"):
+    st.caption("The stored scores have no likelihood ratios (a model trained before calibration): no Tippett or "
+               "ECE plot.")
 
 # ----------------------------------------------------------------- breakdowns
 st.subheader("Breakdown at this threshold")
@@ -133,14 +143,26 @@ with by_compression:
 
 # ----------------------------------------------------------------- conditions
 conditions = evaluation_store.conditions_table(model.card if model is not None else None)
-if conditions is not None:
+choices = evaluation_store.condition_choices(ev)
+if conditions is not None or choices:
     st.subheader("Under each condition")
+if conditions is not None:
     st.dataframe(conditions[0], hide_index=True, width="stretch", height=35 * (len(conditions[0]) + 1) + 3,
                  column_config={"AUC": DECIMAL, "AUC min": DECIMAL, "AUC max": DECIMAL, "EER": PERCENT,
-                                "TPR at FPR 5 %": PERCENT})
+                                "TPR at FPR 5 %": PERCENT, "Cllr": DECIMAL, "Cllr-min": DECIMAL})
     st.caption("From the model card: its training procedure in nested grouped cross-validation, mean over fold "
                "seeds: the original files; copies of the test-fold videos re-encoded as platforms do (never trained on); "
-               f"methods left out of training. Measured by `{conditions[1]}`.")
+               "methods left out of training. Cllr / Cllr-min (when measured): of the out-of-fold log10 LRs, each "
+               f"outer fold's calibration fitted inside its training part; below 1 they inform. Measured by `{conditions[1]}`.")
+if choices:
+    condition = st.selectbox("Likelihood ratios under the condition", choices, format_func=condition_label,
+                             key="lr_condition")
+    lr_plots(condition, "condition")
+    seeds = sorted(ev.condition_scores["seed"].unique()) if "seed" in ev.condition_scores.columns else []
+    st.caption(f"Out-of-fold LRs of the same procedure under this condition (fold seed {', '.join(map(str, seeds)) or '?'}; "
+               f"`{EVALUATION_DIR}/{CONDITION_SCORES_FILE}`, written by `benchmarks/generalization.py --into`).")
+if ev.condition_scores_error:
+    st.warning(f"The per-condition likelihood ratios cannot be shown: {ev.condition_scores_error}")
 
 # ----------------------------------------------------------------- re-encoding
 st.subheader("After re-encoding")

@@ -18,6 +18,7 @@ import pytest
 
 from detector import demo
 from detector.dashboard import batch, evaluation_store, explain, figures, models, texts, uploads, video_view
+from detector.metrics import cllr
 from detector.model import DEFAULT_MODEL_DIR, EVALUATION_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -334,7 +335,9 @@ def chart_titles(at) -> list[str]:
 def test_evaluation_operating_point_control_and_tpr_table(app_env):
     at = open_page(EVALUATION)
     ev = evaluation_store.load_evaluation(app_env)
-    assert "Tippett plot" not in chart_titles(at)  # the test model's stored scores have no LRs: no plot, no error
+    # the test model's stored scores have no LRs: no plot, no error, no condition selector
+    assert "Tippett plot" not in chart_titles(at) and "ECE plot" not in chart_titles(at)
+    assert not [s for s in at.selectbox if s.key == "lr_condition"]
     assert at.radio(key="target").value == "flag at most X % of genuine videos"
     for target, percent, rate in (("flag at most X % of genuine videos", 5.0, "frr"),
                                   ("miss at most X % of fakes", 10.0, "far")):
@@ -376,7 +379,59 @@ def test_tippett_plot_of_stored_likelihood_ratios(monkeypatch, tmp_path, app_mod
     monkeypatch.setenv(models.MODEL_DIR_ENV, str(folder))
     at = open_page(EVALUATION)
     assert not at.exception, at.exception
-    assert "Tippett plot" in chart_titles(at)
+    assert "Tippett plot" in chart_titles(at) and "ECE plot" in chart_titles(at)
+    ece = evaluation_store.ece_curves(ev)
+    y, llr = evaluation_store.labelled_llrs(ev)
+    assert len(y) == len(df) - 1 and ece["ece"][ece["prior_log10_odds"] == 0].iloc[0] == pytest.approx(cllr(y, llr))
+
+
+def _condition_scores(seed: int = 0) -> pd.DataFrame:
+    """Per-condition out-of-fold scores as ``generalization.py --into`` writes them."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for cond, sep in (("original", 1.5), ("crf23", 0.3), ("lomo:FaceSwap", 1.0)):
+        for i in range(30):
+            label = ("real", "fake")[i % 2]
+            score = rng.normal(sep * (i % 2), 0.8)
+            rows.append({"condition": cond, "label": label, "score": score, "llr": 0.6 * score - 0.3,
+                         "fold": i % 5, "seed": 0, "path": f"v/{i}.mp4", "method": "x"})
+    return pd.DataFrame(rows)
+
+
+def test_evaluation_page_draws_tippett_and_ece_per_condition(monkeypatch, tmp_path, app_model, demo_folder):
+    import shutil
+
+    from detector.model import CONDITION_SCORES_FILE
+
+    folder = tmp_path / "per-condition"
+    shutil.copytree(app_model, folder)
+    scores = _condition_scores()
+    scores.to_csv(folder / EVALUATION_DIR / CONDITION_SCORES_FILE, index=False)
+    ev = evaluation_store.load_evaluation(folder)
+    assert evaluation_store.condition_choices(ev) == ["original", "crf23", "lomo:FaceSwap"]
+    d = scores[scores["condition"] == "crf23"]
+    x, p = evaluation_store.tippett_curves(ev, "crf23")["fake"]
+    assert np.array_equal(x, np.sort(d.loc[d["label"] == "fake", "llr"]))
+    e = evaluation_store.ece_curves(ev, "crf23")
+    assert e["ece"][e["prior_log10_odds"] == 0].iloc[0] == pytest.approx(cllr(d["label"], d["llr"]))
+    monkeypatch.setenv(models.MODEL_DIR_ENV, str(folder))
+    at = open_page(EVALUATION)
+    assert not at.exception, at.exception
+    assert "Under each condition" in [h.value for h in at.subheader]  # the scores alone, without the card's table
+    box = at.selectbox(key="lr_condition")
+    assert box.value == "original" and list(box.options) == ["original files", "re-encoded, H.264 CRF 23",
+                                                             "unseen method: FaceSwap"]
+    titles = chart_titles(at)
+    assert "Tippett plot: original files" in titles and "ECE plot: original files" in titles
+    assert "Tippett plot" not in titles  # the test model's own scores have no LRs
+    box.set_value("crf23").run()
+    assert not at.exception, at.exception
+    assert "ECE plot: re-encoded, H.264 CRF 23" in chart_titles(at)
+    (folder / EVALUATION_DIR / CONDITION_SCORES_FILE).write_text("condition,score\noriginal,1.0\n")
+    at = open_page(EVALUATION)
+    assert not at.exception, at.exception
+    assert any("lacks column(s) ['label', 'llr']" in w.value for w in at.warning)
+    assert not [s for s in at.selectbox if s.key == "lr_condition"]
 
 
 def test_flag_rate_scan_and_the_evaluation_page_agree(app_env, demo_pair, tmp_path):
@@ -648,7 +703,15 @@ def test_evaluation_page_shows_the_per_condition_table_of_the_card(monkeypatch, 
     assert t.loc["re-encoded, H.264 CRF 23", "AUC"] == 0.45 and t.loc["original files", "AUC"] == 0.91
     assert t.loc["unseen method: FaceSwap", "TPR at FPR 5 %"] == 0.53
     assert "worst (re-encoded, H.264 CRF 23)" in t.index
+    assert "Cllr" not in t.columns  # an older card without LRs: no LR columns
     assert "python benchmarks/generalization.py --test" in texts_of(at.caption)
+    for row, c in zip(table, (0.55, 0.98, 0.7, 0.98)):
+        row.update(cllr=c, cllr_min=c - 0.1)
+    cpath.write_text(json.dumps({**card, "conditions": {**card["conditions"], "table": table}}))
+    at = open_page(EVALUATION)
+    assert not at.exception, at.exception
+    t = next(d.value for d in at.dataframe if "TPR at FPR 5 %" in d.value.columns).set_index("Condition")
+    assert t.loc["re-encoded, H.264 CRF 23", "Cllr"] == 0.98 and t.loc["original files", "Cllr-min"] == pytest.approx(0.45)
 
 
 def test_the_shipped_default_card_carries_its_per_condition_table():

@@ -18,7 +18,7 @@ from detector import crossval
 from detector import evaluation as ev
 from detector.calibration import (LLR_INCONCLUSIVE, Calibration, evidence_text, fit_calibration, verbal_scale,
                                   verdict_of, verdicts)
-from detector.metrics import as_binary, cllr, cllr_min
+from detector.metrics import as_binary, cllr, cllr_min, ece_curve
 from detector.model import TRUSTED_TYPES, DetectorModel, ModelError, load_model, save_model
 
 
@@ -41,6 +41,27 @@ def test_calibration_is_lirs_logistic_calibrator_with_elub_bounds():
     assert (cal.n_fake, cal.n_real, cal.n_scores) == (50, 45, 95) and cal.slope > 0
     with pytest.raises(ValueError, match="fake .* and real"):
         fit_calibration(s[:50], y[:50])
+
+
+def test_ece_is_cllr_at_even_prior_odds_and_vanishes_for_separating_lrs():
+    s, y = _scores()
+    llr = fit_calibration(s, y).llr(s)
+    c = ece_curve(y, llr)
+    assert c["prior_log10_odds"].min() == -3 and c["prior_log10_odds"].max() == 3
+    even = c[c["prior_log10_odds"] == 0].iloc[0]
+    # at prior odds 1 the cross-entropy is C_llr (Brümmer's definition), PAV's is C_llr-min
+    assert even["ece"] == pytest.approx(cllr(y, llr)) and even["ece_pav"] == pytest.approx(cllr_min(y, llr))
+    assert even["ece_reference"] == pytest.approx(1.0)  # an LR of 1 leaves one bit at even odds
+    assert (c["ece_pav"] <= c["ece"] + 1e-9).all() and (c["ece"] < c["ece_reference"]).any()
+    # the reference is the prior's own entropy: H(p) = -p log2 p - (1-p) log2 (1-p)
+    p = 1 / (1 + 10.0 ** -c["prior_log10_odds"])
+    assert np.allclose(c["ece_reference"], -p * np.log2(p) - (1 - p) * np.log2(1 - p))
+    separated = ece_curve(y, np.where(y == 1, 6.0, -6.0))
+    assert separated["ece"].max() < 1e-3 and separated["ece_pav"].max() < 1e-9
+    backwards = ece_curve(y, np.where(y == 1, -2.0, 2.0))  # LRs that point the wrong way
+    assert (backwards["ece"] > backwards["ece_reference"]).all()
+    with pytest.raises(ValueError, match="both real and fake"):
+        ece_curve(np.ones(5, int), np.zeros(5))
 
 
 def test_lrs_are_bounded_by_elub():

@@ -1,8 +1,10 @@
 """A model's stored evaluation (``<model>/evaluation/``): out-of-fold scores, the operating
-point at any threshold, breakdowns per method and compression, re-encoded copies.
+point at any threshold, breakdowns per method and compression, re-encoded copies, and the
+likelihood ratios' Tippett and ECE curves (of the model's own evaluation, or per condition).
 
 Nothing is re-run: every number comes from ``scores.csv``, ``frame_scores.csv`` and
-``metrics.json`` as the training stage wrote them.  Score convention:
+``metrics.json`` as the training stage wrote them, and ``condition_scores.csv`` as
+``benchmarks/generalization.py --into`` wrote it.  Score convention:
 :data:`detector.metrics.CONVENTION`.
 """
 
@@ -21,8 +23,8 @@ from sklearn.metrics import roc_auc_score
 
 from ..card import condition_label
 from ..evaluation import target_threshold
-from ..metrics import as_binary, bootstrap_auc_ci, eer, metrics_at_threshold, tpr_at_fpr
-from ..model import EVALUATION_DIR
+from ..metrics import as_binary, bootstrap_auc_ci, ece_curve, eer, metrics_at_threshold, tpr_at_fpr
+from ..model import CONDITION_SCORES_FILE, EVALUATION_DIR
 from .models import find_summary
 from .texts import DEGRADED_LABELS
 
@@ -46,6 +48,10 @@ class EvaluationData:
     scores: pd.DataFrame
     metrics: dict
     frame_scores: pd.DataFrame | None = None
+    #: out-of-fold scores and log10 LRs of the training procedure per condition (one fold
+    #: seed; ``condition_scores.csv``), None when not stored; why it could not be read, if so
+    condition_scores: pd.DataFrame | None = None
+    condition_scores_error: str | None = None
 
     @cached_property
     def y(self) -> np.ndarray:
@@ -73,7 +79,8 @@ def load_evaluation(folder: str | os.PathLike) -> EvaluationData | None:
     if not path.exists():
         return None
     data = EvaluationData(str(folder), _read_scores(path), _read_metrics(ev / "metrics.json"),
-                          _read_frame_scores(ev / "frame_scores.csv"))
+                          _read_frame_scores(ev / "frame_scores.csv"),
+                          *_read_condition_scores(ev / CONDITION_SCORES_FILE))
     try:
         y = data.y
     except ValueError as e:
@@ -120,6 +127,25 @@ def _read_frame_scores(path: Path) -> pd.DataFrame | None:
         return None
 
 
+def _read_condition_scores(path: Path) -> tuple[pd.DataFrame | None, str | None]:
+    """(the per-condition scores with a label and a finite log10 LR, or None; the reason
+    they cannot be used, or None): an optional file, so a bad one does not hide the rest."""
+    if not path.exists():
+        return None, None
+    try:
+        df = pd.read_csv(path)
+        missing = [c for c in ("condition", "label", "llr") if c not in df.columns]
+        if missing:
+            return None, f"{path} lacks column(s) {missing}"
+        df["llr"] = pd.to_numeric(df["llr"], errors="coerce")
+        df = df[np.isfinite(df["llr"])].reset_index(drop=True)
+        df["condition"] = df["condition"].astype(str)
+        df["y"] = as_binary(df["label"].to_numpy())
+    except Exception as e:  # optional detail: the page goes on without the per-condition plots
+        return None, f"cannot read {path}: {e}"
+    return df, None
+
+
 def degraded_table(metrics: dict | None) -> pd.DataFrame | None:
     """The stored out-of-fold results on the held-out videos' re-encoded copies (a model
     trained with ``--augment``), one row per condition; None when there are none."""
@@ -138,13 +164,16 @@ def degraded_table(metrics: dict | None) -> pd.DataFrame | None:
 def conditions_table(card: dict | None) -> tuple[pd.DataFrame, str] | None:
     """(one row per condition: original, each platform re-encode, each left-out method, their
     mean and the worst; the command that measured it) from the model card's ``conditions``
-    (``benchmarks/generalization.py --into``); None when the card has none."""
+    (``benchmarks/generalization.py --into``; Cllr and Cllr-min columns when it has them);
+    None when the card has none."""
     c = (card or {}).get("conditions")
     if not isinstance(c, dict) or not c.get("table"):
         return None
+    table = [r for r in c["table"] if isinstance(r, dict)]
+    lr = any(r.get("cllr") is not None for r in table)  # older cards: no LR columns
     rows = [{"Condition": condition_label(str(r.get("condition"))), "AUC": r.get("auc"), "AUC min": r.get("auc_min"),
-             "AUC max": r.get("auc_max"), "EER": r.get("eer"), "TPR at FPR 5 %": r.get("tpr_at_fpr5")}
-            for r in c["table"] if isinstance(r, dict)]
+             "AUC max": r.get("auc_max"), "EER": r.get("eer"), "TPR at FPR 5 %": r.get("tpr_at_fpr5"),
+             **({"Cllr": r.get("cllr"), "Cllr-min": r.get("cllr_min")} if lr else {})} for r in table]
     return pd.DataFrame(rows), f"{c.get('command', '?')} (fold seeds {c.get('seeds', '?')})"
 
 
@@ -299,18 +328,53 @@ def tpr_table(ev: EvaluationData, fprs: tuple[float, ...] = TABLE_FPRS) -> pd.Da
                           "Threshold": target_threshold(ev.scores, frr=f)} for f in fprs])
 
 
-def tippett_curves(ev: EvaluationData) -> dict[str, tuple[np.ndarray, np.ndarray]] | None:
-    """Tippett curves of the stored log10 LRs (column ``llr``): per class (``fake``,
-    ``real``), the sorted finite values and the share of that class's videos at or above
-    each; None when the stored scores have no LRs (or only one class has any)."""
-    if "llr" not in ev.scores.columns:
-        return None
-    llr = pd.to_numeric(ev.scores["llr"], errors="coerce").to_numpy(dtype=float)
+def condition_choices(ev: EvaluationData) -> list[str]:
+    """The conditions of the stored per-condition scores with LRs of both classes,
+    ``original`` first, then in the file's order ([] without such scores)."""
+    d = ev.condition_scores
+    if d is None:
+        return []
+    both = d.groupby("condition", sort=False)["y"].nunique()
+    names = [str(c) for c in both.index[both.to_numpy() == 2]]
+    return sorted(names, key=lambda c: c != "original")
+
+
+def labelled_llrs(ev: EvaluationData, condition: str | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+    """(labels 1 = fake, finite log10 LRs) of the model's own stored evaluation (``condition``
+    None: ``scores.csv``'s ``llr``) or of one ``condition`` of the per-condition scores;
+    None without LRs of both classes."""
+    if condition is None:
+        if "llr" not in ev.scores.columns:
+            return None
+        y, llr = ev.y, pd.to_numeric(ev.scores["llr"], errors="coerce").to_numpy(dtype=float)
+    else:
+        d = ev.condition_scores
+        if d is None:
+            return None
+        d = d[d["condition"] == condition]
+        y, llr = d["y"].to_numpy(dtype=int), d["llr"].to_numpy(dtype=float)
     ok = np.isfinite(llr)
+    y, llr = y[ok], llr[ok]
+    return (y, llr) if 0 < y.sum() < len(y) else None
+
+
+def tippett_curves(ev: EvaluationData, condition: str | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]] | None:
+    """Tippett curves of the log10 LRs of :func:`labelled_llrs`: per class (``fake``,
+    ``real``), the sorted values and the share of that class's videos at or above each;
+    None without LRs of both classes."""
+    data = labelled_llrs(ev, condition)
+    if data is None:
+        return None
+    y, llr = data
     out = {}
     for name, cls in (("fake", 1), ("real", 0)):
-        x = np.sort(llr[ok & (ev.y == cls)])
-        if len(x) == 0:
-            return None
+        x = np.sort(llr[y == cls])
         out[name] = (x, 1 - np.arange(len(x)) / len(x))
     return out
+
+
+def ece_curves(ev: EvaluationData, condition: str | None = None) -> pd.DataFrame | None:
+    """Empirical cross-entropy over prior odds (:func:`detector.metrics.ece_curve`, lir) of
+    the log10 LRs of :func:`labelled_llrs`; None without LRs of both classes."""
+    data = labelled_llrs(ev, condition)
+    return None if data is None else ece_curve(*data)

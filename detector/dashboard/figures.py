@@ -1,6 +1,6 @@
 """The dashboard's plotly figures: one video (score gauge, per-frame scores, feature
 families, contributions), the stored evaluation (ROC, DET, error rates, confusion, class
-balance) and a batch scan (score histogram).
+balance, Tippett and ECE plots of the likelihood ratios) and a batch scan (score histogram).
 
 The only module of :mod:`detector.dashboard` that imports plotly.
 """
@@ -14,9 +14,10 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from ..analysis import Analysis
+from ..card import condition_label
 from ..metrics import det_curve_points, error_rates_curve, roc_points
 from ..model import DetectorModel
-from .evaluation_store import EvaluationData, operating_point, tippett_curves
+from .evaluation_store import EvaluationData, ece_curves, operating_point, tippett_curves
 from .explain import family_frame_table
 from .style import FAKE_COLOUR, NEUTRAL_COLOUR, REAL_COLOUR, score_axis
 from .texts import FAMILY_LABELS
@@ -157,10 +158,15 @@ def det_figure(ev: EvaluationData, threshold: float) -> go.Figure:
     return _layout(fig, 380, title="DET curve", legend=dict(orientation="h", y=-0.22))
 
 
-def tippett_figure(ev: EvaluationData) -> go.Figure | None:
-    """Tippett plot of the stored log10 LRs: for fake and genuine videos, the share with a
-    log10 LR at or above x (None when the stored scores have no LRs)."""
-    curves = tippett_curves(ev)
+def _titled(name: str, condition: str | None) -> str:
+    return name if condition is None else f"{name}: {condition_label(condition)}"
+
+
+def tippett_figure(ev: EvaluationData, condition: str | None = None) -> go.Figure | None:
+    """Tippett plot of the stored log10 LRs (the model's own evaluation, or one
+    ``condition`` of the per-condition scores): for fake and genuine videos, the share with
+    a log10 LR at or above x (None without LRs of both classes)."""
+    curves = tippett_curves(ev, condition)
     if curves is None:
         return None
     fig = go.Figure()
@@ -172,7 +178,28 @@ def tippett_figure(ev: EvaluationData) -> go.Figure | None:
     fig.add_vline(x=0, line=dict(dash="dot", color=NEUTRAL_COLOUR))
     fig.update_xaxes(title="log10 likelihood ratio (fake vs genuine)")
     fig.update_yaxes(title="Share of videos with log10 LR ≥ x", range=[-0.01, 1.01])
-    return _layout(fig, 380, title="Tippett plot", legend=dict(orientation="h", y=-0.22))
+    return _layout(fig, 380, title=_titled("Tippett plot", condition), legend=dict(orientation="h", y=-0.22))
+
+
+def ece_figure(ev: EvaluationData, condition: str | None = None) -> go.Figure | None:
+    """ECE plot (empirical cross-entropy, lir) of the stored log10 LRs, as
+    :func:`tippett_figure` picks them: the LRs, the same after the best monotone
+    recalibration (PAV) and a system that always says LR = 1, against the prior log10
+    odds; None without LRs of both classes."""
+    c = ece_curves(ev, condition)
+    if c is None:
+        return None
+    fig = go.Figure()
+    for col, name, style in (("ece", "these LRs", dict(color=FAKE_COLOUR)),
+                             ("ece_pav", "after PAV recalibration (discrimination only)", dict(color=REAL_COLOUR, dash="dash")),
+                             ("ece_reference", "LR always 1 (no evidence)", dict(color=NEUTRAL_COLOUR, dash="dot"))):
+        y = c[col].replace([np.inf, -np.inf], np.nan)
+        fig.add_trace(go.Scatter(x=c["prior_log10_odds"], y=y, mode="lines", name=name, line=style,
+                                 hovertemplate="prior log10 odds %{x:+.2f}: %{y:.3f} bits<extra></extra>"))
+    fig.add_vline(x=0, line=dict(dash="dot", color=NEUTRAL_COLOUR))
+    fig.update_xaxes(title="prior log10 odds (fake vs genuine)")
+    fig.update_yaxes(title="empirical cross-entropy (bits)", rangemode="tozero")
+    return _layout(fig, 380, title=_titled("ECE plot", condition), legend=dict(orientation="h", y=-0.22))
 
 
 def error_rate_figure(ev: EvaluationData, threshold: float) -> go.Figure:

@@ -14,7 +14,8 @@ from pathlib import Path
 import pandas as pd
 
 from ..card import frames_text, search_text
-from ..model import CARD_FILE, DEFAULT_MODEL_DIR, EVALUATION_DIR, MODEL_FILE, DetectorModel, ModelError, load_model
+from ..model import (CARD_FILE, CONDITION_SCORES_FILE, DEFAULT_MODEL_DIR, EVALUATION_DIR, MODEL_FILE, DetectorModel,
+                     ModelError, load_model)
 from .texts import degraded_aucs, flat_text, fmt_pct, fmt_score
 
 #: Environment variable that points the dashboard at another model folder.
@@ -65,7 +66,7 @@ def folder_stamp(folder: str | os.PathLike) -> str:
     """A string that changes whenever the model or its evaluation changes (a cache key)."""
     parts = []
     for name in (CARD_FILE, MODEL_FILE, f"{EVALUATION_DIR}/scores.csv", f"{EVALUATION_DIR}/metrics.json",
-                 f"{EVALUATION_DIR}/frame_scores.csv"):
+                 f"{EVALUATION_DIR}/frame_scores.csv", f"{EVALUATION_DIR}/{CONDITION_SCORES_FILE}"):
         p = Path(folder) / name
         st = p.stat() if p.exists() else None
         parts.append(f"{name}:{st.st_size}:{st.st_mtime_ns}" if st else f"{name}:-")

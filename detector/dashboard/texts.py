@@ -13,7 +13,7 @@ from ..analysis import Analysis
 from ..calibration import evidence_text
 from ..card import CONDITION_LABELS
 
-__all__ = ["DISCLAIMER", "RATES_CAVEAT", "DEGRADED_LABELS", "FAMILY_LABELS", "degraded_aucs", "rates_caveat",
+__all__ = ["DISCLAIMER", "RATES_CAVEAT", "LR_PLOTS_CAPTION", "DEGRADED_LABELS", "FAMILY_LABELS", "degraded_aucs", "rates_caveat",
            "verdict_headline", "evidence_note", "highlight_note", "fmt_score", "fmt_pct", "human_size", "clean_message",
            "flat_text"]
 
@@ -25,6 +25,14 @@ RATES_CAVEAT = ("These rates hold for videos like the training data, compressed 
                 "manipulation. A video re-encoded or downscaled afterwards (as platforms do on upload) "
                 "loses much of the compression trace the model reads: fakes then pass as genuine far more "
                 "often, so a genuine verdict on such a file means little.")
+#: Under the Tippett and ECE plots of the Evaluation page: how to read them.
+LR_PLOTS_CAPTION = (
+    "Tippett plot: for fake and for genuine videos, the share with a log10 LR at or above x. Right of 0 (LR above "
+    "1) the evidence supports fake: the fake curve should stay high there and the genuine curve low. "
+    "ECE plot (empirical cross-entropy, lir): the information still missing after these LRs, in bits, for every "
+    "prior odds a case could have; lower is better. Below the dotted line (LR always 1) the LRs help; the dashed "
+    "line is the best any monotone recalibration of them reaches (their discrimination), the gap to it their "
+    "calibration loss. At prior log10 odds 0 the solid line is Cllr and the dashed one Cllr-min.")
 #: How the degraded-copy conditions of ``train --augment`` are named.
 DEGRADED_LABELS = CONDITION_LABELS  # one set of names (detector.card)
 #: How the feature families of :mod:`detector.features` are named.

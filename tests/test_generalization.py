@@ -1,0 +1,85 @@
+"""The judge (``benchmarks/generalization.py``) on a small synthetic features table:
+Cllr / Cllr-min per condition from the out-of-fold LRs, and what ``--into`` writes."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from detector.metrics import cllr, cllr_min
+from detector.model import CONDITION_SCORES_FILE, EVALUATION_DIR
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+import generalization as gz  # noqa: E402
+
+COLS = ["hf_inner_outer__mean", "noise_inner_outer__mean"]
+
+
+def _tables(n_groups: int = 12, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(videos, platform copies): each group 1 real + 2 fakes (two methods); ``hf`` carries
+    the label in the videos and in their ``crf23`` copies, not in their ``crf28`` copies."""
+    rng = np.random.default_rng(seed)
+    videos, copies = [], []
+    for g in range(n_groups):
+        for label, method, shift in (("real", "original", 0.0), ("fake", "Deepfakes", 2.0), ("fake", "FaceSwap", 1.5)):
+            row = {"path": f"v/{g}_{method}.mp4", "abs_path": f"/d/v/{g}_{method}.mp4", "label": label,
+                   "group": f"g{g}", "method": method, "compression": "c23", "dataset": "synthetic", "n_faces": 16,
+                   "hf_inner_outer__mean": shift + rng.normal(0, 0.6), "noise_inner_outer__mean": rng.normal()}
+            videos.append(row)
+            for cond, keeps in (("crf23", 1.0), ("crf28", 0.0)):
+                copies.append({**row, "path": f"c/{cond}/{g}_{method}.mp4", "source_path": row["abs_path"],
+                               "condition": cond, "noise_inner_outer__mean": rng.normal(),
+                               "hf_inner_outer__mean": keeps * shift + rng.normal(0, 0.6)})
+    return pd.DataFrame(videos), pd.DataFrame(copies)
+
+
+@pytest.fixture(scope="module")
+def judged():
+    videos, copies = _tables()
+    return gz.run(videos, COLS, [0], copies, None, "compact", 1)
+
+
+def test_the_judge_reports_cllr_per_condition_from_the_out_of_fold_llrs(judged):
+    table, scores = judged
+    t = table.set_index("condition")
+    assert {"original", "crf23", "crf28", "lomo:Deepfakes", "lomo:FaceSwap", "lomo"} <= set(t.index)
+    assert list(scores.columns) == list(gz.SCORE_COLUMNS) and (scores["seed"] == 0).all()
+    for cond in ("original", "crf23", "crf28", "lomo:FaceSwap"):
+        d = scores[scores["condition"] == cond]
+        assert d["llr"].notna().all() and d["fold"].between(0, 4).all()
+        assert t.loc[cond, "cllr"] == pytest.approx(cllr(d["label"], d["llr"]))
+        assert t.loc[cond, "cllr_min"] == pytest.approx(cllr_min(d["label"], d["llr"]))
+        assert t.loc[cond, "cllr_min"] <= t.loc[cond, "cllr"] + 1e-9
+    # the signal survives crf23, not crf28: informative LRs on one (Cllr below 1; ELUB bounds keep the
+    # LRs of 29 training videos small, so not far below), none (Cllr-min near 1) on the other
+    for cond in ("original", "crf23"):
+        assert t.loc[cond, "cllr"] < 0.9 and t.loc[cond, "cllr_min"] < 0.5
+    assert t.loc["crf28", "cllr_min"] > 0.8 and t.loc["crf28", "auc"] < 0.75
+    # lomo: each left-out method's fakes against the genuine videos, its mean row averages both
+    assert set(scores.loc[scores["condition"] == "lomo:FaceSwap", "method"]) == {"original", "FaceSwap"}
+    assert t.loc["lomo", "cllr"] == pytest.approx((t.loc["lomo:Deepfakes", "cllr"] + t.loc["lomo:FaceSwap", "cllr"]) / 2)
+    worst = next(c for c in t.index if c.startswith("worst ("))
+    assert worst == "worst (crf28)" and t.loc[worst, "cllr"] == t.loc["crf28", "cllr"]
+
+
+def test_the_judge_writes_cllr_into_the_card_and_the_scores_into_the_evaluation(judged, tmp_path):
+    table, scores = judged
+    (tmp_path / "card.json").write_text(json.dumps({"name": "m", "version": "1"}))
+    result = {"command": "python benchmarks/generalization.py --test", "seeds": [0], "search": "compact",
+              "n_columns": len(COLS), "table": table.to_dict("records")}
+    gz.into_card(str(tmp_path), result)
+    path = gz.into_evaluation(str(tmp_path), scores)
+    card = json.loads((tmp_path / "card.json").read_text())
+    row = next(r for r in card["conditions"]["table"] if r["condition"] == "crf23")
+    assert row["cllr"] == pytest.approx(table.set_index("condition").loc["crf23", "cllr"])
+    md = (tmp_path / "CARD.md").read_text()
+    assert "| Cllr | Cllr-min |" in md and f"{row['cllr']:.3f} | {row['cllr_min']:.3f} |" in md
+    assert path == tmp_path / EVALUATION_DIR / CONDITION_SCORES_FILE
+    back = pd.read_csv(path)
+    assert len(back) == len(scores) and np.allclose(back["llr"], scores["llr"])
