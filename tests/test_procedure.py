@@ -90,3 +90,22 @@ def test_train_by_worst_ships_the_chosen_columns_and_says_why(tmp_path, monkeypa
     assert "--by-worst" in card["command"]
     folds = json.loads((tmp_path / "m" / "evaluation" / "metrics.json").read_text())["folds"]
     assert [f["procedure"] for f in folds] == ["surviving"] * 3
+
+
+def test_the_home_page_sentence_comes_from_the_cards_condition_table(tmp_path):
+    from detector.dashboard.models import reencoding_text
+
+    table = [{"condition": "original", "auc": 0.871}, {"condition": "crf23", "auc": 0.723},
+             {"condition": "crf28", "auc": 0.681}, {"condition": "vp9", "auc": 0.736},
+             {"condition": "lomo:FaceSwap", "auc": 0.5}, {"condition": "lomo", "auc": 0.822},
+             {"condition": "worst (crf28)", "auc": 0.681}]
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "card.json").write_text(json.dumps({"version": "15", "augmentation": {"n_copies": 4},
+                                                          "conditions": {"seeds": [0, 1], "table": table}}))
+    text = reencoding_text([tmp_path / "m"])
+    assert "**m** (v15, trained with re-encoded copies too): AUC 0.87 on the original files" in text
+    assert "0.68-0.74 after platform re-encodes" in text and "0.82 on unseen methods" in text
+    assert "fold seeds 0, 1" in text
+    (tmp_path / "old").mkdir()  # a card without the table: its own metrics, and says what is missing
+    (tmp_path / "old" / "card.json").write_text(json.dumps({"version": "1", "metrics": {"video": {"auc": 0.9}}}))
+    assert "re-encoded copies not measured in its card" in reencoding_text([tmp_path / "old"])

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..card import frames_text, search_text
+from ..card import CONDITION_LABELS, frames_text, search_text
 from ..model import (CARD_FILE, CONDITION_SCORES_FILE, DEFAULT_MODEL_DIR, EVALUATION_DIR, MODEL_FILE, DetectorModel,
                      ModelError, load_model)
 from .texts import degraded_aucs, flat_text, fmt_pct, fmt_score
@@ -130,33 +130,48 @@ def headline_metrics(card: dict | None, metrics: dict | None = None) -> dict:
 
 
 def reencoding_text(folders: list[Path]) -> str:
-    """What each model folder measured out of fold on the original files and, when stored,
-    on re-encoded copies of the held-out videos, as Markdown sentences for the Home page
-    ('' when no folder has a measured AUC).
+    """What each model folder measured out of fold on the original files and on re-encoded
+    copies of the held-out videos, as Markdown sentences for the Home page ('' when no
+    folder has a measured AUC).
 
-    The figures come from ``evaluation/metrics.json``, else from the card's ``metrics``."""
+    The figures come from the card's per-condition table (``conditions``, several fold
+    seeds) when it has one, else from ``evaluation/metrics.json`` or the card's ``metrics``."""
     parts = []
     for folder in folders:
         card = read_json(Path(folder) / CARD_FILE)
         if not card:
             continue
-        stored = read_json(Path(folder) / EVALUATION_DIR / "metrics.json")
-        head = headline_metrics(card, stored)
-        if head["auc"] is None:
-            continue
-        degraded = degraded_aucs(stored) or degraded_aucs(card.get("metrics"))
         trained = ", trained with re-encoded copies too" if card.get("augmentation") else ""
-        text = (f"**{Path(folder).name}** (v{card.get('version', '?')}{trained}): AUC {head['auc']:.2f} on the "
-                f"original files (FRR {fmt_pct(head['frr'])} at its threshold), ")
-        if degraded:
-            text += "on re-encoded copies AUC " + ", ".join(f"{a:.2f} ({name})" for name, a in degraded)
-        else:
-            text += ("re-encoded copies not in its card (README, Accuracy: the shipped procedure trained on "
-                     "original files only is at chance level on them, AUC 0.45-0.54)")
-        parts.append(text)
+        name = f"**{Path(folder).name}** (v{card.get('version', '?')}{trained})"
+        text = conditions_sentence(card.get("conditions"))
+        if text is None:
+            stored = read_json(Path(folder) / EVALUATION_DIR / "metrics.json")
+            head = headline_metrics(card, stored)
+            if head["auc"] is None:
+                continue
+            degraded = degraded_aucs(stored) or degraded_aucs(card.get("metrics"))
+            text = f"AUC {head['auc']:.2f} on the original files (FRR {fmt_pct(head['frr'])} at its threshold), " + (
+                "on re-encoded copies AUC " + ", ".join(f"{a:.2f} ({n})" for n, a in degraded) if degraded
+                else "re-encoded copies not measured in its card")
+        parts.append(f"{name}: {text}")
     if not parts:
         return ""
     return "Measured out of fold on held-out videos: " + "; ".join(parts) + "."
+
+
+def conditions_sentence(conditions: dict | None) -> str | None:
+    """'AUC 0.87 on the original files, 0.69-0.73 after platform re-encodes, 0.81 on unseen
+    methods (mean of fold seeds 0, 1, 2)' from a card's ``conditions``; None without one."""
+    rows = {r.get("condition"): r.get("auc") for r in (conditions or {}).get("table", []) if isinstance(r, dict)}
+    if rows.get("original") is None:
+        return None
+    platform = [v for k, v in rows.items() if k in CONDITION_LABELS and k not in ("original", "lomo") and v is not None]
+    text = f"AUC {rows['original']:.2f} on the original files"
+    if platform:
+        text += f", {min(platform):.2f}-{max(platform):.2f} after platform re-encodes"
+    if rows.get("lomo") is not None:
+        text += f", {rows['lomo']:.2f} on unseen methods (leave one out)"
+    return text + f" (mean of fold seeds {', '.join(map(str, conditions.get('seeds', [])))})"
 
 
 # --------------------------------------------------------------------------- the card as a table
