@@ -24,11 +24,14 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+import pandas as pd
 
 from ..decode import DEFAULT_FRAMES
 from ..scan.db import utc_now
@@ -218,27 +221,33 @@ def start_scan(folder: str | os.PathLike, roots, state: str | os.PathLike, model
 
 
 def stop_scan(job: ScanJob, timeout_s: float = 10.0) -> bool:
-    """Stop a running scan (SIGTERM to its process group, SIGKILL after ``timeout_s``);
-    True when it was running.  What it finished stays in the database; a new start resumes."""
+    """Stop a running scan (SIGTERM to its process group, SIGKILL after ``timeout_s``) and
+    wait until its database is free; True when it was running.  What it finished stays in
+    the database; a new start resumes."""
     if not is_running(job):
         return False
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
             os.killpg(job.pid, sig)  # the scan and its workers: started in a session of their own
         except ProcessLookupError:
-            return True
+            pass
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if not is_running(job):
+            if not is_running(job) and _database_free(job.db):  # an exiting process still holds the lock
                 return True
             time.sleep(0.1)
     return True
 
 
 def scan_progress(db: str | os.PathLike) -> ScanProgress:
-    """How far the scan writing ``db`` has got (zeros before the database exists)."""
-    if not Path(db).is_file():
+    """How far the scan writing ``db`` has got (zeros before the database and its tables exist)."""
+    try:
+        return _read_progress(db) if Path(db).is_file() else ScanProgress(0, None, False)
+    except (sqlite3.Error, pd.errors.DatabaseError):  # created, its tables not yet
         return ScanProgress(0, None, False)
+
+
+def _read_progress(db: str | os.PathLike) -> ScanProgress:
     runs = read_sqlite(db, "SELECT model_version, n_frames, counts, finished_at FROM runs ORDER BY id DESC LIMIT 1")
     if not len(runs):
         n = read_sqlite(db, "SELECT COUNT(*) AS n FROM results")["n"].iloc[0]
