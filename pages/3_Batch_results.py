@@ -40,12 +40,14 @@ def show_results(results) -> None:
 
     st.subheader("Ranked suspects")
     verdicts = sorted(results["verdict"].unique())
+    if st.session_state.get("verdicts_offered") != verdicts or "verdicts" not in st.session_state:
+        # first drawn, or new verdicts arrived (a running scan): the default choice again
+        st.session_state["verdicts_offered"] = verdicts
+        st.session_state["verdicts"] = [v for v in verdicts if v == "fake"] or verdicts
     f1, f2, f3 = st.columns([2, 1, 2])
-    chosen = f1.multiselect("Verdict", verdicts, default=[v for v in verdicts if v == "fake"] or verdicts,
-                            key="verdicts")
-    scored = results["score"].dropna()
-    min_score = f2.number_input("Minimum score", value=float(scored.min()) if len(scored) else 0.0, step=0.1,
-                                format="%.3f", key="min_score") if len(scored) else None
+    chosen = f1.multiselect("Verdict", verdicts, key="verdicts")
+    min_score = f2.number_input("Minimum score", value=None, step=0.1, format="%.3f", key="min_score",
+                                placeholder="none") if results["score"].notna().any() else None
     text = f3.text_input("Path contains", key="path_filter", placeholder="e.g. camera3/")
     ranked = batch.rank_suspects(results, chosen, min_score, text)
     st.caption(f"{len(ranked):,} of {len(results):,} videos match, most suspicious first.")

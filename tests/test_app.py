@@ -556,7 +556,8 @@ def test_batch_page_starts_a_scan_a_second_visitor_sees_it(app_env, tmp_path, mo
         assert "of 3 files done: running" in progress_texts(second)
         assert metric(second, "Videos") == "2" and metric(second, "no-face") == "1"  # hang_me.mp4 never ends
         second.multiselect(key="verdicts").set_value(sorted(second.multiselect(key="verdicts").options)).run()
-        assert "clip_fake.mp4" in {Path(p).name for p in second.dataframe[0].value["path"]}
+        shown = {Path(p).name for p in second.dataframe[0].value["path"]}
+        assert shown == {"clip_fake.mp4", "clip_noface.mp4"}  # a row without a score shows with its verdict
         second.text_input(key="scan_folder").input(f"{tmp_path}/root/../root/case")
         second.button(key="start_scan").click().run()  # starting it again joins it
         assert not second.error and [j.pid for j in scan_jobs.list_jobs(state)] == [job.pid]
@@ -565,6 +566,30 @@ def test_batch_page_starts_a_scan_a_second_visitor_sees_it(app_env, tmp_path, mo
             scan_jobs.stop_scan(j, timeout_s=5)
     first.run()
     assert "stopped (start it again to resume)" in progress_texts(first)
+
+
+def test_batch_filters_follow_the_rows_of_a_growing_database(app_env, tmp_path, monkeypatch):
+    """A scan still running adds rows and verdicts: the verdict choice starts again from its
+    default when a new verdict appears, and no stale minimum score hides the new rows."""
+    monkeypatch.setenv(roots.SCAN_ROOTS_ENV, str(tmp_path))
+    db = tmp_path / "growing.db"
+
+    def add(rows):
+        with sqlite3.connect(db) as con:
+            con.execute("CREATE TABLE IF NOT EXISTS results (path TEXT, verdict TEXT, score REAL, threshold REAL, "
+                        "status TEXT, model_version TEXT)")
+            con.executemany("INSERT INTO results VALUES (?, ?, ?, 0.0, 'done', 'm')", rows)
+
+    add([("/c/a.mp4", "real", -0.5), ("/c/b.mp4", "real", -0.7)])
+    at = open_page(BATCH)
+    at.text_input(key="results_path").input(str(db)).run()
+    assert at.multiselect(key="verdicts").value == ["real"] and len(at.dataframe[0].value) == 2
+    add([("/c/c.mp4", "fake", 0.9), ("/c/d.mp4", "real", -2.0)])
+    at.run()
+    assert at.multiselect(key="verdicts").value == ["fake"]
+    assert list(at.dataframe[0].value["path"]) == ["/c/c.mp4"]
+    at.multiselect(key="verdicts").set_value(["fake", "real"]).run()
+    assert len(at.dataframe[0].value) == 4  # -2.0 is below every score of the first look, and shown
 
 
 def wait_for(cond, what: str, timeout: float = 120.0) -> None:
