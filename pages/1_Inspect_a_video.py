@@ -8,7 +8,7 @@ import streamlit as st
 
 from detector import demo
 from detector.decode import DEFAULT_FRAMES
-from detector.dashboard import explain, figures, models, texts, uploads, video_view
+from detector.dashboard import explain, figures, models, roots, texts, uploads, video_view
 from detector.features import FAMILIES
 from detector.report import report_filename
 import pages as ui
@@ -49,7 +49,11 @@ if choice == UPLOAD:
             st.error(str(e))
 elif choice.startswith(BATCH_PREFIX):
     st.caption("A file listed in the batch results, read from this machine.")
-    src = uploads.Source.from_path(st.session_state["batch_path"], label="batch results")
+    try:
+        roots.check_under_roots(st.session_state["batch_path"], roots.configured_roots())
+        src = uploads.Source.from_path(st.session_state["batch_path"], label="batch results")
+    except roots.RootError as e:
+        st.error(str(e))
 else:
     st.info(demo.NOTE)
     key = "fake" if choice == demo.LABELS["fake"] else "real"

@@ -201,10 +201,13 @@ def load_results_upload(name: str, sha256: str, _data: bytes):
 
 
 def file_stamp(path: str) -> str:
-    """Cache key part that changes when a file changes."""
-    p = Path(path)
-    try:
-        s = p.stat()
-    except OSError:
-        return "-"
-    return f"{s.st_size}:{s.st_mtime_ns}"
+    """Cache key part that changes when a file changes (a SQLite database: or its write-ahead
+    log ``-wal``, where a running scan's rows are until a checkpoint)."""
+    parts = []
+    for p in (Path(path), Path(f"{path}-wal")):
+        try:
+            s = p.stat()
+            parts.append(f"{s.st_size}:{s.st_mtime_ns}")
+        except OSError:
+            parts.append("-")
+    return "/".join(parts)

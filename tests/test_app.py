@@ -10,14 +10,16 @@ from __future__ import annotations
 import json
 import sqlite3
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from detector import demo
-from detector.dashboard import batch, evaluation_store, explain, figures, models, texts, uploads, video_view
+from detector import demo, scan
+from detector.dashboard import (batch, evaluation_store, explain, figures, models, roots, scan_jobs, texts, uploads,
+                                video_view)
 from detector.metrics import cllr
 from detector.model import DEFAULT_MODEL_DIR, EVALUATION_DIR
 
@@ -118,10 +120,12 @@ def demo_folder(tmp_path_factory, demo_pair) -> Path:
 
 
 @pytest.fixture
-def app_env(monkeypatch, app_model, demo_folder):
-    """Point the dashboard at the test model and demo clips."""
+def app_env(monkeypatch, tmp_path, app_model, demo_folder):
+    """Point the dashboard at the test model and demo clips, a fresh state folder and no scan roots."""
     monkeypatch.setenv(models.MODEL_DIR_ENV, str(app_model))
     monkeypatch.setenv(demo.DEMO_DIR_ENV, str(demo_folder))
+    monkeypatch.setenv(roots.STATE_DIR_ENV, str(tmp_path / "state"))
+    monkeypatch.delenv(roots.SCAN_ROOTS_ENV, raising=False)
     return app_model
 
 
@@ -518,7 +522,8 @@ def results_db(tmp_path, demo_pair) -> Path:
     return db
 
 
-def test_batch_results_rank_filter_and_inspect(app_env, results_db, demo_pair):
+def test_batch_results_rank_filter_and_inspect(app_env, results_db, demo_pair, monkeypatch, tmp_path_factory):
+    monkeypatch.setenv(roots.SCAN_ROOTS_ENV, str(tmp_path_factory.getbasetemp()))  # the database and the clip
     at = open_page(BATCH)
     at.text_input(key="results_path").input(str(results_db)).run()
     assert not at.exception and not at.error
@@ -540,13 +545,114 @@ def test_batch_results_rank_filter_and_inspect(app_env, results_db, demo_pair):
     assert "Verdict:" in texts_of(at.error) + texts_of(at.success)
 
 
-def test_batch_results_bad_file_shows_its_message(app_env, tmp_path):
+def test_batch_results_bad_file_shows_its_message(app_env, tmp_path, monkeypatch):
+    monkeypatch.setenv(roots.SCAN_ROOTS_ENV, str(tmp_path))
     bad = tmp_path / "nope.db"
     bad.write_text("not sqlite")
     at = open_page(BATCH)
     at.text_input(key="results_path").input(str(bad)).run()
     assert not at.exception
     assert "cannot read batch results from nope.db" in texts_of(at.error)
+
+
+def progress_texts(at) -> str:
+    return "\n".join(p.proto.text for p in at.get("progress"))
+
+
+def test_batch_page_without_roots_turns_scanning_off_and_refuses_paths(app_env, results_db):
+    at = open_page(BATCH)
+    assert roots.SCAN_ROOTS_ENV in texts_of(at.info) and "Start the scan" not in [b.label for b in at.button]
+    assert at.radio(key="results_source").options == ["A file on this machine", "Upload a results file"]
+    at.text_input(key="results_path").input(str(results_db)).run()
+    assert not at.exception and not at.dataframe
+    assert roots.SCAN_ROOTS_ENV in texts_of(at.error)
+
+
+def test_batch_page_reads_only_inside_the_roots(app_env, results_db, tmp_path, monkeypatch):
+    inside = tmp_path / "inside"
+    inside.mkdir()
+    monkeypatch.setenv(roots.SCAN_ROOTS_ENV, str(inside))
+    at = open_page(BATCH)
+    for typed in (str(results_db), f"{inside}/../{results_db.name}"):
+        at.text_input(key="results_path").input(typed).run()
+        assert not at.exception and not at.dataframe
+        assert f"{results_db} is outside the folders this dashboard may read" in texts_of(at.error)
+    # inside the root the table shows, but a listed video outside it is not opened
+    (inside / "scan.db").write_bytes(results_db.read_bytes())
+    at.text_input(key="results_path").input(str(inside / "scan.db")).run()
+    assert not at.error and len(at.dataframe[0].value)
+    at.button(key="inspect").click().run()
+    assert not at.exception and "is outside the folders" in texts_of(at.error)
+    assert at.title[0].value == "Batch results"  # still here, not on the Inspect page
+
+
+def test_batch_page_starts_a_scan_a_second_visitor_sees_it(app_env, tmp_path, monkeypatch, demo_pair, bad_files):
+    case = tmp_path / "root" / "case"
+    case.mkdir(parents=True)
+    for name, src in (("clip_fake.mp4", demo_pair[1]), ("clip_noface.mp4", bad_files["noface"]),
+                      ("hang_me.mp4", demo_pair[0])):
+        (case / name).write_bytes(src.read_bytes())
+    monkeypatch.setenv(roots.SCAN_ROOTS_ENV, str(tmp_path / "root"))
+    monkeypatch.setenv(scan.TEST_HOOK_ENV, "hang=hang_me")  # the scan stays running after the other two files
+    state = roots.state_dir()
+    try:
+        first = open_page(BATCH)
+        assert first.text_input(key="scan_folder").value == str(tmp_path / "root")
+        first.text_input(key="scan_folder").input(str(case))
+        first.button(key="start_scan").click().run()
+        assert not first.exception and not first.error
+        (job,) = scan_jobs.list_jobs(state)
+        assert job.folder == str(case.resolve()) and job.db.is_relative_to(state)
+        assert first.radio(key="results_source").value == "A scan started here"
+        wait_for(lambda: scan_jobs.scan_progress(job.db).done >= 2, "two rows in the scan's database")
+
+        second = open_page(BATCH)  # another visitor: the running scan is shown, with the rows so far
+        assert second.radio(key="results_source").value == "A scan started here"
+        assert "of 3 files done: running" in progress_texts(second)
+        assert metric(second, "Videos") == "2" and metric(second, "no-face") == "1"  # hang_me.mp4 never ends
+        second.multiselect(key="verdicts").set_value(sorted(second.multiselect(key="verdicts").options)).run()
+        shown = {Path(p).name for p in second.dataframe[0].value["path"]}
+        assert shown == {"clip_fake.mp4", "clip_noface.mp4"}  # a row without a score shows with its verdict
+        second.text_input(key="scan_folder").input(f"{tmp_path}/root/../root/case")
+        second.button(key="start_scan").click().run()  # starting it again joins it
+        assert not second.error and [j.pid for j in scan_jobs.list_jobs(state)] == [job.pid]
+    finally:
+        for j in scan_jobs.list_jobs(state):
+            scan_jobs.stop_scan(j, timeout_s=5)
+    first.run()
+    assert "stopped (start it again to resume)" in progress_texts(first)
+
+
+def test_batch_filters_follow_the_rows_of_a_growing_database(app_env, tmp_path, monkeypatch):
+    """A scan still running adds rows and verdicts: the verdict choice starts again from its
+    default when a new verdict appears, and no stale minimum score hides the new rows."""
+    monkeypatch.setenv(roots.SCAN_ROOTS_ENV, str(tmp_path))
+    db = tmp_path / "growing.db"
+
+    def add(rows):
+        with sqlite3.connect(db) as con:
+            con.execute("CREATE TABLE IF NOT EXISTS results (path TEXT, verdict TEXT, score REAL, threshold REAL, "
+                        "status TEXT, model_version TEXT)")
+            con.executemany("INSERT INTO results VALUES (?, ?, ?, 0.0, 'done', 'm')", rows)
+
+    add([("/c/a.mp4", "real", -0.5), ("/c/b.mp4", "real", -0.7)])
+    at = open_page(BATCH)
+    at.text_input(key="results_path").input(str(db)).run()
+    assert at.multiselect(key="verdicts").value == ["real"] and len(at.dataframe[0].value) == 2
+    add([("/c/c.mp4", "fake", 0.9), ("/c/d.mp4", "real", -2.0)])
+    at.run()
+    assert at.multiselect(key="verdicts").value == ["fake"]
+    assert list(at.dataframe[0].value["path"]) == ["/c/c.mp4"]
+    at.multiselect(key="verdicts").set_value(["fake", "real"]).run()
+    assert len(at.dataframe[0].value) == 4  # -2.0 is below every score of the first look, and shown
+
+
+def wait_for(cond, what: str, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: not within {timeout} s")
+        time.sleep(0.3)
 
 
 # ----------------------------------------------------------------------------- helpers

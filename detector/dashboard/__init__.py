@@ -12,6 +12,10 @@ from the modules of this package, one job each, data flowing down this list:
 - :mod:`~detector.dashboard.evaluation_store`: a model's stored evaluation (scores, operating
   point, breakdowns);
 - :mod:`~detector.dashboard.batch`: the batch scanner's results for the Batch page;
+- :mod:`~detector.dashboard.roots`: the folders the operator lets the dashboard scan or read,
+  and the state folder of its scans;
+- :mod:`~detector.dashboard.scan_jobs`: scans started from the Batch page, in the background
+  (one per database), and their progress;
 - :mod:`~detector.dashboard.figures`: the plotly figures (the only module importing plotly).
 
 Nothing here caches: the pages wrap the heavy calls in ``st.cache_resource`` /

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 from pathlib import Path
@@ -23,14 +24,14 @@ class ResultsError(ValueError):
     """Batch results that cannot be read (one-line message)."""
 
 
-def _read_sqlite(p: Path) -> pd.DataFrame:
-    """Table ``results`` of a SQLite file, read-only (``immutable`` when read-only fails,
-    e.g. a WAL database in a folder this process cannot write)."""
+def read_sqlite(p: str | os.PathLike, sql: str = "SELECT * FROM results", params: tuple = ()) -> pd.DataFrame:
+    """A query of a SQLite file, read-only (``immutable`` when read-only fails, e.g. a WAL
+    database in a folder this process cannot write); by default its table ``results``."""
     last: Exception | None = None
     for uri in (f"file:{p}?mode=ro", f"file:{p}?immutable=1"):
         try:
-            with sqlite3.connect(uri, uri=True, timeout=10) as con:
-                return pd.read_sql_query("SELECT * FROM results", con)
+            with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=10)) as con:
+                return pd.read_sql_query(sql, con, params=params)
         except Exception as e:  # noqa: PERF203 - two attempts at most
             last = e
     raise last  # type: ignore[misc]
@@ -48,7 +49,7 @@ def load_results(path: str | os.PathLike) -> pd.DataFrame:
     if not p.is_file():
         raise ResultsError(f"no results file at {p}")
     try:
-        df = pd.read_csv(p) if p.suffix.lower() == ".csv" else _read_sqlite(p)
+        df = pd.read_csv(p) if p.suffix.lower() == ".csv" else read_sqlite(p)
     except Exception as e:
         reason = (str(e).splitlines() or [type(e).__name__])[0]
         raise ResultsError(f"cannot read batch results from {p.name}: {reason}") from None

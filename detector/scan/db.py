@@ -33,7 +33,9 @@ worker, host   which worker process (pid or Dask address) and machine
 finished_at    UTC time the row was committed; ``run_id`` the scan run
 ============== ===============================================================
 
-Table ``runs``: one row per scan invocation (command, setting, workers, counts).
+Table ``runs``: one row per scan invocation (command, setting, workers, counts; while it
+runs, ``counts`` holds the files found, ``{"total": N, "skipped": K}``, and ``finished_at``
+is empty).
 
 A column added to ``results`` after a database was made (``llr``) is added to it
 (``ALTER TABLE ... ADD COLUMN``, empty for the rows already there) when it is opened for
@@ -314,14 +316,17 @@ class ResultsDB:
             self.conn.execute("UPDATE results SET size_bytes=?, mtime_ns=? WHERE path=? AND model_version=? "
                               "AND n_frames=?", (size_bytes, mtime_ns, _path_to_db(path), model_version, n_frames))
 
-    def start_run(self, command: str, model_version: str, n_frames: int, workers: str) -> int:
+    def start_run(self, command: str, model_version: str, n_frames: int, workers: str,
+                  counts: dict | None = None) -> int:
+        """A new row of ``runs``; ``counts`` (e.g. the files found) is readable while the run
+        goes on, and replaced by the final counts at :meth:`finish_run`."""
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
             cur = self.conn.execute(
-                "INSERT INTO runs (started_at, command, model_version, n_frames, workers, host, pid) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO runs (started_at, command, model_version, n_frames, workers, host, pid, counts) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (utc_now(), display_path(command), model_version, n_frames, workers, socket.gethostname(),
-                 os.getpid()))
+                 os.getpid(), None if counts is None else json.dumps(counts)))
         return int(cur.lastrowid)
 
     def finish_run(self, run_id: int, counts: dict) -> None:

@@ -275,7 +275,8 @@ def scan(inputs, out: str | os.PathLike, model=None, n_frames: int = DEFAULT_FRA
         run.pool = DaskPool(scheduler, model=model) if scheduler else LocalPool(
             workers or default_workers(), tasks_per_worker=tasks_per_worker, timeout_s=timeout_s,
             max_memory_mb=max_memory_mb, model=model, model_key=(model_dir, model_sha))
-        run.run_id = run.db.start_run(command or "scan", version, n_frames, run.pool.describe())
+        run.run_id = run.db.start_run(command or "scan", version, n_frames, run.pool.describe(),
+                                      counts={"total": summary.total, "skipped": summary.skipped})
         run.execute(todo, {"n_frames": n_frames, "model_dir": model_dir, "model_sha": model_sha,
                            "flag_threshold": flag_threshold})
         summary.workers_replaced = getattr(run.pool, "replaced", 0)
