@@ -22,6 +22,8 @@ from .dashboard.style import FAKE_COLOUR, REAL_COLOUR, score_axis
 WIDTH_IN, DPI = 9.0, 100
 #: Font size of legends and bar labels (points).
 FONT_SIZE = 8
+#: Height of one legend entry (inches): a line chart with many series grows to hold its legend.
+LEGEND_ROW_IN = 0.16
 #: A line chart marks its points when it has at most this many series.
 MARKED_SERIES = 4
 
@@ -80,7 +82,8 @@ def line_chart(series: dict[str, tuple[Sequence[float], Sequence[float]]], title
         ax.grid(alpha=0.3)
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=FONT_SIZE, frameon=False)
 
-    return render(height_in, draw)
+    entries = len(series) + (hline is not None) + bool(marks)
+    return render(max(height_in, 0.8 + LEGEND_ROW_IN * entries), draw)  # tall enough for the legend
 
 
 def score_bar(score: float, threshold: float) -> str:
