@@ -121,9 +121,7 @@ def test_charts_are_static_matplotlib_svg():
 
 def test_report_has_the_heat_map_the_likelihood_ratio_and_matplotlib_charts(demo_pair):
     """With the shipped (calibrated) model: the LR and its words, the heat map over the face
-    and the charts as SVG from matplotlib; no matplotlib state left behind by pyplot."""
-    import sys
-
+    and the charts as SVG from matplotlib."""
     from detector.model import load_model
 
     model = load_model()
@@ -138,4 +136,21 @@ def test_report_has_the_heat_map_the_likelihood_ratio_and_matplotlib_charts(demo
     assert "Where on the face" in text and "inner face" in text and "blending boundary" in text
     svgs = re.findall(r"<svg.*?</svg>", html, re.S)
     assert len(svgs) >= 3 and all("Matplotlib v" in s for s in svgs)
-    assert "matplotlib.pyplot" not in sys.modules
+
+
+def test_matplotlib_loads_only_when_a_chart_is_drawn_and_never_pyplot():
+    """In a fresh process: importing the package, the CLI and the report loads no matplotlib;
+    drawing a chart loads it without pyplot and leaves its settings as they were."""
+    import subprocess
+    import sys
+
+    code = ("import sys, detector, detector.cli, detector.report\n"
+            "assert not [m for m in sys.modules if m.startswith('matplotlib')], 'matplotlib at import'\n"
+            "from detector.charts import line_chart\n"
+            "svg = line_chart({'a': ([0, 1], [0.0, 1.0])}, 'x')\n"
+            "import matplotlib\n"
+            "assert 'matplotlib.pyplot' not in sys.modules and matplotlib.rcParams['svg.fonttype'] == 'path'\n"
+            "print(len(svg))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert int(run.stdout) > 1000
