@@ -63,8 +63,9 @@ def line_chart(series: dict[str, tuple[Sequence[float], Sequence[float]]], title
                marks: Sequence[tuple[float, float]] = (), height_in: float = 2.8) -> str:
     """A line chart: ``series`` maps a name to (x values, y values); missing and non-finite
     y values are skipped; points are marked when there are at most :data:`MARKED_SERIES`
-    series (more would make the file large), and in any series of one point.  ``hline`` draws a dashed horizontal line (e.g. the threshold)
-    labelled ``hline_label``; ``marks`` circles points (x, y)."""
+    series (more would make the file large), and in any series of one point.  ``hline``
+    draws a dashed horizontal line (e.g. the threshold) labelled ``hline_label``; ``marks``
+    circles points (x, y).  The figure grows taller to hold a long legend."""
     if not any(_finite(xs, ys)[0] for xs, ys in series.values()):
         return "<p class='muted'>(no data to plot)</p>"
 
