@@ -28,6 +28,7 @@ from .evaluation import target_threshold
 from .metrics import metrics_at_threshold
 from .model import DEFAULT_MODEL_DIR, EVALUATION_DIR, ModelError, load_model
 from .quiet import quiet_stderr
+from .report import check_report_path, write_case_report
 from .search import SEARCH_CHOICES
 from .scan import (DEFAULT_MAX_MEMORY_MB, DEFAULT_TASKS_PER_WORKER, ScanError, ScanLockedError, export, report_text,
                    scan)
@@ -50,10 +51,15 @@ def _load_model_or_none(path: str | None, quiet: bool = False):
 
 
 def cmd_inspect(args) -> int:
+    if args.report:
+        check_report_path(args.report)  # before a long analysis
     info = probe(args.video)  # unreadable input fails first, with its own message
     model = _load_model_or_none(args.model, quiet=False)
-    fams = "all" if args.all_features or model is None else "model"
-    a = analyze(args.video, model=model, n_frames=args.frames, info=info, families=fams)
+    # the case report shows every family and the face crops, as the dashboard's does
+    fams = "all" if args.all_features or args.report or model is None else "model"
+    a = analyze(args.video, model=model, n_frames=args.frames, info=info, families=fams, thumbnails=bool(args.report))
+    if args.report:
+        print(f"case report: {write_case_report(args.report, a, model)}", file=sys.stderr)
     if args.json:
         print(json.dumps(a.to_dict(features=not args.no_features)))
         return 0
@@ -288,6 +294,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--all-features", action="store_true",
                    help="compute every feature family (default with a model: only the families it reads, "
                         "the same score in less time)")
+    s.add_argument("--report", metavar="FILE.html",
+                   help="also write the case report (self-contained HTML, as the dashboard's download) to this "
+                        "file; it measures every feature family, as with --all-features")
     s.set_defaults(func=cmd_inspect)
 
     for register in (_add_extract, _add_train, _add_evaluate, _add_scan_command, _add_report_command):

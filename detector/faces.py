@@ -282,6 +282,21 @@ def face_ellipse(face: Face) -> tuple[float, float, float, float, float]:
     return float(c[0]), float(c[1]), 0.95 * e, 1.15 * d, angle
 
 
+def elliptic_radius(xs: np.ndarray, ys: np.ndarray,
+                    ellipse: tuple[float, float, float, float, float]) -> np.ndarray:
+    """Normalised elliptic radius (1.0 on the ellipse) on the grid of frame coordinates
+    ``xs`` (w,) by ``ys`` (h,), float32 pixels; ``ellipse`` as :func:`face_ellipse`.
+    Returns an (h, w) float32 array."""
+    cx, cy, a, b, ang = ellipse
+    # a row and a column broadcast: the same float32 values as full coordinate grids, 3x faster
+    dx = np.asarray(xs, dtype=np.float32)[None, :] - cx
+    dy = np.asarray(ys, dtype=np.float32)[:, None] - cy
+    ca, sa = np.cos(ang), np.sin(ang)
+    u = (dx * ca + dy * sa) / a
+    v = (-dx * sa + dy * ca) / b
+    return np.sqrt(u * u + v * v)
+
+
 def face_regions(face: Face, frame_shape: tuple[int, ...]) -> Regions:
     """Inner / band / outer masks for ``face`` on a crop of a frame of ``frame_shape``."""
     cx, cy, a, b, ang = face_ellipse(face)
@@ -291,13 +306,8 @@ def face_regions(face: Face, frame_shape: tuple[int, ...]) -> Regions:
     x1, y1 = min(W, int(np.ceil(cx + r)) + 1), min(H, int(np.ceil(cy + r)) + 1)
     if x1 - x0 < 8 or y1 - y0 < 8:
         raise ValueError("face region outside the frame")
-    # a row and a column broadcast: the same float32 values as full coordinate grids, 3x faster
-    dx = np.arange(x0, x1, dtype=np.float32)[None, :] - cx
-    dy = np.arange(y0, y1, dtype=np.float32)[:, None] - cy
-    ca, sa = np.cos(ang), np.sin(ang)
-    u = (dx * ca + dy * sa) / a
-    v = (-dx * sa + dy * ca) / b
-    rad = np.sqrt(u * u + v * v)
+    rad = elliptic_radius(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32),
+                          (cx, cy, a, b, ang))
     return Regions(
         crop=(x0, y0, x1, y1),
         inner=rad < INNER,
@@ -308,16 +318,24 @@ def face_regions(face: Face, frame_shape: tuple[int, ...]) -> Regions:
     )
 
 
-def face_thumbnail(image: np.ndarray, face: Face, size: int = 160) -> np.ndarray:
-    """A square RGB crop around ``face`` resampled to ``size`` pixels: for display only."""
-    x, y, w, h = face.box
+def thumbnail_window(box, frame_shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) in frame pixels of the crop :func:`face_thumbnail` resamples for a
+    face ``box`` (x, y, w, h): a square 1.4 face sizes wide, cut at the frame's edges
+    (the whole frame when the square falls outside it)."""
+    x, y, w, h = (int(v) for v in box)
     s = int(max(w, h) * 1.4)
     cx, cy = x + w // 2, y + h // 2
-    H, W = image.shape[:2]
+    H, W = frame_shape[:2]
     x0, y0 = max(0, cx - s // 2), max(0, cy - s // 2)
-    crop = image[y0:min(H, y0 + s), x0:min(W, x0 + s)]
-    if crop.size == 0:
-        crop = image
+    x1, y1 = min(W, x0 + s), min(H, y0 + s)
+    return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else (0, 0, W, H)
+
+
+def face_thumbnail(image: np.ndarray, face: Face, size: int = 160) -> np.ndarray:
+    """A square RGB crop around ``face`` (:func:`thumbnail_window`) resampled to ``size``
+    pixels: for display only."""
+    x0, y0, x1, y1 = thumbnail_window(face.box, image.shape)
+    crop = image[y0:y1, x0:x1]
     return cv2.cvtColor(cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
 
 

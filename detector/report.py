@@ -2,17 +2,20 @@
 
 :func:`case_report_html` renders an :class:`~detector.analysis.Analysis` (the same object
 the dashboard shows) with the model card and the stored evaluation's error rates at the
-model's threshold.  Everything is inline: face crops as base64 PNG, charts as small SVG
-drawn here (no JavaScript, no network), so the file opens offline, can be archived
-with the case and printed to PDF from any browser.
+model's threshold, the likelihood ratio and its verbal category, and the heat map over the
+face (:mod:`detector.heatmap`).  Everything is inline: face crops and the heat map as base64
+PNG, charts as small static SVG from matplotlib (:mod:`detector.charts`; no JavaScript, no
+network), so the file opens offline, can be archived with the case and printed to PDF from
+any browser.  :func:`write_case_report` writes it for a model folder (``inspect --report``).
 """
 
 from __future__ import annotations
 
 import base64
 import html
-import math
+import os
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Iterable, Sequence
 
 import cv2
@@ -21,19 +24,21 @@ import pandas as pd
 
 from . import __version__
 from .analysis import Analysis
-from .dashboard.explain import explanation_text, family_contributions, family_frame_table, top_feature_contributions
+from .calibration import lr_text
+from .charts import bar_chart, line_chart, score_bar
+from .dashboard import evaluation_store
+from .dashboard.explain import (colour_bar, explanation_text, face_heatmap_of, family_contributions, family_frame_table,
+                                heatmap_caption, region_table, top_feature_contributions)
 from .dashboard.models import card_summary
-from .dashboard.style import FAKE_COLOUR, REAL_COLOUR, score_axis
 from .dashboard.texts import (DISCLAIMER, FAMILY_LABELS, evidence_note, fmt_pct, fmt_score, highlight_note,
                               rates_caveat, verdict_headline)
 from .dashboard.uploads import safe_filename
 from .dashboard.video_view import driving_frames, frame_scores, gallery, metadata_table, scoring_track, tracks_table
 from .features import KNOWN_FAMILIES, family_of, feature_columns
+from .heatmap import HEAT_MAX
 from .metrics import CONVENTION
 from .model import DetectorModel
 
-PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-           "#bcbd22", "#17becf")
 CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;max-width:980px;color:#222;
 line-height:1.45;padding:0 1em}
@@ -48,7 +53,8 @@ color:#1b4f72}.other{background:#fef9e7;border:1px solid #b7950b;color:#7d6608}
 .note{background:#f8f9f9;border-left:4px solid #7f8c8d;padding:.6em 1em;font-size:.92em}
 .gallery{display:flex;flex-wrap:wrap;gap:8px}.gallery figure{margin:0;text-align:center;font-size:.75em}
 .gallery img{width:112px;height:112px;display:block}.muted{color:#666;font-size:.88em}
-svg text{font-family:Helvetica,Arial,sans-serif}
+svg{max-width:100%;height:auto}svg text{font-family:Helvetica,Arial,sans-serif}
+.heatmap{display:flex;gap:1.2em;align-items:flex-start}.heatmap img.face{width:256px;height:256px}
 @media print{h2{page-break-after:avoid}.gallery figure{page-break-inside:avoid}}
 """
 
@@ -88,128 +94,6 @@ def convention_html() -> str:
             + "".join(f"<li>{esc(i.removeprefix('- '))}</li>" for i in items) + "</ul>")
 
 
-def nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
-    """About ``n`` round tick values covering [lo, hi]."""
-    if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
-        return [lo]
-    raw = (hi - lo) / max(n - 1, 1)
-    mag = 10 ** math.floor(math.log10(raw))
-    step = min((m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw), default=raw)
-    start = math.ceil(lo / step) * step
-    ticks, v = [], start
-    while v <= hi + 1e-9 * step:
-        ticks.append(round(v, 10))
-        v += step
-    return ticks
-
-
-# --------------------------------------------------------------------------- SVG charts
-
-def svg_line_chart(series: dict[str, tuple[Sequence[float], Sequence[float]]], title: str = "",
-                   x_label: str = "", y_label: str = "", hline: float | None = None, hline_label: str = "",
-                   marks: Sequence[tuple[float, float]] = (), width: int = 900, height: int = 260) -> str:
-    """A static line chart: ``series`` maps a name to (x values, y values).
-
-    ``hline`` draws a dashed horizontal line (e.g. the threshold); ``marks`` circles points.
-    """
-    xs = [float(x) for xv, _ in series.values() for x in xv]
-    ys = [float(y) for _, yv in series.values() for y in yv if y is not None and math.isfinite(float(y))]
-    if hline is not None:
-        ys.append(float(hline))
-    if not xs or not ys:
-        return "<p class='muted'>(no data to plot)</p>"
-    x0, x1 = min(xs), max(xs)
-    y0, y1 = min(ys), max(ys)
-    if x1 == x0:
-        x0, x1 = x0 - 0.5, x1 + 0.5
-    pad = 0.08 * ((y1 - y0) or 1.0)
-    y0, y1 = y0 - pad, y1 + pad
-    legend_rows = math.ceil(len(series) / 4)
-    L, R, T, B = 64, 16, 28, 44 + 18 * legend_rows
-    pw, ph = width - L - R, height - T - B
-    sx = lambda x: L + (float(x) - x0) / (x1 - x0) * pw  # noqa: E731
-    sy = lambda y: T + (1 - (float(y) - y0) / (y1 - y0)) * ph  # noqa: E731
-    out = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
-           f"viewBox='0 0 {width} {height}' role='img'><title>{esc(title)}</title>",
-           f"<text x='{L}' y='16' font-size='13' font-weight='bold'>{esc(title)}</text>",
-           f"<rect x='{L}' y='{T}' width='{pw}' height='{ph}' fill='#fbfbfb' stroke='#bbb'/>"]
-    for t in nice_ticks(y0, y1):
-        out.append(f"<line x1='{L}' x2='{L + pw}' y1='{sy(t):.1f}' y2='{sy(t):.1f}' stroke='#e5e5e5'/>"
-                   f"<text x='{L - 6}' y='{sy(t) + 4:.1f}' font-size='11' text-anchor='end'>{t:g}</text>")
-    for t in nice_ticks(x0, x1, 8):
-        out.append(f"<text x='{sx(t):.1f}' y='{T + ph + 15}' font-size='11' text-anchor='middle'>{t:g}</text>")
-    out.append(f"<text x='{L + pw / 2}' y='{T + ph + 32}' font-size='12' text-anchor='middle'>{esc(x_label)}</text>")
-    out.append(f"<text x='14' y='{T + ph / 2}' font-size='12' text-anchor='middle' "
-               f"transform='rotate(-90 14 {T + ph / 2})'>{esc(y_label)}</text>")
-    if hline is not None:
-        out.append(f"<line x1='{L}' x2='{L + pw}' y1='{sy(hline):.1f}' y2='{sy(hline):.1f}' stroke='#000' "
-                   f"stroke-dasharray='6 4' stroke-width='1.5'/><text x='{L + 4}' y='{sy(hline) - 4:.1f}' "
-                   f"font-size='11'>{esc(hline_label)}</text>")
-    for k, (name, (xv, yv)) in enumerate(series.items()):
-        colour = PALETTE[k % len(PALETTE)]
-        pts = [(sx(x), sy(y)) for x, y in zip(xv, yv) if y is not None and math.isfinite(float(y))]
-        if len(pts) > 1:
-            out.append(f"<polyline fill='none' stroke='{colour}' stroke-width='2' points='"
-                       + " ".join(f"{px:.1f},{py:.1f}" for px, py in pts) + "'/>")
-        out += [f"<circle cx='{px:.1f}' cy='{py:.1f}' r='2.8' fill='{colour}'/>" for px, py in pts]
-        lx, ly = L + (k % 4) * (pw / 4), T + ph + 48 + 18 * (k // 4)
-        out.append(f"<rect x='{lx:.1f}' y='{ly - 9}' width='14' height='4' fill='{colour}'/>"
-                   f"<text x='{lx + 18:.1f}' y='{ly - 4}' font-size='11'>{esc(name)}</text>")
-    for mx, my in marks:
-        out.append(f"<circle cx='{sx(mx):.1f}' cy='{sy(my):.1f}' r='8' fill='none' stroke='#c0392b' stroke-width='2.5'/>")
-    out.append("</svg>")
-    return "".join(out)
-
-
-def svg_score_bar(score: float, threshold: float, width: int = 900, height: int = 80) -> str:
-    """The SVM score on a horizontal scale split at the threshold (blue = genuine side, red = fake)."""
-    lo, hi = score_axis(score, threshold)
-    L, R = 20, 20
-    pw = width - L - R
-    sx = lambda v: L + (v - lo) / (hi - lo) * pw  # noqa: E731
-    t, s = sx(threshold), sx(min(max(score, lo), hi))
-    colour = FAKE_COLOUR if score >= threshold else REAL_COLOUR
-    parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' viewBox='0 0 {width} {height}' "
-             f"role='img'><title>score {score:+.3f}, threshold {threshold:+.3f}</title>",
-             f"<rect x='{L}' y='22' width='{t - L:.1f}' height='22' fill='#d6eaf8'/>",
-             f"<rect x='{t:.1f}' y='22' width='{L + pw - t:.1f}' height='22' fill='#f5b7b1'/>",
-             f"<line x1='{t:.1f}' x2='{t:.1f}' y1='14' y2='52' stroke='#000' stroke-width='3'/>",
-             f"<text x='{t:.1f}' y='11' font-size='12' text-anchor='middle'>threshold {threshold:+.3f}</text>",
-             f"<path d='M{s:.1f},48 l-8,14 h16 z' fill='{colour}'/>",
-             f"<rect x='{s - 3:.1f}' y='19' width='6' height='28' fill='{colour}'/>",
-             f"<text x='{s:.1f}' y='76' font-size='12' font-weight='bold' text-anchor='middle'>score {score:+.3f}</text>",
-             f"<text x='{L}' y='62' font-size='11' fill='{REAL_COLOUR}'>← genuine</text>",
-             f"<text x='{L + pw}' y='62' font-size='11' fill='{FAKE_COLOUR}' text-anchor='end'>fake →</text>",
-             "</svg>"]
-    return "".join(parts)
-
-
-def svg_bar_chart(values: dict[str, float], title: str = "", width: int = 900) -> str:
-    """Horizontal bars around zero (red = positive, blue = negative)."""
-    if not values:
-        return "<p class='muted'>(nothing to plot)</p>"
-    items = sorted(values.items(), key=lambda kv: -kv[1])
-    row, L, R, T = 24, 220, 70, 26
-    height = T + row * len(items) + 10
-    m = max(abs(v) for _, v in items) or 1.0
-    pw = width - L - R
-    zero = L + pw / 2
-    out = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' viewBox='0 0 {width} {height}' "
-           f"role='img'><title>{esc(title)}</title><text x='0' y='16' font-size='13' font-weight='bold'>{esc(title)}</text>",
-           f"<line x1='{zero}' x2='{zero}' y1='{T - 4}' y2='{height - 6}' stroke='#000'/>"]
-    for k, (label, v) in enumerate(items):
-        y = T + k * row
-        w = abs(v) / m * (pw / 2 - 4)
-        x = zero if v >= 0 else zero - w
-        colour = FAKE_COLOUR if v > 0 else REAL_COLOUR
-        out.append(f"<text x='{L - 8}' y='{y + 15}' font-size='12' text-anchor='end'>{esc(label)}</text>"
-                   f"<rect x='{x:.1f}' y='{y + 3}' width='{max(w, 0.5):.1f}' height='{row - 8}' fill='{colour}'/>"
-                   f"<text x='{(x + w + 4) if v >= 0 else (x - 4):.1f}' y='{y + 15}' font-size='11' "
-                   f"text-anchor='{'start' if v >= 0 else 'end'}'>{v:+.3f}</text>")
-    out.append("</svg>")
-    return "".join(out)
-
-
 # --------------------------------------------------------------------------- sections
 
 def _verdict_section(a: Analysis, card: dict | None = None) -> str:
@@ -220,9 +104,37 @@ def _verdict_section(a: Analysis, card: dict | None = None) -> str:
     if note:
         parts.append(f"<p class='evidence'>{esc(note)}</p>")
     if a.score is not None and a.threshold is not None:
-        parts.append(svg_score_bar(a.score, a.threshold))
+        parts.append(score_bar(a.score, a.threshold))
+        parts.append(table_html(_evidence_rows(a), ["measure", "value"]))
     parts.append(f"<p class='note'>{esc(DISCLAIMER)}</p>")
     return "".join(parts)
+
+
+def _evidence_rows(a: Analysis) -> list[tuple[str, str]]:
+    """The score, the threshold and the likelihood ratio with its words, as table rows."""
+    rows = [("SVM score (higher = more likely fake)", fmt_score(a.score)), ("threshold", fmt_score(a.threshold)),
+            ("verdict at the threshold alone", a.threshold_verdict or "—")]
+    if a.llr is None:
+        return rows + [("likelihood ratio", "— (this model has no calibration)")]
+    return rows + [("log10 likelihood ratio (llr)", f"{a.llr:+.2f}"), ("likelihood ratio", lr_text(a.llr)),
+                   ("verbal category (ENFSI 2015)", a.llr_category or "—")]
+
+
+def _heatmap_html(a: Analysis, model: DetectorModel) -> str:
+    """The heat map over the face (:func:`detector.dashboard.explain.face_heatmap_of`) with its
+    scale, caption and region table; why there is none when there is none."""
+    hm, note = face_heatmap_of(a, model)
+    if hm is None:
+        return f"<p class='muted'>{esc(note)}</p>"
+    table = region_table(hm, model, scoring_track(a).features)
+    return ("<div class='heatmap'><figure style='margin:0'>"
+            f"<img class='face' src='{png_data_uri(hm.image)}' alt='heat map over the face, frame {hm.frame}'>"
+            f"<img src='{png_data_uri(colour_bar(256))}' alt='colour scale' style='width:256px;height:14px;display:block'>"
+            f"<figcaption class='muted'>0 … {HEAT_MAX:g}+</figcaption></figure>"
+            f"<p class='muted'>{esc(heatmap_caption(hm))}</p></div>"
+            + table_html(table.itertuples(index=False), list(table.columns))
+            + "<p class='muted'>'score change': the change of the score when the region's columns are set back "
+              "to their typical training values one at a time, summed (positive = towards fake).</p>")
 
 
 def _error_rates_section(a: Analysis, evaluation: dict | None, card: dict | None = None) -> str:
@@ -284,16 +196,15 @@ def _plots_section(a: Analysis, model: DetectorModel | None) -> str:
         tr = scoring_track(a)
         marks = [(r.time_s, r.frame_score) for r in fs.itertuples()
                  if r.frame in highlight and tr is not None and r.track_id == tr.track_id]
-        out.append(svg_line_chart(series, "Per-frame score (each frame scored alone)", "time (s)", "score",
-                                  hline=a.threshold, hline_label=f"threshold {a.threshold:+.3f}", marks=marks))
+        out.append(line_chart(series, "Per-frame score (each frame scored alone)", "time (s)", "score",
+                              hline=a.threshold, hline_label=f"threshold {a.threshold:+.3f}", marks=marks))
     tr = scoring_track(a)
     present = sorted({family_of(c) for c in feature_columns(a.table)}, key=KNOWN_FAMILIES.index)
     for fam in present:
         long, standardised = family_frame_table(a, fam, model, tr.track_id if tr else None)
         series = {name: (g["time_s"].tolist(), g["value"].tolist()) for name, g in long.groupby("feature")}
         y_label = "scaled vs training data" if standardised else "value"
-        out.append(svg_line_chart(series, f"{FAMILY_LABELS.get(fam, fam)} ({fam}_*) per frame", "time (s)",
-                                  y_label, height=240 + 18 * math.ceil(len(series) / 4)))
+        out.append(line_chart(series, f"{FAMILY_LABELS.get(fam, fam)} ({fam}_*) per frame", "time (s)", y_label))
     return "".join(out)
 
 
@@ -305,7 +216,9 @@ def _explanation_section(a: Analysis, model: DetectorModel | None) -> str:
     labelled = {FAMILY_LABELS.get(k, k): v for k, v in fam.items() if abs(v) > 1e-12}
     text = explanation_text(fam).replace("**", "")
     top = top_feature_contributions(model, tr.features, k=8)
-    return (f"<p>{esc(text)}</p>" + svg_bar_chart(labelled, "Score change by feature family (positive = towards fake)")
+    return (f"<p>{esc(text)}</p><h3>Where on the face</h3>" + _heatmap_html(a, model)
+            + "<h3>By feature family</h3>"
+            + bar_chart(labelled, "Score change by feature family (positive = towards fake)")
             + "<h3>Features that moved the score most</h3>"
             + table_html(top.itertuples(index=False), list(top.columns))
             + "<p class='muted'>Each value is the change of the score when that feature alone is set back to "
@@ -368,3 +281,43 @@ def case_report_html(analysis: Analysis, model_card: dict | None, evaluation: di
 def report_filename(analysis: Analysis) -> str:
     """``case-report_<name>_<sha256 prefix>.html``."""
     return f"case-report_{safe_filename(analysis.info.name)}_{analysis.info.sha256[:12]}.html"
+
+
+def stored_rates(model: DetectorModel | None) -> dict | None:
+    """The error rates of the model folder's stored evaluation at the model's threshold, as
+    the dashboard passes them to :func:`case_report_html`; None without a model or a
+    readable stored evaluation."""
+    if model is None or not model.path:
+        return None
+    try:
+        ev = evaluation_store.load_evaluation(model.path)
+    except evaluation_store.EvaluationError:
+        return None
+    return None if ev is None else evaluation_store.rates_at(ev, model.threshold)
+
+
+def check_report_path(path: str | os.PathLike) -> Path:
+    """``path`` when a report can be written there (checked before a long analysis), else
+    ValueError saying why: its folder is missing or not writable, or it is a folder."""
+    p = Path(path)
+    folder = p.parent if str(p.parent) else Path(".")
+    if p.is_dir():
+        raise ValueError(f"cannot write the case report to {p}: it is a folder")
+    if not folder.is_dir():
+        raise ValueError(f"cannot write the case report to {p}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise ValueError(f"cannot write the case report to {p}: permission denied")
+    return p
+
+
+def write_case_report(path: str | os.PathLike, analysis: Analysis, model: DetectorModel | None) -> Path:
+    """Write the case report of ``analysis`` (analysed with thumbnails) to ``path``, with the
+    model's card and its stored evaluation's rates, as the dashboard offers it.  ValueError
+    when the file cannot be written."""
+    p = check_report_path(path)
+    html_text = case_report_html(analysis, model.card if model else None, stored_rates(model), model=model)
+    try:
+        p.write_text(html_text, encoding="utf-8")
+    except OSError as e:
+        raise ValueError(f"cannot write the case report to {p}: {e.strerror or e}") from None
+    return p

@@ -11,7 +11,8 @@
    same choices on all videos for the shipped model, with its calibration;
 4. ``<out>/evaluation/``: out-of-fold scores, ROC/DET points and metrics
    (:func:`write_evaluation`); then the model file and its card (:mod:`detector.card`,
-   :func:`detector.model.save_model`).
+   :func:`detector.model.save_model`), and ``<out>/genuine_reference.json``, where the
+   model's columns sit on the genuine videos (:mod:`detector.reference`, for the heat map).
 
 ``train --self-blended only|add`` (:func:`train_self_blended`) self-blends the real
 videos first (:mod:`detector.selfblend`) and trains on the combined features.
@@ -42,6 +43,7 @@ from .features import FEATURES_VERSION, family_of
 from .metrics import CONVENTION, as_binary, det_curve_points, metrics_at_threshold, roc_points
 from .model import DetectorModel, load_model, save_model
 from .procedure import choose_procedure, nested_cv_by_worst
+from .reference import write_genuine_reference
 from .search import COLUMN_SETS, check_auto, check_search, describe_search, select_columns
 from .selfblend import DEFAULT_COLUMNS, DEFAULT_ROUNDS, METHOD, combine_features, self_blended_features
 
@@ -150,6 +152,8 @@ def train(features_dir: str, out_dir: str, name: str | None = None, version: str
         seconds=time.time() - t0)
     model = DetectorModel(pipe, model_columns, thr, name or out.name, version, card, calibration=calibration)
     save_model(model, out, card=card)
+    # the heat map's reference: the genuine videos as deployed (the evaluation's features when given)
+    write_genuine_reference(out, scored_videos, model_columns, model.sha256, eval_features or features_dir)
     return model
 
 

@@ -147,7 +147,19 @@ st.plotly_chart(figures.family_figure(analysis, family, model, scoring.track_id)
 st.subheader("Why this score")
 if contrib:
     st.markdown(explain.explanation_text(contrib))
-    st.plotly_chart(figures.contribution_figure(contrib), key="contributions")
+    heat_col, bars_col = st.columns([2, 3], gap="large")
+    with heat_col:
+        heatmap, heatmap_note = explain.face_heatmap_of(analysis, model)
+        if heatmap is None:
+            st.caption(heatmap_note)
+        else:
+            st.image(heatmap.image, caption="Where the cues the model read sit", width=256)
+            st.image(explain.colour_bar(256), caption=f"0 … {explain.HEAT_MAX:g}+", width=256)
+            st.caption(explain.heatmap_caption(heatmap))
+    with bars_col:
+        st.plotly_chart(figures.contribution_figure(contrib), key="contributions")
+    if heatmap is not None:
+        st.dataframe(explain.region_table(heatmap, model, scoring.features), hide_index=True, width="stretch")
     with st.expander("Features that moved the score most"):
         st.dataframe(explain.top_feature_contributions(model, scoring.features), hide_index=True, width="stretch")
         st.caption("Score change when that feature alone is set back to its typical training value "

@@ -78,10 +78,7 @@ def model_error_rates(model: DetectorModel | None, folder: Path) -> dict | None:
     ev, _ = current_evaluation(folder)
     if model is None or ev is None:
         return None
-    out = evaluation_store.operating_point(ev, model.threshold)
-    out.update(evaluation_summary(str(folder), models.folder_stamp(folder), ev))
-    out["threshold"] = model.threshold
-    return out
+    return evaluation_store.rates_at(ev, model.threshold, evaluation_summary(str(folder), models.folder_stamp(folder), ev))
 
 
 NAVIGATION = ((HOME_PAGE, "Home", ":material/home:"), (INSPECT_PAGE, "Inspect a video", ":material/search:"),

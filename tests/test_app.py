@@ -250,6 +250,13 @@ def test_inspect_demo_fake_shows_verdict_plots_and_report(app_env):
     assert texts.RATES_CAVEAT in texts_of(at.caption)  # shown with the rates
     assert any(d.label.startswith("Download the case report") for d in at.get("download_button"))
     assert "Towards **fake**" in texts_of(at.markdown)
+    # the heat map over the face, next to the family bars, with its region table and what it is scaled against
+    heat_map = [i for i in at.get("image") if i.captions == ["Where the cues the model read sit"]]
+    assert len(heat_map) == 1 and heat_map[0].value[0]
+    heat = texts_of(at.caption)
+    assert "Colour: how far each region's measurements sit from those of genuine videos" in heat
+    assert "no genuine_reference.json" in heat  # the test model has none: the scaler's reference, said so
+    assert any("unlike genuine (rms z)" in df.value.columns for df in at.dataframe)
     # another family re-plots without re-analysing
     at.selectbox(key="family").set_value("noise").run()
     assert not at.exception

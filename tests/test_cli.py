@@ -90,3 +90,28 @@ def test_module_entry_point(demo_pair):
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["n_frames_sampled"] == 3
+
+
+def test_inspect_report_writes_the_case_report_and_the_json(demo_pair, tmp_path, capsys):
+    out = tmp_path / "case.html"
+    assert main(["inspect", str(demo_pair[1]), "--frames", "4", "--json", "--report", str(out)]) == 0
+    printed = capsys.readouterr()
+    data = json.loads(printed.out)
+    assert str(out) in printed.err
+    html = out.read_text(encoding="utf-8")
+    assert html.startswith("<!DOCTYPE html>") and data["video"]["sha256"] in html
+    assert "heat map over the face" in html and "Matplotlib v" in html
+    assert f"{data['llr']:+.2f}" in html and data["llr_category"] in html
+    assert html.count("<img") > 4  # the face crops (kept for the report) and the heat map
+
+
+@pytest.mark.parametrize("where", ["missing-folder", "folder"])
+def test_inspect_report_refuses_an_unwritable_path_before_analysing(demo_pair, tmp_path, capsys, where, monkeypatch):
+    import detector.cli as cli
+
+    target = tmp_path / "no" / "such" / "case.html" if where == "missing-folder" else tmp_path
+    monkeypatch.setattr(cli, "analyze", lambda *a, **k: pytest.fail("analysed before checking the report path"))
+    assert main(["inspect", str(demo_pair[0]), "--report", str(target)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot write the case report to") and len(err.strip().splitlines()) == 1
+

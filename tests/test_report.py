@@ -10,7 +10,8 @@ import pytest
 
 from detector.dashboard import evaluation_store, texts, uploads
 from detector.metrics import CONVENTION
-from detector.report import case_report_html, nice_ticks, report_filename, svg_line_chart
+from detector.charts import bar_chart, line_chart, score_bar
+from detector.report import case_report_html, report_filename
 from test_app import N_FRAMES, build_app_model
 
 
@@ -60,7 +61,9 @@ def test_report_has_everything_the_case_needs(scored):
                    *(line.removeprefix("- ") for line in CONVENTION.splitlines())):
         assert needle in text, needle
     images = [attrs for tag, attrs in doc.tags if tag == "img"]
-    assert len(images) == sum(len(t.thumbnails) for t in a.tracks)
+    crops = [i for i in images if i["alt"].startswith(("frame", "▲"))]
+    assert len(crops) == sum(len(t.thumbnails) for t in a.tracks)
+    assert len(images) == len(crops) + 2  # and the heat map over the face with its colour scale
     assert all(i["src"].startswith("data:image/png;base64,") for i in images)
     assert sum(tag == "svg" for tag, _ in doc.tags) >= 3  # score bar, per-frame score, families, contributions
 
@@ -79,7 +82,7 @@ def test_report_is_self_contained(scored):
         for key in ("src", "href"):
             value = attrs.get(key) or ""
             assert not value or value.startswith(("data:", "#")), (tag, key, value[:40])
-    assert not re.search(r"url\((?!data:)", html)
+    assert not re.search(r"url\((?!data:|#)", html)  # inline data or the SVG's own clip paths
 
 
 def test_report_escapes_the_file_name(scored):
@@ -105,8 +108,49 @@ def test_report_without_stored_evaluation_says_rates_are_unknown(scored):
     assert "error rates at this threshold are unknown" in text
 
 
-def test_svg_chart_helpers():
-    svg = svg_line_chart({"a": ([0, 1, 2], [1.0, float("nan"), 3.0])}, "t", hline=2.0, hline_label="thr")
-    assert svg.startswith("<svg") and "polyline" in svg and "thr" in svg
-    assert "no data" in svg_line_chart({}, "empty")
-    assert nice_ticks(0, 1) == [0, 0.25, 0.5, 0.75, 1.0]
+def test_charts_are_static_matplotlib_svg():
+    svg = line_chart({"a": ([0, 1, 2], [1.0, float("nan"), 3.0])}, "a title", hline=2.0, hline_label="thr")
+    assert svg.startswith("<svg") and svg.rstrip().endswith("</svg>") and "Matplotlib v" in svg
+    assert "a title" in svg and "thr" in svg  # text kept as text
+    assert "<script" not in svg and "<?xml" not in svg
+    assert "no data" in line_chart({}, "empty") and "no data" in line_chart({"a": ([0], [float("nan")])})
+    assert "score +0.500" in score_bar(0.5, 0.0) and "nothing" in bar_chart({})
+    assert "+0.250" in bar_chart({"x": 0.25, "y": -0.1})
+    assert len(svg) < 30_000
+
+
+def test_report_has_the_heat_map_the_likelihood_ratio_and_matplotlib_charts(demo_pair):
+    """With the shipped (calibrated) model: the LR and its words, the heat map over the face
+    and the charts as SVG from matplotlib."""
+    from detector.model import load_model
+
+    model = load_model()
+    a = uploads.run_analysis(uploads.Source.from_path(demo_pair[1]), model, N_FRAMES)
+    html = case_report_html(a, model.card, None, model=model)
+    doc = parse(html)
+    text = " ".join(doc.text)
+    assert a.llr is not None and f"{a.llr:+.2f}" in text and a.llr_category in text
+    assert "log10 likelihood ratio (llr)" in text and "verbal category" in text
+    heat = [attrs for tag, attrs in doc.tags if tag == "img" and attrs.get("alt", "").startswith("heat map")]
+    assert len(heat) == 1 and heat[0]["src"].startswith("data:image/png;base64,")
+    assert "Where on the face" in text and "inner face" in text and "blending boundary" in text
+    svgs = re.findall(r"<svg.*?</svg>", html, re.S)
+    assert len(svgs) >= 3 and all("Matplotlib v" in s for s in svgs)
+
+
+def test_matplotlib_loads_only_when_a_chart_is_drawn_and_never_pyplot():
+    """In a fresh process: importing the package, the CLI and the report loads no matplotlib;
+    drawing a chart loads it without pyplot and leaves its settings as they were."""
+    import subprocess
+    import sys
+
+    code = ("import sys, detector, detector.cli, detector.report\n"
+            "assert not [m for m in sys.modules if m.startswith('matplotlib')], 'matplotlib at import'\n"
+            "from detector.charts import line_chart\n"
+            "svg = line_chart({'a': ([0, 1], [0.0, 1.0])}, 'x')\n"
+            "import matplotlib\n"
+            "assert 'matplotlib.pyplot' not in sys.modules and matplotlib.rcParams['svg.fonttype'] == 'path'\n"
+            "print(len(svg))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert int(run.stdout) > 1000

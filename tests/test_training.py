@@ -74,6 +74,14 @@ def test_train_writes_a_loadable_model_card_and_evaluation(tmp_path):
     assert loaded.calibration is not None and card["metrics"]["video"]["cllr"] == metrics["video"]["overall"]["cllr"]
     assert "face_swap_vs_real_c23" not in metrics["subsets"] or metrics["subsets"]["face_swap_vs_real_c23"]["auc"] > 0.5
     assert (evd / "roc.csv").exists() and (evd / "det.csv").exists()
+    # the heat map's genuine reference: the real videos' medians, for this model file
+    from detector.reference import load_genuine_reference, reference_for
+
+    ref = load_genuine_reference(tmp_path / "model", loaded.sha256)
+    assert ref.n_videos == 24 and set(ref.stats) == set(loaded.columns)
+    real = pd.read_parquet(d / "videos.parquet").query("label == 'real'")
+    assert ref.stats["hf_inner_outer__mean"][0] == pytest.approx(real["hf_inner_outer__mean"].median())
+    assert reference_for(loaded)[0].source == "genuine"
 
 
 def test_extract_is_resumable_and_records_failures(tmp_path, demo_pair, bad_files):

@@ -8,7 +8,8 @@ from the modules of this package, one job each, data flowing down this list:
 - :mod:`~detector.dashboard.models`: the model folders offered, what their cards measured;
 - :mod:`~detector.dashboard.uploads`: upload checks, temp copies, an analysis of an upload or a path;
 - :mod:`~detector.dashboard.video_view`: tables, gallery and highlighted frames of one analysis;
-- :mod:`~detector.dashboard.explain`: what moved the score (contributions per column and family);
+- :mod:`~detector.dashboard.explain`: what moved the score (contributions per column and family)
+  and the heat map over the face (:mod:`detector.heatmap`) with its table and caption;
 - :mod:`~detector.dashboard.evaluation_store`: a model's stored evaluation (scores, operating
   point, breakdowns);
 - :mod:`~detector.dashboard.batch`: the batch scanner's results for the Batch page;

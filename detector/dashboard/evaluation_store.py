@@ -222,6 +222,13 @@ def operating_point(ev: EvaluationData, threshold: float) -> dict:
     return metrics_at_threshold(ev.y, ev.s, threshold)
 
 
+def rates_at(ev: EvaluationData, threshold: float, summary: dict | None = None) -> dict:
+    """What the case report states of a stored evaluation at ``threshold``: the operating
+    point, ``summary`` (:func:`overall_summary`, computed when not given) and the threshold."""
+    return {**operating_point(ev, threshold), **(overall_summary(ev) if summary is None else summary),
+            "threshold": threshold}
+
+
 def threshold_range(ev: EvaluationData, threshold: float | None = None) -> tuple[float, float, float]:
     """(min, max, step) for a threshold slider covering all stored scores (and the threshold)."""
     lo, hi = float(np.min(ev.s)), float(np.max(ev.s))

@@ -1,5 +1,6 @@
 """Why a video got its score: per-column and per-family contributions of the features,
-and feature values standardised against the training data."""
+feature values standardised against the training data, and the heat map over the face
+(:mod:`detector.heatmap`) with its table and caption."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ import pandas as pd
 
 from ..analysis import Analysis
 from ..features import family_of, feature_columns
+from ..heatmap import HEAT_MAX, REGION_LABELS, FaceHeatMap, colour_bar, face_heatmap, region_contributions
 from ..model import DetectorModel, ModelError
+from ..reference import reference_for
 from .texts import FAMILY_LABELS
+from .video_view import scoring_track
 
 log = logging.getLogger(__name__)
 
@@ -99,3 +103,42 @@ def family_frame_table(a: Analysis, family: str, model: DetectorModel | None = N
         scale = long["feature"].map(lambda c: ref[f"{c}__mean"][1])
         long["value"] = (long["value"].astype(float) - centre) / scale
     return long, standardised
+
+
+def face_heatmap_of(a: Analysis, model: DetectorModel | None) -> tuple[FaceHeatMap | None, str]:
+    """(heat map of the scoring track, the reference's note), or (None, why there is none):
+    :func:`detector.heatmap.face_heatmap` of the columns the model reads, against the model
+    folder's genuine reference (:func:`detector.reference.reference_for`)."""
+    track = scoring_track(a)
+    if track is None:
+        return None, "No face track: no heat map."
+    reference, note = reference_for(model)
+    if reference is None:
+        return None, note
+    hm = face_heatmap(a, track, model.used_columns, reference)
+    return (hm, note) if hm is not None else (None, "No face crops were kept for this analysis: no heat map.")
+
+
+def region_table(hm: FaceHeatMap, model: DetectorModel, features: dict[str, float]) -> pd.DataFrame:
+    """One row per region of the heat map: its value (root mean square z against the
+    reference), the columns that fed it, the one furthest from the reference (with its z)
+    and the score change of its columns (:func:`column_contributions` summed)."""
+    change = region_contributions(column_contributions(model, features))
+    num = lambda v, fmt: "—" if v is None or not np.isfinite(v) else fmt.format(v)  # noqa: E731
+    rows = [{"region": REGION_LABELS[r], "unlike genuine (rms z)": num(v.value, "{:.2f}"), "columns": v.n_columns,
+             "furthest column": v.top_column or "—", "its z": num(v.top_z, "{:+.2f}"),
+             "score change": num(change.get(r), "{:+.3f}")} for r, v in hm.regions.items()]
+    return pd.DataFrame(rows, columns=["region", "unlike genuine (rms z)", "columns", "furthest column", "its z",
+                                       "score change"])
+
+
+def heatmap_caption(hm: FaceHeatMap) -> str:
+    """What the heat map shows, for its caption: the crop, the scale, the reference, the
+    regions no column of the model measures."""
+    unmeasured = [REGION_LABELS[r] for r, v in hm.regions.items() if not v.n_columns]
+    return (f"Face crop of frame {hm.frame} ({hm.time_s:.2f} s). Colour: how far each region's measurements "
+            f"sit from those of genuine videos (root mean square of the z-scores of the model's columns there; "
+            f"~1 typical of genuine, {HEAT_MAX:g} or more: rare in genuine videos; pale yellow to dark red). "
+            f"Values {hm.note}."
+            + (f" Not measured by this model, left uncoloured: {', '.join(unmeasured)}." if unmeasured else "")
+            + (f" Columns of no region: {', '.join(hm.unplaced)}." if hm.unplaced else ""))
