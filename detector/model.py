@@ -65,8 +65,7 @@ TRUSTED_TYPES = frozenset({
 MODEL_FORMAT = 2
 #: Fingerprints (SHA-256 of ``model.skops``) of the models shipped in ``models/``.
 SHIPPED_SHA256: dict[str, str] = {
-    "default": "0cc6b23f3f557e703d597afd8ee0876bd138c705e3f2ebde7a47d1a961911f37",
-    "reencoded": "70601df7335dcf528c55f3eaa8cebd633b6ae7d85d851cb88ac4361442abd6b5",
+    "default": "a6fd681b64daacec49c29e0b3e5b77f3c165450f382af0087ea9978e041975e4",
 }
 #: Size limits read before parsing: a card is a small JSON file; a model file a small zip.
 MAX_CARD_BYTES = 4 << 20

@@ -77,23 +77,21 @@ def test_model_families_fast_path_gives_the_same_score(demo_pair):
     assert list(fast.table["frame_score"]) == pytest.approx(list(full.table["frame_score"]), abs=1e-9)
 
 
-#: Decision values of the shipped models on :func:`_pinned_inputs`, computed with the
-#: model files as they were before ``StatSelector`` moved to ``detector.estimators``
-#: (re-saving a model under a new type name must not change a single score).
+#: Decision values of the shipped model (v15) on :func:`_pinned_inputs`: re-saving a model
+#: (a type moved between modules, a new skops) must not change a single score; a retrained
+#: model updates them in the same commit.
 PINNED_SCORES = {
-    "default": [0.9662897324654594, 0.5557423060242717, 0.46796179579791014, 0.17559542368439268,
-                0.6614753041387957, 1.0768477316370566],
-    "reencoded": [-0.027079180332087782, 0.19163229490296918, 1.5095390606686903, 0.18075374998327054,
-                  -0.11984067663345788, 1.2657602922705322],
+    "default": [1.3999304495034752, -0.15370426586021246, 1.7056933256598885,
+                1.1890343880458143, 1.069911362055218, 2.570079079776407],
 }
 
 
 def _pinned_inputs(model) -> np.ndarray:
-    """Six fixed rows around the training data: the scaler's mean plus standard normal
-    draws (seed 0) times its standard deviation, one per model column."""
+    """Six fixed rows around the training data: the scaler's centre (mean, or median for a
+    robust scaler) plus standard normal draws (seed 0) times its scale, one per model column."""
     scaler = model.pipeline.named_steps["scale"]
     z = np.random.default_rng(0).standard_normal((6, len(model.columns)))
-    return scaler.mean_ + scaler.scale_ * z
+    return getattr(scaler, "mean_", getattr(scaler, "center_", None)) + scaler.scale_ * z
 
 
 @pytest.mark.parametrize("name", sorted(PINNED_SCORES))
