@@ -28,10 +28,12 @@ one saved without a calibration says ``fake`` when ``score >= threshold``.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import re
 import stat
+import sys
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +59,19 @@ TRUSTED_TYPES = frozenset({
     "detector.estimators.FamilyFusion",
     "numpy.dtype",
     "sklearn.feature_selection._univariate_selection.f_classif",
+})
+#: The scikit-learn estimators the pipelines of ``train`` are made of (:func:`detector.search.make_pipeline`;
+#: :class:`detector.estimators.FamilyFusion` holds such pipelines), by exact name.  skops trusts every
+#: scikit-learn estimator by default and imports them all to list them (~1 s, and Dask through
+#: scikit-learn's array-API shims); :func:`_skops_io` makes it list only these, so a model file may
+#: hold these estimators and nothing else of scikit-learn's.
+SKLEARN_TYPES = frozenset({
+    "sklearn.feature_selection._univariate_selection.SelectKBest",
+    "sklearn.impute._base.SimpleImputer",
+    "sklearn.pipeline.Pipeline",
+    "sklearn.preprocessing._data.RobustScaler",
+    "sklearn.preprocessing._data.StandardScaler",
+    "sklearn.svm._classes.SVC",
 })
 #: Format of the object inside ``model.skops``: a dict of the pipeline and :class:`BoundFields`.
 MODEL_FORMAT = 2
@@ -228,7 +243,7 @@ class BoundFields:
 
 def save_model(model: DetectorModel, folder: str | os.PathLike, card: dict | None = None) -> Path:
     """Write ``model.skops`` (pipeline + :class:`BoundFields`) and ``card.json`` (+ ``CARD.md``)."""
-    import skops.io as sio  # heavy (imports every scikit-learn estimator): only when a model is saved
+    sio = _skops_io()
 
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
@@ -299,8 +314,7 @@ def _check_zip(model_path: Path) -> None:
 
 def _load_bundle(model_path: Path) -> dict:
     """The dict inside ``model.skops``, loaded only if every type in it is trusted."""
-    import skops.io as sio  # heavy (imports every scikit-learn estimator): only when a model is loaded
-
+    sio = _skops_io()
     _check_zip(model_path)
     try:
         untrusted = sio.get_untrusted_types(file=model_path)
@@ -317,6 +331,30 @@ def _load_bundle(model_path: Path) -> dict:
         raise ModelError(f"model file {model_path} is not a format-{MODEL_FORMAT} model (pipeline with its "
                          "columns and threshold); re-save it with this version's 'deepfake-detector train'")
     return bundle
+
+
+def _skops_io():
+    """``skops.io``, imported (once per process) with scikit-learn's ``all_estimators`` giving only
+    :data:`SKLEARN_TYPES`: skops builds its default trusted list from it when it is first imported.
+    When something imported ``skops.io`` before, that import stands (it trusts more estimators)."""
+    if "skops.io" in sys.modules:
+        return sys.modules["skops.io"]
+    import sklearn.utils  # heavy (scipy.stats): only when a model is loaded or saved
+
+    def estimators(*args, **kwargs) -> list[tuple[str, type]]:
+        out = []
+        for name in sorted(SKLEARN_TYPES):
+            module, _, cls = name.rpartition(".")
+            out.append((cls, getattr(importlib.import_module(module), cls)))
+        return out
+
+    everything = sklearn.utils.all_estimators
+    sklearn.utils.all_estimators = estimators
+    try:
+        import skops.io  # heavy (scipy.special's ufuncs listed by name): only when a model is loaded or saved
+    finally:
+        sklearn.utils.all_estimators = everything
+    return skops.io
 
 
 def _one_line(e: BaseException) -> str:
