@@ -73,6 +73,10 @@ SKLEARN_TYPES = frozenset({
     "sklearn.preprocessing._data.StandardScaler",
     "sklearn.svm._classes.SVC",
 })
+#: Modules skops imports only to trust more scikit-learn internals (the gradient-boosting binner,
+#: whose import loads all of ``sklearn.ensemble``, ~0.1-0.2 s): hidden while skops is imported, as
+#: when they are missing (skops then trusts none of their types; no model of ``train`` has one).
+_SKOPS_SKIPPED = ("sklearn.ensemble._hist_gradient_boosting.binning",)
 #: Format of the object inside ``model.skops``: a dict of the pipeline and :class:`BoundFields`.
 MODEL_FORMAT = 2
 #: Fingerprints (SHA-256 of ``model.skops``) of the models shipped in ``models/``.
@@ -335,8 +339,9 @@ def _load_bundle(model_path: Path) -> dict:
 
 def _skops_io():
     """``skops.io``, imported (once per process) with scikit-learn's ``all_estimators`` giving only
-    :data:`SKLEARN_TYPES`: skops builds its default trusted list from it when it is first imported.
-    When something imported ``skops.io`` before, that import stands (it trusts more estimators)."""
+    :data:`SKLEARN_TYPES` and the modules of :data:`_SKOPS_SKIPPED` hidden: skops builds its default
+    trusted list from them when it is first imported.  When something imported ``skops.io`` before,
+    that import stands (it trusts more estimators)."""
     if "skops.io" in sys.modules:
         return sys.modules["skops.io"]
     import sklearn.utils  # heavy (scipy.stats): only when a model is loaded or saved
@@ -350,10 +355,14 @@ def _skops_io():
 
     everything = sklearn.utils.all_estimators
     sklearn.utils.all_estimators = estimators
+    hidden = [m for m in _SKOPS_SKIPPED if m not in sys.modules]
+    sys.modules.update(dict.fromkeys(hidden))  # None: importing it raises ImportError, which skops expects
     try:
         import skops.io  # heavy (scipy.special's ufuncs listed by name): only when a model is loaded or saved
     finally:
         sklearn.utils.all_estimators = everything
+        for m in hidden:
+            sys.modules.pop(m, None)
     return skops.io
 
 
