@@ -1,6 +1,8 @@
 """Throughput: the full pipeline against decode-only of the same sampled frames, per core.
 
     python benchmarks/throughput.py [--clips 10] [--frames 16] [--model models/default]
+    taskset -c 1 python benchmarks/throughput.py --clips 10 --only "decode[whole]" "decode[project]" \
+        "pipeline[default]" --out throughput_issue24     # issue 24's figures, one core
 
 One process, one thread (OMP/BLAS/OpenCV pinned to 1 thread before anything loads).
 For each 720p clip of ../shared/data, interleaved so that every setting sees the same
@@ -19,6 +21,15 @@ machine load:
   640 (``w320``), boxes at 320 px then landmarks on each face's crop (``refine320``,
   :func:`common.detect_faces_refined`), fewer frames (``half``), and another sampling:
   runs of reference frames from the starts of 2 GOPs (``gop``, decodes ~16 frames in all).
+
+Issue 24's figures, side by side in the same run, each printed with its target and PASS/FAIL
+(:func:`issue24_summary`): the scan (``pipeline[default]``) as a multiple of real time per clip
+(mean, and the 90th percentile: 90 % of the clips at least that fast); its CPU over
+``decode[whole]`` (every frame of the clip decoded once by PyAV with the project's one thread,
+no conversion); the median wall time of ``--inspect-runs`` (5) runs of ``python -m detector
+inspect`` on the 720p clip closest to 10 s (fresh interpreters: imports and model loading
+count); and ``peer.py``'s EfficientNet-B4 (``--peer``; needs torch) on the same sampled frames
+and YuNet faces, its CPU over the scan's per clip (median).
 
 Per clip it also compares ``pipeline[default]`` with issue 2's limit (a 720p clip in
 under 3 CPU s on one core): ``--clips 46`` takes every 720p clip of the data set.
