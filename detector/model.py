@@ -28,12 +28,10 @@ one saved without a calibration says ``fake`` when ``score >= threshold``.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import re
 import stat
-import sys
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +42,7 @@ import pandas as pd
 from .calibration import Calibration
 from .card import card_markdown
 from .features import BLOCK_RUN, FEATURES_VERSION, family_of
+from .trust import TRUSTED_TYPES, skops_io
 from .video import sha256_file
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "default"
@@ -51,32 +50,6 @@ MODEL_FILE = "model.skops"
 CARD_FILE = "card.json"
 #: Folder of a model that holds its stored out-of-fold evaluation.
 EVALUATION_DIR = "evaluation"
-#: The types a model file may hold beyond skops' own safe defaults, by exact name: those
-#: ``skops.io.get_untrusted_types`` reports for the pipelines ``train`` makes.  Anything
-#: else (``builtins.exec``, ``os.system``...) is refused before loading.
-TRUSTED_TYPES = frozenset({
-    "detector.estimators.StatSelector",
-    "detector.estimators.FamilyFusion",
-    "numpy.dtype",
-    "sklearn.feature_selection._univariate_selection.f_classif",
-})
-#: The scikit-learn estimators the pipelines of ``train`` are made of (:func:`detector.search.make_pipeline`;
-#: :class:`detector.estimators.FamilyFusion` holds such pipelines), by exact name.  skops trusts every
-#: scikit-learn estimator by default and imports them all to list them (~1 s, and Dask through
-#: scikit-learn's array-API shims); :func:`_skops_io` makes it list only these, so a model file may
-#: hold these estimators and nothing else of scikit-learn's.
-SKLEARN_TYPES = frozenset({
-    "sklearn.feature_selection._univariate_selection.SelectKBest",
-    "sklearn.impute._base.SimpleImputer",
-    "sklearn.pipeline.Pipeline",
-    "sklearn.preprocessing._data.RobustScaler",
-    "sklearn.preprocessing._data.StandardScaler",
-    "sklearn.svm._classes.SVC",
-})
-#: Modules skops imports only to trust more scikit-learn internals (the gradient-boosting binner,
-#: whose import loads all of ``sklearn.ensemble``, ~0.1-0.2 s): hidden while skops is imported, as
-#: when they are missing (skops then trusts none of their types; no model of ``train`` has one).
-_SKOPS_SKIPPED = ("sklearn.ensemble._hist_gradient_boosting.binning",)
 #: Format of the object inside ``model.skops``: a dict of the pipeline and :class:`BoundFields`.
 MODEL_FORMAT = 2
 #: Fingerprints (SHA-256 of ``model.skops``) of the models shipped in ``models/``.
@@ -247,7 +220,7 @@ class BoundFields:
 
 def save_model(model: DetectorModel, folder: str | os.PathLike, card: dict | None = None) -> Path:
     """Write ``model.skops`` (pipeline + :class:`BoundFields`) and ``card.json`` (+ ``CARD.md``)."""
-    sio = _skops_io()
+    sio = skops_io()
 
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
@@ -318,7 +291,7 @@ def _check_zip(model_path: Path) -> None:
 
 def _load_bundle(model_path: Path) -> dict:
     """The dict inside ``model.skops``, loaded only if every type in it is trusted."""
-    sio = _skops_io()
+    sio = skops_io()
     _check_zip(model_path)
     try:
         untrusted = sio.get_untrusted_types(file=model_path)
@@ -335,35 +308,6 @@ def _load_bundle(model_path: Path) -> dict:
         raise ModelError(f"model file {model_path} is not a format-{MODEL_FORMAT} model (pipeline with its "
                          "columns and threshold); re-save it with this version's 'deepfake-detector train'")
     return bundle
-
-
-def _skops_io():
-    """``skops.io``, imported (once per process) with scikit-learn's ``all_estimators`` giving only
-    :data:`SKLEARN_TYPES` and the modules of :data:`_SKOPS_SKIPPED` hidden: skops builds its default
-    trusted list from them when it is first imported.  When something imported ``skops.io`` before,
-    that import stands (it trusts more estimators)."""
-    if "skops.io" in sys.modules:
-        return sys.modules["skops.io"]
-    import sklearn.utils  # heavy (scipy.stats): only when a model is loaded or saved
-
-    def estimators(*args, **kwargs) -> list[tuple[str, type]]:
-        out = []
-        for name in sorted(SKLEARN_TYPES):
-            module, _, cls = name.rpartition(".")
-            out.append((cls, getattr(importlib.import_module(module), cls)))
-        return out
-
-    everything = sklearn.utils.all_estimators
-    sklearn.utils.all_estimators = estimators
-    hidden = [m for m in _SKOPS_SKIPPED if m not in sys.modules]
-    sys.modules.update(dict.fromkeys(hidden))  # None: importing it raises ImportError, which skops expects
-    try:
-        import skops.io  # heavy (scipy.special's ufuncs listed by name): only when a model is loaded or saved
-    finally:
-        sklearn.utils.all_estimators = everything
-        for m in hidden:
-            sys.modules.pop(m, None)
-    return skops.io
 
 
 def _one_line(e: BaseException) -> str:

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from detector.model import SKLEARN_TYPES, TRUSTED_TYPES
+from detector.trust import SKLEARN_TYPES, TRUSTED_TYPES
 
 REPO = Path(__file__).resolve().parents[1]
 #: Never on the CLI's path: the dashboard's, the batch scanner's cluster and their plots.
