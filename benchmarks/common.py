@@ -199,6 +199,20 @@ def _keyframe_indices(path, fps: float) -> np.ndarray:
     return np.array(sorted(out), dtype=int)
 
 
+def decode_whole(path) -> int:
+    """Decode every frame of ``path`` once with the project's decoder library (PyAV, as many
+    FFmpeg threads as :data:`detector.decode.DECODE_THREADS`), converting none: what reading
+    the whole video costs at least.  Returns the number of frames decoded."""
+    import av
+
+    from detector.decode import DECODE_THREADS
+
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        s.codec_context.thread_count = DECODE_THREADS
+        return sum(1 for _ in c.decode(s))
+
+
 def iter_frames_opencv(path, n_frames: int = DEFAULT_FRAMES, info=None, pairs: bool = False, follow: int = 0) -> Iterator[Frame]:
     """The decoder the project used before PyAV: OpenCV ``grab`` through every frame (same
     samples, and the same ``follow`` frames after each)."""

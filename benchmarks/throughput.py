@@ -1,6 +1,8 @@
 """Throughput: the full pipeline against decode-only of the same sampled frames, per core.
 
     python benchmarks/throughput.py [--clips 10] [--frames 16] [--model models/default]
+    taskset -c 1 python benchmarks/throughput.py --clips 10 --only "decode[whole]" "decode[project]" \
+        "pipeline[default]" --out throughput_issue24     # issue 24's figures, one core
 
 One process, one thread (OMP/BLAS/OpenCV pinned to 1 thread before anything loads).
 For each 720p clip of ../shared/data, interleaved so that every setting sees the same
@@ -20,6 +22,15 @@ machine load:
   :func:`common.detect_faces_refined`), fewer frames (``half``), and another sampling:
   runs of reference frames from the starts of 2 GOPs (``gop``, decodes ~16 frames in all).
 
+Issue 24's figures, side by side in the same run, each printed with its target and PASS/FAIL
+(:func:`issue24_summary`): the scan (``pipeline[default]``) as a multiple of real time per clip
+(mean, and the 90th percentile: 90 % of the clips at least that fast); its CPU over
+``decode[whole]`` (every frame of the clip decoded once by PyAV with the project's one thread,
+no conversion); the median wall time of ``--inspect-runs`` (5) runs of ``python -m detector
+inspect`` on the 720p clip closest to 10 s (fresh interpreters: imports and model loading
+count); and ``peer.py``'s EfficientNet-B4 (``--peer``; needs torch) on the same sampled frames
+and YuNet faces, its CPU over the scan's per clip (median).
+
 Per clip it also compares ``pipeline[default]`` with issue 2's limit (a 720p clip in
 under 3 CPU s on one core): ``--clips 46`` takes every 720p clip of the data set.
 
@@ -35,13 +46,14 @@ import os
 import sys
 
 import common  # noqa: F401  (pins threads first)
-from common import Clock, clips_720p, decoder, load_model_or_none, machine, variant, write_json
+from common import REPO, Clock, clips_720p, decode_whole, decoder, load_model_or_none, machine, variant, write_json
 from detector.decode import DEFAULT_FRAMES  # noqa: E402
 
 import numpy as np
 
 # (name, kind, decoder, detect width, frames factor)  frames factor 1 = --frames, 0.5 = half
 SETTINGS = [
+    ("decode[whole]", "decode_whole", "project", None, 1),
     ("decode[project]", "decode", "project", None, 1),
     ("pipeline[default]", "pipeline", "project", None, 1),
     ("pipeline[eager followers]", "pipeline", "eager", None, 1),
@@ -70,6 +82,82 @@ BASELINE = {
 
 #: Issue 2: a 720p FF++ clip in under this many CPU seconds on one core (16 frames).
 CLIP_LIMIT_S = 3.0
+#: Issue 24's targets: (figure, comparison, target); every figure is per clip, one core.
+ISSUE24_TARGETS = {
+    "scan_x_realtime_mean": (">=", 20.0), "scan_x_realtime_p90": (">=", 20.0),
+    "scan_over_whole_decode_mean": ("<=", 0.35), "scan_over_whole_decode_p90": ("<=", 0.35),
+    "inspect_wall_median_s": ("<=", 1.5), "peer_over_scan_median": (">=", 10.0),
+}
+
+
+def inspect_wall(path: str, runs: int = 5) -> dict:
+    """``python -m detector inspect PATH`` run ``runs`` times from the repository root (a fresh
+    interpreter each time, so imports and model loading count): wall seconds of each run, their
+    median, and the CPU seconds the runs used (user + system, from ``RUSAGE_CHILDREN``)."""
+    import resource
+    import subprocess
+
+    walls, cpus = [], []
+    for _ in range(runs):
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        with Clock() as c:
+            subprocess.run([sys.executable, "-m", "detector", "inspect", path], cwd=REPO, check=True,
+                           stdout=subprocess.DEVNULL)
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        walls.append(c.wall)
+        cpus.append(r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime)
+    return {"path": path, "runs": runs, "wall_s": walls, "cpu_s": cpus, "wall_median_s": float(np.median(walls)),
+            "cpu_median_s": float(np.median(cpus))}
+
+
+def inspect_clip(clips) -> str:
+    """The 720p clip of the data set whose duration is closest to 10 s (the first by path)."""
+    dur = (clips.frames / clips.fps - 10.0).abs()
+    return str(clips.abs_path.iloc[int(np.argmin(dur.to_numpy()))])
+
+
+def load_peer(net_name: str = "efficientnet_b4"):
+    """The peer CNN of ``peer.py`` (random weights, one thread) and its input size; None when
+    PyTorch is not installed (``pip install -r benchmarks/requirements-bench.txt``)."""
+    try:
+        import torch  # heavy and optional: only the peer comparison needs it
+    except ImportError:
+        print("note: torch not installed: no peer ratio (pip install -r benchmarks/requirements-bench.txt)",
+              file=sys.stderr)
+        return None
+    from peer import NETS
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    make, size = NETS[net_name]
+    net = make().eval()
+    with torch.inference_mode():  # warm-up
+        net(torch.zeros(1, 3, size, size))
+    return net, size
+
+
+def issue24_summary(per_clip: list[dict], inspect: dict | None) -> dict:
+    """Issue 24's figures per clip (one core) against :data:`ISSUE24_TARGETS`: the scan
+    (``pipeline[default]``) as a multiple of real time (mean over clips, and the 90th
+    percentile: 90 % of the clips at least this fast), its CPU over decoding the whole video
+    (mean, 90th percentile: 90 % of the clips at most this), ``inspect``'s median wall time
+    and the peer's CPU over the scan's (median per video); each with PASS/FAIL."""
+    out: dict = {}
+    if all("pipeline[default]" in c["settings"] for c in per_clip):
+        cpu = np.array([c["settings"]["pipeline[default]"]["cpu"] for c in per_clip])
+        xrt = np.array([c["duration_s"] for c in per_clip]) / cpu
+        out["scan_x_realtime_mean"], out["scan_x_realtime_p90"] = float(xrt.mean()), float(np.percentile(xrt, 10))
+        if all("decode[whole]" in c["settings"] for c in per_clip):
+            r = cpu / np.array([c["settings"]["decode[whole]"]["cpu"] for c in per_clip])
+            out["scan_over_whole_decode_mean"] = float(r.mean())
+            out["scan_over_whole_decode_p90"] = float(np.percentile(r, 90))
+        if all("peer" in c for c in per_clip):
+            out["peer_over_scan_median"] = float(np.median([c["peer"]["cpu"] for c in per_clip] / cpu))
+    if inspect:
+        out["inspect_wall_median_s"] = inspect["wall_median_s"]
+    return {k: {"value": v, "target": f"{ISSUE24_TARGETS[k][0]} {ISSUE24_TARGETS[k][1]:g}",
+                "pass": bool(v >= ISSUE24_TARGETS[k][1] if ISSUE24_TARGETS[k][0] == ">=" else v <= ISSUE24_TARGETS[k][1])}
+            for k, v in out.items()}
 
 
 def clip_limit_summary(per_clip: list[dict], setting: str = "pipeline[default]",
@@ -99,9 +187,9 @@ def clip_limit_text(s: dict) -> str:
 def run_setting(path: str, kind: str, dec: str, width, n: int, model) -> dict:
     from detector.analysis import analyze
 
-    if kind == "decode":
+    if kind.startswith("decode"):
         with Clock() as c:
-            frames = sum(1 for _ in decoder(dec)(path, n))
+            frames = decode_whole(path) if kind == "decode_whole" else sum(1 for _ in decoder(dec)(path, n))
         return {"cpu": c.cpu, "wall": c.wall, "frames": frames}
     with variant(dec, width):
         with Clock() as c:
@@ -117,8 +205,18 @@ def main(argv=None) -> int:
     ap.add_argument("--model", default=None, help="model folder (default models/default; absent: no score)")
     ap.add_argument("--only", nargs="*", help="run only these setting names")
     ap.add_argument("--out", default="throughput", help="results/<OUT>.json (default throughput)")
+    ap.add_argument("--inspect-runs", type=int, default=5, help="runs of `inspect` timed (0: none; default 5)")
+    ap.add_argument("--inspect-clip", default=None, help="its clip (default: the 720p clip closest to 10 s)")
+    ap.add_argument("--peer", choices=["efficientnet_b4", "xception", "none"], default="efficientnet_b4",
+                    help="the peer CNN of peer.py run on each clip (needs torch; default efficientnet_b4)")
     args = ap.parse_args(argv)
     clips = clips_720p(args.clips)
+    inspect = None
+    if args.inspect_runs > 0:
+        inspect = inspect_wall(args.inspect_clip or inspect_clip(clips_720p(10 ** 6)), args.inspect_runs)
+        print(f"inspect {inspect['path']}: wall {', '.join(f'{w:.2f}' for w in inspect['wall_s'])} s "
+              f"(median {inspect['wall_median_s']:.2f}; CPU median {inspect['cpu_median_s']:.2f} s)", flush=True)
+    peer = None if args.peer == "none" else load_peer(args.peer)
     model = load_model_or_none(args.model)
     settings = [s for s in SETTINGS if not args.only or s[0] in args.only]
     if model is not None and "flick" in model.families and any(s[2] == "pyav_gop" and s[1] != "decode" for s in settings):
@@ -141,10 +239,17 @@ def main(argv=None) -> int:
         for name, kind, dec, width, factor in settings:
             n = max(1, int(round(args.frames * factor)))
             row["settings"][name] = run_setting(r.abs_path, kind, dec, width, n, model)
+        if peer is not None:
+            from peer import peer_video
+
+            row["peer"] = peer_video(r.abs_path, args.frames, *peer)
         per_clip.append(row)
-        d, p = row["settings"].get("decode[project]"), row["settings"].get("pipeline[default]")
-        if d and p:
-            print(f"  {r.path:55s} {dur:5.1f} s  decode {d['cpu']:.2f}  pipeline {p['cpu']:.2f} CPU s", flush=True)
+        got = {k: row["settings"][k]["cpu"] for k in ("decode[whole]", "decode[project]", "pipeline[default]")
+               if k in row["settings"]}
+        if "peer" in row:
+            got["peer"] = row["peer"]["cpu"]
+        print(f"  {r.path:55s} {dur:5.1f} s  " + "  ".join(f"{k} {v:.2f}" for k, v in got.items()) + " CPU s",
+              flush=True)
 
     total_dur = sum(c["duration_s"] for c in per_clip)
     summary = {}
@@ -187,6 +292,11 @@ def main(argv=None) -> int:
     if per_clip_limit:
         print(clip_limit_text(per_clip_limit))
 
+    issue24 = issue24_summary(per_clip, inspect)
+    print("issue 24 (per clip, one core; the peer: " + ("none" if peer is None else args.peer) + "):")
+    for k, v in issue24.items():
+        print(f"  {k:30s} {v['value']:8.2f}   target {v['target']:7s} {'PASS' if v['pass'] else 'FAIL'}")
+
     d = summary.get("pipeline[default]", {})
     write_json(args.out, {
         "command": "python benchmarks/throughput.py " + " ".join(argv if argv is not None else sys.argv[1:]),
@@ -194,7 +304,8 @@ def main(argv=None) -> int:
         "targets": {"pipeline_over_decode_max": 1.25, "x_realtime_per_core_min": 20,
                     "measured_pipeline_over_decode": d.get("ratio_to_decode_only"),
                     "measured_x_realtime_per_core": d.get("x_realtime_per_core")},
-        "per_clip_limit": per_clip_limit, "per_clip": per_clip})
+        "per_clip_limit": per_clip_limit, "inspect": inspect, "peer": None if peer is None else args.peer,
+        "issue24": issue24, "per_clip": per_clip})
     return 0
 
 

@@ -42,6 +42,7 @@ import pandas as pd
 from .calibration import Calibration
 from .card import card_markdown
 from .features import BLOCK_RUN, FEATURES_VERSION, family_of
+from .trust import TRUSTED_TYPES, skops_io
 from .video import sha256_file
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "default"
@@ -52,15 +53,6 @@ EVALUATION_DIR = "evaluation"
 #: File in :data:`EVALUATION_DIR` of the per-condition out-of-fold scores and log10 LRs of
 #: one fold seed (``benchmarks/generalization.py --into``; the Evaluation page's plots per condition).
 CONDITION_SCORES_FILE = "condition_scores.csv"
-#: The types a model file may hold beyond skops' own safe defaults, by exact name: those
-#: ``skops.io.get_untrusted_types`` reports for the pipelines ``train`` makes.  Anything
-#: else (``builtins.exec``, ``os.system``...) is refused before loading.
-TRUSTED_TYPES = frozenset({
-    "detector.estimators.StatSelector",
-    "detector.estimators.FamilyFusion",
-    "numpy.dtype",
-    "sklearn.feature_selection._univariate_selection.f_classif",
-})
 #: Format of the object inside ``model.skops``: a dict of the pipeline and :class:`BoundFields`.
 MODEL_FORMAT = 2
 #: Fingerprints (SHA-256 of ``model.skops``) of the models shipped in ``models/``.
@@ -230,7 +222,7 @@ class BoundFields:
 
 def save_model(model: DetectorModel, folder: str | os.PathLike, card: dict | None = None) -> Path:
     """Write ``model.skops`` (pipeline + :class:`BoundFields`) and ``card.json`` (+ ``CARD.md``)."""
-    import skops.io as sio  # heavy (imports every scikit-learn estimator): only when a model is saved
+    sio = skops_io()
 
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
@@ -301,8 +293,7 @@ def _check_zip(model_path: Path) -> None:
 
 def _load_bundle(model_path: Path) -> dict:
     """The dict inside ``model.skops``, loaded only if every type in it is trusted."""
-    import skops.io as sio  # heavy (imports every scikit-learn estimator): only when a model is loaded
-
+    sio = skops_io()
     _check_zip(model_path)
     try:
         untrusted = sio.get_untrusted_types(file=model_path)

@@ -1,0 +1,67 @@
+"""What a model file may hold, and skops imported to trust exactly that.
+
+skops trusts every scikit-learn estimator by default and builds that list, when it is first
+imported, by importing them all (~1 s; Dask and pytest come along through scikit-learn's
+array-API shims and test helpers).  :func:`skops_io` imports it listing only the estimators
+``train`` builds (:data:`SKLEARN_TYPES`); :mod:`detector.model` accepts beyond skops' other
+defaults only :data:`TRUSTED_TYPES`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+#: The types a model file may hold beyond skops' own safe defaults, by exact name: those
+#: ``skops.io.get_untrusted_types`` reports for the pipelines ``train`` makes.  Anything
+#: else (``builtins.exec``, ``os.system``...) is refused before loading.
+TRUSTED_TYPES = frozenset({
+    "detector.estimators.StatSelector",
+    "detector.estimators.FamilyFusion",
+    "numpy.dtype",
+    "sklearn.feature_selection._univariate_selection.f_classif",
+})
+#: The scikit-learn estimators the pipelines of ``train`` are made of (:func:`detector.search.make_pipeline`;
+#: :class:`detector.estimators.FamilyFusion` holds such pipelines), by exact name: :func:`skops_io`
+#: makes skops trust these and no other scikit-learn estimator.
+SKLEARN_TYPES = frozenset({
+    "sklearn.feature_selection._univariate_selection.SelectKBest",
+    "sklearn.impute._base.SimpleImputer",
+    "sklearn.pipeline.Pipeline",
+    "sklearn.preprocessing._data.RobustScaler",
+    "sklearn.preprocessing._data.StandardScaler",
+    "sklearn.svm._classes.SVC",
+})
+#: Modules skops imports only to trust more scikit-learn internals (the gradient-boosting binner,
+#: whose import loads all of ``sklearn.ensemble``, ~0.1-0.2 s): hidden while skops is imported, as
+#: when they are missing (skops then trusts none of their types; no model of ``train`` has one).
+_SKOPS_SKIPPED = ("sklearn.ensemble._hist_gradient_boosting.binning",)
+
+
+def skops_io():
+    """``skops.io``, imported (once per process) with scikit-learn's ``all_estimators`` giving only
+    :data:`SKLEARN_TYPES` and the modules of :data:`_SKOPS_SKIPPED` hidden: skops builds its default
+    trusted list from them when it is first imported.  When something imported ``skops.io`` before,
+    that import stands (it trusts more estimators)."""
+    if "skops.io" in sys.modules:
+        return sys.modules["skops.io"]
+    import sklearn.utils  # heavy (scipy.stats): only when a model is loaded or saved
+
+    def estimators(*args, **kwargs) -> list[tuple[str, type]]:
+        out = []
+        for name in sorted(SKLEARN_TYPES):
+            module, _, cls = name.rpartition(".")
+            out.append((cls, getattr(importlib.import_module(module), cls)))
+        return out
+
+    everything = sklearn.utils.all_estimators
+    sklearn.utils.all_estimators = estimators
+    hidden = [m for m in _SKOPS_SKIPPED if m not in sys.modules]
+    sys.modules.update(dict.fromkeys(hidden))  # None: importing it raises ImportError, which skops expects
+    try:
+        import skops.io  # heavy (scipy.special's ufuncs listed by name): only when a model is loaded or saved
+    finally:
+        sklearn.utils.all_estimators = everything
+        for m in hidden:
+            sys.modules.pop(m, None)
+    return skops.io
