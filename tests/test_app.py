@@ -208,7 +208,7 @@ def test_home_quotes_the_figures_of_the_model_cards(monkeypatch, tmp_path, app_m
     monkeypatch.setenv(models.MODEL_DIR_ENV, str(folder))
     home = lambda: texts_of(open_page().markdown)  # noqa: E731
     assert "**augmented** (v0.0-test): AUC 0.90 on the original files (FRR 10.0 % at its threshold), " \
-           "re-encoded copies not in its card" in home()
+           "re-encoded copies not measured in its card" in home()
 
     cpath = folder / "card.json"
     card = json.loads(cpath.read_text())
