@@ -37,8 +37,9 @@ def what_it_does() -> None:
             "- finds the faces in frames sampled over a video (or in a still image) and follows them as tracks;\n"
             "- measures **artifact features** on the original pixels: the face against its own surroundings "
             "(sharpness, noise, block spectrum, texture, compression grid, colour across the blending edge);\n"
-            "- scores each face track with a support-vector machine: **higher = more likely fake**, "
-            "judged against a threshold chosen on the training data;\n"
+            "- scores each face track with a support-vector machine (**higher = more likely fake**) and states "
+            "the strength of evidence as a **likelihood ratio** calibrated on the training data, in the words "
+            "of the ENFSI verbal scale; between LR 1/3 and 3 the verdict is *inconclusive*;\n"
             "- shows *why*: the frames and the feature families that drove the score, and a downloadable "
             "case report with the file's SHA-256.")
     with right:
@@ -93,10 +94,12 @@ def page_links() -> None:
         st.caption("Upload a video or image, or run the synthetic demo; verdict, faces, plots, case report.")
     with c[1]:
         st.page_link(ui.EVALUATION_PAGE, label="Evaluation", icon=":material/monitoring:")
-        st.caption("ROC and DET curves, AUC, EER; FAR / FRR / HTER at any threshold; per method and compression.")
+        st.caption("ROC and DET curves, AUC, EER; FAR / FRR / HTER at any threshold; Tippett and ECE plots of "
+                   "the likelihood ratios under each condition; per method and compression.")
     with c[2]:
         st.page_link(ui.BATCH_PAGE, label="Batch results", icon=":material/table_view:")
-        st.caption("Ranked suspects from a batch scan (SQLite or CSV), with filters; inspect any one of them.")
+        st.caption("Start a scan of a folder on this machine, or open a scan's results (SQLite or CSV): ranked "
+                   "suspects, with filters; inspect any one of them.")
 
 
 home()

@@ -189,7 +189,8 @@ def verbal_scale(llr: float | None) -> str | None:
 def lr_text(llr: float) -> str:
     """``LR 12 (log10 1.08)`` / ``LR 1/12 (log10 -1.08)``: an LR as people read it."""
     lr = 10.0 ** abs(llr)
-    num = f"{lr:.2g}" if lr < 9.5 else f"{lr:,.0f}"
+    # three significant figures below 10: an LR of 2.95 must not read "3", the edge of "inconclusive"
+    num = f"{lr:.3g}" if lr < 9.995 else f"{lr:,.0f}"
     return f"LR {num if llr >= 0 else '1/' + num} (log10 {llr:.2f})"
 
 

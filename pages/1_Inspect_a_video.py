@@ -68,8 +68,9 @@ if analysis is None:
 # ----------------------------------------------------------------- verdict
 text, kind = texts.verdict_headline(analysis)
 getattr(st, kind)(text)
-if texts.evidence_note(analysis, model.card if model else None):
-    st.caption(texts.evidence_note(analysis, model.card if model else None))
+card = model.card if model else None
+if texts.evidence_note(analysis, card):
+    st.caption(texts.evidence_note(analysis, card))
 if src.label.startswith("Demo"):
     st.caption(":material/warning: " + src.label + " — synthetic footage made from scikit-image's astronaut photo.")
 rates = ui.model_error_rates(model, folder)
@@ -92,6 +93,8 @@ if analysis.score is not None:
                         help="Share of genuine videos rejected as fake in the stored evaluation (BPCER).")
         else:
             st.caption("No stored evaluation: error rates at this threshold are unknown.")
+    if texts.verdict_rule_note(card, analysis):
+        st.caption(texts.verdict_rule_note(card, analysis))
 st.caption(texts.DISCLAIMER + (" " + texts.rates_caveat(model.card if model else None) if rates else ""))
 st.download_button("Download the case report (HTML)", report, file_name=report_filename(analysis),
                    mime="text/html", type="primary", icon=":material/description:", key="report")

@@ -61,7 +61,9 @@ default = summary["eer_threshold"] if default is None else default
 lo, hi, step = evaluation_store.threshold_range(ev, default)
 threshold = st.slider("Threshold on the SVM score (rejected as fake at or above it)", lo, hi,
                       float(min(max(default, lo), hi)), step=step, format="%+.3f", key="threshold")
-st.caption(f"The model's threshold is {texts.fmt_score(default)}; move the slider to see the trade-off.")
+st.caption(f"The model's threshold is {texts.fmt_score(default)}; move the slider to see the trade-off."
+           + (" " + texts.verdict_rule_note(model.card) if model is not None and texts.verdict_rule_note(model.card)
+              else ""))
 op = evaluation_store.operating_point(ev, threshold)
 c = st.columns(4)
 c[0].metric("FAR = APCER", texts.fmt_pct(op["far"]), help="Share of fake videos accepted as genuine.")

@@ -757,6 +757,26 @@ def test_evaluation_figures_and_tables(app_model):
     assert evaluation_store.frame_level_summary(ev)["n_frames"] == 3 * len(ev.scores)
 
 
+def test_the_verdict_rule_says_what_the_lr_bounds_leave_of_the_verdict():
+    """A model whose LRs stop below 3 (the shipped v15: 1/9.33 to 2.95) never says FAKE: the note says
+    so, names the threshold verdict it overrules, and the evidence note says the LR is at its bound."""
+    from types import SimpleNamespace
+
+    card = {"calibration": {"llr_lower": -0.97, "llr_upper": 0.47, "n_fake": 410, "n_real": 215}}
+    note = texts.verdict_rule_note(card)
+    assert "LR 2.95 for manipulation" in note and "never gives a FAKE verdict" in note
+    assert "REAL verdict" not in note and "not the verdict" in note
+    assert "never" not in texts.verdict_rule_note({"calibration": {"llr_lower": -1.7, "llr_upper": 1.7}})
+    assert texts.verdict_rule_note({"calibration": {}}) is None and texts.verdict_rule_note(None) is None
+    a = SimpleNamespace(verdict="inconclusive", threshold_verdict="fake", score=1.395, threshold=0.075, llr=0.47)
+    assert texts.verdict_rule_note(card, a).endswith(
+        "At the threshold alone this video would be called FAKE (score +1.395, threshold +0.075).")
+    evidence = texts.evidence_note(a, card)
+    assert "LR 2.95 (log10 0.47)" in evidence and "between 1/9.33 and 2.95" in evidence
+    assert "its upper bound" in evidence
+    assert "bound:" not in texts.evidence_note(SimpleNamespace(llr=0.2), card)
+
+
 def test_stored_evaluation_problems_are_clear_errors(tmp_path):
     assert evaluation_store.load_evaluation(tmp_path) is None
     ev = tmp_path / EVALUATION_DIR

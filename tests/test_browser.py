@@ -1,4 +1,5 @@
-"""A real browser against ``streamlit run app.py``: upload the demo clip, see a verdict and a plot.
+"""A real browser against ``streamlit run app.py``: upload the demo clip, see a verdict and a plot;
+with the shipped model, read the likelihood ratio and see the heat map over the face.
 
 Uses Debian's Chromium through Playwright (never a downloaded browser); skips with its
 reason when either is missing.  ``.ci/run`` installs Chromium so CI runs it.
@@ -90,6 +91,23 @@ def serve(tmp_path_factory, demo_pair, **env):
         print(f"streamlit log: {log}")  # shown by pytest when the test fails
 
 
+@contextlib.contextmanager
+def browser_page(shot_dir: Path, height: int = 1000):
+    """A Chromium page (1400 px wide); on failure a full-page screenshot is left in ``shot_dir``."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": height})
+        try:
+            yield page
+        except Exception:
+            page.screenshot(path=str(shot_dir / "browser-failure.png"), full_page=True)
+            raise
+        finally:
+            browser.close()
+
+
 @pytest.fixture
 def server(tmp_path_factory, demo_pair):
     with serve(tmp_path_factory, demo_pair) as url:
@@ -99,31 +117,52 @@ def server(tmp_path_factory, demo_pair):
 def test_upload_demo_clip_in_a_real_browser(server, demo_pair, tmp_path):
     """Upload the synthetic tampered clip; a verdict with a score and a rendered plotly plot appear.
     On failure a screenshot is left in the test's temp folder."""
-    from playwright.sync_api import sync_playwright
+    with browser_page(tmp_path) as page:
+        page.goto(f"{server}/Inspect_a_video")
+        page.get_by_text("Size limit:").wait_for(timeout=60_000)
+        page.locator("input[type='file']").set_input_files(str(demo_pair[1]))
+        verdict = page.get_by_text("Verdict:").first
+        verdict.wait_for(timeout=120_000)
+        assert re.search(r"Verdict: (FAKE|REAL) .*score [+-]\d", verdict.inner_text()), verdict.inner_text()
+        # The page streams in while the script runs: wait for the rest, not just count it.
+        page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+        page.get_by_text("Download the case report").wait_for(timeout=60_000)
+        page.get_by_text("Why this score").wait_for(timeout=60_000)
+        assert page.locator(".stPlotlyChart").count() >= 1
+        assert page.get_by_text("Traceback").count() == 0
 
-    shot_dir = tmp_path
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        try:
-            page.goto(f"{server}/Inspect_a_video")
-            page.get_by_text("Size limit:").wait_for(timeout=60_000)
-            page.locator("input[type='file']").set_input_files(str(demo_pair[1]))
-            verdict = page.get_by_text("Verdict:").first
-            verdict.wait_for(timeout=120_000)
-            assert re.search(r"Verdict: (FAKE|REAL) .*score [+-]\d", verdict.inner_text()), verdict.inner_text()
-            # The page streams in while the script runs: wait for the rest, not just count it.
-            page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
-            page.get_by_text("Download the case report").wait_for(timeout=60_000)
-            page.get_by_text("Why this score").wait_for(timeout=60_000)
-            assert page.locator(".stPlotlyChart").count() >= 1
-            assert page.get_by_text("Traceback").count() == 0
-        except Exception:
-            page.screenshot(path=str(shot_dir / "browser-failure.png"), full_page=True)
-            raise
-        finally:
-            browser.close()
+SHIPPED_MODEL = ROOT / "models" / "default"
+
+
+def test_shipped_model_states_the_lr_and_draws_the_heat_map_in_a_real_browser(tmp_path_factory, demo_pair,
+                                                                                tmp_path):
+    """With the shipped model: upload the tampered demo clip; the verdict banner and the
+    strength-of-evidence line state the likelihood ratio (LR, log10 LR, its ENFSI words) and
+    the heat map over the face is an image with a size, captioned.  Screenshot on failure."""
+    if not (SHIPPED_MODEL / "card.json").exists():
+        pytest.skip(f"no shipped model at {SHIPPED_MODEL}")
+    lr = r"LR (1/)?\d[\d.,]* \(log10 -?\d+\.\d\d\), [a-z ]+ support for (manipulation|a genuine video)"
+    with serve(tmp_path_factory, demo_pair, **{models.MODEL_DIR_ENV: str(SHIPPED_MODEL)}) as url, \
+            browser_page(tmp_path) as page:
+        page.goto(f"{url}/Inspect_a_video")
+        page.get_by_text("Size limit:").wait_for(timeout=60_000)
+        page.locator("input[type='file']").set_input_files(str(demo_pair[1]))
+        verdict = page.get_by_text("Verdict:").first
+        verdict.wait_for(timeout=120_000)
+        assert re.search(r"Verdict: (FAKE|REAL|INCONCLUSIVE) .*\(" + lr, verdict.inner_text()), verdict.inner_text()
+        evidence = page.get_by_text("Strength of evidence:").first
+        evidence.wait_for(timeout=30_000)
+        assert re.search("Strength of evidence: " + lr + r" \(ENFSI", evidence.inner_text()), evidence.inner_text()
+        caption = page.get_by_text("Where the cues the model read sit", exact=True)
+        caption.wait_for(timeout=120_000)
+        heatmap = page.locator("[data-testid='stImage']").filter(has=caption).locator("img")
+        heatmap.wait_for(timeout=30_000)
+        box = heatmap.bounding_box()
+        assert box and box["width"] > 50 and box["height"] > 50, box
+        assert heatmap.evaluate("img => img.complete && img.naturalWidth > 0 && img.naturalHeight > 0")
+        page.get_by_text("Colour: how far each region's measurements sit").wait_for(timeout=30_000)
+        assert page.get_by_text("Traceback").count() == 0
 
 
 @pytest.fixture
@@ -141,35 +180,26 @@ def scan_root(tmp_path, demo_pair) -> Path:
 def test_start_a_scan_from_the_batch_page_in_a_real_browser(tmp_path_factory, demo_pair, scan_root, tmp_path):
     """Start a scan of a folder under the operator's root; the progress reaches the end and
     the two files appear in the results (the table, the counts).  Screenshot on failure."""
-    from playwright.sync_api import sync_playwright
-
     state = tmp_path / "state"
     with serve(tmp_path_factory, demo_pair, **{roots.SCAN_ROOTS_ENV: str(scan_root),
-                                               roots.STATE_DIR_ENV: str(state)}) as url, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1100})
-        try:
-            page.goto(f"{url}/Batch_results")
-            box = page.get_by_label("Folder to scan")
-            box.wait_for(timeout=60_000)
-            box.fill(str(scan_root / "case"))
-            box.press("Enter")
-            page.get_by_role("button", name="Start the scan").click()
-            page.get_by_text("2 of 2 files done: finished").wait_for(timeout=90_000)
-            page.get_by_text("of 2 videos match").wait_for(timeout=30_000)
-            # the grid is drawn on a canvas: its accessible table gives the row count, the export its rows
-            grid = page.locator("[data-testid='stDataFrame'] table[role='grid']")
-            grid.wait_for(state="attached", timeout=30_000)
-            assert int(grid.get_attribute("aria-rowcount")) >= 2  # the header and at least one video
-            with page.expect_download() as download:
-                page.get_by_text("Export the filtered list (CSV)").click()
-            shown = pd.read_csv(download.value.path())
-            assert "tampered.mp4" in {Path(p).name for p in shown["path"]}
-            assert page.get_by_text("Traceback").count() == 0
-            (job,) = scan_jobs.list_jobs(state)
-            assert job.folder == str((scan_root / "case").resolve()) and not scan_jobs.is_running(job)
-        except Exception:
-            page.screenshot(path=str(tmp_path / "browser-failure.png"), full_page=True)
-            raise
-        finally:
-            browser.close()
+                                               roots.STATE_DIR_ENV: str(state)}) as url, \
+            browser_page(tmp_path, height=1100) as page:
+        page.goto(f"{url}/Batch_results")
+        box = page.get_by_label("Folder to scan")
+        box.wait_for(timeout=60_000)
+        box.fill(str(scan_root / "case"))
+        box.press("Enter")
+        page.get_by_role("button", name="Start the scan").click()
+        page.get_by_text("2 of 2 files done: finished").wait_for(timeout=90_000)
+        page.get_by_text("of 2 videos match").wait_for(timeout=30_000)
+        # the grid is drawn on a canvas: its accessible table gives the row count, the export its rows
+        grid = page.locator("[data-testid='stDataFrame'] table[role='grid']")
+        grid.wait_for(state="attached", timeout=30_000)
+        assert int(grid.get_attribute("aria-rowcount")) >= 2  # the header and at least one video
+        with page.expect_download() as download:
+            page.get_by_text("Export the filtered list (CSV)").click()
+        shown = pd.read_csv(download.value.path())
+        assert "tampered.mp4" in {Path(p).name for p in shown["path"]}
+        assert page.get_by_text("Traceback").count() == 0
+        (job,) = scan_jobs.list_jobs(state)
+        assert job.folder == str((scan_root / "case").resolve()) and not scan_jobs.is_running(job)

@@ -99,6 +99,9 @@ def test_verbal_scale_follows_the_enfsi_bands():
     assert verbal_scale(0.0) == "no support for either proposition" and verbal_scale(None) is None
     assert evidence_text(math.log10(12)) == "LR 12 (log10 1.08), moderate support for manipulation"
     assert evidence_text(-math.log10(12)).startswith("LR 1/12 (log10 -1.08), moderate support for a genuine")
+    # just under 3 (the shipped model's upper bound) reads as under 3, not as the edge of "inconclusive"
+    assert evidence_text(0.47).startswith("LR 2.95 (log10 0.47), weak")
+    assert evidence_text(-0.97).startswith("LR 1/9.33 (log10 -0.97)")
 
 
 def _videos(n_groups=14, seed=0) -> pd.DataFrame:
@@ -224,7 +227,7 @@ def test_inspect_prints_the_lr(demo_pair, tmp_path, capsys):
     assert main(["inspect", str(demo_pair[1]), "--frames", "4", "--model", str(tmp_path / "m")]) == 0
     text = capsys.readouterr().out
     assert "verdict:   INCONCLUSIVE" in text
-    assert "evidence:  LR 1.6 (log10 0.20), weak or limited support for manipulation" in text
+    assert "evidence:  LR 1.58 (log10 0.20), weak or limited support for manipulation" in text
 
 
 def test_scan_rows_have_the_lr_and_an_old_database_still_opens(demo_pair, tmp_path, capsys):

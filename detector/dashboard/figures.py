@@ -23,6 +23,11 @@ from .style import FAKE_COLOUR, NEUTRAL_COLOUR, REAL_COLOUR, score_axis
 from .texts import FAMILY_LABELS
 from .video_view import frame_scores, scoring_track
 
+#: Height in pixels of the plot area of a feature family's figure, and the gap from its
+#: bottom to the legend below (room for the tick labels and the x-axis title).
+FAMILY_PLOT_HEIGHT = 240
+FAMILY_LEGEND_GAP = 60
+
 
 def _layout(fig: go.Figure, height: int, **kw) -> go.Figure:
     kw.setdefault("margin", dict(l=10, r=10, t=40, b=10))
@@ -99,7 +104,11 @@ def family_figure(a: Analysis, family: str, model: DetectorModel | None = None,
     fig.update_xaxes(title="time (s)")
     fig.update_yaxes(title="scaled (vs training data)" if standardised else "value")
     title = f"{FAMILY_LABELS.get(family, family)} ({family}_*) per frame"
-    return _layout(fig, 330, title=title, legend=dict(orientation="h", y=-0.25))
+    # the legend goes below the x-axis title, in a bottom margin grown with its rows (about four names a row)
+    rows = -(-long["feature"].nunique() // 4)
+    bottom = FAMILY_LEGEND_GAP + 22 * rows
+    return _layout(fig, 40 + FAMILY_PLOT_HEIGHT + bottom, title=title, margin=dict(l=10, r=10, t=40, b=bottom),
+                   legend=dict(orientation="h", yanchor="top", y=-FAMILY_LEGEND_GAP / FAMILY_PLOT_HEIGHT))
 
 
 def contribution_figure(contrib: dict[str, float]) -> go.Figure:

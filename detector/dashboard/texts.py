@@ -10,11 +10,11 @@ import math
 import re
 
 from ..analysis import Analysis
-from ..calibration import evidence_text
+from ..calibration import LLR_INCONCLUSIVE, evidence_text
 from ..card import CONDITION_LABELS
 
 __all__ = ["DISCLAIMER", "RATES_CAVEAT", "LR_PLOTS_CAPTION", "DEGRADED_LABELS", "FAMILY_LABELS", "degraded_aucs", "rates_caveat",
-           "verdict_headline", "evidence_note", "highlight_note", "fmt_score", "fmt_pct", "human_size", "clean_message",
+           "verdict_headline", "evidence_note", "lr_bounds", "verdict_rule_note", "highlight_note", "fmt_score", "fmt_pct", "human_size", "clean_message",
            "flat_text"]
 
 DISCLAIMER = ("The verdict is a statistical indication for a trained examiner, not proof: "
@@ -96,21 +96,58 @@ def verdict_headline(a: Analysis) -> tuple[str, str]:
             "info")
 
 
+def lr_bounds(card: dict | None) -> tuple[float, float] | None:
+    """(lowest, highest) log10 LR the model's calibration states (its ELUB bounds), or None."""
+    cal = (card or {}).get("calibration") or {}
+    lo, hi = cal.get("llr_lower"), cal.get("llr_upper")
+    return (float(lo), float(hi)) if isinstance(lo, (int, float)) and isinstance(hi, (int, float)) else None
+
+
 def evidence_note(a: Analysis, card: dict | None = None) -> str | None:
     """The strength of evidence in words for people: the likelihood ratio, what it compares,
-    its ENFSI category and the bounds of the model's calibration; None without an LR."""
+    its ENFSI category and the bounds of the model's calibration (saying so when the LR sits
+    at one of them); None without an LR."""
     if a.llr is None:
         return None
-    cal = (card or {}).get("calibration") or {}
-    bounds = ""
-    if isinstance(cal.get("llr_lower"), (int, float)) and isinstance(cal.get("llr_upper"), (int, float)):
-        bounds = (f" This model states likelihood ratios only between 1/{10 ** -cal['llr_lower']:.3g} and "
-                  f"{10 ** cal['llr_upper']:.3g}: the empirical bounds (ELUB) of the "
-                  f"{cal.get('n_fake', 0) + cal.get('n_real', 0)} training scores its calibration was fitted on.")
+    bounds = lr_bounds(card)
+    extra = ""
+    if bounds is not None:
+        cal = card["calibration"]
+        extra = (f" This model states likelihood ratios only between 1/{10 ** -bounds[0]:.3g} and "
+                 f"{10 ** bounds[1]:.3g}: the empirical bounds (ELUB) of the "
+                 f"{cal.get('n_fake', 0) + cal.get('n_real', 0)} training scores its calibration was fitted on.")
+        if a.llr >= bounds[1] - 0.005:
+            extra += " This LR is its upper bound: the strongest support for manipulation it ever states."
+        elif a.llr <= bounds[0] + 0.005:
+            extra += " This LR is its lower bound: the strongest support for a genuine video it ever states."
     return (f"Strength of evidence: {evidence_text(a.llr)} (ENFSI verbal scale, 2015). The likelihood ratio "
             "is how much more probable this score is if the face was manipulated than if the video is genuine; "
             "it is not the probability that the video is fake, which also depends on everything else known "
-            "about the case." + bounds)
+            "about the case." + extra)
+
+
+def verdict_rule_note(card: dict | None, a: Analysis | None = None) -> str | None:
+    """How the verdict follows the likelihood ratio, what the model's bounds leave of it and
+    what the SVM threshold is for; with ``a``, the verdict at the threshold alone when it
+    differs.  None for a model without calibration (its verdict is the threshold's)."""
+    bounds = lr_bounds(card)
+    if bounds is None:
+        return None
+    text = ("The verdict follows the likelihood ratio: FAKE at LR 3 or more, REAL at LR 1/3 or less, INCONCLUSIVE between. "
+            "The threshold on the SVM score, and the FAR / FRR at it, rank and flag videos (as `scan` does); "
+            "they are not the verdict.")
+    lo, hi = bounds
+    if hi < LLR_INCONCLUSIVE:
+        text += (f" This model never states more than LR {10 ** hi:.3g} for manipulation (its upper bound), so it "
+                 "never gives a FAKE verdict: the videos it finds most suspicious are INCONCLUSIVE, with weak "
+                 "support for manipulation.")
+    if -lo < LLR_INCONCLUSIVE:
+        text += (f" This model never states less than LR 1/{10 ** -lo:.3g} (its lower bound), so it never gives a "
+                 "REAL verdict.")
+    if a is not None and a.threshold_verdict and a.verdict not in (a.threshold_verdict, None):
+        text += (f" At the threshold alone this video would be called {a.threshold_verdict.upper()} "
+                 f"(score {fmt_score(a.score)}, threshold {fmt_score(a.threshold)}).")
+    return text
 
 
 def highlight_note(a: Analysis) -> str:

@@ -29,10 +29,10 @@ def metadata_table(a: Analysis) -> pd.DataFrame:
 
 def tracks_table(a: Analysis) -> pd.DataFrame:
     """One row per face track: faces, frame range, score, log10 likelihood ratio and verdict."""
-    rows = [{"track": t.track_id, "faces": t.n_faces, "first frame": t.first_frame, "last frame": t.last_frame,
-             "score": None if t.score is None else round(t.score, 4),
+    rows = [{"track": t.track_id, "faces": t.n_faces, "frames": f"{t.first_frame}–{t.last_frame}",
+             "score": None if t.score is None else round(t.score, 3),
              "log10 LR": None if t.llr is None else round(t.llr, 2), "verdict": t.verdict} for t in a.tracks]
-    return pd.DataFrame(rows, columns=["track", "faces", "first frame", "last frame", "score", "log10 LR", "verdict"])
+    return pd.DataFrame(rows, columns=["track", "faces", "frames", "score", "log10 LR", "verdict"])
 
 
 def scoring_track(a: Analysis) -> TrackResult | None:
