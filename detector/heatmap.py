@@ -201,11 +201,13 @@ def region_masks(shape: tuple[int, int], window: tuple[int, int, int, int], face
 
 def paint(rgb: np.ndarray, masks: Mapping[str, np.ndarray], values: Mapping[str, float],
           vmax: float = HEAT_MAX) -> np.ndarray:
-    """``rgb`` (h, w, 3) uint8 with each region of finite value tinted by the heat scale
-    (more opaque as the value grows) and outlined; regions without a value are left as they are."""
+    """``rgb`` (h, w, 3) uint8 in grey (so the picture's own colours never read as heat) with
+    each region of finite value tinted by the heat scale (more opaque as the value grows) and
+    outlined; regions without a value stay grey."""
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"expected an (h, w, 3) RGB image, got shape {rgb.shape}")
-    base = rgb.astype(np.float32)
+    grey = cv2.cvtColor(np.ascontiguousarray(rgb, dtype=np.uint8), cv2.COLOR_RGB2GRAY)
+    base = np.repeat(grey[..., None], 3, axis=2).astype(np.float32)
     out = base.copy()
     painted = []
     for region in PAINT_ORDER:

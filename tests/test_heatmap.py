@@ -69,13 +69,16 @@ def test_masks_follow_the_face_and_paint_only_measured_regions(scene):
     out = paint(small, masks, {"inner": 0.5, "band": float("nan"), "outer": HEAT_MAX * 2})
     assert out.shape == small.shape and out.dtype == np.uint8
     core = masks["inner"] & ~masks["eyes"] & ~masks["mouth"]
-    changed = np.abs(out.astype(int) - small.astype(int)).sum(axis=2) > 0
+    grey = np.repeat(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)  # the picture under the tint
+    changed = np.abs(out.astype(int) - grey.astype(int)).sum(axis=2) > 0
     assert changed[core].mean() > 0.9 and changed[masks["outer"]].mean() > 0.9
     band_inside = cv2.erode(masks["band"].astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
-    assert changed[band_inside].mean() < 0.05  # no value: left as it was (but for the neighbours' outlines)
+    assert changed[band_inside].mean() < 0.05  # no value: left grey (but for the neighbours' outlines)
+    unpainted = out[band_inside]
+    assert (unpainted[:, 0] == unpainted[:, 1]).all() and (unpainted[:, 1] == unpainted[:, 2]).all()
     # the saturated region is tinted strongly towards dark red (little green left), the mild one lightly
-    assert out[masks["outer"]][:, 1].mean() < 0.6 * small[masks["outer"]][:, 1].mean()
-    assert out[core][:, 1].mean() > 0.8 * small[core][:, 1].mean()
+    assert out[masks["outer"]][:, 1].mean() < 0.6 * grey[masks["outer"]][:, 1].mean()
+    assert out[core][:, 1].mean() > 0.8 * grey[core][:, 1].mean()
     with pytest.raises(ValueError):
         paint(small[:, :, 0], masks, {})
     bar = colour_bar(100, 10)
