@@ -218,3 +218,21 @@ def test_block_grid_is_averaged_over_the_following_frames(scene):
     assert {c: run[c] for c in run if c not in grid} == {c: alone[c] for c in alone if c not in grid}
     with pytest.raises(ValueError, match="shape"):
         F.face_features(img, reg, families=("block",), following=[img[:-8]])
+
+
+def test_block_run_integer_sums_equal_blockiness_on_float_planes(scene):
+    """The block run's integer step sums (:func:`F._step_sums_u8` with masks made once per run)
+    give exactly (==) the values of :func:`F.blockiness` on the float32 planes."""
+    img, _, reg = scene
+    x0, y0, x1, y1 = reg.crop
+    bgr = np.ascontiguousarray(img[y0:y1, x0:x1])
+    g8, y8 = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY), cv2.cvtColor(bgr, cv2.COLOR_BGR2YCrCb)
+    for offset in ((0, 0), (y0, x0), (3, 5)):
+        want = F.blockiness(g8.astype(np.float32), reg.inner, reg.band, reg.outer, offset=offset,
+                            chroma=y8.astype(np.float32)[:, :, 1:])
+        assert F._block_run(g8, y8, img.shape, reg, offset, ()) == want
+    masks = [F._step_masks(m) for m in (reg.inner, reg.outer)]
+    steps = (np.abs(np.diff(g8.astype(np.float32), axis=1)), np.abs(np.diff(g8.astype(np.float32), axis=0)))
+    for got, m in zip(F._step_sums_u8(g8, masks), (reg.inner, reg.outer)):
+        for a, b in zip(got, F._step_sums(steps, m)):
+            assert a.dtype == b.dtype and np.array_equal(a, b)
