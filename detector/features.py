@@ -1,6 +1,6 @@
 """Artifact features: self-referenced measures of a face against its own surroundings.
 
-One module: every family shares the region masks and helpers; ~560 lines.
+One module: every family shares the region masks and helpers; ~660 lines.
 
 Every measure is taken on the original pixels of a crop (never a rotated or rescaled
 one: that would destroy the pixel-grid and noise traces) inside three masks from
@@ -403,10 +403,12 @@ def boundary_colour_step(ycc: np.ndarray, radius: np.ndarray) -> dict[str, float
             for c, name in ((0, "y"), (1, "cr"), (2, "cb"))}
 
 
-def colour(bgr: np.ndarray, inner: np.ndarray, band: np.ndarray, outer: np.ndarray) -> dict[str, float]:
+def colour(bgr: np.ndarray, inner: np.ndarray, band: np.ndarray, outer: np.ndarray,
+           ycc: np.ndarray | None = None) -> dict[str, float]:
     """Colour mismatch across the boundary and chroma-vs-luma sharpness.
 
-    bgr : (h, w, 3) uint8.  Lab a*/b* mean differences between the inner ring next
+    bgr : (h, w, 3) uint8; ycc : optionally ``bgr`` already converted to float32 YCrCb
+    (saves a conversion).  Lab a*/b* mean differences between the inner ring next
     to the boundary and the band outside it; L contrast ratio; and the Laplacian
     energy of chroma relative to luma inside vs outside (a blended face is re-rendered
     in full colour, not in the source's subsampled chroma).
@@ -415,7 +417,7 @@ def colour(bgr: np.ndarray, inner: np.ndarray, band: np.ndarray, outer: np.ndarr
         raise ValueError("expected a (h, w, 3) BGR image")
     _check(bgr[:, :, 0], inner, band, outer)
     lab = cv2.cvtColor(bgr, cv2.COLOR_BGR2Lab).astype(np.float32)
-    ycc = cv2.cvtColor(bgr, cv2.COLOR_BGR2YCrCb).astype(np.float32)
+    ycc = cv2.cvtColor(bgr, cv2.COLOR_BGR2YCrCb).astype(np.float32) if ycc is None else ycc
     out = {}
     for c, name in ((1, "a"), (2, "b")):
         out[f"color_{name}_inner_outer"] = _mmean(lab[:, :, c], inner) - _mmean(lab[:, :, c], outer)
@@ -429,10 +431,11 @@ def colour(bgr: np.ndarray, inner: np.ndarray, band: np.ndarray, outer: np.ndarr
     return out
 
 
-def quality(bgr: np.ndarray, inner: np.ndarray) -> dict[str, float]:
+def quality(bgr: np.ndarray, inner: np.ndarray, gray: np.ndarray | None = None) -> dict[str, float]:
     """Classic absolute image-quality measures of the face (Galbally-style IQM): kept to
-    show their value next to the self-referenced families."""
-    gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    show their value next to the self-referenced families.  bgr : (h, w, 3) uint8; gray :
+    optionally ``bgr`` already converted to float32 grey (saves a conversion)."""
+    gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY).astype(np.float32) if gray is None else gray
     if not inner.any():
         return {k: 0.0 for k in ("iqm_sharpness", "iqm_noise", "iqm_luma", "iqm_contrast",
                                  "iqm_colorfulness", "iqm_blur_mse")}
@@ -547,7 +550,7 @@ def _block_run(gray8: np.ndarray, ycc8: np.ndarray, shape: tuple[int, ...], regi
     chroma_masks = [luma_masks[0], luma_masks[2]]  # inner, outer
 
     def one(g8: np.ndarray, y8: np.ndarray) -> dict[str, float]:
-        chroma = [tuple(_step_sums_u8(c, chroma_masks)) for c in cv2.split(y8)[1:]]
+        chroma = [tuple(_step_sums_u8(cv2.extractChannel(y8, k), chroma_masks)) for k in (1, 2)]
         return _block_columns(tuple(_step_sums_u8(g8, luma_masks)), chroma, grid)
 
     runs = [one(gray8, ycc8)]
@@ -607,10 +610,10 @@ def face_features(frame: np.ndarray, regions: Regions, origin: tuple[int, int] =
     if fams & {"hf", "grad"}:
         feats.update({k: v for k, v in radial_profiles(gray, regions.radius, o).items() if family_of(k) in fams})
     if "color" in fams:
-        feats.update(colour(bgr, i, b, o))
+        feats.update(colour(bgr, i, b, o, ycc=ycc))
         feats.update(boundary_colour_step(ycc, regions.radius))
     if "iqm" in fams:
-        feats.update(quality(bgr, i))
+        feats.update(quality(bgr, i, gray=gray))
     if "seam" in fams:
         feats.update(seam_features(bgr, regions.radius))
     if "flick" in fams:
