@@ -56,6 +56,7 @@ import warnings
 import cv2
 import numpy as np
 import pandas as pd
+from skimage.feature import local_binary_pattern
 
 from .faces import Regions
 from .kinematics import landmark_features
@@ -200,48 +201,11 @@ def _chi2(h1: np.ndarray, h2: np.ndarray) -> float:
     return float(0.5 * np.sum((h1 - h2) ** 2 / (h1 + h2 + EPS)))
 
 
-#: The 8 neighbours of :func:`_lbp_uniform8` on the unit circle, (row, column) offsets, as
-#: scikit-image's ``local_binary_pattern`` places them (rounded to 5 decimals).
-_LBP_DR = np.round(-np.sin(2 * np.pi * np.arange(8) / 8), 5)
-_LBP_DC = np.round(np.cos(2 * np.pi * np.arange(8) / 8), 5)
-
-
-def _lbp_uniform8(img: np.ndarray) -> np.ndarray:
-    """Uniform LBP codes (P=8, R=1) of a uint8 image (h, w): (h, w) uint8 in 0..9.
-
-    The same codes as ``skimage.feature.local_binary_pattern(img, 8, 1, "uniform")`` (its
-    neighbours, bilinear interpolation in float64 with the same operations in the same order,
-    0 outside the image, and its count of 0/1 changes, which does not wrap around), vectorised:
-    the diagonal neighbours share two horizontal interpolations, the others are pixels.
-    """
-    h, w = img.shape
-    pad = np.zeros((h + 2, w + 2))
-    pad[1:-1, 1:-1] = img
-    centre = pad[1:-1, 1:-1]
-    rows, cols = np.arange(h, dtype=np.float64)[:, None], np.arange(w, dtype=np.float64)[None, :]
-    across: dict[float, np.ndarray] = {}  # horizontal interpolation (h + 2, w) by column offset
-    bits = []
-    for dr, dc in zip(_LBP_DR, _LBP_DC):
-        r0, c0 = int(np.floor(dr)), int(np.floor(dc))
-        if dr == round(dr) and dc == round(dc):  # on the pixel grid: interpolation gives the pixel
-            bits.append(pad[1 + r0:1 + r0 + h, 1 + c0:1 + c0 + w] >= centre)
-            continue
-        if dc not in across:
-            fc = (cols + dc) - np.floor(cols + dc)
-            across[dc] = (1 - fc) * pad[:, 1 + c0:1 + c0 + w] + fc * pad[:, 2 + c0:2 + c0 + w]
-        a = across[dc]
-        fr = (rows + dr) - np.floor(rows + dr)
-        bits.append((1 - fr) * a[1 + r0:1 + r0 + h] + fr * a[2 + r0:2 + r0 + h] - centre >= 0)
-    s = np.stack(bits).view(np.uint8)
-    changes = (s[:-1] != s[1:]).sum(axis=0, dtype=np.uint8)
-    return np.where(changes <= 2, s.sum(axis=0, dtype=np.uint8), np.uint8(9))
-
-
 def lbp_texture(gray: np.ndarray, inner: np.ndarray, band: np.ndarray, outer: np.ndarray) -> dict[str, float]:
     """Uniform LBP (P=8, R=1) histograms per region; chi-square distances and the
     share of 'flat' codes (a smooth synthetic face has more of them)."""
     _check(gray, inner, band, outer)
-    codes = _lbp_uniform8(np.clip(gray, 0, 255).astype(np.uint8))
+    codes = local_binary_pattern(np.clip(gray, 0, 255).astype(np.uint8), 8, 1, method="uniform")
     hists = []
     for m in (inner, band, outer):
         h = np.bincount(codes[m].astype(int), minlength=10).astype(float) if m.any() else np.ones(10)

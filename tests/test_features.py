@@ -4,7 +4,6 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
-from skimage.feature import local_binary_pattern
 
 from detector import features as F
 
@@ -237,18 +236,3 @@ def test_block_run_integer_sums_equal_blockiness_on_float_planes(scene):
     for got, m in zip(F._step_sums_u8(g8, masks), (reg.inner, reg.outer)):
         for a, b in zip(got, F._step_sums(steps, m)):
             assert a.dtype == b.dtype and np.array_equal(a, b)
-
-
-def test_lbp_codes_equal_scikit_image(scene):
-    """:func:`F._lbp_uniform8` gives scikit-image's uniform LBP codes exactly, on a face crop,
-    random images of odd sizes, a three-level image (many ties) and a flat one."""
-    img, gray, reg = scene
-    rng = np.random.default_rng(3)
-    x0, y0, x1, y1 = reg.crop
-    images = [cv2.cvtColor(np.ascontiguousarray(img[y0:y1, x0:x1]), cv2.COLOR_BGR2GRAY),
-              (rng.integers(0, 3, (64, 81)) * 100).astype(np.uint8), np.full((9, 9), 7, np.uint8)]
-    images += [rng.integers(0, 256, tuple(rng.integers(8, 120, 2)), dtype=np.uint8) for _ in range(10)]
-    for im in images:
-        want = local_binary_pattern(im, 8, 1, method="uniform")
-        got = F._lbp_uniform8(im)
-        assert got.shape == im.shape and np.array_equal(got, want), im.shape
