@@ -22,6 +22,7 @@ from .analysis import analyze
 from .calibration import evidence_text
 from .datasets import read_manifest
 from .decode import DEFAULT_FRAMES
+from .sampling import DEFAULT_SAMPLING, SAMPLINGS
 from .extraction import extract
 from .features import FAMILIES
 from .evaluation import target_threshold
@@ -53,7 +54,7 @@ def cmd_inspect(args) -> int:
     info = probe(args.video)  # unreadable input fails first, with its own message
     model = _load_model_or_none(args.model, quiet=False)
     fams = "all" if args.all_features or model is None else "model"
-    a = analyze(args.video, model=model, n_frames=args.frames, info=info, families=fams)
+    a = analyze(args.video, model=model, n_frames=args.frames, info=info, families=fams, sampling=args.sampling)
     if args.json:
         print(json.dumps(a.to_dict(features=not args.no_features)))
         return 0
@@ -95,7 +96,7 @@ def cmd_extract(args) -> int:
         m = m.head(args.limit)
     fams = tuple(f for f in args.families.split(",") if f) if args.families else None
     frames, videos = extract(m, args.out, n_frames=args.frames, workers=args.workers, manifest_path=args.manifest,
-                             families=fams)
+                             families=fams, sampling=args.sampling)
     failed = len(m) - len(videos)
     print(f"{len(videos)} videos extracted ({int((videos.get('n_faces', pd.Series(dtype=int)) > 0).sum())} with faces), "
           f"{len(frames)} face rows, {failed} failed -> {args.out}")
@@ -283,6 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("video")
     s.add_argument("--model", help="model folder (default: models/default)")
     s.add_argument("--frames", type=int, default=DEFAULT_FRAMES, help="frames sampled over the video")
+    _add_sampling(s)
     s.add_argument("--json", action="store_true", help="print one JSON object")
     s.add_argument("--no-features", action="store_true", help="leave per-face feature values out of the JSON")
     s.add_argument("--all-features", action="store_true",
@@ -295,6 +297,12 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _add_sampling(s) -> None:
+    s.add_argument("--sampling", choices=SAMPLINGS, default=None,
+                   help="which frames: spread evenly, or runs after keyframes (default: the model's; "
+                        "another one than the model was trained on is refused)")
+
+
 def _add_extract(sub) -> None:
     s = sub.add_parser("extract", help="extract features of every video in a manifest (resumable)")
     s.add_argument("--manifest", required=True)
@@ -302,6 +310,9 @@ def _add_extract(sub) -> None:
     s.add_argument("--frames", type=int, default=DEFAULT_FRAMES)
     s.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
     s.add_argument("--limit", type=int, default=0, help="only the first N rows (for trials)")
+    s.add_argument("--sampling", choices=SAMPLINGS, default=DEFAULT_SAMPLING,
+                   help="which frames: spread evenly, or runs after keyframes (default %(default)s; recorded in "
+                        "extract.json, a model trained on these features scans only with the same)")
     s.add_argument("--families", default=None, metavar="A,B",
                    help="comma-separated feature families to measure (default: the default families; "
                         "the opt-in 'lmk' only when named)")
