@@ -199,6 +199,20 @@ def _keyframe_indices(path, fps: float) -> np.ndarray:
     return np.array(sorted(out), dtype=int)
 
 
+def decode_whole(path) -> int:
+    """Decode every frame of ``path`` once with the project's decoder library (PyAV, as many
+    FFmpeg threads as :data:`detector.decode.DECODE_THREADS`), converting none: what reading
+    the whole video costs at least.  Returns the number of frames decoded."""
+    import av
+
+    from detector.decode import DECODE_THREADS
+
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        s.codec_context.thread_count = DECODE_THREADS
+        return sum(1 for _ in c.decode(s))
+
+
 def iter_frames_opencv(path, n_frames: int = DEFAULT_FRAMES, info=None, pairs: bool = False, follow: int = 0) -> Iterator[Frame]:
     """The decoder the project used before PyAV: OpenCV ``grab`` through every frame (same
     samples, and the same ``follow`` frames after each)."""
@@ -213,14 +227,17 @@ def iter_frames_opencv(path, n_frames: int = DEFAULT_FRAMES, info=None, pairs: b
 
 
 def decoder(name: str):
-    """A frame iterator by name: project (``detector.decode.iter_frames``), opencv (the one
-    it replaced) and the prototype pyav_gop (another sampling)."""
+    """A frame iterator by name: project (``detector.decode.iter_frames``), runs (the same
+    with ``sampling="runs"``, :mod:`detector.sampling`), opencv (the one it replaced) and the
+    prototype pyav_gop (another sampling)."""
     # ``pairs`` and ``follow`` are accepted so they can stand in for iter_frames inside
     # analyze(), but the GOP prototype gives no following frames: with a model that reads the
     # flicker family, its pipeline rows leave it NaN, and its block grid is one frame's
     # (cheaper than the real thing; throughput.py says so).
     table = {
         "project": iter_frames,
+        "runs": lambda p, n=DEFAULT_FRAMES, info=None, pairs=False, follow=0: iter_frames(
+            p, n, info=info, pairs=pairs, follow=follow, sampling="runs"),
         "opencv": iter_frames_opencv,
         "pyav_gop": lambda p, n=DEFAULT_FRAMES, info=None, pairs=False, follow=0: iter_frames_gop(p, n, info),
     }

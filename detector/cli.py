@@ -185,7 +185,7 @@ def cmd_scan(args) -> int:
         s = scan(args.inputs, args.out, model=model, n_frames=args.frames, workers=args.workers,
                  scheduler=args.scheduler, retry_failed=args.retry_failed, verify_hash=args.verify_hash,
                  timeout_s=args.timeout, max_memory_mb=args.max_memory, tasks_per_worker=args.tasks_per_worker,
-                 progress=not args.no_progress, command=command, flag_threshold=flag)
+                 progress=not args.no_progress, command=command, flag_threshold=flag, sampling=args.sampling)
     except (ScanError, ScanLockedError, sqlite3.Error) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -234,6 +234,7 @@ def _add_scan_command(sub) -> None:
     s.add_argument("--out", required=True, metavar="DB", help="SQLite results database (created or resumed)")
     s.add_argument("--model", help="model folder (default: models/default; none there: verdicts 'unscored')")
     s.add_argument("--frames", type=int, default=DEFAULT_FRAMES, help="frames sampled per video (default %(default)s)")
+    _add_sampling(s)
     s.add_argument("--workers", type=int, default=None,
                    help="local worker processes (default: one per core); ignored with --scheduler")
     s.add_argument("--scheduler", metavar="tcp://HOST:PORT",

@@ -279,23 +279,28 @@ class _PyAVSampler:
         (:func:`detector.sampling.plan_runs`): a seek to each target gives the keyframe at
         or before it.  Each run that does not continue the one before becomes a seek point
         (:attr:`seek_at`).  The targets stay as they are when the file has no start time, a
-        seek fails or lands on a packet that is not a keyframe."""
+        seek fails or lands on a packet that is not a keyframe, or the stream ends before the
+        last run (a stated length longer than the file: the spread path then reads the first
+        frames)."""
         if self.start is None:
             return
-        keys, key_pts = [], {}
+        keys, key_pts, run = [], {}, self.nf + 1
         try:
             for t in self.targets.tolist():
                 self.c.seek(self.pts_of(t), stream=self.s, backward=True)
-                pkt = next((q for q in self.c.demux(self.s) if q.pts is not None), None)
+                packets = self.c.demux(self.s)
+                pkt = next((q for q in packets if q.pts is not None), None)
                 if pkt is None or not pkt.is_keyframe:
                     return
                 k = self.index(pkt.pts)
                 keys.append(k)
                 key_pts.setdefault(k, pkt.pts)
+            starts = plan_runs(np.maximum.accumulate(np.array(keys, dtype=int)), run, frame_count)
+            last = int(starts[-1]) + run - 1  # demux on (no decoding) to check the last run's frames exist
+            if k < last and not any(q.pts is not None and self.index(q.pts) >= last for q in packets):
+                return
         except (av.error.FFmpegError, OSError):
             return
-        run = self.nf + 1
-        starts = plan_runs(np.maximum.accumulate(np.array(keys, dtype=int)), run, frame_count)
         self._set_targets(starts)
         prev_end = None
         for s in starts.tolist():
