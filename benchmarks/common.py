@@ -302,8 +302,8 @@ class variant:
                      decode._lazy_is_exact)
         if self.decode == "eager":
             decode._lazy_is_exact = lambda frame, full: False
-        elif self.decode != "project":
-            analysis.iter_frames = decoder(self.decode)
+        elif self.decode != "project":  # analyze() passes its own sampling: the variant's decoder decides
+            analysis.iter_frames = lambda *a, sampling=None, _it=decoder(self.decode), **k: _it(*a, **k)
         if self.detect_width == "windows":
             faces.FULL_DETECT_EVERY = 4
         elif self.detect_width == "refine320":
