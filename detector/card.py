@@ -267,7 +267,7 @@ def card_markdown(card: dict) -> str:
              f"{', '.join(sorted({c.split('_', 1)[0] for c in card.get('columns', [])}))}",
              *_column_set_line(card.get("column_set")),
              *([f"- {frames_text(card.get('frames'))}"] if frames_text(card.get("frames")) else []),
-             f"- frame sampling: {sampling_text(card.get('sampling') or DEFAULT_SAMPLING)}", "",
+             *([f"- frame sampling: {sampling_text(card['sampling'])}"] if card.get("sampling") else []), "",
              "## Parameters", "",
              *([f"- inner search: {search_text(card)}", ""] if card.get("search") else []),
              "```json", json.dumps(card.get("parameters", {}), indent=2, default=str), "```", "",

@@ -205,4 +205,5 @@ def test_extract_records_the_sampling_and_refuses_to_mix(gop_clip, tmp_path, cap
 
 def test_card_states_the_sampling():
     assert "frame sampling: `runs`" in card_markdown({"sampling": "runs"})
-    assert "frame sampling: `spread`" in card_markdown({})
+    assert "frame sampling: `spread`" in card_markdown({"sampling": "spread"})
+    assert "frame sampling" not in card_markdown({})  # a card from before samplings were recorded: as it was
