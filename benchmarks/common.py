@@ -227,14 +227,17 @@ def iter_frames_opencv(path, n_frames: int = DEFAULT_FRAMES, info=None, pairs: b
 
 
 def decoder(name: str):
-    """A frame iterator by name: project (``detector.decode.iter_frames``), opencv (the one
-    it replaced) and the prototype pyav_gop (another sampling)."""
+    """A frame iterator by name: project (``detector.decode.iter_frames``), runs (the same
+    with ``sampling="runs"``, :mod:`detector.sampling`), opencv (the one it replaced) and the
+    prototype pyav_gop (another sampling)."""
     # ``pairs`` and ``follow`` are accepted so they can stand in for iter_frames inside
     # analyze(), but the GOP prototype gives no following frames: with a model that reads the
     # flicker family, its pipeline rows leave it NaN, and its block grid is one frame's
     # (cheaper than the real thing; throughput.py says so).
     table = {
         "project": iter_frames,
+        "runs": lambda p, n=DEFAULT_FRAMES, info=None, pairs=False, follow=0: iter_frames(
+            p, n, info=info, pairs=pairs, follow=follow, sampling="runs"),
         "opencv": iter_frames_opencv,
         "pyav_gop": lambda p, n=DEFAULT_FRAMES, info=None, pairs=False, follow=0: iter_frames_gop(p, n, info),
     }
@@ -299,8 +302,8 @@ class variant:
                      decode._lazy_is_exact)
         if self.decode == "eager":
             decode._lazy_is_exact = lambda frame, full: False
-        elif self.decode != "project":
-            analysis.iter_frames = decoder(self.decode)
+        elif self.decode != "project":  # analyze() passes its own sampling: the variant's decoder decides
+            analysis.iter_frames = lambda *a, sampling=None, _it=decoder(self.decode), **k: _it(*a, **k)
         if self.detect_width == "windows":
             faces.FULL_DETECT_EVERY = 4
         elif self.detect_width == "refine320":

@@ -19,6 +19,7 @@ from .features import BLOCK_RUN, FEATURES_VERSION, aggregate, face_features, fea
 from .kinematics import LMK_RUN
 from .model import DetectorModel
 from .decode import DEFAULT_FRAMES, iter_frames
+from .sampling import DEFAULT_SAMPLING, check_sampling
 from .video import VideoError, VideoInfo, probe
 
 #: A track needs this share of the sampled frames with a face (or >= 3 faces) to get a verdict.
@@ -156,7 +157,7 @@ def single_frame_rows(table: pd.DataFrame) -> pd.DataFrame:
 
 def analyze(path, model: DetectorModel | None = None, n_frames: int = DEFAULT_FRAMES,
             thumbnails: bool = False, info: VideoInfo | None = None, progress=None,
-            families="all") -> Analysis:
+            families="all", sampling: str | None = None) -> Analysis:
     """Analyse one video or image.
 
     Parameters
@@ -170,18 +171,24 @@ def analyze(path, model: DetectorModel | None = None, n_frames: int = DEFAULT_FR
         the opt-in ``lmk`` family only when named),
         ``"model"`` (only those the model uses: the batch scanner's fast path; the
         score is the same) or an iterable of family names
+    sampling : which frames (:data:`detector.sampling.SAMPLINGS`); None: the model's
+        (:attr:`DetectorModel.sampling`), or the default without a model.  A model scores
+        only features of the sampling it was trained on: another one is refused.
 
     Raises
     ------
     detector.video.VideoError
         For unreadable input (missing, empty, corrupt, not a video).
+    ValueError
+        For a ``sampling`` other than the model's.
     """
+    sampling = model_sampling(model, sampling)
     timings = {"probe": 0.0, "decode": 0.0, "faces": 0.0, "features": 0.0, "score": 0.0}
     t0 = time.perf_counter()
     info = info or probe(path)
     timings["probe"] = time.perf_counter() - t0
 
-    s = _measure_frames(path, info, n_frames, _families(families, model), thumbnails, progress, timings)
+    s = _measure_frames(path, info, n_frames, _families(families, model), thumbnails, progress, timings, sampling)
     if not s.indices:
         raise VideoError(f"no frame could be decoded: {info.name}")
     _faces.assign_tracks(s.faces_per_frame)
@@ -221,14 +228,15 @@ class _Sampled:
 
 
 def _measure_frames(path, info: VideoInfo, n_frames: int, fams, thumbnails: bool, progress,
-                    timings: dict[str, float]) -> _Sampled:
+                    timings: dict[str, float], sampling: str = DEFAULT_SAMPLING) -> _Sampled:
     """Decode the sampled frames, find the faces and measure their features (``timings``
     accumulates the time spent decoding, finding faces and measuring)."""
     out = _Sampled()
     find_faces = _faces.SequenceDetector()
     runs = [BLOCK_RUN if fams is None or "block" in fams else 1, LMK_RUN if fams is not None and "lmk" in fams else 1]
     follow = max(runs) - 1  # frames right after each sampled one: the block run and the lmk kinematics read them
-    it = iter_frames(path, n_frames, info=info, pairs=fams is None or "flick" in fams, follow=follow)
+    it = iter_frames(path, n_frames, info=info, pairs=fams is None or "flick" in fams, follow=follow,
+                     sampling=sampling)
     total = 1 if info.kind == "image" else min(n_frames, max(info.frame_count, 1))
     while True:
         t = time.perf_counter()
@@ -294,6 +302,20 @@ def _weigh_tracks(model: DetectorModel, tracks: list[TrackResult]) -> None:
     for k, tr in enumerate(tracks):
         tr.llr = None if llrs is None else float(llrs[k])
         tr.verdict = verdict_of(tr.score, float(model.threshold), tr.llr)
+
+
+def model_sampling(model: DetectorModel | None, sampling: str | None = None) -> str:
+    """The sampling to analyse with: ``sampling``, or the model's when None (the default
+    without a model).  ValueError when ``sampling`` is not the one the model was trained on
+    (its scores and threshold hold for features of that sampling only)."""
+    own = model.sampling if model is not None else None
+    if sampling is None:
+        return own or DEFAULT_SAMPLING
+    check_sampling(sampling)
+    if own is not None and sampling != own:
+        raise ValueError(f"model {model.name} was trained on features of sampling {own!r}, "
+                         f"not {sampling!r}: scan with --sampling {own} or use a model trained on {sampling!r}")
+    return sampling
 
 
 def _families(families, model: DetectorModel | None):

@@ -23,6 +23,7 @@ import pandas as pd
 import skimage
 
 from .decode import DEFAULT_FRAMES
+from .sampling import DEFAULT_SAMPLING
 from .features import family_of
 
 #: The description of every model's features, after its classifier's.
@@ -105,13 +106,15 @@ def recipe(features_dir: str, out_dir: str, seed: int, quick: bool, name: str | 
         stamp = (stamps or {}).get(d, {}) if d else {}
         if stamp.get("manifest"):
             steps.append(f"deepfake-detector extract --manifest {stamp['manifest']} --out {d} "
-                         f"--frames {stamp.get('n_frames', DEFAULT_FRAMES)}")
+                         f"--frames {stamp.get('n_frames', DEFAULT_FRAMES)}"
+                         + (f" --sampling {stamp['sampling']}" if stamp.get("sampling", DEFAULT_SAMPLING)
+                            != DEFAULT_SAMPLING else ""))
     return " && ".join([*steps, train_cmd])
 
 
 def model_card(*, model_text: str, training: dict, parameters: dict, search: str, columns: list[str],
                column_set: dict, augmentation: dict | None, metrics: dict, frames: dict, command: str,
-               seconds: float) -> dict:
+               seconds: float, sampling: str = DEFAULT_SAMPLING) -> dict:
     """The card of a training run, before :func:`detector.model.save_model` adds the model's
     own fields.  ``model_text``: the classifier in words (e.g. ``"RBF SVM"``);
     ``training``: :func:`training_data`; ``parameters``: the final model's chosen
@@ -119,6 +122,7 @@ def model_card(*, model_text: str, training: dict, parameters: dict, search: str
     its pattern and how many columns it offered; ``augmentation``: the re-encoded copies
     used, or None; ``metrics``: the evaluation's ``metrics.json`` (summarised by
     :func:`card_metrics`); ``frames``: sampled frames of training and evaluation;
+    ``sampling``: how they were sampled (:mod:`detector.sampling`; scans must match);
     ``command``: how to reproduce it; ``seconds``: how long training took."""
     return {
         "description": model_text + FEATURES_TEXT,
@@ -130,6 +134,7 @@ def model_card(*, model_text: str, training: dict, parameters: dict, search: str
         **({"augmentation": augmentation} if augmentation else {}),
         "metrics": card_metrics(metrics),
         "frames": frames,
+        "sampling": sampling,
         "command": command,
         "libraries": library_versions(),
         "trained_seconds": round(seconds, 1),
@@ -151,6 +156,13 @@ def frames_text(frames: dict | None) -> str | None:
     if t == e:
         return f"{t} sampled frames per video (training and evaluation)"
     return f"trained on {t} sampled frames per video, evaluated at {e} (the frames the scanner samples)"
+
+
+def sampling_text(sampling: str) -> str:
+    """A card's ``sampling`` in words, with what it binds."""
+    how = {"spread": "samples spread evenly over the video",
+           "runs": "runs of consecutive frames after keyframes"}.get(sampling, sampling)
+    return f"`{sampling}` ({how}); scans with another sampling are refused"
 
 
 _SEARCH_TEXT = {"full": "standardised columns, k best, RBF or linear SVM",
@@ -254,7 +266,8 @@ def card_markdown(card: dict) -> str:
              f"- {len(card.get('columns', []))} aggregated columns; families: "
              f"{', '.join(sorted({c.split('_', 1)[0] for c in card.get('columns', [])}))}",
              *_column_set_line(card.get("column_set")),
-             *([f"- {frames_text(card.get('frames'))}"] if frames_text(card.get("frames")) else []), "",
+             *([f"- {frames_text(card.get('frames'))}"] if frames_text(card.get("frames")) else []),
+             *([f"- frame sampling: {sampling_text(card['sampling'])}"] if card.get("sampling") else []), "",
              "## Parameters", "",
              *([f"- inner search: {search_text(card)}", ""] if card.get("search") else []),
              "```json", json.dumps(card.get("parameters", {}), indent=2, default=str), "```", "",

@@ -22,6 +22,7 @@ from .analysis import analyze
 from .calibration import evidence_text
 from .datasets import read_manifest
 from .decode import DEFAULT_FRAMES
+from .sampling import DEFAULT_SAMPLING, SAMPLINGS
 from .extraction import extract
 from .features import FAMILIES
 from .evaluation import target_threshold
@@ -57,7 +58,8 @@ def cmd_inspect(args) -> int:
     model = _load_model_or_none(args.model, quiet=False)
     # the case report shows every family and the face crops, as the dashboard's does
     fams = "all" if args.all_features or args.report or model is None else "model"
-    a = analyze(args.video, model=model, n_frames=args.frames, info=info, families=fams, thumbnails=bool(args.report))
+    a = analyze(args.video, model=model, n_frames=args.frames, info=info, families=fams, thumbnails=bool(args.report),
+                sampling=args.sampling)
     if args.report:
         print(f"case report: {write_case_report(args.report, a, model)}", file=sys.stderr)
     if args.json:
@@ -101,7 +103,7 @@ def cmd_extract(args) -> int:
         m = m.head(args.limit)
     fams = tuple(f for f in args.families.split(",") if f) if args.families else None
     frames, videos = extract(m, args.out, n_frames=args.frames, workers=args.workers, manifest_path=args.manifest,
-                             families=fams)
+                             families=fams, sampling=args.sampling)
     failed = len(m) - len(videos)
     print(f"{len(videos)} videos extracted ({int((videos.get('n_faces', pd.Series(dtype=int)) > 0).sum())} with faces), "
           f"{len(frames)} face rows, {failed} failed -> {args.out}")
@@ -190,7 +192,7 @@ def cmd_scan(args) -> int:
         s = scan(args.inputs, args.out, model=model, n_frames=args.frames, workers=args.workers,
                  scheduler=args.scheduler, retry_failed=args.retry_failed, verify_hash=args.verify_hash,
                  timeout_s=args.timeout, max_memory_mb=args.max_memory, tasks_per_worker=args.tasks_per_worker,
-                 progress=not args.no_progress, command=command, flag_threshold=flag)
+                 progress=not args.no_progress, command=command, flag_threshold=flag, sampling=args.sampling)
     except (ScanError, ScanLockedError, sqlite3.Error) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -239,6 +241,7 @@ def _add_scan_command(sub) -> None:
     s.add_argument("--out", required=True, metavar="DB", help="SQLite results database (created or resumed)")
     s.add_argument("--model", help="model folder (default: models/default; none there: verdicts 'unscored')")
     s.add_argument("--frames", type=int, default=DEFAULT_FRAMES, help="frames sampled per video (default %(default)s)")
+    _add_sampling(s)
     s.add_argument("--workers", type=int, default=None,
                    help="local worker processes (default: one per core); ignored with --scheduler")
     s.add_argument("--scheduler", metavar="tcp://HOST:PORT",
@@ -289,6 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("video")
     s.add_argument("--model", help="model folder (default: models/default)")
     s.add_argument("--frames", type=int, default=DEFAULT_FRAMES, help="frames sampled over the video")
+    _add_sampling(s)
     s.add_argument("--json", action="store_true", help="print one JSON object")
     s.add_argument("--no-features", action="store_true", help="leave per-face feature values out of the JSON")
     s.add_argument("--all-features", action="store_true",
@@ -304,6 +308,12 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _add_sampling(s) -> None:
+    s.add_argument("--sampling", choices=SAMPLINGS, default=None,
+                   help="which frames: spread evenly, or runs after keyframes (default: the model's; "
+                        "another one than the model was trained on is refused)")
+
+
 def _add_extract(sub) -> None:
     s = sub.add_parser("extract", help="extract features of every video in a manifest (resumable)")
     s.add_argument("--manifest", required=True)
@@ -311,6 +321,9 @@ def _add_extract(sub) -> None:
     s.add_argument("--frames", type=int, default=DEFAULT_FRAMES)
     s.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
     s.add_argument("--limit", type=int, default=0, help="only the first N rows (for trials)")
+    s.add_argument("--sampling", choices=SAMPLINGS, default=DEFAULT_SAMPLING,
+                   help="which frames: spread evenly, or runs after keyframes (default %(default)s; recorded in "
+                        "extract.json, a model trained on these features scans only with the same)")
     s.add_argument("--families", default=None, metavar="A,B",
                    help="comma-separated feature families to measure (default: the default families; "
                         "the opt-in 'lmk' only when named)")

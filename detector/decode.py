@@ -1,11 +1,12 @@
 """Frame sampling and decoding: the frames of a video that the analysis measures.
 
 One module: the PyAV decoder and its OpenCV fallback give the same samples as the same
-:class:`Frame` records; ~420 lines.
+:class:`Frame` records; ~470 lines.
 
-Sampling (:func:`sample_indices`): ``n`` frames spread evenly over the video, each at the
-centre of one of ``n`` equal segments, so the first and last seconds (often fades or
-titles) are not over-represented.
+Which frames are sampled is :mod:`detector.sampling`'s: ``"spread"`` (the default), ``n``
+frames spread evenly over the video, each at the centre of one of ``n`` equal segments;
+or ``"runs"``, runs of consecutive frames after keyframes, which the decoder finds by
+seeking (:meth:`_PyAVSampler.plan_runs`) and then decodes alone, seeking over the rest.
 
 Frames are decoded sequentially with PyAV (FFmpeg), so memory stays bounded whatever
 the length of the video; only the sampled frames are converted to arrays.  The decoder
@@ -28,7 +29,8 @@ import av
 import cv2
 import numpy as np
 
-from .video import VideoInfo, check_file, probe, read_image
+from .sampling import DEFAULT_SAMPLING, check_sampling, plan_runs, sample_indices
+from .video import VideoError, VideoInfo, check_file, probe, read_image
 
 #: Frames sampled per video unless asked otherwise (the analysis, training features, scans).
 DEFAULT_FRAMES = 16
@@ -121,23 +123,6 @@ def _frame(index: int, fps: float, image: np.ndarray, following: list) -> Frame:
 
 
 
-def sample_indices(frame_count: int, n: int) -> np.ndarray:
-    """Indices of ``n`` frames spread evenly over ``frame_count`` frames.
-
-    Each index is the centre of one of ``n`` equal segments; fewer than ``n`` unique
-    indices are returned when the video is shorter than ``n`` frames.
-
-    >>> sample_indices(100, 4).tolist()
-    [12, 37, 62, 87]
-    """
-    if n < 1:
-        raise ValueError("n must be >= 1")
-    if frame_count <= 0:
-        return np.zeros(0, dtype=int)
-    idx = np.floor((np.arange(n) + 0.5) * frame_count / n).astype(int)
-    return np.unique(np.clip(idx, 0, frame_count - 1))
-
-
 def sample_targets(frame_count: int, n: int) -> np.ndarray:
     """The frame indices :func:`iter_frames` decodes: :func:`sample_indices`, or the first
     ``n`` frames when the length is unknown (``frame_count`` 0)."""
@@ -151,15 +136,19 @@ def open_capture(path: str | os.PathLike) -> cv2.VideoCapture:
 
 
 def iter_frames(path: str | os.PathLike, n_frames: int = DEFAULT_FRAMES, info: VideoInfo | None = None,
-                pairs: bool = False, follow: int = 0) -> Iterator[Frame]:
-    """Yield ``n_frames`` frames spread over the video, decoding sequentially.
+                pairs: bool = False, follow: int = 0, sampling: str = DEFAULT_SAMPLING) -> Iterator[Frame]:
+    """Yield ``n_frames`` frames sampled by ``sampling`` (:data:`detector.sampling.SAMPLINGS`),
+    decoding sequentially.
 
     Only the sampled frames are converted to arrays; the video is never held in
     memory.  An image yields one frame.  A truncated video yields the sampled
     frames that could be decoded (possibly none).  With ``follow`` = k, each frame
     also carries the k frames right after it (``Frame.following``, fewer at the end of
     the video); ``pairs`` asks for at least one (``Frame.next_image``; None after the
-    last frame).
+    last frame).  With ``sampling="runs"`` the samples are runs of ``max(follow, pairs) + 1``
+    consecutive frames after keyframes (:mod:`detector.sampling`); when the file cannot be
+    sought (no index, no timestamps, a seek that lands off a keyframe) they are spread as
+    with ``"spread"``.
 
     Decoding uses PyAV (FFmpeg) and skips the non-reference frames that are not
     sampled (no other frame is predicted from them, so every sampled frame decodes
@@ -174,6 +163,7 @@ def iter_frames(path: str | os.PathLike, n_frames: int = DEFAULT_FRAMES, info: V
     """
     if follow < 0:
         raise ValueError(f"follow must be >= 0, got {follow}")
+    check_sampling(sampling)
     p = check_file(path)
     info = info or probe(p, sha256=False)
     if info.kind == "image":
@@ -182,8 +172,10 @@ def iter_frames(path: str | os.PathLike, n_frames: int = DEFAULT_FRAMES, info: V
     targets = sample_targets(info.frame_count, n_frames)
     fps = info.fps or 25.0
     nf = max(int(pairs), int(follow))
+    # a video of at most n_frames runs is decoded whole anyway: spread samples cover it best
+    runs = sampling == "runs" and (info.frame_count <= 0 or info.frame_count > targets.size * (nf + 1))
     n_yielded = 0
-    for frame in _decode(p, targets, fps, nf):
+    for frame in _decode(p, targets, fps, nf, info.frame_count if runs else None):
         n_yielded += 1
         yield frame
     if n_yielded == 0 and targets.size and targets[-1] >= n_frames:
@@ -193,10 +185,11 @@ def iter_frames(path: str | os.PathLike, n_frames: int = DEFAULT_FRAMES, info: V
 
 
 
-def _decode(p: Path, targets: np.ndarray, fps: float, nf: int) -> Iterator[Frame]:
-    """The ``targets`` frames by PyAV, or by OpenCV when PyAV cannot index the file."""
+def _decode(p: Path, targets: np.ndarray, fps: float, nf: int, runs_of: int | None = None) -> Iterator[Frame]:
+    """The ``targets`` frames by PyAV (runs from their keyframes when ``runs_of``, the frame
+    count, is given: :meth:`_PyAVSampler.plan_runs`), or by OpenCV when PyAV cannot index the file."""
     try:
-        yield from _iter_pyav(p, targets, fps, nf)
+        yield from _iter_pyav(p, targets, fps, nf, runs_of=runs_of)
     except _PyAVUnusable:  # raised before any frame was yielded
         yield from _iter_opencv(p, targets, fps, nf)
 
@@ -208,10 +201,12 @@ class _PyAVUnusable(Exception):
 
 
 def _iter_pyav(p: Path, targets: np.ndarray, fps: float, follow: int | bool,
-               stats: dict | None = None) -> Iterator[Frame]:
+               stats: dict | None = None, runs_of: int | None = None) -> Iterator[Frame]:
     """Sampled frames (``targets``, sorted frame indices) decoded by PyAV, each with the
-    ``follow`` frames after it (``True`` = 1): see :class:`_PyAVSampler`.  ``stats``
-    (optional) receives the count of ``decoded`` frames.
+    ``follow`` frames after it (``True`` = 1): see :class:`_PyAVSampler`.  With ``runs_of``
+    (the video's frame count, 0 if unknown) the targets are first replaced by runs after
+    their keyframes (:meth:`_PyAVSampler.plan_runs`).  ``stats`` (optional) receives the
+    count of ``decoded`` frames and the ``sampling`` served.
 
     Raises ``_PyAVUnusable`` before yielding anything when PyAV cannot serve the file.
     """
@@ -222,6 +217,8 @@ def _iter_pyav(p: Path, targets: np.ndarray, fps: float, follow: int | bool,
     sampler = None
     try:
         sampler = _PyAVSampler(c, targets, fps, int(follow))
+        if runs_of is not None:
+            sampler.plan_runs(runs_of)
         yield from sampler.frames()
     except av.error.FFmpegError:
         if sampler is None or sampler.decoded == 0:
@@ -229,6 +226,7 @@ def _iter_pyav(p: Path, targets: np.ndarray, fps: float, follow: int | bool,
     finally:
         if stats is not None:
             stats["decoded"] = 0 if sampler is None else sampler.decoded
+            stats["sampling"] = "runs" if sampler is not None and sampler.seek_at else "spread"
         c.close()
 
 
@@ -254,27 +252,75 @@ class _PyAVSampler:
             raise _PyAVUnusable
         self.cc.thread_count = DECODE_THREADS
         self.tb, self.start = float(self.s.time_base), self.s.start_time
-        self.targets, self.fps, self.nf = targets, fps, nf
-        self.want = set(targets.tolist())
-        for j in range(1, nf + 1):
-            self.want |= set((targets + j).tolist())
+        self.fps, self.nf = fps, nf
+        self._set_targets(targets)
+        self.seek_at: dict[int, int] = {}  # run start -> timestamp to seek to (sampling "runs")
         self.k = 0  # next sample to yield
         self.lazy = None  # whether following frames may stay unconverted (LazyBGR), decided on the first
         self.pending: list[tuple[int, np.ndarray, list]] = []  # samples still collecting followers
         self.decoded = self.bad = 0
         self.last, self.seeked_for = -1, -1  # index of the last frame decoded; sample a seek was made for
 
+    def _set_targets(self, targets: np.ndarray) -> None:
+        self.targets = targets
+        self.want = set(targets.tolist())
+        for j in range(1, self.nf + 1):
+            self.want |= set((targets + j).tolist())
+
     def index(self, pts: int) -> int:
         return int(round((pts - self.start) * self.tb * self.fps))
+
+    def pts_of(self, index: int) -> int:
+        """The timestamp of frame ``index`` (the inverse of :meth:`index`)."""
+        return int(self.start + round(index / self.fps / self.tb))
+
+    def plan_runs(self, frame_count: int) -> None:
+        """Replace the targets by runs of ``nf + 1`` frames after their keyframes
+        (:func:`detector.sampling.plan_runs`): a seek to each target gives the keyframe at
+        or before it.  Each run that does not continue the one before becomes a seek point
+        (:attr:`seek_at`).  The targets stay as they are when the file has no start time, a
+        seek fails or lands on a packet that is not a keyframe, or the stream ends before the
+        last run (a stated length longer than the file: the spread path then reads the first
+        frames)."""
+        if self.start is None:
+            return
+        keys, key_pts, run = [], {}, self.nf + 1
+        try:
+            for t in self.targets.tolist():
+                self.c.seek(self.pts_of(t), stream=self.s, backward=True)
+                packets = self.c.demux(self.s)
+                pkt = next((q for q in packets if q.pts is not None), None)
+                if pkt is None or not pkt.is_keyframe:
+                    return
+                k = self.index(pkt.pts)
+                keys.append(k)
+                key_pts.setdefault(k, pkt.pts)
+            starts = plan_runs(np.maximum.accumulate(np.array(keys, dtype=int)), run, frame_count)
+            last = int(starts[-1]) + run - 1  # demux on (no decoding) to check the last run's frames exist
+            if k < last and not any(q.pts is not None and self.index(q.pts) >= last for q in packets):
+                return
+        except (av.error.FFmpegError, OSError):
+            return
+        self._set_targets(starts)
+        prev_end = None
+        for s in starts.tolist():
+            if s != prev_end:  # a new chain: seek to its keyframe (or the one before it)
+                self.seek_at[s] = key_pts.get(s, self.pts_of(s))
+            prev_end = s + run
 
     @property
     def done(self) -> bool:
         return self.k >= len(self.targets) and not self.pending
 
     def far(self) -> bool:
-        """Whether the next sample is more than :data:`SEEK_GAP` frames ahead (not yet sought)."""
-        return (not self.pending and self.k < len(self.targets) and self.k != self.seeked_for
-                and self.targets[self.k] - self.last > SEEK_GAP)
+        """Whether to seek for the next sample (not yet sought): it is more than
+        :data:`SEEK_GAP` frames ahead, or it starts a run after a keyframe not reached yet."""
+        if self.pending or self.k >= len(self.targets) or self.k == self.seeked_for:
+            return False
+        t = int(self.targets[self.k])
+        if self.seek_at:
+            return t in self.seek_at and t > self.last
+        return t - self.last > SEEK_GAP
 
     def frames(self) -> Iterator[Frame]:
         """The sampled frames, in order."""
@@ -292,9 +338,9 @@ class _PyAVSampler:
     def _seek(self) -> None:
         """Jump to the keyframe before the next sample instead of decoding the gap."""
         self.seeked_for = self.k
+        t = int(self.targets[self.k])
         try:
-            self.c.seek(int(self.start + round((self.targets[self.k] - 1) / self.fps / self.tb)),
-                        stream=self.s, backward=True)
+            self.c.seek(self.seek_at.get(t, self.pts_of(t - 1)), stream=self.s, backward=True)
         except av.error.FFmpegError:
             pass
 

@@ -10,8 +10,9 @@ manifest (no model) in parallel worker processes and writes
 - ``DIR/videos.parquet``: one row per video (manifest columns + the main track's
   aggregate features + n_faces, n_tracks, n_sampled);
 - ``DIR/failures.csv``: videos that could not be analysed, with the reason;
-- ``DIR/extract.json``: features version, frame count and the families measured when not
-  the default ones (a mismatch refuses to mix).
+- ``DIR/extract.json``: features version, frame count, sampling
+  (:mod:`detector.sampling`) and the families measured when not the default ones (a
+  mismatch refuses to mix).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from tqdm import tqdm
 from .analysis import analyze
 from .datasets import STANDARD_COLUMNS
 from .decode import DEFAULT_FRAMES
+from .sampling import DEFAULT_SAMPLING, check_sampling
 from .faces import limit_threads
 from .features import FEATURES_VERSION, KNOWN_FAMILIES, aggregate, family_of
 from .workers import spawn_pool
@@ -42,12 +44,13 @@ def video_key(abs_path: str | os.PathLike) -> str:
     return Path(abs_path).stem[:40] + "-" + hashlib.sha1(str(abs_path).encode()).hexdigest()[:10]
 
 
-def _work(abs_path: str, n_frames: int, families: tuple[str, ...] | None = None
+def _work(abs_path: str, n_frames: int, families: tuple[str, ...] | None = None, sampling: str = DEFAULT_SAMPLING
           ) -> tuple[str, pd.DataFrame | None, dict | None, str | None]:
     """Analyse one video in a worker: (abs_path, per-frame table, info, error)."""
     limit_threads()
     try:
-        a = analyze(abs_path, model=None, n_frames=n_frames, families="all" if families is None else families)
+        a = analyze(abs_path, model=None, n_frames=n_frames, families="all" if families is None else families,
+                    sampling=sampling)
     except Exception as e:  # recorded, never fatal
         return abs_path, None, None, f"{type(e).__name__}: {e}"
     t = a.table.copy()
@@ -62,11 +65,13 @@ def _work(abs_path: str, n_frames: int, families: tuple[str, ...] | None = None
 
 def extract(manifest: pd.DataFrame, out_dir: str | os.PathLike, n_frames: int = DEFAULT_FRAMES,
             workers: int | None = None, progress: bool = True, manifest_path: str | None = None,
-            families: tuple[str, ...] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+            families: tuple[str, ...] | None = None, sampling: str = DEFAULT_SAMPLING
+            ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Extract features for every row of ``manifest`` (from :func:`detector.datasets.read_manifest`).
 
     ``families``: the feature families to measure (names of
-    :data:`detector.features.KNOWN_FAMILIES`), None for the default ones.
+    :data:`detector.features.KNOWN_FAMILIES`), None for the default ones; ``sampling`` the
+    frames sampled (:data:`detector.sampling.SAMPLINGS`).
     Returns (frames, videos) tables and writes them under ``out_dir``.  Videos whose
     shard already exists are not analysed again, unless the file's size has changed
     since (a video remade under the same name).
@@ -80,11 +85,11 @@ def extract(manifest: pd.DataFrame, out_dir: str | os.PathLike, n_frames: int = 
         if unknown or not families:
             raise ValueError(f"unknown feature families {sorted(unknown)}; known: {KNOWN_FAMILIES}")
     stamp = {"features_version": FEATURES_VERSION, "n_frames": n_frames,
-             "families": None if families is None else sorted(families)}
+             "families": None if families is None else sorted(families), "sampling": check_sampling(sampling)}
     sp = out / "extract.json"
     if sp.exists():
         old = json.loads(sp.read_text())
-        if {k: old.get(k) for k in stamp} != stamp:
+        if {k: old.get(k, DEFAULT_SAMPLING if k == "sampling" else None) for k in stamp} != stamp:
             raise ValueError(f"{out} holds features made with {old}, not {stamp}: use another --out")
     sp.write_text(json.dumps({**stamp, "manifest": manifest_path}))
     rows = manifest.to_dict("records")
@@ -100,7 +105,7 @@ def extract(manifest: pd.DataFrame, out_dir: str | os.PathLike, n_frames: int = 
     # spawned workers that die with this process; no max_tasks_per_child: on CPython 3.11
     # the pool hung here when a worker retired (seen after 2 x 20 tasks).
     with spawn_pool(workers) as pool:
-        futs = {pool.submit(_work, r["abs_path"], n_frames, families): r["abs_path"] for r in todo}
+        futs = {pool.submit(_work, r["abs_path"], n_frames, families, sampling): r["abs_path"] for r in todo}
         for fut in as_completed(futs):
             try:
                 path, table, info, err = fut.result()
@@ -178,6 +183,11 @@ def extract_stamp(out_dir: str | os.PathLike | None) -> dict:
 def features_frames(out_dir: str | os.PathLike) -> int | None:
     """Frames sampled per video in an :func:`extract` folder (None when it does not say)."""
     return extract_stamp(out_dir).get("n_frames")
+
+
+def features_sampling(out_dir: str | os.PathLike | None) -> str:
+    """The sampling of an :func:`extract` folder (:data:`DEFAULT_SAMPLING` when it does not say)."""
+    return extract_stamp(out_dir).get("sampling", DEFAULT_SAMPLING)
 
 
 def load_features(out_dir: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -42,6 +42,7 @@ import pandas as pd
 from .calibration import Calibration
 from .card import card_markdown
 from .features import BLOCK_RUN, FEATURES_VERSION, family_of
+from .sampling import DEFAULT_SAMPLING
 from .trust import TRUSTED_TYPES, skops_io
 from .video import sha256_file
 
@@ -92,6 +93,13 @@ class DetectorModel:
     def shipped(self) -> bool:
         """Whether this is one of the models shipped with this code (by fingerprint)."""
         return bool(self.sha256) and self.sha256 in SHIPPED_SHA256.values()
+
+    @property
+    def sampling(self) -> str:
+        """The frame sampling of the features the model was trained on (its card's
+        ``sampling``; :data:`detector.sampling.DEFAULT_SAMPLING` for cards made before
+        samplings were recorded): scans must sample the same way."""
+        return self.card.get("sampling") or DEFAULT_SAMPLING
 
     @property
     def used_columns(self) -> list[str]:
@@ -170,6 +178,7 @@ class DetectorModel:
     def summary(self) -> dict:
         return {"name": self.name, "version": self.version, "path": self.path, "sha256": self.sha256,
                 "shipped": self.shipped, "threshold": self.threshold, "features_version": self.card.get("features_version"),
+                "sampling": self.sampling,
                 "calibration": None if self.calibration is None else self.calibration.to_dict(),
                 "metrics": self.card.get("metrics", {})}
 

@@ -38,7 +38,8 @@ from .crossval import (CVResult, copies_of, deployed_scores, fit_final, frame_le
                        selection_seed, subset_aucs)
 from .datasets import STANDARD_COLUMNS, read_manifest
 from .decode import DEFAULT_FRAMES
-from .extraction import aggregated_columns, extract, extract_stamp, features_frames, load_features
+from .extraction import (aggregated_columns, extract, extract_stamp, features_frames, features_sampling,
+                         load_features)
 from .features import FEATURES_VERSION, family_of
 from .metrics import CONVENTION, as_binary, det_curve_points, metrics_at_threshold, roc_points
 from .model import DetectorModel, load_model, save_model
@@ -108,6 +109,9 @@ def train(features_dir: str, out_dir: str, name: str | None = None, version: str
     and on all videos for the model (:func:`detector.procedure.choose_procedure`)."""
     check_search(search, auto=True)
     check_auto(search, fusion, augment)
+    if eval_features and features_sampling(eval_features) != features_sampling(features_dir):
+        raise ValueError(f"{eval_features} samples frames {features_sampling(eval_features)!r}, {features_dir} "
+                         f"{features_sampling(features_dir)!r}: evaluate on features of the training sampling")
     t0 = time.time()
     frames, videos = load_features(features_dir)
     spec = None if columns in (None, "all") else columns
@@ -149,7 +153,7 @@ def train(features_dir: str, out_dir: str, name: str | None = None, version: str
         command=command or recipe(features_dir, out_dir, seed, quick, name, version, fusion, drop, spec,
                                   eval_features, augment, search, by_worst=by_worst,
                                   stamps={d: extract_stamp(d) for d in (features_dir, eval_features) if d}),
-        seconds=time.time() - t0)
+        seconds=time.time() - t0, sampling=features_sampling(features_dir))
     model = DetectorModel(pipe, model_columns, thr, name or out.name, version, card, calibration=calibration)
     save_model(model, out, card=card)
     # the heat map's reference: the genuine videos as deployed (the evaluation's features when given)

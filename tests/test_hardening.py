@@ -122,6 +122,22 @@ def test_a_wrong_stated_length_still_yields_frames(corpus, tmp_path):
     assert len(list(iter_frames(bad, 6))) == 6
 
 
+def test_the_runs_sampling_survives_every_bad_input(corpus, tmp_path):
+    """sampling="runs" seeks: on every bad input it yields frames or raises VideoError, as the
+    default does; a wrong stated length still yields frames."""
+    for kind, path in corpus:
+        try:
+            frames = list(iter_frames(path, 4, follow=4, sampling="runs"))
+        except VideoError:
+            continue
+        for f in frames:
+            assert f.image.ndim == 3 and len(f.following) <= 4, (kind, path)
+    avi = next(p for _, p in corpus if p.name == "real.avi")
+    bad = tmp_path / "absurd.avi"
+    bad.write_bytes(fc.avi_absurd_length(avi))
+    assert len(list(iter_frames(bad, 6, sampling="runs"))) == 6
+
+
 def test_a_damaged_clip_scores_the_same_in_inspect_and_in_a_scan_worker(corpus):
     flipped = [p for k, p in corpus if k == "bitflip"]
     model = load_model()

@@ -476,3 +476,15 @@ def test_flag_rate_needs_a_stored_evaluation_and_is_part_of_the_setting(demo_pai
     assert main(args) == 0  # the model's own threshold: another setting, analysed again
     r = rows(db).sort_values("threshold")
     assert list(r.threshold) == [0.0, 0.5] and r.score.nunique() == 1
+
+
+def test_scan_sampling_is_the_models_and_another_is_part_of_the_setting(media, tiny_model, tmp_path):
+    """A model scans with its own sampling (a card without one: spread); asking for another is
+    refused before anything runs; without a model, ``runs`` is its own setting (own rows)."""
+    db = tmp_path / "s.db"
+    with pytest.raises(ValueError, match="trained on features of sampling 'spread'"):
+        scan([media["real"]], db, model=tiny_model, n_frames=FRAMES, workers=1, progress=False, sampling="runs")
+    s = scan([media["real"]], db, model=None, n_frames=FRAMES, workers=1, progress=False)
+    r = scan([media["real"]], db, model=None, n_frames=FRAMES, workers=1, progress=False, sampling="runs")
+    assert s.done == r.done == 1 and r.model_version == s.model_version + "+sampling-runs"
+    assert len(rows(db).loc[[str(media["real"])]]) == 2

@@ -41,8 +41,10 @@ from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
+from ..analysis import model_sampling
 from ..decode import DEFAULT_FRAMES
 from ..features import FEATURES_VERSION
+from ..sampling import DEFAULT_SAMPLING
 from ..video import is_image_path, sha256_file
 from .dask_pool import DaskPool
 from .db import ResultsDB, utc_now
@@ -240,7 +242,8 @@ def scan(inputs, out: str | os.PathLike, model=None, n_frames: int = DEFAULT_FRA
          scheduler: str | None = None, retry_failed: bool = False, verify_hash: bool = False,
          timeout_s: float | None = None, max_memory_mb: float | None = DEFAULT_MAX_MEMORY_MB,
          tasks_per_worker: int = DEFAULT_TASKS_PER_WORKER, progress: bool = True,
-         command: str | None = None, log=None, flag_threshold: float | None = None) -> ScanSummary:
+         command: str | None = None, log=None, flag_threshold: float | None = None,
+         sampling: str | None = None) -> ScanSummary:
     """Scan ``inputs`` into the SQLite database ``out`` (see the module docstring).
 
     ``model`` is a :class:`detector.model.DetectorModel` loaded from a folder, or None
@@ -250,13 +253,19 @@ def scan(inputs, out: str | os.PathLike, model=None, n_frames: int = DEFAULT_FRA
     ``command`` is noted in the run's row; the progress bar goes to ``log`` (stderr).
     ``flag_threshold`` (``--flag-rate``): the verdict fake/real is decided at this
     threshold instead of the model's (:func:`detector.scan.worker.scan_file`); it is part
-    of the setting, so files scanned at another threshold are analysed again.
+    of the setting, so files scanned at another threshold are analysed again.  ``sampling``: the
+    frames sampled (None: the model's; another one than the model's is refused,
+    :func:`detector.analysis.model_sampling`); one other than the default is part of the
+    setting too.
     Returns counts; every file's outcome is in the database.
     """
     t_start = time.perf_counter()
     if n_frames < 1:
         raise ValueError("--frames must be >= 1")
     model_dir, model_sha, version = model_setting(model)
+    sampling = model_sampling(model, sampling)
+    if sampling != DEFAULT_SAMPLING:
+        version += f"+sampling-{sampling}"
     if flag_threshold is not None:
         if model is None:
             raise ValueError("a flag threshold needs a model")
@@ -278,7 +287,7 @@ def scan(inputs, out: str | os.PathLike, model=None, n_frames: int = DEFAULT_FRA
         run.run_id = run.db.start_run(command or "scan", version, n_frames, run.pool.describe(),
                                       counts={"total": summary.total, "skipped": summary.skipped})
         run.execute(todo, {"n_frames": n_frames, "model_dir": model_dir, "model_sha": model_sha,
-                           "flag_threshold": flag_threshold})
+                           "flag_threshold": flag_threshold, "sampling": sampling})
         summary.workers_replaced = getattr(run.pool, "replaced", 0)
         return summary
     finally:

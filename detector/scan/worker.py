@@ -89,7 +89,7 @@ def one_line(e: BaseException) -> str:
 
 
 def scan_file(path: str, n_frames: int = DEFAULT_FRAMES, model_dir: str | None = None, model_sha: str | None = None,
-              model=None, flag_threshold: float | None = None) -> dict:
+              model=None, flag_threshold: float | None = None, sampling: str | None = None) -> dict:
     """Analyse one file; return the fields of its result row (never raises for bad input).
 
     Runs in a worker process (local pool or Dask).  ``model`` is the fitted
@@ -99,7 +99,8 @@ def scan_file(path: str, n_frames: int = DEFAULT_FRAMES, model_dir: str | None =
     fake/real/inconclusive/no-face/unscored) or ``failed`` with the reason in ``error``.
     With ``flag_threshold`` (``scan --flag-rate``) the model's threshold is replaced by it
     and a scored file's verdict is the decision there (``fake`` when score >= it, else
-    ``real``); its likelihood ratio is kept as the model states it.
+    ``real``); its likelihood ratio is kept as the model states it.  ``sampling``: the frames
+    sampled (None: the model's, :func:`detector.analysis.model_sampling`).
     """
     t0 = time.perf_counter()
     _test_hook(path)
@@ -110,7 +111,8 @@ def scan_file(path: str, n_frames: int = DEFAULT_FRAMES, model_dir: str | None =
             model = _get_model(model_dir, model_sha)
         if model is not None and flag_threshold is not None:
             model = replace(model, threshold=float(flag_threshold))
-        a = analyze(path, model=model, n_frames=n_frames, families="model")  # probe() first, as inspect
+        a = analyze(path, model=model, n_frames=n_frames, families="model",  # probe() first, as inspect
+                    sampling=sampling)
     except MemoryError:
         out.update(status="failed", error="out of memory while analysing")
     except Exception as e:  # VideoError (bad input), ModelError, decoder errors: recorded, never fatal
