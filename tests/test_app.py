@@ -438,6 +438,22 @@ def test_evaluation_page_draws_tippett_and_ece_per_condition(monkeypatch, tmp_pa
     box.set_value("crf23").run()
     assert not at.exception, at.exception
     assert "ECE plot: re-encoded, H.264 CRF 23" in chart_titles(at)
+
+    own = pd.read_csv(folder / EVALUATION_DIR / "scores.csv")  # the model's own scores get LRs too
+    own["llr"] = 0.8 * own["score"]
+    own.to_csv(folder / EVALUATION_DIR / "scores.csv", index=False)
+    ev = evaluation_store.load_evaluation(folder)
+    assert evaluation_store.condition_choices(ev, exclude_original=True) == ["crf23", "lomo:FaceSwap"]
+    at = open_page(EVALUATION)
+    assert not at.exception, at.exception
+    box = at.selectbox(key="lr_condition")  # the original files are drawn once, from the stored scores
+    assert box.value == "crf23" and list(box.options) == ["re-encoded, H.264 CRF 23", "unseen method: FaceSwap"]
+    titles = chart_titles(at)
+    for plot in ("Tippett plot", "ECE plot"):
+        assert titles.count(plot) == 1 and f"{plot}: re-encoded, H.264 CRF 23" in titles
+        assert f"{plot}: original files" not in titles
+    assert "the log10 LRs of the stored scores above (the original files)" in texts_of(at.caption)
+
     (folder / EVALUATION_DIR / CONDITION_SCORES_FILE).write_text("condition,score\noriginal,1.0\n")
     at = open_page(EVALUATION)
     assert not at.exception, at.exception
