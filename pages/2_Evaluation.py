@@ -118,9 +118,15 @@ def lr_plots(condition: str | None, key: str) -> bool:
 
 
 st.markdown("**Likelihood ratios**")
-if not lr_plots(None, "own"):
+own_lrs = lr_plots(None, "own")
+choices = evaluation_store.condition_choices(ev, exclude_original=own_lrs)  # the original files: drawn once
+if own_lrs:
+    st.caption("Both plots use the log10 LRs of the stored scores above (the original files)."
+               + (" Re-encoded copies and unseen methods: *Under each condition* below." if choices else ""))
+else:
     st.caption("The stored scores have no likelihood ratios (a model trained before calibration): no Tippett or "
-               "ECE plot.")
+               "ECE plot of them." + (" Those of the per-condition scores are under *Under each condition* below."
+                                      if choices else ""))
 
 # ----------------------------------------------------------------- breakdowns
 st.subheader("Breakdown at this threshold")
@@ -145,7 +151,6 @@ with by_compression:
 
 # ----------------------------------------------------------------- conditions
 conditions = evaluation_store.conditions_table(model.card if model is not None else None)
-choices = evaluation_store.condition_choices(ev)
 if conditions is not None or choices:
     st.subheader("Under each condition")
 if conditions is not None:
@@ -161,8 +166,11 @@ if choices:
                              key="lr_condition")
     lr_plots(condition, "condition")
     seeds = sorted(ev.condition_scores["seed"].unique()) if "seed" in ev.condition_scores.columns else []
-    st.caption(f"Out-of-fold LRs of the same procedure under this condition (fold seed {', '.join(map(str, seeds)) or '?'}; "
-               f"`{EVALUATION_DIR}/{CONDITION_SCORES_FILE}`, written by `benchmarks/generalization.py --into`).")
+    st.caption(f"Both plots use the out-of-fold LRs of the same procedure under this condition (fold seed "
+               f"{', '.join(map(str, seeds)) or '?'}; `{EVALUATION_DIR}/{CONDITION_SCORES_FILE}`, written by "
+               "`benchmarks/generalization.py --into`)."
+               + (" The original files' are under *Likelihood ratios* above, from the stored scores." if own_lrs
+                  else ""))
 if ev.condition_scores_error:
     st.warning(f"The per-condition likelihood ratios cannot be shown: {ev.condition_scores_error}")
 

@@ -82,7 +82,12 @@ def show_scan(job: scan_jobs.ScanJob, polling: bool) -> None:
     if polling and not running:
         st.rerun()  # the scan has ended: draw the page once more, without polling
     progress = scan_jobs.scan_progress(job.db)
-    st.progress(scan_jobs.progress_fraction(progress), text=scan_jobs.progress_text(progress, running))
+    bar, stop = st.columns([5, 1], vertical_alignment="bottom")
+    bar.progress(scan_jobs.progress_fraction(progress), text=scan_jobs.progress_text(progress, running))
+    if running and stop.button("Stop the scan", key="stop_scan",
+                               help="What it has finished stays in its database; starting it again resumes it."):
+        scan_jobs.stop_scan(job)
+        st.rerun()  # the whole page: the scan is no longer polled
     tail = scan_jobs.log_tail(job, 1)
     st.caption(f"Folder `{job.folder}` · started {job.started_at[:19].replace('T', ' ')} UTC · database "
                f"`{job.db}`" + (f" · last message: {tail}" if tail and not running else ""))
@@ -102,10 +107,11 @@ if not allowed:
 else:
     st.caption("Folders inside " + ", ".join(f"`{r}`" for r in allowed) + f" (set by the operator in "
                f"`{roots.SCAN_ROOTS_ENV}`). The scan runs in the background on this server with the model chosen in "
-               "the sidebar: it goes on when this page is closed, a second visitor sees it, and starting it again "
-               "resumes it.")
+               "the sidebar: it goes on when this page is closed and a second visitor sees it. *Stop the scan*, next "
+               "to its progress, stops it; what it has finished stays, and starting it again resumes it.")
     c1, c2 = st.columns([5, 1], vertical_alignment="bottom")
-    target = c1.text_input("Folder to scan", str(allowed[0]), key="scan_folder")
+    target = c1.text_input("Folder to scan", scan_jobs.folder_to_offer(scan_jobs.list_jobs(state), allowed),
+                           key="scan_folder", help="A scan running now is offered: starting it joins it.")
     if c2.button("Start the scan", type="primary", key="start_scan"):
         try:
             job, started = scan_jobs.start_scan(target, allowed, state, model_dir=folder if model else None)

@@ -438,6 +438,22 @@ def test_evaluation_page_draws_tippett_and_ece_per_condition(monkeypatch, tmp_pa
     box.set_value("crf23").run()
     assert not at.exception, at.exception
     assert "ECE plot: re-encoded, H.264 CRF 23" in chart_titles(at)
+
+    own = pd.read_csv(folder / EVALUATION_DIR / "scores.csv")  # the model's own scores get LRs too
+    own["llr"] = 0.8 * own["score"]
+    own.to_csv(folder / EVALUATION_DIR / "scores.csv", index=False)
+    ev = evaluation_store.load_evaluation(folder)
+    assert evaluation_store.condition_choices(ev, exclude_original=True) == ["crf23", "lomo:FaceSwap"]
+    at = open_page(EVALUATION)
+    assert not at.exception, at.exception
+    box = at.selectbox(key="lr_condition")  # the original files are drawn once, from the stored scores
+    assert box.value == "crf23" and list(box.options) == ["re-encoded, H.264 CRF 23", "unseen method: FaceSwap"]
+    titles = chart_titles(at)
+    for plot in ("Tippett plot", "ECE plot"):
+        assert titles.count(plot) == 1 and f"{plot}: re-encoded, H.264 CRF 23" in titles
+        assert f"{plot}: original files" not in titles
+    assert "the log10 LRs of the stored scores above (the original files)" in texts_of(at.caption)
+
     (folder / EVALUATION_DIR / CONDITION_SCORES_FILE).write_text("condition,score\noriginal,1.0\n")
     at = open_page(EVALUATION)
     assert not at.exception, at.exception
@@ -615,6 +631,7 @@ def test_batch_page_starts_a_scan_a_second_visitor_sees_it(app_env, tmp_path, mo
 
         second = open_page(BATCH)  # another visitor: the running scan is shown, with the rows so far
         assert second.radio(key="results_source").value == "A scan started here"
+        assert second.text_input(key="scan_folder").value == str(case.resolve())  # offered: Start joins it
         assert "of 3 files done: running" in progress_texts(second)
         assert metric(second, "Videos") == "2" and metric(second, "no-face") == "1"  # hang_me.mp4 never ends
         second.multiselect(key="verdicts").set_value(sorted(second.multiselect(key="verdicts").options)).run()
@@ -628,6 +645,33 @@ def test_batch_page_starts_a_scan_a_second_visitor_sees_it(app_env, tmp_path, mo
             scan_jobs.stop_scan(j, timeout_s=5)
     first.run()
     assert "stopped (start it again to resume)" in progress_texts(first)
+
+
+def test_batch_page_stops_the_scan_it_started(app_env, tmp_path, monkeypatch, demo_pair):
+    case = tmp_path / "root" / "case"
+    case.mkdir(parents=True)
+    (case / "hang_me.mp4").write_bytes(demo_pair[0].read_bytes())
+    monkeypatch.setenv(roots.SCAN_ROOTS_ENV, str(tmp_path / "root"))
+    monkeypatch.setenv(scan.TEST_HOOK_ENV, "hang=hang_me")  # the scan would never end by itself
+    state = roots.state_dir()
+    try:
+        at = open_page(BATCH)
+        assert "starting it again resumes it" in texts_of(at.caption)
+        at.text_input(key="scan_folder").input(str(case))
+        at.button(key="start_scan").click().run()
+        (job,) = scan_jobs.list_jobs(state)
+        wait_for(lambda: scan_jobs.scan_progress(job.db).total == 1, "the scan counting its file")
+        at.run()
+        assert "of 1 files done: running" in progress_texts(at)
+        at.button(key="stop_scan").click().run()
+        assert not at.exception, at.exception
+        assert not scan_jobs.is_running(job)
+        assert "0 of 1 files done: stopped (start it again to resume)" in progress_texts(at)
+        assert "stop_scan" not in [b.key for b in at.button]  # nothing left to stop
+        assert at.text_input(key="scan_folder").value == str(case)  # the visitor's own choice is kept
+    finally:
+        for j in scan_jobs.list_jobs(state):
+            scan_jobs.stop_scan(j, timeout_s=5)
 
 
 def test_batch_filters_follow_the_rows_of_a_growing_database(app_env, tmp_path, monkeypatch):

@@ -146,10 +146,13 @@ def test_second_start_joins_the_running_scan_and_a_restart_resumes(scan_root, st
     again, started = start(scan_root, state)
     assert not started and again.pid == job.pid
     assert len(scan_jobs.list_jobs(state)) == 1
+    r = roots.configured_roots(str(scan_root))
+    assert scan_jobs.folder_to_offer(scan_jobs.list_jobs(state), r) == job.folder  # the running one
 
     assert scan_jobs.stop_scan(job)
     assert not scan_jobs.is_running(job)
     assert not scan_jobs.stop_scan(job)  # already stopped
+    assert scan_jobs.folder_to_offer(scan_jobs.list_jobs(state), r) == str(r[0])  # none running: the first root
     monkeypatch.delenv(TEST_HOOK_ENV)
     resumed, started = start(scan_root, state)
     assert started and resumed.pid != job.pid and resumed.db == job.db

@@ -335,14 +335,17 @@ def tpr_table(ev: EvaluationData, fprs: tuple[float, ...] = TABLE_FPRS) -> pd.Da
                           "Threshold": target_threshold(ev.scores, frr=f)} for f in fprs])
 
 
-def condition_choices(ev: EvaluationData) -> list[str]:
+def condition_choices(ev: EvaluationData, exclude_original: bool = False) -> list[str]:
     """The conditions of the stored per-condition scores with LRs of both classes,
-    ``original`` first, then in the file's order ([] without such scores)."""
+    ``original`` first, then in the file's order ([] without such scores).
+
+    ``exclude_original``: leave ``original`` out (when the LRs of the model's own stored
+    scores, of the original files, are shown already)."""
     d = ev.condition_scores
     if d is None:
         return []
     both = d.groupby("condition", sort=False)["y"].nunique()
-    names = [str(c) for c in both.index[both.to_numpy() == 2]]
+    names = [str(c) for c in both.index[both.to_numpy() == 2] if not (exclude_original and c == "original")]
     return sorted(names, key=lambda c: c != "original")
 
 

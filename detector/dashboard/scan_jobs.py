@@ -131,6 +131,13 @@ def is_running(job: ScanJob) -> bool:
     return cmd is not None and str(job.db) in cmd
 
 
+def folder_to_offer(jobs: list[ScanJob], roots) -> str:
+    """The folder a visitor is offered to scan: that of the latest started scan still
+    running (starting it joins it), else the first of the operator's ``roots``."""
+    running = [j.folder for j in jobs if is_running(j)]
+    return running[0] if running else str(roots[0])
+
+
 def scan_command(folder: str | os.PathLike, db: str | os.PathLike, model_dir: str | os.PathLike | None = None,
                  n_frames: int = DEFAULT_FRAMES, workers: int | None = None) -> list[str]:
     """The ``deepfake-detector scan`` command line of a background scan."""
