@@ -185,7 +185,7 @@ def test_start_a_scan_from_the_batch_page_in_a_real_browser(tmp_path_factory, de
                                                roots.STATE_DIR_ENV: str(state)}) as url, \
             browser_page(tmp_path, height=1100) as page:
         page.goto(f"{url}/Batch_results")
-        box = page.get_by_label("Folder to scan")
+        box = page.get_by_label("Folder to scan", exact=True)
         box.wait_for(timeout=60_000)
         box.fill(str(scan_root / "case"))
         box.press("Enter")
