@@ -258,8 +258,9 @@ def nested_cv(videos: pd.DataFrame, columns: list[str], n_outer: int = 5, n_inne
     out = empty_scores(videos)
     parts = []
     for k, (tr, te) in enumerate(ev.grouped_folds(g, y, n_splits=n_outer, seed=seed)):
-        fold_search, picked = _fold_search(search, videos.iloc[tr[keep[tr]]], columns, seed, k, n_inner, quick, n_jobs)
-        parts.append(outer_fold(videos, x, y, g, k, tr[keep[tr]], te, columns, augment, test_copies,
+        tr = tr[keep[tr]]
+        fold_search, picked = _fold_search(search, videos.iloc[tr], columns, seed, k, n_inner, quick, n_jobs)
+        parts.append(outer_fold(videos, x, y, g, k, tr, te, columns, augment, test_copies,
                                 n_inner, seed, quick, fusion, fold_search, n_jobs, out, extra=picked))
         shown = {key: v for key, v in parts[-1].params.items() if key != "calibration"}
         log(f"  fold {k}: inner AUC {shown['inner_auc']:.3f} with {shown}")

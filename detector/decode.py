@@ -122,7 +122,6 @@ def _frame(index: int, fps: float, image: np.ndarray, following: list) -> Frame:
     return Frame(index, index / fps, image, following[0] if following else None, tuple(following))
 
 
-
 def sample_targets(frame_count: int, n: int) -> np.ndarray:
     """The frame indices :func:`iter_frames` decodes: :func:`sample_indices`, or the first
     ``n`` frames when the length is unknown (``frame_count`` 0)."""
@@ -184,7 +183,6 @@ def iter_frames(path: str | os.PathLike, n_frames: int = DEFAULT_FRAMES, info: V
         yield from _decode(p, np.arange(n_frames), fps, nf)
 
 
-
 def _decode(p: Path, targets: np.ndarray, fps: float, nf: int, runs_of: int | None = None) -> Iterator[Frame]:
     """The ``targets`` frames by PyAV (runs from their keyframes when ``runs_of``, the frame
     count, is given: :meth:`_PyAVSampler.plan_runs`), or by OpenCV when PyAV cannot index the file."""
@@ -196,8 +194,6 @@ def _decode(p: Path, targets: np.ndarray, fps: float, nf: int, runs_of: int | No
 
 class _PyAVUnusable(Exception):
     """PyAV cannot give frame indices for this file: decode it with OpenCV instead."""
-
-
 
 
 def _iter_pyav(p: Path, targets: np.ndarray, fps: float, follow: int | bool,
