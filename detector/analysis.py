@@ -194,15 +194,16 @@ def analyze(path, model: DetectorModel | PendingModel | None = None, n_frames: i
     ValueError
         For a ``sampling`` other than the model's.
     """
-    sampling = model_sampling(model, sampling)
     timings = {"probe": 0.0, "decode": 0.0, "faces": 0.0, "features": 0.0, "score": 0.0}
-    t0 = time.perf_counter()
-    info = info or probe(path)
-    timings["probe"] = time.perf_counter() - t0
-
-    measure = functools.partial(_measure_frames, path, info, n_frames, thumbnails=thumbnails, progress=progress,
-                                timings=timings, sampling=sampling, decode_ahead=decode_ahead)
-    s, model = _measure_for(model, families, measure)
+    with _model_error_first(model):
+        sampling = model_sampling(model, sampling)
+        t0 = time.perf_counter()
+        info = info or probe(path)
+        timings["probe"] = time.perf_counter() - t0
+        measure = functools.partial(_measure_frames, path, info, n_frames, thumbnails=thumbnails, progress=progress,
+                                    timings=timings, sampling=sampling, decode_ahead=decode_ahead)
+        s = measure(_families(families, model))
+    s, model = _loaded(model, families, s, measure)
     if not s.indices:
         raise VideoError(f"no frame could be decoded: {info.name}")
     _faces.assign_tracks(s.faces_per_frame)
@@ -229,20 +230,27 @@ def analyze(path, model: DetectorModel | PendingModel | None = None, n_frames: i
                     threshold_verdict=None if decisive is None else threshold_verdict(score, threshold))
 
 
-def _measure_for(model: DetectorModel | PendingModel | None, families,
-                 measure) -> tuple[_Sampled, DetectorModel | None]:
-    """``measure(fams)`` (:func:`_measure_frames`) with the families of ``families`` and ``model``,
-    and the model: a :class:`~detector.preload.PendingModel` is waited for once the frames
-    are measured (its error first when measuring fails too, as when it was loaded before)."""
-    if not isinstance(model, PendingModel):
-        return measure(_families(families, model)), model
+@contextlib.contextmanager
+def _model_error_first(model: DetectorModel | PendingModel | None) -> Iterator[None]:
+    """The error of a refused :class:`~detector.preload.PendingModel` instead of the block's
+    own, as when the model was loaded before the block ran."""
     try:
-        s = measure(_families(families, model))  # the card's families
+        yield
     except Exception:
-        model.result()  # a refused model file is the error, as when the model was loaded first
+        if isinstance(model, PendingModel):
+            model.result()
         raise
+
+
+def _loaded(model: DetectorModel | PendingModel | None, families, s: _Sampled,
+            measure) -> tuple[_Sampled, DetectorModel | None]:
+    """The model (a :class:`~detector.preload.PendingModel` waited for), and the frames ``s``
+    that ``measure(fams)`` (:func:`_measure_frames`) measured with its card's families:
+    measured again with only the families it reads when its pipeline drops some."""
+    if not isinstance(model, PendingModel):
+        return s, model
     fams, model = _families(families, model), model.result()
-    if _families(families, model) != fams:  # its pipeline drops whole families: measure only those it reads
+    if _families(families, model) != fams:
         s = measure(_families(families, model))
     return s, model
 
