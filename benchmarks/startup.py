@@ -9,7 +9,9 @@ so that every version sees the same machine load; their median wall time.  Then,
 checkout, the breakdown of one fresh process run serially: ``import detector.cli``,
 ``load_model()``, and ``inspect --json`` (its wall time and the analysis' stage timings:
 decode, faces, features, score; in a checkout that loads the model in the background, the
-model load overlaps the analysis inside it, and the time inspect then waited for the model).  The load average is printed before and after.
+model load overlaps the analysis inside it, and the time inspect then waited for the model).
+The load average is printed before and after.  ``inspect`` uses those threads only when the
+process may run on more than one core: under ``taskset -c 1`` it runs serially.
 """
 
 from __future__ import annotations

@@ -183,7 +183,7 @@ def analyze(path, model: DetectorModel | PendingModel | None = None, n_frames: i
         (:attr:`DetectorModel.sampling`), or the default without a model.  A model scores
         only features of the sampling it was trained on: another one is refused.
     decode_ahead : decode the next frames in a thread while the faces and features of the
-        current one are measured (one video on an otherwise idle machine: ``inspect``); the
+        current one are measured (one video with a second core to run on: ``inspect``); the
         ``decode`` timing is then the time spent waiting for frames.  Off for the batch
         scanner, which runs one single-threaded process per core.
 

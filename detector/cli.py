@@ -27,11 +27,12 @@ from .sampling import DEFAULT_SAMPLING, SAMPLINGS
 from .extraction import extract
 from .features import FAMILIES
 from .model import DEFAULT_MODEL_DIR, EVALUATION_DIR, ModelError, load_model
-from .preload import load_model_in_background
+from .preload import PendingModel, load_model_in_background
 from .quiet import quiet_stderr
 from .search_names import SEARCH_CHOICES
 from .scan import (DEFAULT_MAX_MEMORY_MB, DEFAULT_TASKS_PER_WORKER, ScanError, ScanLockedError, export, report_text,
                    scan)
+from .scan.local_pool import default_workers
 from .video import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, VideoError, probe
 
 
@@ -62,21 +63,23 @@ def cmd_inspect(args) -> int:
 
         check_report_path(args.report)  # before a long analysis
     info = probe(args.video)  # unreadable input fails first, with its own message
-    # the model file loads (skops, scikit-learn: ~1 s) while the video is decoded and measured
-    pending = _load_model_or_none(args.model, quiet=False, load=load_model_in_background)
+    # with a second core, the model file loads (skops, scikit-learn: ~1 s) while the video is decoded (ahead,
+    # in another thread) and measured; on one core the threads would only contend for it and the GIL
+    overlap = default_workers() > 1
+    model = _load_model_or_none(args.model, quiet=False, load=load_model_in_background if overlap else load_model)
     # the case report shows every family and the face crops, as the dashboard's does
-    fams = "all" if args.all_features or args.report or pending is None else "model"
+    fams = "all" if args.all_features or args.report or model is None else "model"
     run = functools.partial(analyze, args.video, n_frames=args.frames, info=info, thumbnails=bool(args.report),
-                            sampling=args.sampling, decode_ahead=True)
+                            sampling=args.sampling, decode_ahead=overlap)
     try:
-        a = run(model=pending, families=fams)
+        a = run(model=model, families=fams)
     except ModelError as e:
-        if args.model is not None or pending is None or not pending.failed:
+        if args.model is not None or not isinstance(model, PendingModel) or not model.failed:
             raise
         _no_model_note(str(e))  # the default model's file refused: as when refused before analysing
-        pending, a = None, run(model=None, families="all")
+        model, a = None, run(model=None, families="all")
     if args.report:
-        model = None if pending is None else pending.result()
+        model = model.result() if isinstance(model, PendingModel) else model
         print(f"case report: {write_case_report(args.report, a, model)}", file=sys.stderr)
     if args.json:
         print(json.dumps(a.to_dict(features=not args.no_features)))

@@ -5,7 +5,8 @@ PyAV, OpenCV and NumPy release the GIL while the first frames are decoded and me
 the two overlap.  :func:`load_model_in_background` makes the checks of
 :func:`detector.model.load_model` that need no skops at once (same errors), and loads the rest
 in a thread; :func:`detector.analysis.analyze` takes the :class:`PendingModel` and waits for it
-before scoring.
+before scoring.  Both threads need the GIL for most of their work: ``inspect`` loads in the
+background only when it has a second core to run on.
 """
 
 from __future__ import annotations

@@ -130,7 +130,9 @@ def _edited_default(tmp_path) -> Path:
     return folder
 
 
-def test_a_model_refused_in_the_background_is_the_same_error(demo_pair, tmp_path, capsys):
+@pytest.mark.parametrize("cores", [1, 2])  # inspect loads the model in the background with a second core
+def test_a_model_refused_in_the_background_is_the_same_error(demo_pair, tmp_path, capsys, monkeypatch, cores):
+    import detector.cli as cli
     from detector.cli import main
     from detector.model import ModelError, load_model
     from detector.preload import load_model_in_background
@@ -143,17 +145,21 @@ def test_a_model_refused_in_the_background_is_the_same_error(demo_pair, tmp_path
     with pytest.raises(ModelError) as later:
         pending.result()
     assert pending.failed and str(later.value) == str(direct.value)
+    monkeypatch.setattr(cli, "default_workers", lambda: cores)
     assert main(["inspect", str(demo_pair[1]), "--frames", "3", "--model", str(folder)]) == 1
     err = capsys.readouterr().err
     assert err == f"error: {direct.value}\n"
 
 
-def test_a_refused_default_model_gives_the_note_and_every_family(demo_pair, tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("cores", [1, 2])
+def test_a_refused_default_model_gives_the_note_and_every_family(demo_pair, tmp_path, capsys, monkeypatch, cores):
+    import detector.cli as cli
     from detector import model as M
     from detector.cli import main
     from detector.features import FAMILIES, family_of
 
     monkeypatch.setattr(M, "DEFAULT_MODEL_DIR", _edited_default(tmp_path))
+    monkeypatch.setattr(cli, "default_workers", lambda: cores)
     assert main(["inspect", str(demo_pair[1]), "--frames", "3", "--json"]) == 0
     cap = capsys.readouterr()
     assert "note: no model loaded (model card" in cap.err and "disagrees" in cap.err
@@ -193,6 +199,19 @@ def test_a_pipeline_that_drops_families_is_measured_with_those_it_reads(demo_pai
     after = analyze(demo_pair[1], model=pending, n_frames=3, families="model", decode_ahead=True)
     assert list(after.table.columns) == list(before.table.columns)
     assert after.score == before.score and after.score is not None
+
+
+def test_inspect_gives_the_same_json_on_one_core_and_two(demo_pair, capsys, monkeypatch):
+    """Two cores: the model loads in the background and frames are decoded ahead; one: neither."""
+    import detector.cli as cli
+
+    outs = []
+    for n in (1, 2):
+        monkeypatch.setattr(cli, "default_workers", lambda: n)
+        assert cli.main(["inspect", str(demo_pair[1]), "--json", "--frames", "4"]) == 0
+        out = json.loads(capsys.readouterr().out)
+        outs.append({k: v for k, v in out.items() if k not in ("timings_s", "analysed_at")})
+    assert outs[0] == outs[1] and outs[0]["score"] is not None
 
 
 def test_decoding_ahead_gives_the_same_analysis(demo_pair):
