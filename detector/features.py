@@ -436,17 +436,17 @@ def colour(bgr: np.ndarray, inner: np.ndarray, band: np.ndarray, outer: np.ndarr
     if bgr.ndim != 3 or bgr.shape[2] != 3:
         raise ValueError("expected a (h, w, 3) BGR image")
     _check(bgr[:, :, 0], inner, band, outer)
-    lab = cv2.split(cv2.cvtColor(bgr, cv2.COLOR_BGR2Lab).astype(np.float32))  # L, a, b planes
+    lab = cv2.cvtColor(bgr, cv2.COLOR_BGR2Lab).astype(np.float32)
     ycc = cv2.cvtColor(bgr, cv2.COLOR_BGR2YCrCb).astype(np.float32) if ycc is None else ycc
     out = {}
     for c, name in ((1, "a"), (2, "b")):
-        mean_inner = _mmean(lab[c], inner)
-        out[f"color_{name}_inner_outer"] = mean_inner - _mmean(lab[c], outer)
-        out[f"color_{name}_inner_band"] = mean_inner - _mmean(lab[c], band)
-    L = lab[0]
+        mean_inner = _mmean(lab[:, :, c], inner)
+        out[f"color_{name}_inner_outer"] = mean_inner - _mmean(lab[:, :, c], outer)
+        out[f"color_{name}_inner_band"] = mean_inner - _mmean(lab[:, :, c], band)
+    L = lab[:, :, 0]
     sd = lambda m: float(L[m].std()) if m.any() else 0.0  # noqa: E731
     out["color_lstd_inner_outer"] = _lr(sd(inner), sd(outer))
-    energy = [cv2.Laplacian(plane, cv2.CV_32F) ** 2 for plane in cv2.split(ycc)]
+    energy = [cv2.Laplacian(ycc[:, :, k], cv2.CV_32F) ** 2 for k in range(3)]
     ratio = lambda m: _lr(_mmean(energy[1], m) + _mmean(energy[2], m), _mmean(energy[0], m))  # noqa: E731
     out["color_chroma_luma_inner_outer"] = ratio(inner) - ratio(outer)
     return out
@@ -524,7 +524,7 @@ def temporal_flicker(bgr: np.ndarray, bgr_next: np.ndarray | None, inner: np.nda
     y0 = cv2.cvtColor(bgr, cv2.COLOR_BGR2YCrCb).astype(np.float32) if ycc is None else ycc
     y1 = cv2.remap(cv2.cvtColor(bgr_next, cv2.COLOR_BGR2YCrCb).astype(np.float32), mx, my, cv2.INTER_LINEAR,
                    borderMode=cv2.BORDER_REFLECT)
-    res = np.abs(y1 - y0)
+    res = cv2.absdiff(y1, y0)
     d, dc = res[..., 0], res[..., 1] + res[..., 2]
     di, db, do = _mmean(d, inner), _mmean(d, band), _mmean(d, outer)
     out = {"flick_inner_outer": _lr(di, do), "flick_band_outer": _lr(db, do), "flick_inner_band": _lr(di, db)}
