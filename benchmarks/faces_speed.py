@@ -180,6 +180,18 @@ def summarize(clips: list[dict]) -> dict:
     return out
 
 
+def slim(clips: list[dict]) -> list[dict]:
+    """The per-clip records for the JSON: each variant's matched faces counted and their
+    largest landmark distance, not listed."""
+    out = []
+    for c in clips:
+        vs = {k: {**{x: y for x, y in v.items() if x != "pairs"}, "matched": len(v["pairs"]),
+                  "landmark_max_px": max((p["max_px"] for p in v["pairs"]), default=None)}
+              for k, v in c["variants"].items()}
+        out.append({**c, "variants": vs})
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--clips", type=int, default=None, help="N clips spread over the manifest (default all)")
@@ -216,7 +228,7 @@ def main(argv=None) -> int:
               f"score difference <= {r['max_abs_score_diff']:.4f}, verdicts changed {r['verdicts_changed']}")
     write_json(a.out, {"command": " ".join([sys.executable.rsplit('/', 1)[-1], *sys.argv]), "settings": settings,
                        "detect_width": F.DETECT_WIDTH, "summary": summary,
-                       "features": feats, "clips": clips,
+                       "features": feats, "clips": slim(clips),
                        "machine": machine({"note_frames": "each clip decoded once; every variant on the same images"})})
     return 0
 

