@@ -179,8 +179,8 @@ def detect_faces(image: np.ndarray, min_confidence: float = MIN_CONFIDENCE,
         scaled frame apart).  Faces outside the window are not found.
     coarse_width : without ``near``: first search the whole frame scaled to this many
         pixels wide, then the window around the faces it finds; the whole frame when it
-        finds none or the window fewer.  Faces too small for the coarse copy are missed
-        when another face was found.  None: :data:`COARSE_WIDTH`; 0: no coarse pass
+        finds none or the window fewer (or the frame is no larger than the coarse copy).
+        Faces too small for the coarse copy are missed when another face was found.  None: :data:`COARSE_WIDTH`; 0: no coarse pass
         (one whole-frame pass).
     margin : window size around known faces, in face sizes on each side
 
@@ -191,7 +191,7 @@ def detect_faces(image: np.ndarray, min_confidence: float = MIN_CONFIDENCE,
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f"expected a (H, W, 3) uint8 image, got {image.shape} {image.dtype}")
     coarse_width = COARSE_WIDTH if coarse_width is None else int(coarse_width)
-    if not near and 0 < coarse_width < DETECT_WIDTH:
+    if not near and 0 < coarse_width < min(DETECT_WIDTH, max(image.shape[:2])):
         near = _detect(image, min_confidence, coarse_width)
         found = _detect(image, min_confidence, DETECT_WIDTH, near, margin) if near else []
         if near and len(found) >= len(near):
