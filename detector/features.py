@@ -1,6 +1,6 @@
 """Artifact features: self-referenced measures of a face against its own surroundings.
 
-One module: every family shares the region masks and helpers; ~660 lines.
+One module: every family shares the region masks and helpers; ~700 lines.
 
 Every measure is taken on the original pixels of a crop (never a rotated or rescaled
 one: that would destroy the pixel-grid and noise traces) inside three masks from
@@ -113,6 +113,15 @@ def highfreq_energy(gray: np.ndarray, inner: np.ndarray, band: np.ndarray, outer
     return {"hf_inner_outer": _lr(ei, eo), "hf_band_outer": _lr(eb, eo), "hf_inner_band": _lr(ei, eb)}
 
 
+def _block_cover(mask: np.ndarray, size: int) -> np.ndarray:
+    """Share (0-1, float64) of each ``size`` x ``size`` block of ``mask`` (h, w) bool, both
+    multiples of ``size``, that lies inside it: pixel counts from the integral image, so
+    exactly the mean of each block's booleans."""
+    s = cv2.integral(mask.view(np.uint8))
+    counts = s[size::size, size::size] - s[:-size:size, size::size] - s[size::size, :-size:size] + s[:-size:size, :-size:size]
+    return counts / (size * size)
+
+
 def _block_spectra(gray: np.ndarray, mask: np.ndarray, offset: tuple[int, int]) -> np.ndarray | None:
     """Mean radial power profile (4 bands of Nyquist) of the 16x16 blocks inside ``mask``."""
     oy, ox = (-offset[0]) % BLOCK, (-offset[1]) % BLOCK  # align blocks to the frame grid
@@ -122,8 +131,7 @@ def _block_spectra(gray: np.ndarray, mask: np.ndarray, offset: tuple[int, int]) 
     if nby == 0 or nbx == 0:
         return None
     g = g[: nby * BLOCK, : nbx * BLOCK].reshape(nby, BLOCK, nbx, BLOCK).transpose(0, 2, 1, 3)
-    m = m[: nby * BLOCK, : nbx * BLOCK].reshape(nby, BLOCK, nbx, BLOCK).mean(axis=(1, 3))
-    blocks = g[m > 0.9]
+    blocks = g[_block_cover(m[: nby * BLOCK, : nbx * BLOCK], BLOCK) > 0.9]
     if len(blocks) == 0:
         return None
     blocks = blocks - blocks.mean(axis=(1, 2), keepdims=True)
@@ -168,15 +176,21 @@ def _robust_sigma(x: np.ndarray, m: np.ndarray, clip: float = 20.0) -> float:
     return float(np.sqrt(np.mean(v * v))) if v.size else 0.0
 
 
-def noise_residual(gray: np.ndarray, inner: np.ndarray, band: np.ndarray, outer: np.ndarray) -> dict[str, float]:
+def _median_residual(gray: np.ndarray) -> np.ndarray:
+    """``gray - median3(gray)`` (h, w) float32 of a float32 grey image in [0, 255]."""
+    return gray - cv2.medianBlur(np.clip(gray, 0, 255).astype(np.uint8), 3).astype(np.float32)
+
+
+def noise_residual(gray: np.ndarray, inner: np.ndarray, band: np.ndarray, outer: np.ndarray,
+                   res: np.ndarray | None = None) -> dict[str, float]:
     """Noise level of each region from the residual ``gray - median3(gray)``.
 
     Sensor noise survives around a swapped face but not inside it (generator output is
     smoother), so ``noise_inner_outer`` drops for fakes.  Also the mean absolute residual.
+    res : optionally the residual already made (:func:`_median_residual`).
     """
     _check(gray, inner, band, outer)
-    g8 = np.clip(gray, 0, 255).astype(np.uint8)
-    res = gray - cv2.medianBlur(g8, 3).astype(np.float32)
+    res = _median_residual(gray) if res is None else res
     si, sb, so = (_robust_sigma(res, m) for m in (inner, band, outer))
     ares = np.abs(res)
     ai, ao = _mmean(ares, inner), _mmean(ares, outer)
@@ -184,17 +198,32 @@ def noise_residual(gray: np.ndarray, inner: np.ndarray, band: np.ndarray, outer:
             "noise_inner_band": _lr(si, sb), "noise_abs_inner_outer": _lr(ai, ao)}
 
 
-def gradients(gray: np.ndarray, inner: np.ndarray, band: np.ndarray, outer: np.ndarray) -> dict[str, float]:
+def _gradient_magnitude(gray: np.ndarray) -> np.ndarray:
+    """(h, w) float32 magnitude of the 3x3 Sobel gradient of ``gray``."""
+    return cv2.magnitude(cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3))
+
+
+def gradients(gray: np.ndarray, inner: np.ndarray, band: np.ndarray, outer: np.ndarray,
+              mag: np.ndarray | None = None) -> dict[str, float]:
     """Gradient magnitude statistics; ``grad_band_vs_sides`` compares the blending band
-    with the geometric mean of its two neighbours (a soft seam lowers it)."""
+    with the geometric mean of its two neighbours (a soft seam lowers it).  mag :
+    optionally the gradient magnitude already made (:func:`_gradient_magnitude`)."""
     _check(gray, inner, band, outer)
-    gx = cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3)
-    gy = cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3)
-    mag = cv2.magnitude(gx, gy)
+    mag = _gradient_magnitude(gray) if mag is None else mag
     gi, gb, go = _mmean(mag, inner), _mmean(mag, band), _mmean(mag, outer)
     p90 = lambda m: float(np.percentile(mag[m], 90)) if m.any() else 0.0  # noqa: E731
     return {"grad_inner_outer": _lr(gi, go), "grad_band_vs_sides": _lr(gb, np.sqrt(gi * go)),
             "grad_p90_inner_outer": _lr(p90(inner), p90(outer))}
+
+
+def _bounding_box(mask: np.ndarray, margin: int) -> tuple[slice, slice]:
+    """Rows and columns of the box around the True pixels of ``mask`` (h, w), ``margin``
+    pixels wider on each side (clipped to the image; all of it when ``mask`` is empty)."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
+        return slice(None), slice(None)
+    return (slice(max(rows[0] - margin, 0), rows[-1] + margin + 1),
+            slice(max(cols[0] - margin, 0), cols[-1] + margin + 1))
 
 
 def _chi2(h1: np.ndarray, h2: np.ndarray) -> float:
@@ -205,9 +234,14 @@ def lbp_texture(gray: np.ndarray, inner: np.ndarray, band: np.ndarray, outer: np
     """Uniform LBP (P=8, R=1) histograms per region; chi-square distances and the
     share of 'flat' codes (a smooth synthetic face has more of them)."""
     _check(gray, inner, band, outer)
-    codes = local_binary_pattern(np.clip(gray, 0, 255).astype(np.uint8), 8, 1, method="uniform")
+    # A code reads the 3x3 neighbourhood of its pixel: codes taken on the crop cut one pixel
+    # below and right of the regions are those of the whole crop.  (Not cut above or left:
+    # the library's interpolated neighbours round differently at other pixel coordinates.)
+    box = _bounding_box(inner | band | outer, margin=1)
+    box = (slice(0, box[0].stop), slice(0, box[1].stop))
+    codes = local_binary_pattern(np.clip(gray[box], 0, 255).astype(np.uint8), 8, 1, method="uniform")
     hists = []
-    for m in (inner, band, outer):
+    for m in (inner[box], band[box], outer[box]):
         h = np.bincount(codes[m].astype(int), minlength=10).astype(float) if m.any() else np.ones(10)
         hists.append(h / h.sum())
     hi, hb, ho = hists
@@ -226,11 +260,21 @@ def _step_sums(diffs: tuple[np.ndarray, np.ndarray], mask: np.ndarray) -> tuple[
     return (dx * mx).sum(axis=0), mx.sum(axis=0), (dy * my).sum(axis=1), my.sum(axis=1)
 
 
+def _grid_lines(n: int, o: int, period: int) -> np.ndarray:
+    """(n,) bool: whether the step between pixel j and j + 1 of a row (or column) of ``n`` + 1
+    pixels starting at frame position ``o`` crosses a boundary of the ``period`` grid."""
+    return (np.arange(n) + o + 1) % period == 0
+
+
 def _grid_ratio(sums: tuple[np.ndarray, ...], offset: tuple[int, int], period: int) -> float:
+    return _lines_ratio(sums, _grid_lines(sums[0].shape[0], offset[1], period),
+                        _grid_lines(sums[2].shape[0], offset[0], period))
+
+
+def _lines_ratio(sums: tuple[np.ndarray, ...], bx: np.ndarray, by: np.ndarray) -> float:
+    """:func:`_grid_ratio` of step sums (:func:`_step_sums`) with the grid's column and row
+    boundaries (:func:`_grid_lines`) given."""
     sx, nx, sy, ny = sums
-    oy, ox = offset
-    bx = (np.arange(sx.shape[0]) + ox + 1) % period == 0  # step between column j and j+1 crosses a boundary
-    by = (np.arange(sy.shape[0]) + oy + 1) % period == 0
     num, nn = sx[bx].sum() + sy[by].sum(), nx[bx].sum() + ny[by].sum()
     den, nd = sx[~bx].sum() + sy[~by].sum(), nx[~bx].sum() + ny[~by].sum()
     return float((num / max(nn, 1) + EPS) / (den / max(nd, 1) + EPS))
@@ -274,23 +318,26 @@ def _block_columns(luma: tuple[tuple[np.ndarray, ...], ...], chroma: list[tuple[
     inner, band and outer regions and of each chroma plane (Cr, Cb; none: no chroma columns)
     in the inner and outer regions."""
     sums = dict(zip(("inner", "band", "outer"), luma))
-    vals = {name: _grid_ratio(sm, offset, 8) for name, sm in sums.items()}
+    nx, ny = sums["inner"][0].shape[0], sums["inner"][2].shape[0]
+    # the grid's boundaries, made once for every region and plane
+    g8, g4 = ((_grid_lines(nx, offset[1], p), _grid_lines(ny, offset[0], p)) for p in (8, 4))
+    vals = {name: _lines_ratio(sm, *g8) for name, sm in sums.items()}
     out = {f"block_{name}": float(np.log(v)) for name, v in vals.items()}
     out["block_inner_outer"] = _lr(vals["inner"], vals["outer"])
     out["block_band_outer"] = _lr(vals["band"], vals["outer"])
-    g4 = _grid_ratio(sums["inner"], offset, 4)
-    out["block_4x4_inner"] = float(np.log(g4))
-    out["block_4x4_inner_outer"] = _lr(g4, _grid_ratio(sums["outer"], offset, 4))
-    sx, nx, sy, ny = sums["inner"]
+    r4 = _lines_ratio(sums["inner"], *g4)
+    out["block_4x4_inner"] = float(np.log(r4))
+    out["block_4x4_inner_outer"] = _lr(r4, _lines_ratio(sums["outer"], *g4))
+    sx, cx, sy, cy = sums["inner"]
     none = np.zeros(1)
-    out["block_4x4x_inner"] = float(np.log(_grid_ratio((sx, nx, none, none), offset, 4)))
-    out["block_4x4y_inner"] = float(np.log(_grid_ratio((none, none, sy, ny), offset, 4)))
+    out["block_4x4x_inner"] = float(np.log(_lines_ratio((sx, cx, none, none), g4[0], _grid_lines(1, offset[0], 4))))
+    out["block_4x4y_inner"] = float(np.log(_lines_ratio((none, none, sy, cy), _grid_lines(1, offset[1], 4), g4[1])))
     for (ci, co), name in zip(chroma, ("cr", "cb")):
-        g8 = _grid_ratio(ci, offset, 8)
-        out[f"block_{name}_inner"] = float(np.log(g8))
-        out[f"block_{name}_inner_outer"] = _lr(g8, _grid_ratio(co, offset, 8))
-        out[f"block_{name}_4x4_inner"] = float(np.log(_grid_ratio(ci, offset, 4)))
-        out[f"block_{name}_4x4_outer"] = float(np.log(_grid_ratio(co, offset, 4)))
+        r8 = _lines_ratio(ci, *g8)
+        out[f"block_{name}_inner"] = float(np.log(r8))
+        out[f"block_{name}_inner_outer"] = _lr(r8, _lines_ratio(co, *g8))
+        out[f"block_{name}_4x4_inner"] = float(np.log(_lines_ratio(ci, *g4)))
+        out[f"block_{name}_4x4_outer"] = float(np.log(_lines_ratio(co, *g4)))
     return out
 
 
@@ -303,8 +350,7 @@ def _grid_blocks(gray: np.ndarray, mask: np.ndarray, offset: tuple[int, int], si
     if ny == 0 or nx == 0:
         return np.zeros((0, size, size), np.float32)
     g = g[: ny * size, : nx * size].reshape(ny, size, nx, size).transpose(0, 2, 1, 3)
-    mm = m[: ny * size, : nx * size].reshape(ny, size, nx, size).mean(axis=(1, 3))
-    return np.ascontiguousarray(g[mm > cover], dtype=np.float32)
+    return np.ascontiguousarray(g[_block_cover(m[: ny * size, : nx * size], size) > cover], dtype=np.float32)
 
 
 _ZIGZAG_HIGH = (np.add.outer(np.arange(8), np.arange(8)) >= 7).reshape(-1)[1:]
@@ -315,7 +361,10 @@ def _dct_stats(blocks: np.ndarray) -> tuple[float, float, float] | None:
         return None
     # cv2.dct per block: a matrix-product DCT is faster but rounds differently near the
     # |c| < 1 cut, which would change the shipped model's inputs.
-    d = np.stack([cv2.dct(b) for b in blocks]).reshape(len(blocks), -1)[:, 1:]  # AC coefficients
+    d = np.empty_like(blocks)
+    for b, out in zip(blocks, d):
+        cv2.dct(b, out)
+    d = d.reshape(len(blocks), -1)[:, 1:]  # AC coefficients
     hi = d[:, _ZIGZAG_HIGH]
     lo = d[:, ~_ZIGZAG_HIGH]
     return float((np.abs(d) < 1.0).mean()), float((hi**2).mean() / ((lo**2).mean() + EPS)), float(np.abs(hi).mean())
@@ -343,17 +392,24 @@ def dct_statistics(gray: np.ndarray, inner: np.ndarray, band: np.ndarray, outer:
 PROFILE_EDGES = (0.0, 0.4, 0.7, 0.9, 1.0, 1.1, 1.3)
 
 
-def radial_profiles(gray: np.ndarray, radius: np.ndarray, outer: np.ndarray) -> dict[str, float]:
+def _rings(radius: np.ndarray) -> list[np.ndarray]:
+    """The (h, w) bool masks of the bins of :data:`PROFILE_EDGES` of the elliptic ``radius``."""
+    return [(radius >= lo) & (radius < hi) for lo, hi in zip(PROFILE_EDGES[:-1], PROFILE_EDGES[1:])]
+
+
+def radial_profiles(gray: np.ndarray, radius: np.ndarray, outer: np.ndarray, lap: np.ndarray | None = None,
+                    mag: np.ndarray | None = None, rings: list[np.ndarray] | None = None) -> dict[str, float]:
     """Laplacian energy and gradient magnitude by elliptic radius, as log-ratios to the
     outer ring: where along the face-to-surroundings axis sharpness changes (a blended
-    face is soft inside and at its seam).  radius : (h, w) normalised elliptic radius."""
+    face is soft inside and at its seam).  radius : (h, w) normalised elliptic radius.
+    Optionally already made: lap, the 1-pixel-aperture Laplacian of ``gray``; mag,
+    :func:`_gradient_magnitude`; rings, :func:`_rings` of ``radius``."""
     _check(gray, outer)
-    lap = cv2.Laplacian(gray, cv2.CV_32F) ** 2
-    mag = cv2.magnitude(cv2.Sobel(gray, cv2.CV_32F, 1, 0), cv2.Sobel(gray, cv2.CV_32F, 0, 1))
+    lap = (cv2.Laplacian(gray, cv2.CV_32F) if lap is None else lap) ** 2
+    mag = _gradient_magnitude(gray) if mag is None else mag
     ref_l, ref_g = _mmean(lap, outer), _mmean(mag, outer)
     out = {}
-    for k in range(len(PROFILE_EDGES) - 1):
-        m = (radius >= PROFILE_EDGES[k]) & (radius < PROFILE_EDGES[k + 1])
+    for k, m in enumerate(_rings(radius) if rings is None else rings):
         out[f"hf_profile{k}"] = _lr(_mmean(lap, m), ref_l)
         out[f"grad_profile{k}"] = _lr(_mmean(mag, m), ref_g)
     return out
@@ -384,8 +440,9 @@ def colour(bgr: np.ndarray, inner: np.ndarray, band: np.ndarray, outer: np.ndarr
     ycc = cv2.cvtColor(bgr, cv2.COLOR_BGR2YCrCb).astype(np.float32) if ycc is None else ycc
     out = {}
     for c, name in ((1, "a"), (2, "b")):
-        out[f"color_{name}_inner_outer"] = _mmean(lab[:, :, c], inner) - _mmean(lab[:, :, c], outer)
-        out[f"color_{name}_inner_band"] = _mmean(lab[:, :, c], inner) - _mmean(lab[:, :, c], band)
+        mean_inner = _mmean(lab[:, :, c], inner)
+        out[f"color_{name}_inner_outer"] = mean_inner - _mmean(lab[:, :, c], outer)
+        out[f"color_{name}_inner_band"] = mean_inner - _mmean(lab[:, :, c], band)
     L = lab[:, :, 0]
     sd = lambda m: float(L[m].std()) if m.any() else 0.0  # noqa: E731
     out["color_lstd_inner_outer"] = _lr(sd(inner), sd(outer))
@@ -395,17 +452,18 @@ def colour(bgr: np.ndarray, inner: np.ndarray, band: np.ndarray, outer: np.ndarr
     return out
 
 
-def quality(bgr: np.ndarray, inner: np.ndarray, gray: np.ndarray | None = None) -> dict[str, float]:
+def quality(bgr: np.ndarray, inner: np.ndarray, gray: np.ndarray | None = None, lap: np.ndarray | None = None,
+            res: np.ndarray | None = None) -> dict[str, float]:
     """Classic absolute image-quality measures of the face (Galbally-style IQM): kept to
     show their value next to the self-referenced families.  bgr : (h, w, 3) uint8; gray :
-    optionally ``bgr`` already converted to float32 grey (saves a conversion)."""
+    optionally ``bgr`` already converted to float32 grey (saves a conversion), and lap, its
+    1-pixel-aperture Laplacian, and res, :func:`_median_residual`."""
     gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY).astype(np.float32) if gray is None else gray
     if not inner.any():
         return {k: 0.0 for k in ("iqm_sharpness", "iqm_noise", "iqm_luma", "iqm_contrast",
                                  "iqm_colorfulness", "iqm_blur_mse")}
-    lap = cv2.Laplacian(gray, cv2.CV_32F)
-    g8 = gray.astype(np.uint8)
-    res = gray - cv2.medianBlur(g8, 3).astype(np.float32)
+    lap = cv2.Laplacian(gray, cv2.CV_32F) if lap is None else lap
+    res = _median_residual(gray) if res is None else res
     blur = cv2.GaussianBlur(gray, (0, 0), 1.0)
     b, g, r = (bgr[:, :, k].astype(np.float32)[inner] for k in range(3))
     rg, yb = r - g, 0.5 * (r + g) - b
@@ -433,12 +491,14 @@ FLICK_COLUMNS = (("flick_inner_outer", "flick_band_outer", "flick_inner_band")
 
 
 def temporal_flicker(bgr: np.ndarray, bgr_next: np.ndarray | None, inner: np.ndarray, band: np.ndarray,
-                     outer: np.ndarray, radius: np.ndarray, ycc: np.ndarray | None = None) -> dict[str, float]:
+                     outer: np.ndarray, radius: np.ndarray, ycc: np.ndarray | None = None,
+                     rings: list[np.ndarray] | None = None) -> dict[str, float]:
     """Motion-compensated temporal residual of the face against its surroundings.
 
     bgr, bgr_next : (h, w, 3) uint8 crops of two consecutive frames at the same place;
     masks : (h, w) bool; radius : (h, w) normalised elliptic radius; ycc : optionally
-    ``bgr`` already converted to float32 YCrCb (saves a conversion).  Dense optical flow
+    ``bgr`` already converted to float32 YCrCb (saves a conversion); rings : optionally
+    :func:`_rings` of ``radius``.  Dense optical flow
     (:func:`_flow`, on the original pixels) warps the next crop onto this one; what
     motion does not explain is left in the residual |warped - this| (grey levels).  Columns: log-ratios of its mean inside / across the boundary /
     outside, its radial profile against the outer ring (``flick_profile0..5``, the bins
@@ -459,17 +519,16 @@ def temporal_flicker(bgr: np.ndarray, bgr_next: np.ndarray | None, inner: np.nda
         return nan
     h, w = g0.shape
     flow = _flow(g0, g1)
-    yy, xx = np.mgrid[:h, :w].astype(np.float32)
-    mx, my = xx + flow[..., 0], yy + flow[..., 1]
+    mx = flow[..., 0] + np.arange(w, dtype=np.float32)  # the pixel grid moved by the flow
+    my = flow[..., 1] + np.arange(h, dtype=np.float32)[:, None]
     y0 = cv2.cvtColor(bgr, cv2.COLOR_BGR2YCrCb).astype(np.float32) if ycc is None else ycc
     y1 = cv2.remap(cv2.cvtColor(bgr_next, cv2.COLOR_BGR2YCrCb).astype(np.float32), mx, my, cv2.INTER_LINEAR,
                    borderMode=cv2.BORDER_REFLECT)
-    res = np.abs(y1 - y0)
+    res = cv2.absdiff(y1, y0)
     d, dc = res[..., 0], res[..., 1] + res[..., 2]
     di, db, do = _mmean(d, inner), _mmean(d, band), _mmean(d, outer)
     out = {"flick_inner_outer": _lr(di, do), "flick_band_outer": _lr(db, do), "flick_inner_band": _lr(di, db)}
-    for k in range(len(PROFILE_EDGES) - 1):
-        m = (radius >= PROFILE_EDGES[k]) & (radius < PROFILE_EDGES[k + 1])
+    for k, m in enumerate(_rings(radius) if rings is None else rings):
         out[f"flick_profile{k}"] = _lr(_mmean(d, m), do)
     out["flick_chroma_inner_outer"] = _lr(_mmean(dc, inner), _mmean(dc, outer))
     out["flick_chroma_band_outer"] = _lr(_mmean(dc, band), _mmean(dc, outer))
@@ -526,6 +585,19 @@ def _block_run(gray8: np.ndarray, ycc8: np.ndarray, shape: tuple[int, ...], regi
     return {k: float(np.mean([r[k] for r in runs])) for k in runs[0]}
 
 
+def _shared_images(gray: np.ndarray, radius: np.ndarray, fams: set[str]) -> dict[str, object]:
+    """What several of the families ``fams`` read, made once (None where none of them
+    does): ``lap``, the 1-pixel-aperture Laplacian of ``gray`` (radial profiles, ``iqm``);
+    ``mag``, :func:`_gradient_magnitude` (``grad``, radial profiles); ``res``,
+    :func:`_median_residual` (``noise``, ``iqm``); ``rings``, :func:`_rings` of ``radius``
+    (radial profiles, ``flick``)."""
+    profiles = bool(fams & {"hf", "grad"})
+    return {"lap": cv2.Laplacian(gray, cv2.CV_32F) if profiles or "iqm" in fams else None,
+            "mag": _gradient_magnitude(gray) if profiles else None,
+            "res": _median_residual(gray) if fams & {"noise", "iqm"} else None,
+            "rings": _rings(radius) if profiles or "flick" in fams else None}
+
+
 def face_features(frame: np.ndarray, regions: Regions, origin: tuple[int, int] = (0, 0),
                   families=None, next_frame: np.ndarray | None = None,
                   following: tuple[np.ndarray, ...] | list[np.ndarray] = ()) -> dict[str, float]:
@@ -557,32 +629,34 @@ def face_features(frame: np.ndarray, regions: Regions, origin: tuple[int, int] =
     grid = (origin[0] + y0, origin[1] + x0)
     ycc8 = cv2.cvtColor(bgr, cv2.COLOR_BGR2YCrCb) if fams & {"block", "color", "flick"} else None
     ycc = None if ycc8 is None else ycc8.astype(np.float32)
+    sh = _shared_images(gray, regions.radius, fams)
     feats: dict[str, float] = {}
     if "hf" in fams:
         feats.update(highfreq_energy(gray, i, b, o))
     if "spec" in fams:
         feats.update(spectrum(gray, i, b, o, offset=grid))
     if "noise" in fams:
-        feats.update(noise_residual(gray, i, b, o))
+        feats.update(noise_residual(gray, i, b, o, res=sh["res"]))
     if "grad" in fams:
-        feats.update(gradients(gray, i, b, o))
+        feats.update(gradients(gray, i, b, o, mag=sh["mag"]))
     if "lbp" in fams:
         feats.update(lbp_texture(gray, i, b, o))
     if "block" in fams:
         feats.update(_block_run(gray8, ycc8, frame.shape, regions, grid, following))
         feats.update(dct_statistics(gray, i, b, o, offset=grid))
     if fams & {"hf", "grad"}:
-        feats.update({k: v for k, v in radial_profiles(gray, regions.radius, o).items() if family_of(k) in fams})
+        prof = radial_profiles(gray, regions.radius, o, lap=sh["lap"], mag=sh["mag"], rings=sh["rings"])
+        feats.update({k: v for k, v in prof.items() if family_of(k) in fams})
     if "color" in fams:
         feats.update(colour(bgr, i, b, o, ycc=ycc))
         feats.update(boundary_colour_step(ycc, regions.radius))
     if "iqm" in fams:
-        feats.update(quality(bgr, i, gray=gray))
+        feats.update(quality(bgr, i, gray=gray, lap=sh["lap"], res=sh["res"]))
     if "seam" in fams:
         feats.update(seam_features(bgr, regions.radius))
     if "flick" in fams:
         nxt = None if next_frame is None else np.ascontiguousarray(next_frame[y0:y1, x0:x1])
-        feats.update(temporal_flicker(bgr, nxt, i, b, o, regions.radius, ycc=ycc))
+        feats.update(temporal_flicker(bgr, nxt, i, b, o, regions.radius, ycc=ycc, rings=sh["rings"]))
     if "lmk" in fams:
         feats.update(landmark_features(frame, regions.ellipse, following))
     return feats

@@ -118,3 +118,93 @@ def test_a_window_around_nobody_falls_back_to_the_whole_frame(astronaut):
     assert len(det(a)) == 1
     (f,) = det(b)
     assert f.box[0] > 900 and det.n_windowed == 0
+
+
+def _recorded_passes(monkeypatch):
+    """The (h, w) of every image YuNet is given, in order."""
+    from detector import faces
+
+    shapes, detect = [], faces._yuface.detect
+
+    def record(img, conf=0.5):
+        shapes.append(img.shape[:2])
+        return detect(img, conf=conf)
+
+    monkeypatch.setattr(faces._yuface, "detect", record)
+    return shapes
+
+
+def test_coarse_to_fine_finds_the_astronaut_on_the_640_grid(astronaut, monkeypatch):
+    """Coarse-to-fine: a whole-frame pass at 320 px, then a window of the 640-px grid around
+    the face; its landmarks lie within a pixel of that grid (2 px here) of the whole-frame
+    640 pass, while the 320-px pass's own are further off."""
+    import cv2
+
+    from detector.faces import _detect
+
+    big = cv2.resize(astronaut, (1280, 1280), interpolation=cv2.INTER_AREA)
+    ref = detect_faces(big, coarse_width=0)
+    coarse = _detect(big, 0.6, 320)
+    shapes = _recorded_passes(monkeypatch)
+    (f,) = detect_faces(big, coarse_width=320)
+    assert shapes[0] == (320, 320)  # the coarse pass, then one window of the 640-px frame
+    assert len(shapes) == 2 and shapes[1][0] < 640 and shapes[1][1] < 640 and shapes[1][0] * shapes[1][1] < 0.8 * 640 ** 2
+    assert len(ref) == 1 and len(coarse) == 1
+    assert np.abs(f.landmarks - ref[0].landmarks).max() <= 2.0 + 1e-6
+    assert np.abs(coarse[0].landmarks - ref[0].landmarks).max() > 2.0  # what the fine pass is for
+    assert faces_iou(f, ref[0]) > 0.9
+
+
+def faces_iou(a, b) -> float:
+    from detector.faces import _iou
+
+    return _iou(a.box, b.box)
+
+
+def test_coarse_to_fine_falls_back_to_the_whole_frame_for_a_small_face(astronaut, monkeypatch):
+    """A face too small for the 320-px copy: the coarse pass finds nothing, the whole-frame
+    640 pass finds it, exactly as without a coarse pass."""
+    import cv2
+
+    from detector.faces import _detect
+
+    canvas = np.full((720, 1280, 3), 110, np.uint8)
+    canvas[300:396, 600:696] = cv2.resize(astronaut[0:300, 90:390], (96, 96), interpolation=cv2.INTER_AREA)
+    assert _detect(canvas, 0.6, 320) == []
+    ref = detect_faces(canvas, coarse_width=0)
+    shapes = _recorded_passes(monkeypatch)
+    found = detect_faces(canvas, coarse_width=320)
+    assert shapes == [(180, 320), (360, 640)]
+    assert len(ref) == 1 and len(found) == 1
+    np.testing.assert_array_equal(found[0].landmarks, ref[0].landmarks)
+    assert found[0].box == ref[0].box
+
+
+def test_coarse_to_fine_misses_a_small_face_beside_a_large_one(astronaut):
+    """The documented cost of the coarse pass: a face too small for it is not searched for
+    when a large face was found (the whole-frame 640 pass, coarse_width=0, finds both)."""
+    import cv2
+
+    canvas = np.full((720, 1280, 3), 110, np.uint8)
+    canvas[150:550, 200:600] = cv2.resize(astronaut[0:300, 90:390], (400, 400), interpolation=cv2.INTER_AREA)
+    canvas[300:396, 1000:1096] = cv2.resize(astronaut[0:300, 90:390], (96, 96), interpolation=cv2.INTER_AREA)
+    assert len(detect_faces(canvas, coarse_width=0)) == 2
+    (big,) = detect_faces(canvas, coarse_width=320)
+    assert big.box[0] < 600
+
+
+def test_sequence_detector_skips_the_coarse_pass_after_frame_filling_faces(astronaut, monkeypatch):
+    """After a frame whose faces' window covers most of the frame, the next frame is searched
+    whole at 640 px at once (a coarse pass would not narrow the search)."""
+    import cv2
+
+    from detector.faces import SequenceDetector
+
+    canvas = cv2.resize(astronaut, (1024, 1024), interpolation=cv2.INTER_AREA)
+    canvas = np.ascontiguousarray(canvas[60:420, 140:780])  # 640x360, the face ~200 px wide
+    det = SequenceDetector(coarse_width=320)
+    shapes = _recorded_passes(monkeypatch)
+    first, second = det(canvas), det(canvas)
+    assert len(first) == 1 and len(second) == 1
+    assert shapes == [(180, 320), (360, 640), (360, 640)]  # coarse, then whole (window too big); then whole
+    np.testing.assert_array_equal(second[0].landmarks, detect_faces(canvas, coarse_width=0)[0].landmarks)
