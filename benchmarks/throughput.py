@@ -1,6 +1,7 @@
 """Throughput: the full pipeline against decode-only of the same sampled frames, per core.
 
     python benchmarks/throughput.py [--clips 10] [--frames 16] [--model models/default]
+    python benchmarks/throughput.py --inspect-only           # only the `inspect` wall time (median of 5)
     taskset -c 1 python benchmarks/throughput.py --clips 10 --only "decode[whole]" "decode[project]" \
         "pipeline[default]" --out throughput_issue24     # issue 24's figures, one core
 
@@ -238,6 +239,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="throughput", help="results/<OUT>.json (default throughput)")
     ap.add_argument("--inspect-runs", type=int, default=5, help="runs of `inspect` timed (0: none; default 5)")
     ap.add_argument("--inspect-clip", default=None, help="its clip (default: the 720p clip closest to 10 s)")
+    ap.add_argument("--inspect-only", action="store_true",
+                    help="time only `inspect` and stop (its breakdown and other versions: benchmarks/startup.py)")
     ap.add_argument("--peer", choices=["efficientnet_b4", "xception", "none"], default="efficientnet_b4",
                     help="the peer CNN of peer.py run on each clip (needs torch; default efficientnet_b4)")
     args = ap.parse_args(argv)
@@ -247,6 +250,8 @@ def main(argv=None) -> int:
         inspect = inspect_wall(args.inspect_clip or inspect_clip(clips_720p(10 ** 6)), args.inspect_runs)
         print(f"inspect {inspect['path']}: wall {', '.join(f'{w:.2f}' for w in inspect['wall_s'])} s "
               f"(median {inspect['wall_median_s']:.2f}; CPU median {inspect['cpu_median_s']:.2f} s)", flush=True)
+    if args.inspect_only:
+        return 0
     peer = None if args.peer == "none" else load_peer(args.peer)
     model = load_model_or_none(args.model)
     settings = [s for s in SETTINGS if not args.only or s[0] in args.only]

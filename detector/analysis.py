@@ -6,9 +6,14 @@ prints, the dashboard shows and the case report renders.
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import queue
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -18,7 +23,8 @@ from .calibration import threshold_verdict, verbal_scale, verdict_of
 from .features import BLOCK_RUN, FEATURES_VERSION, aggregate, face_features, feature_columns
 from .kinematics import LMK_RUN
 from .model import DetectorModel
-from .decode import DEFAULT_FRAMES, iter_frames
+from .decode import DEFAULT_FRAMES, Frame, iter_frames
+from .preload import PendingModel
 from .sampling import DEFAULT_SAMPLING, check_sampling
 from .video import VideoError, VideoInfo, probe
 
@@ -155,15 +161,17 @@ def single_frame_rows(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(data, index=table.index)
 
 
-def analyze(path, model: DetectorModel | None = None, n_frames: int = DEFAULT_FRAMES,
+def analyze(path, model: DetectorModel | PendingModel | None = None, n_frames: int = DEFAULT_FRAMES,
             thumbnails: bool = False, info: VideoInfo | None = None, progress=None,
-            families="all", sampling: str | None = None) -> Analysis:
+            families="all", sampling: str | None = None, decode_ahead: bool = False) -> Analysis:
     """Analyse one video or image.
 
     Parameters
     ----------
     path : video or image file
-    model : fitted model, or None to only measure faces and features
+    model : fitted model, or None to only measure faces and features; a
+        :class:`~detector.preload.PendingModel` is waited for once the frames are measured
+        (its error first when the analysis fails too, as if it had been loaded before)
     n_frames : number of frames sampled evenly over the video
     thumbnails : keep small RGB face crops per track (for display)
     progress : optional callable(done: int, total: int)
@@ -174,6 +182,10 @@ def analyze(path, model: DetectorModel | None = None, n_frames: int = DEFAULT_FR
     sampling : which frames (:data:`detector.sampling.SAMPLINGS`); None: the model's
         (:attr:`DetectorModel.sampling`), or the default without a model.  A model scores
         only features of the sampling it was trained on: another one is refused.
+    decode_ahead : decode the next frames in a thread while the faces and features of the
+        current one are measured (one video with a second core to run on: ``inspect``); the
+        ``decode`` timing is then the time spent waiting for frames.  Off for the batch
+        scanner, which runs one single-threaded process per core.
 
     Raises
     ------
@@ -182,13 +194,16 @@ def analyze(path, model: DetectorModel | None = None, n_frames: int = DEFAULT_FR
     ValueError
         For a ``sampling`` other than the model's.
     """
-    sampling = model_sampling(model, sampling)
     timings = {"probe": 0.0, "decode": 0.0, "faces": 0.0, "features": 0.0, "score": 0.0}
-    t0 = time.perf_counter()
-    info = info or probe(path)
-    timings["probe"] = time.perf_counter() - t0
-
-    s = _measure_frames(path, info, n_frames, _families(families, model), thumbnails, progress, timings, sampling)
+    with _model_error_first(model):
+        sampling = model_sampling(model, sampling)
+        t0 = time.perf_counter()
+        info = info or probe(path)
+        timings["probe"] = time.perf_counter() - t0
+        measure = functools.partial(_measure_frames, path, info, n_frames, thumbnails=thumbnails, progress=progress,
+                                    timings=timings, sampling=sampling, decode_ahead=decode_ahead)
+        s = measure(_families(families, model))
+    s, model = _loaded(model, families, s, measure)
     if not s.indices:
         raise VideoError(f"no frame could be decoded: {info.name}")
     _faces.assign_tracks(s.faces_per_frame)
@@ -215,6 +230,31 @@ def analyze(path, model: DetectorModel | None = None, n_frames: int = DEFAULT_FR
                     threshold_verdict=None if decisive is None else threshold_verdict(score, threshold))
 
 
+@contextlib.contextmanager
+def _model_error_first(model: DetectorModel | PendingModel | None) -> Iterator[None]:
+    """The error of a refused :class:`~detector.preload.PendingModel` instead of the block's
+    own, as when the model was loaded before the block ran."""
+    try:
+        yield
+    except Exception:
+        if isinstance(model, PendingModel):
+            model.result()
+        raise
+
+
+def _loaded(model: DetectorModel | PendingModel | None, families, s: _Sampled,
+            measure) -> tuple[_Sampled, DetectorModel | None]:
+    """The model (a :class:`~detector.preload.PendingModel` waited for), and the frames ``s``
+    that ``measure(fams)`` (:func:`_measure_frames`) measured with its card's families:
+    measured again with only the families it reads when its pipeline drops some."""
+    if not isinstance(model, PendingModel):
+        return s, model
+    fams, model = _families(families, model), model.result()
+    if _families(families, model) != fams:
+        s = measure(_families(families, model))
+    return s, model
+
+
 @dataclass
 class _Sampled:
     """What the frame loop of :func:`analyze` collects: one row per face (its features and
@@ -228,15 +268,25 @@ class _Sampled:
 
 
 def _measure_frames(path, info: VideoInfo, n_frames: int, fams, thumbnails: bool, progress,
-                    timings: dict[str, float], sampling: str = DEFAULT_SAMPLING) -> _Sampled:
+                    timings: dict[str, float], sampling: str = DEFAULT_SAMPLING,
+                    decode_ahead: bool = False) -> _Sampled:
     """Decode the sampled frames, find the faces and measure their features (``timings``
-    accumulates the time spent decoding, finding faces and measuring)."""
-    out = _Sampled()
-    find_faces = _faces.SequenceDetector()
+    accumulates the time spent decoding, or waiting for frames, finding faces and measuring)."""
     runs = [BLOCK_RUN if fams is None or "block" in fams else 1, LMK_RUN if fams is not None and "lmk" in fams else 1]
     follow = max(runs) - 1  # frames right after each sampled one: the block run and the lmk kinematics read them
     it = iter_frames(path, n_frames, info=info, pairs=fams is None or "flick" in fams, follow=follow,
                      sampling=sampling)
+    if decode_ahead:
+        it = _ahead(it)
+    with contextlib.closing(it):  # the decoder (and the decode-ahead thread) stop when measuring does
+        return _measure_loop(it, info, n_frames, fams, thumbnails, progress, timings)
+
+
+def _measure_loop(it: Iterator[Frame], info: VideoInfo, n_frames: int, fams, thumbnails: bool, progress,
+                  timings: dict[str, float]) -> _Sampled:
+    """The frame loop of :func:`_measure_frames`: the faces of each frame of ``it`` and their features."""
+    out = _Sampled()
+    find_faces = _faces.SequenceDetector()
     total = 1 if info.kind == "image" else min(n_frames, max(info.frame_count, 1))
     while True:
         t = time.perf_counter()
@@ -267,6 +317,53 @@ def _measure_frames(path, info: VideoInfo, n_frames: int, fams, thumbnails: bool
                               [_faces.face_thumbnail(frame.image, f, 128) for f in out.faces_per_frame[-1]]))
         if progress:
             progress(len(out.indices), total)
+
+
+#: Decoded frames :func:`_ahead` keeps ready (each with its followers: ~15 MB at 720p).
+AHEAD_FRAMES = 2
+
+
+def _ahead(frames: Iterator[Frame], depth: int = AHEAD_FRAMES) -> Iterator[Frame]:
+    """The items of the generator ``frames``, produced in a thread up to ``depth`` ahead of
+    the caller (PyAV decodes without the GIL); its exception is raised here, in order.  When
+    the caller stops early, the thread stops after the frame it is decoding."""
+    ready: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for frame in frames:
+                if not put((frame, None)):
+                    break
+            else:
+                put((None, None))
+        except Exception as e:  # raised in the caller's thread
+            put((None, e))
+        finally:
+            frames.close()
+
+    worker = threading.Thread(target=produce, name="decode-ahead", daemon=True)
+    worker.start()
+    try:
+        while True:
+            frame, error = ready.get()
+            if error is not None:
+                raise error
+            if frame is None:
+                return
+            yield frame
+    finally:
+        stop.set()
+        worker.join()
 
 
 def _face_table(rows: list[dict]) -> pd.DataFrame:

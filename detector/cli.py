@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import sqlite3
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import __version__, training
+from . import __version__
 from .analysis import analyze
 from .calibration import evidence_text
 from .datasets import read_manifest
@@ -25,42 +26,60 @@ from .decode import DEFAULT_FRAMES
 from .sampling import DEFAULT_SAMPLING, SAMPLINGS
 from .extraction import extract
 from .features import FAMILIES
-from .evaluation import target_threshold
-from .metrics import metrics_at_threshold
 from .model import DEFAULT_MODEL_DIR, EVALUATION_DIR, ModelError, load_model
+from .preload import PendingModel, load_model_in_background
 from .quiet import quiet_stderr
-from .report import check_report_path, write_case_report
-from .search import SEARCH_CHOICES
+from .search_names import SEARCH_CHOICES
 from .scan import (DEFAULT_MAX_MEMORY_MB, DEFAULT_TASKS_PER_WORKER, ScanError, ScanLockedError, export, report_text,
                    scan)
+from .scan.local_pool import default_workers
 from .video import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, VideoError, probe
 
 
-def _load_model_or_none(path: str | None, quiet: bool = False):
+def _load_model_or_none(path: str | None, quiet: bool = False, load=load_model):
+    """``load(path)`` (:func:`load_model`, or :func:`load_model_in_background`); None, with a note,
+    when no ``path`` is given and the default model is missing or refused."""
     if path is None and not (DEFAULT_MODEL_DIR / "card.json").exists():
-        if not quiet:
-            print(f"note: no model loaded (none at {DEFAULT_MODEL_DIR}); faces and features only", file=sys.stderr)
+        _no_model_note(f"none at {DEFAULT_MODEL_DIR}", quiet)
         return None
     try:
-        return load_model(path)
+        return load(path)
     except ModelError as e:
         if path is not None:
             raise
-        if not quiet:
-            print(f"note: no model loaded ({e}); faces and features only", file=sys.stderr)
+        _no_model_note(str(e), quiet)
         return None
+
+
+def _no_model_note(reason: str, quiet: bool = False) -> None:
+    if not quiet:
+        print(f"note: no model loaded ({reason}); faces and features only", file=sys.stderr)
 
 
 def cmd_inspect(args) -> int:
     if args.report:
+        # imported here: the case report's modules (charts, metrics: scikit-learn) cost ~0.6 s of start-up
+        from .report import check_report_path, write_case_report
+
         check_report_path(args.report)  # before a long analysis
     info = probe(args.video)  # unreadable input fails first, with its own message
-    model = _load_model_or_none(args.model, quiet=False)
+    # with a second core, the model file loads (skops, scikit-learn: ~1 s) while the video is decoded (ahead,
+    # in another thread) and measured; on one core the threads would only contend for it and the GIL
+    overlap = default_workers() > 1
+    model = _load_model_or_none(args.model, quiet=False, load=load_model_in_background if overlap else load_model)
     # the case report shows every family and the face crops, as the dashboard's does
     fams = "all" if args.all_features or args.report or model is None else "model"
-    a = analyze(args.video, model=model, n_frames=args.frames, info=info, families=fams, thumbnails=bool(args.report),
-                sampling=args.sampling)
+    run = functools.partial(analyze, args.video, n_frames=args.frames, info=info, thumbnails=bool(args.report),
+                            sampling=args.sampling, decode_ahead=overlap)
+    try:
+        a = run(model=model, families=fams)
+    except ModelError as e:
+        if args.model is not None or not isinstance(model, PendingModel) or not model.failed:
+            raise
+        _no_model_note(str(e))  # the default model's file refused: as when refused before analysing
+        model, a = None, run(model=None, families="all")
     if args.report:
+        model = model.result() if isinstance(model, PendingModel) else model
         print(f"case report: {write_case_report(args.report, a, model)}", file=sys.stderr)
     if args.json:
         print(json.dumps(a.to_dict(features=not args.no_features)))
@@ -128,6 +147,9 @@ def _check_train_options(args) -> None:
 
 
 def cmd_train(args) -> int:
+    # imported here: training's modules (scikit-learn, scipy.stats) cost ~0.8 s of every command's start-up
+    from . import training
+
     _check_train_options(args)
     n_jobs = max(1, int(args.jobs or 1))
     if args.self_blended:
@@ -149,6 +171,9 @@ def cmd_train(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
+    # imported here: training's modules (scikit-learn, scipy.stats) cost ~0.8 s of every command's start-up
+    from . import training
+
     r = training.evaluate_manifest(args.manifest, args.model, args.out, args.features, args.frames, args.workers)
     o = r["video"]["overall"]
     print(f"{o.get('n')} videos: AUC {o.get('auc')}, EER {o.get('eer')}; FAR/FRR at threshold "
@@ -159,6 +184,10 @@ def flag_rate_threshold(model, rate: float) -> tuple[float, str]:
     most ``rate`` of the genuine videos of the model's stored evaluation
     (``<model>/evaluation/scores.csv``, out-of-fold scores).  ValueError when the model has
     no stored evaluation or ``rate`` is not in [0, 1]."""
+    # imported here: scikit-learn's metrics (with scipy.stats) cost ~0.6 s of every command's start-up
+    from .evaluation import target_threshold
+    from .metrics import metrics_at_threshold
+
     path = Path(model.path or ".") / EVALUATION_DIR / "scores.csv" if model is not None else None
     if path is None or not model.path or not path.is_file():
         where = f"the model at {model.path}" if model is not None and model.path else "no model"

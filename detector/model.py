@@ -99,7 +99,7 @@ class DetectorModel:
         """The frame sampling of the features the model was trained on (its card's
         ``sampling``; :data:`detector.sampling.DEFAULT_SAMPLING` for cards made before
         samplings were recorded): scans must sample the same way."""
-        return self.card.get("sampling") or DEFAULT_SAMPLING
+        return card_sampling(self.card)
 
     @property
     def used_columns(self) -> list[str]:
@@ -337,6 +337,12 @@ def load_model(folder: str | os.PathLike | None = None) -> DetectorModel:
         outside :data:`TRUSTED_TYPES`, a card whose columns / threshold / name / calibration
         differ from the model file's, or a features version this code does not produce.
     """
+    return load_checked(*check_files(folder))
+
+
+def check_files(folder: str | os.PathLike | None) -> tuple[Path, dict, str]:
+    """The checks of :func:`load_model` that need no skops: the model folder, its checked card
+    and the SHA-256 of its model file (that of the card)."""
     folder = Path(folder) if folder else DEFAULT_MODEL_DIR
     if folder.is_file():
         folder = folder.parent
@@ -348,6 +354,13 @@ def load_model(folder: str | os.PathLike | None = None) -> DetectorModel:
     digest = sha256_file(model_path)
     if digest != card["model_sha256"]:
         raise ModelError(f"model file {model_path} does not match the SHA-256 in its card (modified or corrupt)")
+    return folder, card, digest
+
+
+def load_checked(folder: Path, card: dict, digest: str) -> DetectorModel:
+    """The rest of :func:`load_model`: the model file of a folder that passed :func:`check_files`
+    (ModelError when it is refused)."""
+    card_path, model_path = folder / CARD_FILE, folder / MODEL_FILE
     bundle = _load_bundle(model_path)
     bound = BoundFields.from_mapping(bundle, f"model file {model_path}")
     if bound != BoundFields.from_mapping(card, f"model card {card_path}"):
@@ -362,6 +375,12 @@ def load_model(folder: str | os.PathLike | None = None) -> DetectorModel:
                          f"{len(bound.columns)}")
     return DetectorModel(pipeline, list(bound.columns), bound.threshold, bound.name or folder.name,
                          bound.version, card, str(folder), sha256=digest, calibration=bound.calibration)
+
+
+def card_sampling(card: dict) -> str:
+    """The frame sampling of a model card (its ``sampling``; :data:`detector.sampling.DEFAULT_SAMPLING`
+    for cards made before samplings were recorded)."""
+    return card.get("sampling") or DEFAULT_SAMPLING
 
 
 def columns_into(estimator, columns: list[str], step: str | None = None) -> list[str] | None:

@@ -27,6 +27,7 @@ from sklearn.svm import SVC
 from . import evaluation as ev
 from .estimators import StatSelector
 from .metrics import as_binary
+from .search_names import AUTO, SEARCH_CHOICES, SEARCHES  # noqa: F401  (the names, also read from here)
 
 STAT_CHOICES = [("mean",), ("mean", "median"), None]
 #: Family subsets the search may choose from (compression traces alone carried most
@@ -68,16 +69,6 @@ def select_columns(columns: list[str], spec: str | None) -> list[str]:
     return kept
 
 
-#: Search spaces of the inner grid search (``train --search``).  ``full``: standardised
-#: columns (mean / sd), the ANOVA selection of the k best, an RBF or a linear SVM, and the
-#: per-track statistics and families (:data:`STAT_CHOICES`, :data:`FAMILY_CHOICES`).
-#: ``compact``: columns centred on the median and scaled by the inter-quartile range
-#: (``RobustScaler``: a few odd videos, such as a composited broadcast, do not set the
-#: scale), every offered column, an RBF SVM: only C, gamma and the statistics / families
-#: are searched.  With ~100 training videos the inner folds' noise picks among the
-#: full grid's many near-equal points; the compact space has fewer of them (README,
-#: "A smaller search").
-SEARCHES = ("full", "compact")
 
 #: The design space the compact search was picked from (README, "A smaller search"), every
 #: combination of scaler x kernels x column selection, named ``<scaler>-<kernels>-<columns>``:
@@ -88,14 +79,6 @@ SEARCHES = ("full", "compact")
 DESIGN_SEARCHES = tuple(f"{s}-{k}-{c}" for s in ("standard", "robust") for k in ("rbf+linear", "rbf")
                         for c in ("k", "all"))
 _SEARCH_ALIASES = {"full": "standard-rbf+linear-k", "compact": "robust-rbf-all"}
-
-
-#: ``train --search auto``: the search itself chosen among :data:`DESIGN_SEARCHES` by a
-#: nested grouped CV of the training data (:func:`detector.crossval.choose_search`): inside
-#: every outer training part for the evaluation, on all videos for the shipped model.
-AUTO = "auto"
-#: What ``train --search`` and the benchmarks that run :func:`detector.crossval.nested_cv` accept.
-SEARCH_CHOICES = (*SEARCHES, AUTO)
 
 
 def check_search(search: str, auto: bool = False) -> str:

@@ -3,10 +3,17 @@ scikit-learn estimators skops is made to trust instead of importing them all."""
 
 from __future__ import annotations
 
+import itertools
 import json
+import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
 
 from detector.trust import SKLEARN_TYPES, TRUSTED_TYPES
 
@@ -77,3 +84,160 @@ def test_a_scikit_learn_estimator_train_never_makes_is_refused(tmp_path):
     r = _run(_OTHER_ESTIMATOR, str(tmp_path / "other"))
     assert r.returncode == 0, r.stderr
     assert "untrusted types" in r.stdout and "sklearn.linear_model._logistic.LogisticRegression" in r.stdout
+
+
+#: Run in a fresh interpreter: what the CLI loads before ``inspect`` loads its model.
+_CLI_IMPORTS = """
+import json, sys
+import detector.cli
+detector.cli.build_parser().parse_args(["inspect", "clip.mp4"])
+print(json.dumps(sorted(sys.modules)))
+"""
+#: Heavy modules of the other commands and of the model file, never imported before ``inspect`` loads its model.
+NOT_BEFORE_THE_MODEL = ("sklearn", "scipy.stats", "skops", "detector.training", "detector.evaluation",
+                        "detector.metrics", "detector.search", "detector.report", *NOT_ON_CLI_PATH)
+
+
+def test_the_cli_imports_no_scikit_learn_before_the_model_loads():
+    r = _run(_CLI_IMPORTS)
+    assert r.returncode == 0, r.stderr
+    loaded = set(json.loads(r.stdout))
+    assert not loaded & set(NOT_BEFORE_THE_MODEL), loaded & set(NOT_BEFORE_THE_MODEL)
+
+
+def test_inspect_loads_none_of_the_training_modules(demo_pair, tmp_path):
+    """The model's own modules come with it (scikit-learn's, sklearn.metrics among them), the other
+    commands' do not."""
+    out = tmp_path / "modules.json"
+    probe = _PROBE.replace('{m.split(".")[0] for m in sys.modules}', "set(sys.modules)")
+    assert probe != _PROBE
+    r = _run(probe, str(out), str(demo_pair[1]))
+    assert r.returncode == 0, r.stderr
+    loaded = set(json.loads(out.read_text())["inspect"])
+    assert "skops.io" in loaded and "detector.preload" in loaded
+    assert not loaded & {"detector.training", "detector.evaluation", "detector.metrics", "detector.report",
+                         "detector.search"}
+
+
+def _edited_default(tmp_path) -> Path:
+    """A copy of the shipped model whose card's threshold was edited: its files and SHA-256 pass the
+    checks made at once, its model file is refused in the background (the card disagrees with it)."""
+    folder = tmp_path / "edited"
+    shutil.copytree(REPO / "models" / "default", folder)
+    card = json.loads((folder / "card.json").read_text())
+    card["threshold"] += 0.5
+    (folder / "card.json").write_text(json.dumps(card))
+    return folder
+
+
+@pytest.mark.parametrize("cores", [1, 2])  # inspect loads the model in the background with a second core
+def test_a_model_refused_in_the_background_is_the_same_error(demo_pair, tmp_path, capsys, monkeypatch, cores):
+    import detector.cli as cli
+    from detector.cli import main
+    from detector.model import ModelError, load_model
+    from detector.preload import load_model_in_background
+
+    folder = _edited_default(tmp_path)
+    with pytest.raises(ModelError, match="disagrees") as direct:
+        load_model(folder)
+    pending = load_model_in_background(folder)  # the card's checks pass at once
+    assert pending.families == ("block",) and pending.sampling == load_model().sampling
+    with pytest.raises(ModelError) as later:
+        pending.result()
+    assert pending.failed and str(later.value) == str(direct.value)
+    monkeypatch.setattr(cli, "default_workers", lambda: cores)
+    assert main(["inspect", str(demo_pair[1]), "--frames", "3", "--model", str(folder)]) == 1
+    err = capsys.readouterr().err
+    assert err == f"error: {direct.value}\n"
+
+
+@pytest.mark.parametrize("cores", [1, 2])
+def test_a_refused_default_model_gives_the_note_and_every_family(demo_pair, tmp_path, capsys, monkeypatch, cores):
+    import detector.cli as cli
+    from detector import model as M
+    from detector.cli import main
+    from detector.features import FAMILIES, family_of
+
+    monkeypatch.setattr(M, "DEFAULT_MODEL_DIR", _edited_default(tmp_path))
+    monkeypatch.setattr(cli, "default_workers", lambda: cores)
+    assert main(["inspect", str(demo_pair[1]), "--frames", "3", "--json"]) == 0
+    cap = capsys.readouterr()
+    assert "note: no model loaded (model card" in cap.err and "disagrees" in cap.err
+    out = json.loads(cap.out)
+    assert out["model"] is None and out["verdict"] == "unscored"
+    assert {family_of(c) for c in out["frames"][0]["faces"][0]["features"]} == set(FAMILIES)
+
+
+def test_a_refused_model_file_comes_before_an_undecodable_video(bad_files, tmp_path):
+    """As when the model was loaded before the analysis."""
+    from detector.analysis import analyze
+    from detector.model import ModelError
+    from detector.preload import load_model_in_background
+
+    with pytest.raises(ModelError, match="disagrees"):
+        analyze(bad_files["truncated"], model=load_model_in_background(_edited_default(tmp_path)), n_frames=3)
+
+
+def test_a_pipeline_that_drops_families_is_measured_with_those_it_reads(demo_pair, tmp_path):
+    """The card names hf and noise columns, the pipeline reads hf only: the background-loaded
+    model gives the table and score of the model loaded before."""
+    from sklearn.pipeline import Pipeline
+    from sklearn.svm import SVC
+
+    from detector.analysis import analyze
+    from detector.estimators import StatSelector
+    from detector.model import DetectorModel, load_model, save_model
+    from detector.preload import load_model_in_background
+
+    cols = ["hf_inner_outer__mean", "noise_inner_outer__mean"]
+    x = np.random.default_rng(0).normal(size=(40, 2))
+    pipe = Pipeline([("stats", StatSelector(columns=cols, families=("hf",))), ("svm", SVC())]).fit(x, x[:, 0] > 0)
+    save_model(DetectorModel(pipe, cols, name="hf-only"), tmp_path / "m")
+    pending = load_model_in_background(tmp_path / "m")
+    assert pending.families == ("hf", "noise") and load_model(tmp_path / "m").families == ("hf",)
+    before = analyze(demo_pair[1], model=load_model(tmp_path / "m"), n_frames=3, families="model")
+    after = analyze(demo_pair[1], model=pending, n_frames=3, families="model", decode_ahead=True)
+    assert list(after.table.columns) == list(before.table.columns)
+    assert after.score == before.score and after.score is not None
+
+
+def test_inspect_gives_the_same_json_on_one_core_and_two(demo_pair, capsys, monkeypatch):
+    """Two cores: the model loads in the background and frames are decoded ahead; one: neither."""
+    import detector.cli as cli
+
+    outs = []
+    for n in (1, 2):
+        monkeypatch.setattr(cli, "default_workers", lambda: n)
+        assert cli.main(["inspect", str(demo_pair[1]), "--json", "--frames", "4"]) == 0
+        out = json.loads(capsys.readouterr().out)
+        outs.append({k: v for k, v in out.items() if k not in ("timings_s", "analysed_at")})
+    assert outs[0] == outs[1] and outs[0]["score"] is not None
+
+
+def test_decoding_ahead_gives_the_same_analysis(demo_pair):
+    from detector.analysis import analyze
+
+    a, b = (analyze(demo_pair[0], n_frames=4, decode_ahead=ahead) for ahead in (False, True))
+    assert a.frame_indices == b.frame_indices
+    pd.testing.assert_frame_equal(a.table, b.table)
+
+
+def test_decoding_ahead_raises_in_order_and_stops_with_its_caller():
+    from detector.analysis import _ahead
+    from detector.video import VideoError
+
+    def frames():
+        yield 1
+        yield 2
+        raise VideoError("broken")
+
+    got = []
+    with pytest.raises(VideoError, match="broken"):
+        for f in _ahead(frames()):
+            got.append(f)
+    assert got == [1, 2]
+    n_threads = threading.active_count()
+    endless = _ahead(i for i in itertools.count())
+    assert next(endless) == 0 and threading.active_count() == n_threads + 1
+    endless.close()  # the thread stops after the item it is producing
+    assert threading.active_count() == n_threads
