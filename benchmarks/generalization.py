@@ -2,6 +2,7 @@
 
     python benchmarks/generalization.py --features DIR --copies DIR [--augment] [--search compact]
         [--columns SPEC] [--drop FAMILY ...] [--seeds 0,1,2,3,4] [--families] [--jobs 2] [--out NAME]
+        [--self-blended DIR ...]
 
 Nested grouped CV (split by ``group``, every choice inside the training folds,
 :func:`detector.crossval.nested_cv`) of the 125 videos of ``../shared/data`` per fold seed,
@@ -22,7 +23,11 @@ Cllr-min (lir) are columns of the table like the AUC.
 ``--augment``: the training parts also get the platform copies of their own videos (as
 ``train --augment``; a test video's copies are never trained on).  ``--by-worst`` (with
 ``--augment``, as ``train --by-worst``): every training part also chooses its column set by
-the worst condition (:func:`detector.procedure.nested_cv_by_worst`).  Every seed's scored rows go
+the worst condition (:func:`detector.procedure.nested_cv_by_worst`).  ``--self-blended DIR``: the
+training parts (and their inner folds) also get the generated videos of those features folders
+(``benchmarks/sbi_platform.py``: self-blended fakes and their controls, each naming its genuine
+source in ``source_path``) whose source is a training video, with their own labels
+(:data:`detector.crossval.OWN_LABEL`); they are never scored.  Every seed's scored rows go
 to ``benchmarks/results/<out>_scores.csv.gz``. Columns: AUC, EER, TPR at FPR 5 %,
 Cllr, Cllr-min, mean over the fold seeds (and the spread of the AUC); the **worst** of original,
 every profile and the LOMO mean. ``--families``: each feature family alone under each condition.
@@ -45,7 +50,7 @@ import pandas as pd
 from common import RESULTS, machine, select_columns, write_json
 
 from detector import evaluation as ev
-from detector.crossval import nested_cv
+from detector.crossval import OWN_LABEL, nested_cv
 from detector.procedure import nested_cv_by_worst
 from detector.card import card_markdown
 from detector.degrade import PLATFORM_PROFILES, degraded_features
@@ -78,23 +83,40 @@ def metrics(labels: pd.Series, scores: pd.Series, llrs: pd.Series | None = None)
             "tpr_at_fpr5": tpr_at_fpr(y, s, FPR), **lr, "n": int(len(y))}
 
 
-def cross_validate(videos, columns, seed, copies, augment, search, n_jobs, by_worst, train_mask=None):
+def cross_validate(videos, columns, seed, copies, augment, search, n_jobs, by_worst, train_mask=None,
+                   self_blended=None):
     """The procedure's nested CV of one fold seed (``by_worst``: the column set chosen by the
-    worst condition inside every training part, :func:`detector.procedure.nested_cv_by_worst`)."""
+    worst condition inside every training part, :func:`detector.procedure.nested_cv_by_worst`;
+    ``self_blended``: generated training rows, :func:`self_blended_rows`)."""
+    train = pd.concat([t for t in (augment, self_blended) if t is not None], ignore_index=True) \
+        if self_blended is not None else augment
     if by_worst:
-        return nested_cv_by_worst(videos, columns, copies, seed=seed, search=search, n_jobs=n_jobs,
+        return nested_cv_by_worst(videos, columns, train, seed=seed, search=search, n_jobs=n_jobs,
                                   train_mask=train_mask, log=lambda *a: None)
     # training copies are the same table: their test-fold rows are already scored (role "augment")
     return nested_cv(videos, columns, seed=seed, log=lambda *a: None, search=search, n_jobs=n_jobs,
-                     augment=augment, test_copies=None if augment is copies else copies, train_mask=train_mask)
+                     augment=train, test_copies=None if augment is copies else copies, train_mask=train_mask)
+
+
+def self_blended_rows(dirs: list[str]) -> pd.DataFrame:
+    """The generated videos with a face of the features folders ``dirs`` (each row naming its
+    genuine source in ``source_path``), marked :data:`detector.crossval.OWN_LABEL`."""
+    parts = []
+    for d in dirs:
+        _, v = load_features(d)
+        if "source_path" not in v.columns:
+            raise ValueError(f"{d} has no source_path column: make it with benchmarks/sbi_platform.py")
+        parts.append(v[v["n_faces"] > 0])
+    return pd.concat(parts, ignore_index=True).assign(**{OWN_LABEL: True})
 
 
 def condition_scores(videos: pd.DataFrame, columns: list[str], seed: int, copies: pd.DataFrame | None,
-                     augment: pd.DataFrame | None, search: str, n_jobs: int, by_worst: bool = False) -> pd.DataFrame:
+                     augment: pd.DataFrame | None, search: str, n_jobs: int, by_worst: bool = False,
+                     self_blended: pd.DataFrame | None = None) -> pd.DataFrame:
     """The out-of-fold scores of fold seed ``seed`` under every condition, one row per scored
     video or copy: :data:`SCORE_COLUMNS` (``llr``: from the calibration of the row's outer
     fold, fitted inside that fold's training part)."""
-    cv = cross_validate(videos, columns, seed, copies, augment, search, n_jobs, by_worst)
+    cv = cross_validate(videos, columns, seed, copies, augment, search, n_jobs, by_worst, self_blended=self_blended)
     parts = [cv.scores.assign(condition="original")]
     held = cv.copy_scores
     for cond in PLATFORM_PROFILES:
@@ -104,7 +126,8 @@ def condition_scores(videos: pd.DataFrame, columns: list[str], seed: int, copies
         is_m = (videos["method"] == m).to_numpy()
         if not is_m.any():
             continue
-        lo = cross_validate(videos, columns, seed, copies, augment, search, n_jobs, by_worst, train_mask=~is_m).scores
+        lo = cross_validate(videos, columns, seed, copies, augment, search, n_jobs, by_worst, train_mask=~is_m,
+                            self_blended=self_blended).scores
         keep = (lo["label"] == "real") | is_m
         parts.append(lo[keep].assign(condition=f"lomo:{m}"))
     out = pd.concat([p.reindex(columns=[c for c in SCORE_COLUMNS if c != "seed"]) for p in parts], ignore_index=True)
@@ -136,10 +159,11 @@ def summarise(per_seed: list[dict[str, dict]]) -> pd.DataFrame:
                      ignore_index=True)
 
 
-def run(videos, columns, seeds, copies, augment, search, n_jobs,
-        by_worst: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+def run(videos, columns, seeds, copies, augment, search, n_jobs, by_worst: bool = False,
+        self_blended: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(the table of :func:`summarise`, the :func:`condition_scores` of every seed)."""
-    scores = [condition_scores(videos, columns, s, copies, augment, search, n_jobs, by_worst) for s in seeds]
+    scores = [condition_scores(videos, columns, s, copies, augment, search, n_jobs, by_worst, self_blended)
+              for s in seeds]
     return summarise([seed_metrics(s) for s in scores]), pd.concat(scores, ignore_index=True)
 
 
@@ -155,6 +179,9 @@ def main(argv=None) -> int:
     p.add_argument("--by-worst", action="store_true",
                    help="the column set chosen among detector.procedure.CANDIDATES by its worst condition inside "
                         "every training part (train --by-worst; needs --augment)")
+    p.add_argument("--self-blended", nargs="+", default=None, metavar="DIR",
+                   help="features folders of generated training videos (benchmarks/sbi_platform.py), trained on "
+                        "where their genuine source is a training video, never scored")
     p.add_argument("--families", action="store_true", help="also every feature family alone (track means)")
     p.add_argument("--workers", type=int, default=1, help="processes making and extracting copies")
     p.add_argument("--jobs", type=int, default=1, help="parallel jobs of the grid searches (same result)")
@@ -171,11 +198,14 @@ def main(argv=None) -> int:
     cols = [c for c in aggregated_columns(videos) if family_of(c) not in set(a.drop)]
     cols = select_columns(cols, a.columns) if a.columns else cols
     seeds = [int(s) for s in a.seeds.split(",")]
+    sbi = self_blended_rows(a.self_blended) if a.self_blended else None
     print(f"{len(videos)} videos, {len(copies)} platform copies, {len(cols)} columns, search {a.search}, "
-          f"seeds {seeds}{', training copies ' + str(len(augment)) if augment is not None else ''}", flush=True)
+          f"seeds {seeds}{', training copies ' + str(len(augment)) if augment is not None else ''}"
+          + ("" if sbi is None else f", generated training videos {sbi.groupby('label').size().to_dict()}"),
+          flush=True)
     if a.by_worst and not a.augment:
         p.error("--by-worst needs --augment")
-    table, scores = run(videos, cols, seeds, copies, augment, a.search, a.jobs, a.by_worst)
+    table, scores = run(videos, cols, seeds, copies, augment, a.search, a.jobs, a.by_worst, sbi)
     scores_path = RESULTS / f"{a.out}_scores.csv.gz"
     scores.to_csv(scores_path, index=False)
     print(f"wrote every seed's out-of-fold scores and log10 LRs to {scores_path}", flush=True)
@@ -185,12 +215,14 @@ def main(argv=None) -> int:
         for fam in FAMILIES:
             fc = [c for c in aggregated_columns(videos) if family_of(c) == fam and c.endswith("__mean")]
             if fc:
-                t = run(videos, fc, seeds, copies, augment, a.search, a.jobs)[0]
+                t = run(videos, fc, seeds, copies, augment, a.search, a.jobs, self_blended=sbi)[0]
                 families[fam] = t.set_index("condition")["auc"].to_dict()
                 print(f"{fam:6s} " + "  ".join(f"{k} {v:.3f}" for k, v in families[fam].items()
                                                if not k.startswith("lomo:")), flush=True)
     result = {"command": "python benchmarks/generalization.py " + " ".join(sys.argv[1:] if argv is None else argv),
-              "seeds": seeds, "search": a.search, "by_worst": a.by_worst, "n_columns": len(cols), "table": table.to_dict("records"),
+              "seeds": seeds, "search": a.search, "by_worst": a.by_worst,
+              "self_blended": a.self_blended, "n_self_blended": 0 if sbi is None else len(sbi),
+              "n_columns": len(cols), "table": table.to_dict("records"),
               "families": families, "seconds": round(time.time() - t0, 1), "machine": machine()}
     write_json(a.out, result)
     if a.into:

@@ -159,10 +159,26 @@ def _with_copies(x, y, g, rows: np.ndarray, videos: pd.DataFrame, augment: pd.Da
             np.concatenate([g[rows], a["group"].astype(str).to_numpy()]))
 
 
+#: Boolean column of an ``augment`` row derived from its source but not a copy of it (a
+#: self-blended fake or its control, :mod:`detector.selfblend`): it keeps its own
+#: :data:`OWN_COLUMNS` and is training data only, never scored.
+OWN_LABEL = "own_label"
+#: What a row marked :data:`OWN_LABEL` keeps of its own; it takes the rest from its source.
+OWN_COLUMNS = ("label", "method")
+
+
+def own_label(rows: pd.DataFrame) -> np.ndarray:
+    """Boolean per row of ``rows``: marked :data:`OWN_LABEL` (missing or NaN: False)."""
+    if OWN_LABEL not in rows.columns:
+        return np.zeros(len(rows), bool)
+    return rows[OWN_LABEL].eq(True).to_numpy()
+
+
 def copies_of(videos: pd.DataFrame, augment: pd.DataFrame | None) -> pd.DataFrame | None:
     """``augment`` restricted to copies with a face whose source is a row of ``videos``,
     labelled and grouped as that source (a copy never disagrees with its source: it
-    takes its :data:`detector.datasets.LABEL_COLUMNS`)."""
+    takes its :data:`detector.datasets.LABEL_COLUMNS`; a row marked :data:`OWN_LABEL`
+    keeps its own :data:`OWN_COLUMNS`)."""
     if augment is None:
         return None
     if "source_path" not in augment.columns:
@@ -171,9 +187,11 @@ def copies_of(videos: pd.DataFrame, augment: pd.DataFrame | None) -> pd.DataFram
         raise ValueError("augmentation needs the videos' 'abs_path' (as 'extract' writes it) to find their copies")
     src = videos.drop_duplicates("abs_path").set_index(videos.drop_duplicates("abs_path")["abs_path"].astype(str))
     a = augment[augment["source_path"].astype(str).isin(src.index) & (augment.get("n_faces", 1) > 0)].copy()
+    own = own_label(a)
     for c in LABEL_COLUMNS:
         if c in src.columns:
-            a[c] = src.loc[a["source_path"].astype(str), c].to_numpy()
+            of_source = src.loc[a["source_path"].astype(str), c].to_numpy()
+            a[c] = np.where(own, a[c].to_numpy(), of_source) if c in OWN_COLUMNS and own.any() else of_source
     return a.reset_index(drop=True)
 
 
@@ -202,10 +220,11 @@ def selection_seed(seed: int, fold: int | None = None) -> int:
 def _held_copies(augment: pd.DataFrame | None, videos: pd.DataFrame, test: np.ndarray, est, columns: list[str],
                  fold: int, threshold: float, calibration: Calibration) -> pd.DataFrame | None:
     """The copies of the test videos ``test``, scored by their fold's model ``est`` (and
-    their LRs by its ``calibration``)."""
+    their LRs by its ``calibration``); rows marked :data:`OWN_LABEL` are never scored."""
     if augment is None or not len(augment):
         return None
-    held = augment[augment["source_path"].astype(str).isin(set(videos["abs_path"].iloc[test].astype(str)))]
+    of_test = augment["source_path"].astype(str).isin(set(videos["abs_path"].iloc[test].astype(str)))
+    held = augment[of_test.to_numpy() & ~own_label(augment)]
     if not len(held):
         return None
     score = est.decision_function(feature_matrix(held, columns))
@@ -238,12 +257,14 @@ def nested_cv(videos: pd.DataFrame, columns: list[str], n_outer: int = 5, n_inne
     False are never trained on (nor their copies) but still scored in their test fold
     (leave one method out).
 
-    ``augment``: extra training rows (degraded copies, :mod:`detector.degrade`) with a
+    ``augment``: extra training rows (degraded copies, :mod:`detector.degrade`; or, marked
+    :data:`OWN_LABEL`, videos generated from a genuine one, :mod:`detector.selfblend`) with a
     ``source_path`` naming their source video's ``abs_path``.  A copy joins the training
     part of the folds where its source is a training video, never a test fold: the
     out-of-fold scores are those of ``videos`` alone.  The threshold is the EER point of
     the inner out-of-fold scores of the training part, copies included.  The test fold's
-    own copies are scored by that fold's model too (``CVResult.copy_scores``).
+    own copies are scored by that fold's model too (``CVResult.copy_scores``), the
+    generated rows never.
     ``search``: the inner search space (:data:`detector.search.SEARCHES`,
     :data:`detector.search.DESIGN_SEARCHES`), or ``"auto"``: in each outer fold
     :func:`choose_search` picks one on the training part alone (fold seed

@@ -83,3 +83,55 @@ def test_the_judge_writes_cllr_into_the_card_and_the_scores_into_the_evaluation(
     assert path == tmp_path / EVALUATION_DIR / CONDITION_SCORES_FILE
     back = pd.read_csv(path)
     assert len(back) == len(scores) and np.allclose(back["llr"], scores["llr"])
+
+
+def _self_blended(videos: pd.DataFrame, seed: int = 1) -> pd.DataFrame:
+    """Per genuine video, a 'self-blended' fake and its control, as benchmarks/sbi_platform.py
+    makes them: their own labels, the genuine video named in ``source_path``."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for _, v in videos[videos["label"] == "real"].iterrows():
+        for label, method, shift in (("fake", "self-blended", 1.0), ("real", "re-encoded-real", 0.0)):
+            rows.append({**v.to_dict(), "path": f"sbi/{method}/{v['group']}.mp4", "label": label, "method": method,
+                         "abs_path": f"/sbi/{method}/{v['group']}.mp4", "source_path": v["abs_path"],
+                         "condition": "self-blended:crf23", "hf_inner_outer__mean": shift + rng.normal(0, 0.6)})
+    return pd.DataFrame(rows).assign(own_label=True)
+
+
+@pytest.mark.parametrize("by_worst", [False, True])
+def test_self_blended_rows_of_a_test_group_never_enter_that_folds_training(monkeypatch, by_worst):
+    from detector import crossval
+
+    videos, copies = _tables(n_groups=10)
+    cols = COLS
+    if by_worst:  # the worst-case choice's candidates need a block column
+        videos["block_inner__mean"], copies["block_inner__mean"] = videos["noise_inner_outer__mean"], 0.0
+        cols = [*COLS, "block_inner__mean"]
+    sbi = _self_blended(videos)
+    if by_worst:
+        sbi["block_inner__mean"] = 0.0
+    seen = []
+    real_choose = crossval._choose
+
+    def spy(x, y, groups, *a, **kw):
+        seen.append((np.asarray(groups).copy(), np.asarray(y).copy()))
+        return real_choose(x, y, groups, *a, **kw)
+
+    monkeypatch.setattr(crossval, "_choose", spy)
+    cv = gz.cross_validate(videos, cols, 0, copies, copies, "compact", 1, by_worst, self_blended=sbi)
+    s = cv.scores
+    # the generated rows are never scored: the videos' own rows and their copies only
+    assert len(s) == len(videos) and s["score"].notna().all()
+    assert set(cv.copy_scores["condition"]) == {"crf23", "crf28"} and len(cv.copy_scores) == len(copies)
+    assert not cv.copy_scores["method"].isin(["self-blended", "re-encoded-real"]).any()
+    # in every fit (outer folds, and with by_worst the choice's nested folds), each group present
+    # brings its 3 videos, their 6 copies and its 2 generated rows: the generated rows of a group
+    # whose videos are held out never join (a group with 2 rows), nor lose their labels
+    assert len(seen) >= 5
+    for groups, y in seen:
+        for grp in np.unique(groups):
+            yg = y[groups == grp]
+            assert len(yg) == 3 + 6 + 2 and yg.sum() == 2 + 4 + 1, grp
+    fitted = [set(gr) for gr, _ in seen]
+    for k in range(5):  # each outer fold trained on its training groups, with their generated rows
+        assert set(videos["group"]) - set(s.loc[s["fold"] == k, "group"]) in fitted
