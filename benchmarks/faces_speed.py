@@ -1,7 +1,7 @@
-"""Face finding: the whole-frame 640-px pass against coarse-to-fine, on the same frames.
+"""Face finding: the 640-px pass it replaced against the 320-px one, on the same frames.
 
-    taskset -c 1 python benchmarks/faces_speed.py [--clips 10] [--frames 16] [--coarse 320]
-        [--follow 4] [--margin 1.5] [--feature-clips 6] [--out faces_speed]
+    taskset -c 1 python benchmarks/faces_speed.py [--clips 10] [--frames 16] [--width 320]
+        [--follow 4] [--margin 1.5] [--feature-clips 6] [--out faces_speed_320]
 
 One process, one thread.  Each clip of ../shared/data (``--clips`` N: N of them, evenly
 spread over the path-sorted manifest; default all) is decoded once with the analysis' own
@@ -9,13 +9,12 @@ sampling (:func:`detector.decode.iter_frames`, the shipped model's sampling); ev
 detector variant then runs on the same images, in an order that rotates frame by frame so
 that all see the same machine load:
 
-- ``old``: :class:`detector.faces.SequenceDetector` with one whole-frame pass at
-  ``DETECT_WIDTH`` (640 px) per frame (``coarse_width=0``);
-- ``coarse``: coarse-to-fine (``coarse_width=--coarse``): a whole-frame pass at
-  ``--coarse`` px, then a window of the 640-px grid around each face found (the 640-px
-  whole frame when the coarse pass finds none or the window fewer);
-- ``coarse+follow``: as ``coarse`` in every ``--follow``-th sampled frame, a window
-  around the previous frame's faces in between (``full_every=--follow``).
+- ``old``: :class:`detector.faces.SequenceDetector` with one whole-frame pass at 640 px
+  per frame (features versions up to 6);
+- ``new``: a whole-frame pass at ``--width`` px (the default, :data:`detector.faces.DETECT_WIDTH`),
+  and at 640 px when it finds no face (:data:`detector.faces.FALLBACK_WIDTH`);
+- ``new+follow``: as ``new`` in every ``--follow``-th sampled frame, a window around the
+  previous frame's faces in between (``full_every=--follow``).
 
 Per variant: frames with >= 1 face (recall; issue 24's target >= 99 %), faces found, the
 old faces it missed (no face with box IoU > 0.5) and their sizes, per matched face the
@@ -46,11 +45,11 @@ from detector.model import load_model
 from detector.video import probe
 
 
-def variants(coarse: int, follow: int, margin: float) -> dict[str, dict]:
+def variants(width: int, follow: int, margin: float) -> dict[str, dict]:
     """Name -> SequenceDetector settings (also patched into analyze by :func:`patched`)."""
-    return {"old": {"coarse_width": 0, "full_every": 1, "margin": margin},
-            "coarse": {"coarse_width": coarse, "full_every": 1, "margin": margin},
-            "coarse+follow": {"coarse_width": coarse, "full_every": follow, "margin": margin}}
+    return {"old": {"width": 640, "fallback_width": 0, "full_every": 1, "margin": margin},
+            "new": {"width": width, "fallback_width": 640, "full_every": 1, "margin": margin},
+            "new+follow": {"width": width, "fallback_width": 640, "full_every": follow, "margin": margin}}
 
 
 def pick_clips(n: int | None):
@@ -108,14 +107,14 @@ def run_clip(path: str, n_frames: int, settings: dict[str, dict], sampling: str)
 
 
 @contextlib.contextmanager
-def patched(coarse_width: int, full_every: int, margin: float):
+def patched(width: int, fallback_width: int, full_every: int, margin: float):
     """analyze() under a variant: its SequenceDetector reads these module defaults."""
-    old = F.COARSE_WIDTH, F.FULL_DETECT_EVERY, F.ROI_MARGIN
-    F.COARSE_WIDTH, F.FULL_DETECT_EVERY, F.ROI_MARGIN = coarse_width, full_every, margin
+    old = F.DETECT_WIDTH, F.FALLBACK_WIDTH, F.FULL_DETECT_EVERY, F.ROI_MARGIN
+    F.DETECT_WIDTH, F.FALLBACK_WIDTH, F.FULL_DETECT_EVERY, F.ROI_MARGIN = width, fallback_width, full_every, margin
     try:
         yield
     finally:
-        F.COARSE_WIDTH, F.FULL_DETECT_EVERY, F.ROI_MARGIN = old
+        F.DETECT_WIDTH, F.FALLBACK_WIDTH, F.FULL_DETECT_EVERY, F.ROI_MARGIN = old
 
 
 def feature_diffs(paths: list[str], n_frames: int, settings: dict[str, dict], model) -> dict:
@@ -196,13 +195,13 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--clips", type=int, default=None, help="N clips spread over the manifest (default all)")
     ap.add_argument("--frames", type=int, default=DEFAULT_FRAMES)
-    ap.add_argument("--coarse", type=int, default=320, help="coarse pass width, px")
-    ap.add_argument("--follow", type=int, default=4, help="coarse+follow: a whole-frame search every N samples")
+    ap.add_argument("--width", type=int, default=F.DETECT_WIDTH, help="the new pass's size, px")
+    ap.add_argument("--follow", type=int, default=4, help="new+follow: a whole-frame search every N samples")
     ap.add_argument("--margin", type=float, default=F.ROI_MARGIN, help="window margin, face sizes per side")
     ap.add_argument("--feature-clips", type=int, default=6)
-    ap.add_argument("--out", default="faces_speed")
+    ap.add_argument("--out", default="faces_speed_320")
     a = ap.parse_args(argv)
-    settings = variants(a.coarse, a.follow, a.margin)
+    settings = variants(a.width, a.follow, a.margin)
     model = load_model()
     clips = []
     m = pick_clips(a.clips)

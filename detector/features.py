@@ -64,7 +64,7 @@ from .seam import seam_features
 
 # Changed whenever a feature's values or columns change; a model refuses features of
 # another version (what each version changed: docs/experiments.md).
-FEATURES_VERSION = "6"
+FEATURES_VERSION = "7"
 #: The block-grid strength columns (:func:`blockiness`) of a sampled face are the mean over
 #: this many consecutive frames: the sampled one and the ones right after it, measured in
 #: the sampled frame's face regions (a face moves a pixel or two in that time).  One frame's

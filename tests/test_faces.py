@@ -85,7 +85,7 @@ def test_sequence_detector_windows_match_whole_frames_and_find_newcomers(astrona
     the scaled frame), and a person who enters is found at the next whole-frame search."""
     import cv2
 
-    from detector.faces import SequenceDetector
+    from detector.faces import DETECT_WIDTH, SequenceDetector
 
     face = cv2.resize(astronaut[0:300, 90:390], (240, 240))
     det = SequenceDetector(full_every=4)
@@ -99,7 +99,7 @@ def test_sequence_detector_windows_match_whole_frames_and_find_newcomers(astrona
         assert len(found) == (1 if k < 8 else 2), k  # samples 5-7 search near the first face only
         first = min(found, key=lambda f: f.box[0])
         ref = min(whole, key=lambda f: f.box[0])
-        assert np.abs(first.landmarks - ref.landmarks).max() <= 4.0 + 1e-6  # 2 px at 640 px wide
+        assert np.abs(first.landmarks - ref.landmarks).max() <= 2 * 1280 / DETECT_WIDTH + 1e-6  # 2 px of the scaled frame
     assert det.n_seen == 12 and det.n_windowed == 9  # samples 0, 4, 8 searched whole
 
 
@@ -134,25 +134,20 @@ def _recorded_passes(monkeypatch):
     return shapes
 
 
-def test_coarse_to_fine_finds_the_astronaut_on_the_640_grid(astronaut, monkeypatch):
-    """Coarse-to-fine: a whole-frame pass at 320 px, then a window of the 640-px grid around
-    the face; its landmarks lie within a pixel of that grid (2 px here) of the whole-frame
-    640 pass, while the 320-px pass's own are further off."""
+def test_faces_are_found_at_320_px(astronaut, monkeypatch):
+    """One pass on the frame scaled to 320 px; its landmarks within a few original pixels
+    (one 320-px pixel is 4 here) of a 640-px pass's."""
     import cv2
 
     from detector.faces import _detect
 
     big = cv2.resize(astronaut, (1280, 1280), interpolation=cv2.INTER_AREA)
-    ref = detect_faces(big, coarse_width=0)
-    coarse = _detect(big, 0.6, 320)
+    ref = _detect(big, 0.6, 640)
     shapes = _recorded_passes(monkeypatch)
-    (f,) = detect_faces(big, coarse_width=320)
-    assert shapes[0] == (320, 320)  # the coarse pass, then one window of the 640-px frame
-    assert len(shapes) == 2 and shapes[1][0] < 640 and shapes[1][1] < 640 and shapes[1][0] * shapes[1][1] < 0.8 * 640 ** 2
-    assert len(ref) == 1 and len(coarse) == 1
-    assert np.abs(f.landmarks - ref[0].landmarks).max() <= 2.0 + 1e-6
-    assert np.abs(coarse[0].landmarks - ref[0].landmarks).max() > 2.0  # what the fine pass is for
-    assert faces_iou(f, ref[0]) > 0.9
+    (f,) = detect_faces(big)
+    assert shapes == [(320, 320)]
+    assert len(ref) == 1 and faces_iou(f, ref[0]) > 0.85
+    assert np.abs(f.landmarks - ref[0].landmarks).max() <= 12
 
 
 def faces_iou(a, b) -> float:
@@ -161,50 +156,21 @@ def faces_iou(a, b) -> float:
     return _iou(a.box, b.box)
 
 
-def test_coarse_to_fine_falls_back_to_the_whole_frame_for_a_small_face(astronaut, monkeypatch):
-    """A face too small for the 320-px copy: the coarse pass finds nothing, the whole-frame
-    640 pass finds it, exactly as without a coarse pass."""
+def test_a_face_too_small_for_320_px_is_found_at_640(astronaut, monkeypatch):
+    """The 320-px pass finds nothing: the frame is searched again at 640 px, which finds the
+    face; without the fallback it is missed."""
     import cv2
 
-    from detector.faces import _detect
+    from detector.faces import SequenceDetector, _detect
 
     canvas = np.full((720, 1280, 3), 110, np.uint8)
     canvas[300:396, 600:696] = cv2.resize(astronaut[0:300, 90:390], (96, 96), interpolation=cv2.INTER_AREA)
     assert _detect(canvas, 0.6, 320) == []
-    ref = detect_faces(canvas, coarse_width=0)
+    ref = _detect(canvas, 0.6, 640)
     shapes = _recorded_passes(monkeypatch)
-    found = detect_faces(canvas, coarse_width=320)
+    (found,) = SequenceDetector()(canvas)
     assert shapes == [(180, 320), (360, 640)]
-    assert len(ref) == 1 and len(found) == 1
-    np.testing.assert_array_equal(found[0].landmarks, ref[0].landmarks)
-    assert found[0].box == ref[0].box
-
-
-def test_coarse_to_fine_misses_a_small_face_beside_a_large_one(astronaut):
-    """The documented cost of the coarse pass: a face too small for it is not searched for
-    when a large face was found (the whole-frame 640 pass, coarse_width=0, finds both)."""
-    import cv2
-
-    canvas = np.full((720, 1280, 3), 110, np.uint8)
-    canvas[150:550, 200:600] = cv2.resize(astronaut[0:300, 90:390], (400, 400), interpolation=cv2.INTER_AREA)
-    canvas[300:396, 1000:1096] = cv2.resize(astronaut[0:300, 90:390], (96, 96), interpolation=cv2.INTER_AREA)
-    assert len(detect_faces(canvas, coarse_width=0)) == 2
-    (big,) = detect_faces(canvas, coarse_width=320)
-    assert big.box[0] < 600
-
-
-def test_sequence_detector_skips_the_coarse_pass_after_frame_filling_faces(astronaut, monkeypatch):
-    """After a frame whose faces' window covers most of the frame, the next frame is searched
-    whole at 640 px at once (a coarse pass would not narrow the search)."""
-    import cv2
-
-    from detector.faces import SequenceDetector
-
-    canvas = cv2.resize(astronaut, (1024, 1024), interpolation=cv2.INTER_AREA)
-    canvas = np.ascontiguousarray(canvas[60:420, 140:780])  # 640x360, the face ~200 px wide
-    det = SequenceDetector(coarse_width=320)
-    shapes = _recorded_passes(monkeypatch)
-    first, second = det(canvas), det(canvas)
-    assert len(first) == 1 and len(second) == 1
-    assert shapes == [(180, 320), (360, 640), (360, 640)]  # coarse, then whole (window too big); then whole
-    np.testing.assert_array_equal(second[0].landmarks, detect_faces(canvas, coarse_width=0)[0].landmarks)
+    assert len(ref) == 1 and found.box == ref[0].box
+    np.testing.assert_array_equal(found.landmarks, ref[0].landmarks)
+    assert detect_faces(canvas, fallback_width=0) == []
+    assert len(detect_faces(canvas, width=640, fallback_width=0)) == 1
