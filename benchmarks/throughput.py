@@ -18,8 +18,8 @@ machine load:
   ``inspect`` and the dashboard run it (every family, for display); ``pipeline[eager
   followers]``: the default with every following frame of a 4:4:4 clip converted whole
   (as before :class:`detector.decode.LazyBGR`; the same features);
-- prototypes (nothing changed on disk): face detection on a 320-px-wide copy instead of
-  640 (``w320``), boxes at 320 px then landmarks on each face's crop (``refine320``,
+- prototypes (nothing changed on disk): face detection on a 320-px-wide copy (``w320``;
+  the default since features version 7, so now the same as ``pipeline[default]``), boxes at 320 px then landmarks on each face's crop (``refine320``,
   :func:`common.detect_faces_refined`), fewer frames (``half``), and another sampling:
   runs of reference frames from the starts of 2 GOPs (``gop``, decodes ~16 frames in all).
 - ``decode[runs]`` / ``pipeline[runs]``: the project's other sampling, ``--sampling runs``
@@ -55,6 +55,7 @@ import sys
 import common  # noqa: F401  (pins threads first)
 from common import REPO, Clock, clips_720p, decode_whole, decoder, load_model_or_none, machine, variant, write_json
 from detector.decode import DEFAULT_FRAMES  # noqa: E402
+from detector.faces import DETECT_WIDTH  # noqa: E402
 
 import numpy as np
 
@@ -292,7 +293,7 @@ def main(argv=None) -> int:
     for name, kind, dec, width, factor in settings:
         cpu = sum(c["settings"][name]["cpu"] for c in per_clip)
         wall = sum(c["settings"][name]["wall"] for c in per_clip)
-        s = {"kind": kind, "decoder": dec, "detect_width": width or 640,
+        s = {"kind": kind, "decoder": dec, "detect_width": width or DETECT_WIDTH,
              "frames": max(1, int(round(args.frames * factor))), "cpu_s": cpu, "wall_s": wall,
              "videos_per_s_per_core": len(per_clip) / cpu, "x_realtime_per_core": total_dur / cpu,
              "x_realtime_per_core_wall": total_dur / wall}

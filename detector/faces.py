@@ -99,7 +99,7 @@ def _landmarks_from_box(x: float, y: float, w: float, h: float) -> np.ndarray:
 
 
 def _grid(shape: tuple[int, ...], width: int) -> tuple[float, tuple[int, int]]:
-    """(scale, (h, w)) of a frame of ``shape`` scaled to at most ``width`` pixels wide."""
+    """(scale, (h, w)) of a frame of ``shape`` scaled to at most ``width`` pixels on its longer side."""
     h, w = shape[:2]
     scale = min(1.0, width / max(w, h))
     return scale, ((round(h * scale), round(w * scale)) if scale < 1.0 else (h, w))
@@ -127,7 +127,7 @@ def _window(near: list[Face], scale: float, shape: tuple[int, int],
 
 def _detect(image: np.ndarray, min_confidence: float, width: int,
             near: list[Face] | None = None, margin: float = ROI_MARGIN) -> list[Face]:
-    """One YuNet pass on a copy of ``image`` scaled to at most ``width`` pixels wide (the
+    """One YuNet pass on a copy of ``image`` scaled to at most ``width`` pixels on its longer side (the
     window :func:`_window` around ``near`` of it, when given); faces on the original grid."""
     scale, shape = _grid(image.shape, width)
     win = _window(near, scale, shape, margin) if near else None

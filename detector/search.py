@@ -69,7 +69,6 @@ def select_columns(columns: list[str], spec: str | None) -> list[str]:
     return kept
 
 
-
 #: The design space the compact search was picked from (README, "A smaller search"), every
 #: combination of scaler x kernels x column selection, named ``<scaler>-<kernels>-<columns>``:
 #: ``standard`` or ``robust``; ``rbf+linear`` or ``rbf``; ``k`` (the ANOVA k best searched)
