@@ -42,6 +42,8 @@ SCANS_DIR, DB_NAME, LOG_NAME, JOB_FILE, LAUNCH_LOCK = "scans", "scan.db", "scan.
 #: The folder holding this ``detector`` package: put first on the scan process's import path,
 #: so the background scan runs the same code as the dashboard.
 CODE_ROOT = Path(__file__).resolve().parents[2]
+#: Seconds :func:`start_scan` waits at most for a started scan's program to be loaded (it takes milliseconds).
+EXEC_WAIT_S = 10.0
 
 
 class ScanStartError(RuntimeError):
@@ -164,8 +166,24 @@ def _database_free(db: Path) -> bool:
         os.close(fd)  # closing releases the lock taken for the test
 
 
+def _wait_for_program(proc: subprocess.Popen, db: Path) -> None:
+    """Return once the started scan's command line is readable in ``/proc`` (or it has ended).
+
+    ``Popen`` returns as soon as the kernel has begun to replace the forked process by the
+    program, but Linux shows the program's arguments (``/proc/<pid>/cmdline``, what
+    :func:`is_running` checks) only once it has finished loading it: in between the command
+    line reads empty (milliseconds under load).  A pid published then would make a scan that
+    has just started look ended: a restart the dashboard reports stopped at once, a second
+    visitor starting a second scan.  Waits at most :data:`EXEC_WAIT_S`.
+    """
+    deadline = time.monotonic() + EXEC_WAIT_S
+    while proc.poll() is None and str(db) not in (_proc_cmdline(proc.pid) or ()) and time.monotonic() < deadline:
+        time.sleep(0.001)
+
+
 def _launch(folder: Path, d: Path, command: list[str]) -> ScanJob:
-    """Start the scan process (new session, output to the log) and write its ``job.json``."""
+    """Start the scan process (new session, output to the log) and write its ``job.json``
+    once :func:`is_running` can recognise the process."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(CODE_ROOT), os.environ.get("PYTHONPATH"))
                                                        if p)}
     with open(d / LOG_NAME, "ab") as log:
@@ -174,6 +192,7 @@ def _launch(folder: Path, d: Path, command: list[str]) -> ScanJob:
         proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                 cwd=d, env=env, start_new_session=True)
     job = ScanJob(str(folder), str(d), proc.pid, utc_now(), command)
+    _wait_for_program(proc, job.db)
     tmp = d / f".{JOB_FILE}.{os.getpid()}"
     tmp.write_text(json.dumps(asdict(job), indent=1))
     os.replace(tmp, d / JOB_FILE)
