@@ -22,10 +22,11 @@ machine load:
   the default since features version 7, so now the same as ``pipeline[default]``), boxes at 320 px then landmarks on each face's crop (``refine320``,
   :func:`common.detect_faces_refined`), fewer frames (``half``), and another sampling:
   runs of reference frames from the starts of 2 GOPs (``gop``, decodes ~16 frames in all).
-- ``decode[runs]`` / ``pipeline[runs]``: the project's other sampling, ``--sampling runs``
-  (:mod:`detector.sampling`: runs of consecutive frames after keyframes), patched in under
-  the default model (which was trained on the spread sampling: the timing is real, the
-  score is not); the two samplings side by side (:func:`sampling_summary`): the scan's
+- ``decode[runs]`` / ``pipeline[runs]``, ``decode[front]`` / ``pipeline[front]``: the project's
+  other samplings, ``--sampling runs`` and ``--sampling front`` (:mod:`detector.sampling`: runs
+  of consecutive frames after keyframes; samples spread over the fronts of the keyframe
+  intervals), patched in under the default model (which was trained on the spread sampling:
+  the timing is real, the score is not); the samplings side by side (:func:`sampling_summary`): the scan's
   multiple of real time per clip (mean, 90th percentile) and its CPU over ``decode[whole]``
   (every frame of the clip decoded once by PyAV, no conversion).
 
@@ -79,6 +80,8 @@ SETTINGS = [
     ("pipeline[w320,half]", "pipeline", "project", 320, 0.5),
     ("decode[runs]", "decode", "runs", None, 1),
     ("pipeline[runs]", "pipeline", "runs", None, 1),
+    ("decode[front]", "decode", "front", None, 1),
+    ("pipeline[front]", "pipeline", "front", None, 1),
 ]
 #: pipeline setting -> the decode-only setting with the same decoder and frames
 BASELINE = {
@@ -87,10 +90,10 @@ BASELINE = {
     "pipeline[opencv]": "decode[opencv]", "pipeline[w320]": "decode[project]", "pipeline[refine320]": "decode[project]",
     "pipeline[gop]": "decode[gop]", "pipeline[gop,w320]": "decode[gop]",
     "pipeline[half]": "decode[project,half]", "pipeline[w320,half]": "decode[project,half]",
-    "pipeline[runs]": "decode[runs]",
+    "pipeline[runs]": "decode[runs]", "pipeline[front]": "decode[front]",
 }
-#: the scans of the two samplings (:mod:`detector.sampling`) compared by :func:`sampling_summary`
-SAMPLING_SETTINGS = {"spread": "pipeline[default]", "runs": "pipeline[runs]"}
+#: the scans of the samplings (:mod:`detector.sampling`) compared by :func:`sampling_summary`
+SAMPLING_SETTINGS = {"spread": "pipeline[default]", "runs": "pipeline[runs]", "front": "pipeline[front]"}
 
 
 #: Issue 2: a 720p FF++ clip in under this many CPU seconds on one core (16 frames).

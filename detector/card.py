@@ -161,7 +161,8 @@ def frames_text(frames: dict | None) -> str | None:
 def sampling_text(sampling: str) -> str:
     """A card's ``sampling`` in words, with what it binds."""
     how = {"spread": "samples spread evenly over the video",
-           "runs": "runs of consecutive frames after keyframes"}.get(sampling, sampling)
+           "runs": "runs of consecutive frames after keyframes",
+           "front": "samples spread over the fronts of the keyframe intervals"}.get(sampling, sampling)
     return f"`{sampling}` ({how}); scans with another sampling are refused"
 
 

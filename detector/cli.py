@@ -337,10 +337,14 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+#: What ``--sampling`` chooses between (:data:`detector.sampling.SAMPLINGS`).
+SAMPLING_HELP = ("which frames: spread evenly, runs after keyframes, or spread over the fronts of the "
+                 "keyframe intervals")
+
+
 def _add_sampling(s) -> None:
     s.add_argument("--sampling", choices=SAMPLINGS, default=None,
-                   help="which frames: spread evenly, or runs after keyframes (default: the model's; "
-                        "another one than the model was trained on is refused)")
+                   help=f"{SAMPLING_HELP} (default: the model's; another one than the model was trained on is refused)")
 
 
 def _add_extract(sub) -> None:
@@ -351,8 +355,8 @@ def _add_extract(sub) -> None:
     s.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
     s.add_argument("--limit", type=int, default=0, help="only the first N rows (for trials)")
     s.add_argument("--sampling", choices=SAMPLINGS, default=DEFAULT_SAMPLING,
-                   help="which frames: spread evenly, or runs after keyframes (default %(default)s; recorded in "
-                        "extract.json, a model trained on these features scans only with the same)")
+                   help=f"{SAMPLING_HELP} (default %(default)s; recorded in extract.json, a model trained on these "
+                        "features scans only with the same)")
     s.add_argument("--families", default=None, metavar="A,B",
                    help="comma-separated feature families to measure (default: the default families; "
                         "the opt-in 'lmk' only when named)")

@@ -1,6 +1,7 @@
-"""Which frames of a video are sampled: evenly spread, or runs starting at keyframes.
+"""Which frames of a video are sampled: evenly spread, runs starting at keyframes, or spread
+over the fronts of the keyframe intervals.
 
-Two samplings of ``n`` samples, each sample with the ``run - 1`` frames right after it
+Three samplings of ``n`` samples, each sample with the ``run - 1`` frames right after it
 (the block features average over runs of consecutive frames, the landmark kinematics and
 the flicker read the following frames too):
 
@@ -17,6 +18,15 @@ the flicker read the following frames too):
     seeks over everything between, so a video with a keyframe per spread position decodes
     ``n x run`` frames, and a video with one keyframe decodes its first ``n x run`` frames.
     A video of at most ``n x run`` frames is decoded whole anyway and sampled spread.
+``"front"``
+    The samples spread evenly over the union of the first :data:`FRONT_FRACTION` of each
+    keyframe interval (:func:`plan_front`; a video with one keyframe: its first half).  The
+    decoder finds the keyframes by reading the packets (no decoding), decodes each interval
+    from its keyframe to its last sample's followers and seeks to the next keyframe, so it
+    decodes about ``FRONT_FRACTION`` of the reference frames while the samples still come
+    from every part of the video.  The fronts are widened (the same share of every interval)
+    until they hold ``n x run`` frames, so runs never overlap: a video of at most
+    ``n x run`` frames is sampled spread.
 
 Features are measured the same way on either sampling; a model is trained on one and
 scores only features of the same sampling (:func:`check_sampling`).
@@ -27,10 +37,12 @@ from __future__ import annotations
 import numpy as np
 
 #: The samplings, the default first.
-SAMPLINGS = ("spread", "runs")
+SAMPLINGS = ("spread", "runs", "front")
 #: The sampling used when none is asked for, and assumed of features and models that do not
 #: record theirs (everything made before ``"runs"`` existed).
 DEFAULT_SAMPLING = SAMPLINGS[0]
+#: The share of each keyframe interval that the ``"front"`` sampling samples (and decodes).
+FRONT_FRACTION = 0.5
 
 
 def check_sampling(sampling: str) -> str:
@@ -79,8 +91,8 @@ def plan_runs(keyframes: np.ndarray, run: int, frame_count: int) -> np.ndarray:
 
     >>> plan_runs(np.array([0, 0, 0, 100]), 5, 300).tolist()
     [0, 5, 10, 100]
-    >>> plan_runs(np.array([0, 0, 250, 250]), 5, 260).tolist()
-    [0, 5, 245, 255]
+    >>> plan_runs(np.array([0, 0, 250, 250]), 5, 258).tolist()
+    [0, 5, 248, 253]
     """
     if run < 1:
         raise ValueError(f"run must be >= 1, got {run}")
@@ -95,3 +107,57 @@ def plan_runs(keyframes: np.ndarray, run: int, frame_count: int) -> np.ndarray:
             starts[i] = max(0, min(starts[i], limit - run))
             limit = starts[i]
     return starts
+
+
+def plan_front(keyframes: np.ndarray, frame_count: int, n: int, run: int,
+               fraction: float = FRONT_FRACTION) -> np.ndarray:
+    """Indices of ``n`` samples spread evenly over the fronts of the keyframe intervals.
+
+    Parameters
+    ----------
+    keyframes : (k,) int array
+        Indices of the video's keyframes (any order; those outside ``[0, frame_count)`` are
+        ignored).  Each starts an interval that ends at the next one (the last at
+        ``frame_count``); frames before the first keyframe are never sampled.
+    frame_count : int
+        Frames in the video.
+    n : int
+        Samples, >= 1.
+    run : int
+        Frames per sample (the sample and its followers), >= 1.
+    fraction : float
+        Share of each interval sampled, its first ``ceil(fraction x length)`` frames,
+        in (0, 1].  Raised (for every interval alike) until the fronts hold ``n x run``
+        frames, so that the runs do not overlap.
+
+    Returns
+    -------
+    (m,) int array
+        Sorted sample indices, ``m <= n`` (fewer only when the video has fewer than ``n``
+        frames from its first keyframe); empty without keyframes or frames.  The centres of
+        ``n`` equal segments of the fronts laid end to end (:func:`sample_indices` of their
+        union): with ``fraction`` 1, or a video of at most ``n x run`` frames from a
+        keyframe at 0, the spread samples.
+
+    >>> plan_front(np.array([0, 100, 200]), 300, 4, 5).tolist()   # fronts 0-49, 100-149, 200-249
+    [18, 106, 143, 231]
+    >>> plan_front(np.array([0]), 120, 4, 5).tolist()             # one keyframe: the first half
+    [7, 22, 37, 52]
+    >>> plan_front(np.array([0]), 120, 16, 5)[[0, 1, -1]].tolist()  # widened to 80 frames
+    [2, 7, 77]
+    """
+    if n < 1 or run < 1:
+        raise ValueError(f"n and run must be >= 1, got {n} and {run}")
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+    keys = np.unique(np.asarray(keyframes, dtype=int))
+    keys = keys[(keys >= 0) & (keys < frame_count)]
+    if keys.size == 0:
+        return np.zeros(0, dtype=int)
+    lengths = np.diff(np.append(keys, frame_count))
+    share = max(fraction, min(1.0, n * run / lengths.sum()))
+    fronts = np.minimum(lengths, np.ceil(share * lengths - 1e-9).astype(int))
+    ends = np.cumsum(fronts)
+    pos = sample_indices(int(ends[-1]), n)  # positions on the fronts laid end to end
+    which = np.searchsorted(ends, pos, side="right")
+    return keys[which] + pos - (ends - fronts)[which]

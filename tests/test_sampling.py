@@ -1,5 +1,7 @@
 """The ``runs`` sampling (detector.sampling): runs of consecutive frames after keyframes,
-decoded alone, the same pixels as a full decode; its fallbacks; the option and its records."""
+decoded alone, the same pixels as a full decode; the ``front`` sampling: samples spread over
+the fronts of the keyframe intervals, decoded without the rest; their fallbacks; the option
+and its records."""
 
 from __future__ import annotations
 
@@ -17,7 +19,8 @@ from detector.cli import main
 from detector.encode import write_video
 from detector.extraction import extract, features_sampling
 from detector.model import DetectorModel
-from detector.sampling import DEFAULT_SAMPLING, SAMPLINGS, check_sampling, plan_runs
+from detector.sampling import DEFAULT_SAMPLING, FRONT_FRACTION, SAMPLINGS, check_sampling, plan_front, plan_runs, \
+    sample_indices
 from detector.synthesis import camera_frames
 from detector.video import probe
 
@@ -50,11 +53,11 @@ def one_key_clip(tmp_path_factory, astronaut):
     return write_video(camera_frames(astronaut, 120, size=(160, 120)), tmp_path_factory.mktemp("s") / "g1.mp4")
 
 
-def _runs(path, n=N, follow=RUN - 1):
+def _runs(path, n=N, follow=RUN - 1, sampling="runs"):
     info = probe(path, sha256=False)
     stats = {}
     frames = list(V._iter_pyav(path, V.sample_targets(info.frame_count, n), info.fps, follow, stats,
-                               runs_of=info.frame_count))
+                               runs_of=info.frame_count, sampling=sampling))
     return frames, stats
 
 
@@ -73,7 +76,8 @@ def test_plan_runs_chains_samples_after_their_keyframes():
     assert plan_runs(np.array([90, 90, 90]), 5, 100).tolist() == [85, 90, 95]  # kept inside the video
     with pytest.raises(ValueError):
         plan_runs(np.array([0]), 0, 10)
-    assert check_sampling("runs") == "runs" and DEFAULT_SAMPLING == "spread" and set(SAMPLINGS) == {"spread", "runs"}
+    assert check_sampling("runs") == "runs" and DEFAULT_SAMPLING == "spread"
+    assert check_sampling("front") == "front" and set(SAMPLINGS) == {"spread", "runs", "front"}
     with pytest.raises(ValueError, match="unknown sampling"):
         check_sampling("gop")
 
@@ -156,6 +160,103 @@ def test_opencv_fallback_samples_spread(gop_clip, monkeypatch):
     assert [f.index for f in V.iter_frames(gop_clip, N, follow=4, sampling="runs")] == V.sample_indices(120, N).tolist()
 
 
+@pytest.fixture(scope="module")
+def gop40_clip(tmp_path_factory, astronaut):
+    """120 frames, a keyframe every 40 (x264, B-frames)."""
+    return write_video(camera_frames(astronaut, 120, size=(160, 120)), tmp_path_factory.mktemp("s") / "g40.mp4",
+                       keyint=40)
+
+
+def test_plan_front_spreads_over_the_fronts_of_the_intervals():
+    assert FRONT_FRACTION == 0.5
+    # keyframes 0, 40, 80 of 120 frames: fronts 0-19, 40-59, 80-99, 60 frames laid end to end
+    got = plan_front(np.array([80, 0, 40]), 120, N, RUN)
+    assert got.tolist() == [5, 15, 45, 55, 85, 95]
+    assert all(any(k <= t < k + 20 for k in (0, 40, 80)) for t in got)
+    # one keyframe: its first half; uneven intervals each give their own share
+    assert plan_front(np.array([0]), 240, N, RUN).tolist() == (sample_indices(120, N)).tolist()
+    assert plan_front(np.array([0, 200]), 300, 4, 1).tolist() == [18, 56, 93, 231]  # fronts 0-99, 200-249
+    assert plan_front(np.array([0, 200]), 300, 4, 1, fraction=0.2).tolist() == [7, 22, 37, 212]  # 0-39, 200-219
+    # fraction 1, or a video of at most n runs: the spread samples
+    assert plan_front(np.array([0, 37, 90]), 300, 16, 5, fraction=1.0).tolist() == sample_indices(300, 16).tolist()
+    assert plan_front(np.array([0]), 40, 16, 5).tolist() == sample_indices(40, 16).tolist()
+    # fronts too short for n runs are widened alike until the runs fit back to back
+    wide = plan_front(np.array([0]), 120, 16, 5)
+    assert wide.size == 16 and np.diff(wide).min() >= 5 and wide[-1] < 80  # the first 80 frames
+    # frames before the first keyframe, keyframes outside the video, no keyframe
+    assert plan_front(np.array([10, 500]), 110, 4, 1).tolist() == [16, 28, 41, 53]  # front 10-59
+    assert plan_front(np.array([], dtype=int), 100, 4, 5).size == 0
+    assert plan_front(np.array([0]), 0, 4, 5).size == 0
+    assert plan_front(np.array([0]), 3, 4, 1).tolist() == [0, 1, 2]  # fewer frames than samples
+    for bad in ({"n": 0}, {"run": 0}, {"fraction": 0.0}, {"fraction": 1.5}):
+        with pytest.raises(ValueError):
+            plan_front(np.array([0]), 100, **{"n": 4, "run": 5, **bad})
+
+
+def test_front_decodes_the_fronts_only_the_same_pixels(gop40_clip):
+    every, keys = _all_frames(gop40_clip), _keyframes(gop40_clip)
+    assert keys == [0, 40, 80]
+    frames, stats = _runs(gop40_clip, sampling="front")
+    assert [f.index for f in frames] == [5, 15, 45, 55, 85, 95]
+    _assert_exact_runs(frames, every)
+    assert stats["sampling"] == "front"
+    # each interval decoded from its keyframe to its last run (20 frames, minus skipped ones), then a seek
+    assert stats["decoded"] <= 3 * 20 + 4
+    spread = {}
+    list(V._iter_pyav(gop40_clip, V.sample_indices(120, N), 25.0, RUN - 1, spread))
+    assert spread["decoded"] > stats["decoded"] + 20
+    assert [f.index for f in V.iter_frames(gop40_clip, N, follow=RUN - 1, sampling="front")] == \
+        [5, 15, 45, 55, 85, 95]
+
+
+def test_front_of_a_single_keyframe_video_is_its_first_half(one_key_clip, gop_clip):
+    every = _all_frames(one_key_clip)
+    frames, stats = _runs(one_key_clip, sampling="front")
+    assert [f.index for f in frames] == sample_indices(60, N).tolist() == [5, 15, 25, 35, 45, 55]
+    _assert_exact_runs(frames, every)
+    assert stats["sampling"] == "front" and stats["decoded"] < 60 + 8  # the first half (B-frame delay)
+    # keyframes every 10: fronts of 5 frames, each a run starting at its keyframe
+    frames, stats = _runs(gop_clip, sampling="front")
+    assert [f.index for f in frames] == [10, 30, 50, 70, 90, 110]
+    _assert_exact_runs(frames, _all_frames(gop_clip))
+
+
+def test_front_falls_back_to_spread(demo_pair, gop40_clip, monkeypatch):
+    # a short video: 40 frames <= 16 runs of 5, sampled spread whether planned or not
+    assert [f.index for f in V.iter_frames(demo_pair[0], 16, follow=4, sampling="front")] == \
+        sample_indices(40, 16).tolist()
+    frames, stats = _runs(demo_pair[0], n=16, follow=4, sampling="front")
+    assert [f.index for f in frames] == sample_indices(40, 16).tolist() and stats["sampling"] == "front"
+
+    class Unflagged:  # a packet that reads as no keyframe
+        is_keyframe = False
+
+        def __init__(self, p):
+            self._p = p
+
+        def __getattr__(self, k):
+            return getattr(self._p, k)
+
+    class NoKeys:  # a container whose packets flag no keyframe
+        def __init__(self, c):
+            self._c = c
+
+        def __getattr__(self, k):
+            return getattr(self._c, k)
+
+        def demux(self, *a, **k):
+            return (Unflagged(p) for p in self._c.demux(*a, **k))
+
+    every, stats = _all_frames(gop40_clip), {}
+    real_open = V.av.open
+    monkeypatch.setattr(V.av, "open", lambda *a, **k: NoKeys(real_open(*a, **k)))
+    frames = list(V._iter_pyav(gop40_clip, V.sample_targets(120, N), 25.0, RUN - 1, stats, runs_of=120,
+                               sampling="front"))
+    monkeypatch.undo()
+    assert stats["sampling"] == "spread" and [f.index for f in frames] == sample_indices(120, N).tolist()
+    _assert_exact_runs(frames, every)
+
+
 def _model(sampling=None) -> DetectorModel:
     return DetectorModel(pipeline=None, columns=[], card={} if sampling is None else {"sampling": sampling})
 
@@ -166,6 +267,8 @@ def test_a_model_refuses_the_other_sampling(gop_clip):
     assert model_sampling(_model("runs")) == "runs" and model_sampling(_model(), "spread") == "spread"
     with pytest.raises(ValueError, match="trained on features of sampling 'spread', not 'runs'"):
         model_sampling(_model(), "runs")
+    with pytest.raises(ValueError, match="trained on features of sampling 'front', not 'runs'"):
+        model_sampling(_model("front"), "runs")
     with pytest.raises(ValueError, match="trained on features of sampling 'runs'"):
         analyze(gop_clip, model=_model("runs"), n_frames=4, sampling="spread")
     a = analyze(gop_clip, model=None, n_frames=4, sampling="runs", families=("block",))
@@ -206,4 +309,5 @@ def test_extract_records_the_sampling_and_refuses_to_mix(gop_clip, tmp_path, cap
 def test_card_states_the_sampling():
     assert "frame sampling: `runs`" in card_markdown({"sampling": "runs"})
     assert "frame sampling: `spread`" in card_markdown({"sampling": "spread"})
+    assert "frame sampling: `front`" in card_markdown({"sampling": "front"})
     assert "frame sampling" not in card_markdown({})  # a card from before samplings were recorded: as it was
