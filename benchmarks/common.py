@@ -227,8 +227,8 @@ def iter_frames_opencv(path, n_frames: int = DEFAULT_FRAMES, info=None, pairs: b
 
 
 def decoder(name: str):
-    """A frame iterator by name: project (``detector.decode.iter_frames``), runs and front (the
-    same with ``sampling="runs"`` / ``"front"``, :mod:`detector.sampling`), opencv (the one it
+    """A frame iterator by name: project (``detector.decode.iter_frames``), spread, runs and front
+    (the same with that ``sampling``, :mod:`detector.sampling`), opencv (the one it
     replaced) and the prototype pyav_gop (another sampling)."""
     # ``pairs`` and ``follow`` are accepted so they can stand in for iter_frames inside
     # analyze(), but the GOP prototype gives no following frames: with a model that reads the
@@ -237,7 +237,7 @@ def decoder(name: str):
     table = {
         "project": iter_frames,
         **{sampling: lambda p, n=DEFAULT_FRAMES, info=None, pairs=False, follow=0, _s=sampling: iter_frames(
-            p, n, info=info, pairs=pairs, follow=follow, sampling=_s) for sampling in ("runs", "front")},
+            p, n, info=info, pairs=pairs, follow=follow, sampling=_s) for sampling in ("spread", "runs", "front")},
         "opencv": iter_frames_opencv,
         "pyav_gop": lambda p, n=DEFAULT_FRAMES, info=None, pairs=False, follow=0: iter_frames_gop(p, n, info),
     }

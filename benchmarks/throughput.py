@@ -22,11 +22,12 @@ machine load:
   the default since features version 7, so now the same as ``pipeline[default]``), boxes at 320 px then landmarks on each face's crop (``refine320``,
   :func:`common.detect_faces_refined`), fewer frames (``half``), and another sampling:
   runs of reference frames from the starts of 2 GOPs (``gop``, decodes ~16 frames in all).
-- ``decode[runs]`` / ``pipeline[runs]``, ``decode[front]`` / ``pipeline[front]``: the project's
-  other samplings, ``--sampling runs`` and ``--sampling front`` (:mod:`detector.sampling`: runs
-  of consecutive frames after keyframes; samples spread over the fronts of the keyframe
-  intervals), patched in under the default model (which was trained on the spread sampling:
-  the timing is real, the score is not); the samplings side by side (:func:`sampling_summary`): the scan's
+- ``decode[S]`` / ``pipeline[S]`` for S = ``spread``, ``runs``, ``front``: the project's
+  samplings (:mod:`detector.sampling`: samples spread over the whole video; runs of
+  consecutive frames after keyframes; samples spread over the fronts of the keyframe
+  intervals, the shipped model's since v17, so ``pipeline[front]`` is ``pipeline[default]``),
+  patched in under the default model (the timing is real, the score only for the model's
+  own sampling); the samplings side by side (:func:`sampling_summary`): the scan's
   multiple of real time per clip (mean, 90th percentile) and its CPU over ``decode[whole]``
   (every frame of the clip decoded once by PyAV, no conversion).
 
@@ -78,6 +79,8 @@ SETTINGS = [
     ("decode[project,half]", "decode", "project", None, 0.5),
     ("pipeline[half]", "pipeline", "project", None, 0.5),
     ("pipeline[w320,half]", "pipeline", "project", 320, 0.5),
+    ("decode[spread]", "decode", "spread", None, 1),
+    ("pipeline[spread]", "pipeline", "spread", None, 1),
     ("decode[runs]", "decode", "runs", None, 1),
     ("pipeline[runs]", "pipeline", "runs", None, 1),
     ("decode[front]", "decode", "front", None, 1),
@@ -90,10 +93,11 @@ BASELINE = {
     "pipeline[opencv]": "decode[opencv]", "pipeline[w320]": "decode[project]", "pipeline[refine320]": "decode[project]",
     "pipeline[gop]": "decode[gop]", "pipeline[gop,w320]": "decode[gop]",
     "pipeline[half]": "decode[project,half]", "pipeline[w320,half]": "decode[project,half]",
-    "pipeline[runs]": "decode[runs]", "pipeline[front]": "decode[front]",
+    "pipeline[runs]": "decode[runs]", "pipeline[front]": "decode[front]", "pipeline[spread]": "decode[spread]",
 }
 #: the scans of the samplings (:mod:`detector.sampling`) compared by :func:`sampling_summary`
-SAMPLING_SETTINGS = {"spread": "pipeline[default]", "runs": "pipeline[runs]", "front": "pipeline[front]"}
+SAMPLING_SETTINGS = {"default": "pipeline[default]", "spread": "pipeline[spread]", "runs": "pipeline[runs]",
+                     "front": "pipeline[front]"}
 
 
 #: Issue 2: a 720p FF++ clip in under this many CPU seconds on one core (16 frames).

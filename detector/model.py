@@ -58,7 +58,7 @@ CONDITION_SCORES_FILE = "condition_scores.csv"
 MODEL_FORMAT = 2
 #: Fingerprints (SHA-256 of ``model.skops``) of the models shipped in ``models/``.
 SHIPPED_SHA256: dict[str, str] = {
-    "default": "2ec787f69a9b472fa65ad9e38de33f2126347cc717b4aee69281dacef07978c3",
+    "default": "bf40f8bfa3b89597f6c16a1a19e62f0778ad87aefe8eed01d739011840e9e7aa",
 }
 #: Size limits read before parsing: a card is a small JSON file; a model file a small zip.
 MAX_CARD_BYTES = 4 << 20

@@ -20,7 +20,7 @@ the flicker read the following frames too):
     A video of at most ``n x run`` frames is decoded whole anyway and sampled spread.
 ``"front"``
     The samples spread evenly over the union of the first :data:`FRONT_FRACTION` of each
-    keyframe interval (:func:`plan_front`; a video with one keyframe: its first half).  The
+    keyframe interval (:func:`plan_front`; a video with one keyframe: its first quarter).  The
     decoder finds the keyframes by reading the packets (no decoding), decodes each interval
     from its keyframe to its last sample's followers and seeks to the next keyframe, so it
     decodes about ``FRONT_FRACTION`` of the reference frames while the samples still come
@@ -42,7 +42,7 @@ SAMPLINGS = ("spread", "runs", "front")
 #: record theirs (everything made before ``"runs"`` existed).
 DEFAULT_SAMPLING = SAMPLINGS[0]
 #: The share of each keyframe interval that the ``"front"`` sampling samples (and decodes).
-FRONT_FRACTION = 0.5
+FRONT_FRACTION = 0.25
 
 
 def check_sampling(sampling: str) -> str:
@@ -139,10 +139,10 @@ def plan_front(keyframes: np.ndarray, frame_count: int, n: int, run: int,
         union): with ``fraction`` 1, or a video of at most ``n x run`` frames from a
         keyframe at 0, the spread samples.
 
-    >>> plan_front(np.array([0, 100, 200]), 300, 4, 5).tolist()   # fronts 0-49, 100-149, 200-249
-    [18, 106, 143, 231]
-    >>> plan_front(np.array([0]), 120, 4, 5).tolist()             # one keyframe: the first half
-    [7, 22, 37, 52]
+    >>> plan_front(np.array([0, 100, 200]), 300, 4, 5).tolist()   # fronts 0-24, 100-124, 200-224
+    [9, 103, 121, 215]
+    >>> plan_front(np.array([0]), 120, 4, 5).tolist()             # one keyframe: the first quarter
+    [3, 11, 18, 26]
     >>> plan_front(np.array([0]), 120, 16, 5)[[0, 1, -1]].tolist()  # widened to 80 frames
     [2, 7, 77]
     """

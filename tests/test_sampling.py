@@ -168,14 +168,15 @@ def gop40_clip(tmp_path_factory, astronaut):
 
 
 def test_plan_front_spreads_over_the_fronts_of_the_intervals():
-    assert FRONT_FRACTION == 0.5
-    # keyframes 0, 40, 80 of 120 frames: fronts 0-19, 40-59, 80-99, 60 frames laid end to end
-    got = plan_front(np.array([80, 0, 40]), 120, N, RUN)
+    assert FRONT_FRACTION == 0.25  # the shipped model's features were measured with it
+    # keyframes 0, 40, 80 of 120 frames, half of each: fronts 0-19, 40-59, 80-99, 60 frames laid end to end
+    got = plan_front(np.array([80, 0, 40]), 120, N, RUN, fraction=0.5)
     assert got.tolist() == [5, 15, 45, 55, 85, 95]
     assert all(any(k <= t < k + 20 for k in (0, 40, 80)) for t in got)
     # one keyframe: its first half; uneven intervals each give their own share
-    assert plan_front(np.array([0]), 240, N, RUN).tolist() == (sample_indices(120, N)).tolist()
-    assert plan_front(np.array([0, 200]), 300, 4, 1).tolist() == [18, 56, 93, 231]  # fronts 0-99, 200-249
+    assert plan_front(np.array([0]), 240, N, RUN, fraction=0.5).tolist() == (sample_indices(120, N)).tolist()
+    assert plan_front(np.array([0, 200]), 300, 4, 1, fraction=0.5).tolist() == [18, 56, 93, 231]  # 0-99, 200-249
+    assert plan_front(np.array([0, 200]), 300, 4, 1).tolist() == [9, 28, 46, 215]  # a quarter: 0-49, 200-224
     assert plan_front(np.array([0, 200]), 300, 4, 1, fraction=0.2).tolist() == [7, 22, 37, 212]  # 0-39, 200-219
     # fraction 1, or a video of at most n runs: the spread samples
     assert plan_front(np.array([0, 37, 90]), 300, 16, 5, fraction=1.0).tolist() == sample_indices(300, 16).tolist()
@@ -184,7 +185,7 @@ def test_plan_front_spreads_over_the_fronts_of_the_intervals():
     wide = plan_front(np.array([0]), 120, 16, 5)
     assert wide.size == 16 and np.diff(wide).min() >= 5 and wide[-1] < 80  # the first 80 frames
     # frames before the first keyframe, keyframes outside the video, no keyframe
-    assert plan_front(np.array([10, 500]), 110, 4, 1).tolist() == [16, 28, 41, 53]  # front 10-59
+    assert plan_front(np.array([10, 500]), 110, 4, 1, fraction=0.5).tolist() == [16, 28, 41, 53]  # front 10-59
     assert plan_front(np.array([], dtype=int), 100, 4, 5).size == 0
     assert plan_front(np.array([0]), 0, 4, 5).size == 0
     assert plan_front(np.array([0]), 3, 4, 1).tolist() == [0, 1, 2]  # fewer frames than samples
@@ -197,25 +198,25 @@ def test_front_decodes_the_fronts_only_the_same_pixels(gop40_clip):
     every, keys = _all_frames(gop40_clip), _keyframes(gop40_clip)
     assert keys == [0, 40, 80]
     frames, stats = _runs(gop40_clip, sampling="front")
-    assert [f.index for f in frames] == [5, 15, 45, 55, 85, 95]
+    assert [f.index for f in frames] == [2, 7, 42, 47, 82, 87]  # fronts 0-9, 40-49, 80-89
     _assert_exact_runs(frames, every)
     assert stats["sampling"] == "front"
-    # each interval decoded from its keyframe to its last run (20 frames, minus skipped ones), then a seek
-    assert stats["decoded"] <= 3 * 20 + 4
+    # each interval decoded from its keyframe to its last run (10 frames, minus skipped ones), then a seek
+    assert stats["decoded"] <= 3 * 10 + 4
     spread = {}
     list(V._iter_pyav(gop40_clip, V.sample_indices(120, N), 25.0, RUN - 1, spread))
     assert spread["decoded"] > stats["decoded"] + 20
     assert [f.index for f in V.iter_frames(gop40_clip, N, follow=RUN - 1, sampling="front")] == \
-        [5, 15, 45, 55, 85, 95]
+        [2, 7, 42, 47, 82, 87]
 
 
-def test_front_of_a_single_keyframe_video_is_its_first_half(one_key_clip, gop_clip):
+def test_front_of_a_single_keyframe_video_is_its_first_quarter(one_key_clip, gop_clip):
     every = _all_frames(one_key_clip)
     frames, stats = _runs(one_key_clip, sampling="front")
-    assert [f.index for f in frames] == sample_indices(60, N).tolist() == [5, 15, 25, 35, 45, 55]
+    assert [f.index for f in frames] == sample_indices(30, N).tolist() == [2, 7, 12, 17, 22, 27]
     _assert_exact_runs(frames, every)
-    assert stats["sampling"] == "front" and stats["decoded"] < 60 + 8  # the first half (B-frame delay)
-    # keyframes every 10: fronts of 5 frames, each a run starting at its keyframe
+    assert stats["sampling"] == "front" and stats["decoded"] < 30 + 8  # the first quarter (B-frame delay)
+    # keyframes every 10: fronts of 3 frames, each run starting at its keyframe
     frames, stats = _runs(gop_clip, sampling="front")
     assert [f.index for f in frames] == [10, 30, 50, 70, 90, 110]
     _assert_exact_runs(frames, _all_frames(gop_clip))
@@ -276,10 +277,11 @@ def test_a_model_refuses_the_other_sampling(gop_clip):
 
 
 def test_inspect_option_and_the_shipped_model(gop_clip, capsys):
-    assert main(["inspect", str(gop_clip), "--json", "--frames", "4", "--sampling", "spread"]) == 0
-    assert [f["index"] for f in json.loads(capsys.readouterr().out)["frames"]] == V.sample_indices(120, 4).tolist()
-    assert main(["inspect", str(gop_clip), "--frames", "4", "--sampling", "runs"]) == 1  # the shipped model: spread
-    assert "--sampling spread" in capsys.readouterr().err
+    assert main(["inspect", str(gop_clip), "--json", "--frames", "4"]) == 0  # the shipped model's: front
+    assert [f["index"] for f in json.loads(capsys.readouterr().out)["frames"]] == [11, 41, 71, 101] == \
+        plan_front(np.arange(0, 120, 10), 120, 4, RUN).tolist()  # fronts of 3 frames after each keyframe
+    assert main(["inspect", str(gop_clip), "--frames", "4", "--sampling", "spread"]) == 1
+    assert "--sampling front" in capsys.readouterr().err
 
 
 def test_extract_records_the_sampling_and_refuses_to_mix(gop_clip, tmp_path, capsys):
@@ -311,3 +313,12 @@ def test_card_states_the_sampling():
     assert "frame sampling: `spread`" in card_markdown({"sampling": "spread"})
     assert "frame sampling: `front`" in card_markdown({"sampling": "front"})
     assert "frame sampling" not in card_markdown({})  # a card from before samplings were recorded: as it was
+
+
+def test_the_dashboards_card_table_names_the_shipped_models_sampling():
+    from detector.dashboard.models import card_summary
+    from detector.model import load_model
+
+    row = card_summary(load_model().card).set_index("item").loc["frame sampling", "value"]
+    assert row.startswith("`front` (samples spread over the fronts of the keyframe intervals)")
+    assert "refused" in row

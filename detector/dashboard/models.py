@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..card import CONDITION_LABELS, frames_text, search_text
+from ..card import CONDITION_LABELS, frames_text, sampling_text, search_text
 from ..model import (CARD_FILE, CONDITION_SCORES_FILE, DEFAULT_MODEL_DIR, EVALUATION_DIR, MODEL_FILE, DetectorModel,
                      ModelError, load_model)
 from .texts import degraded_aucs, flat_text, fmt_pct, fmt_score
@@ -189,6 +189,7 @@ def card_summary(card: dict | None) -> pd.DataFrame:
             ("features version", card.get("features_version")),
             ("feature columns", len(card.get("columns", [])) or None),
             ("sampled frames", frames_text(card.get("frames"))),
+            ("frame sampling", sampling_text(card["sampling"]) if card.get("sampling") else None),
             ("block grid averaged over", f"{card['block_run']} consecutive frames per sample"
              if card.get("block_run") else None),
             ("inner search", search_text(card)),
