@@ -10,8 +10,8 @@ For each 720p clip of ../shared/data, interleaved so that every setting sees the
 machine load:
 
 - ``decode[project]``: :func:`detector.decode.iter_frames` with the same sampling (the
-  project's decoder: PyAV, unsampled non-reference frames skipped; the physical limit
-  of this design); ``decode[opencv]`` / ``pipeline[opencv]``: the decoder it replaced
+  model's, as ``pipeline[default]``; the project's decoder: PyAV, unsampled non-reference
+  frames skipped; the physical limit of this design); ``decode[opencv]`` / ``pipeline[opencv]``: the decoder it replaced
   (OpenCV ``grab`` through every frame; the same sampled pixels);
 - ``pipeline[default]``: :func:`detector.analysis.analyze` as the batch scanner runs it
   (only the feature families the model reads); ``pipeline[all families]``: as
@@ -229,6 +229,8 @@ def run_setting(path: str, kind: str, dec: str, width, n: int, model) -> dict:
 
     if kind.startswith("decode"):
         with Clock() as c:
+            if dec == "project" and model is not None:  # the sampling the model's scans use, as pipeline[default]
+                dec = model.sampling
             frames = decode_whole(path) if kind == "decode_whole" else sum(1 for _ in decoder(dec)(path, n))
         return {"cpu": c.cpu, "wall": c.wall, "frames": frames}
     with variant(dec, width):

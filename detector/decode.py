@@ -319,8 +319,9 @@ class _PyAVSampler:
         """Replace the targets by ``n`` samples spread over the fronts of the keyframe
         intervals (:func:`detector.sampling.plan_front`).  The keyframes and the frame count
         come from reading every packet's timestamp and keyframe flag (no decoding; ~2-4 CPU ms
-        an FF++ clip, 0.3 s a 1-hour 720p video).  The first sample of each interval that the decoder would otherwise reach
-        through unwanted frames becomes a seek to the interval's keyframe (:attr:`seek_at`).
+        an FF++ clip, 0.3 s a 1-hour 720p video).  The first sample of each interval that the
+        decoder would otherwise reach through unwanted frames becomes a seek to the interval's
+        keyframe (:attr:`seek_at`).
         The targets stay as they are (and the file is read again from its start) when it has
         no start time or no keyframe with a timestamp, or reading the packets fails; raises
         ``_PyAVUnusable`` when it cannot then be read again."""
