@@ -24,7 +24,6 @@ from .calibration import evidence_text
 from .datasets import read_manifest
 from .decode import DEFAULT_FRAMES
 from .sampling import DEFAULT_SAMPLING, SAMPLINGS
-from .extraction import extract
 from .features import FAMILIES
 from .model import DEFAULT_MODEL_DIR, EVALUATION_DIR, ModelError, load_model
 from .preload import PendingModel, load_model_in_background
@@ -115,6 +114,8 @@ def cmd_inspect(args) -> int:
 
 
 def cmd_extract(args) -> int:
+    from .extraction import extract  # imported here: pyarrow's parquet writer is for this command only
+
     m = read_manifest(args.manifest)
     for p in m.attrs.get("problems", []):
         print(f"skipped row {p.get('row')}: {p.get('reason')} ({p.get('path')})", file=sys.stderr)

@@ -56,7 +56,6 @@ import warnings
 import cv2
 import numpy as np
 import pandas as pd
-from skimage.feature import local_binary_pattern
 
 from .faces import Regions
 from .kinematics import landmark_features
@@ -239,6 +238,10 @@ def lbp_texture(gray: np.ndarray, inner: np.ndarray, band: np.ndarray, outer: np
     # the library's interpolated neighbours round differently at other pixel coordinates.)
     box = _bounding_box(inner | band | outer, margin=1)
     box = (slice(0, box[0].stop), slice(0, box[1].stop))
+    # imported here: scikit-image's texture module loads scipy.linalg (~0.1 s of every start-up), and
+    # the shipped model reads no LBP column (only `inspect --report`, the dashboard and `extract` do)
+    from skimage.feature import local_binary_pattern
+
     codes = local_binary_pattern(np.clip(gray[box], 0, 255).astype(np.uint8), 8, 1, method="uniform")
     hists = []
     for m in (inner[box], band[box], outer[box]):

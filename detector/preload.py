@@ -40,7 +40,10 @@ class PendingModel:
 
     def _load(self, *checked) -> None:
         try:
-            self._model = load_checked(*checked)
+            model = load_checked(*checked)
+            if model.calibration is not None:
+                model.llr([0.0])  # imports lir (~0.2 s) here too, not when the caller first needs an LR
+            self._model = model
         except BaseException as e:  # raised by result(), in the caller's thread
             self._error = e
 

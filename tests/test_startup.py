@@ -51,6 +51,15 @@ def test_import_and_inspect_load_no_streamlit_dask_or_plotly(demo_pair, tmp_path
         assert not set(NOT_ON_CLI_PATH) & set(loaded[stage]), stage
 
 
+def test_the_cli_loads_no_scipy_or_parquet_writer_before_a_command_runs():
+    # scikit-image's LBP module loads scipy.linalg (~0.1 s) and pyarrow.parquet serves `extract` only:
+    # both are imported by the code that uses them
+    r = _run("import sys, detector.cli; print(sorted(m for m in sys.modules if m.split('.')[0] == 'scipy' "
+             "or m in ('pyarrow.parquet', 'skimage.feature._texture', 'lir')))")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"
+
+
 def test_the_trusted_sklearn_types_cover_every_pipeline_train_makes():
     from detector.search import DESIGN_SEARCHES, make_pipeline
 
