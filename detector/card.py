@@ -23,7 +23,7 @@ import pandas as pd
 import skimage
 
 from .decode import DEFAULT_FRAMES
-from .sampling import DEFAULT_SAMPLING
+from .sampling import DEFAULT_SAMPLING, sampling_setting
 from .features import family_of
 
 #: The description of every model's features, after its classifier's.
@@ -134,7 +134,7 @@ def model_card(*, model_text: str, training: dict, parameters: dict, search: str
         **({"augmentation": augmentation} if augmentation else {}),
         "metrics": card_metrics(metrics),
         "frames": frames,
-        "sampling": sampling,
+        **sampling_setting(sampling),
         "command": command,
         "libraries": library_versions(),
         "trained_seconds": round(seconds, 1),

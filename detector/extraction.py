@@ -32,7 +32,7 @@ from tqdm import tqdm
 from .analysis import analyze
 from .datasets import STANDARD_COLUMNS
 from .decode import DEFAULT_FRAMES
-from .sampling import DEFAULT_SAMPLING, check_sampling
+from .sampling import DEFAULT_SAMPLING, check_front_fraction, sampling_setting
 from .faces import limit_threads
 from .features import FEATURES_VERSION, KNOWN_FAMILIES, aggregate, family_of
 from .workers import spawn_pool
@@ -85,7 +85,7 @@ def extract(manifest: pd.DataFrame, out_dir: str | os.PathLike, n_frames: int = 
         if unknown or not families:
             raise ValueError(f"unknown feature families {sorted(unknown)}; known: {KNOWN_FAMILIES}")
     stamp = {"features_version": FEATURES_VERSION, "n_frames": n_frames,
-             "families": None if families is None else sorted(families), "sampling": check_sampling(sampling)}
+             "families": None if families is None else sorted(families), **sampling_setting(sampling)}
     sp = out / "extract.json"
     if sp.exists():
         old = json.loads(sp.read_text())
@@ -186,8 +186,12 @@ def features_frames(out_dir: str | os.PathLike) -> int | None:
 
 
 def features_sampling(out_dir: str | os.PathLike | None) -> str:
-    """The sampling of an :func:`extract` folder (:data:`DEFAULT_SAMPLING` when it does not say)."""
-    return extract_stamp(out_dir).get("sampling", DEFAULT_SAMPLING)
+    """The sampling of an :func:`extract` folder (:data:`DEFAULT_SAMPLING` when it does not say);
+    ValueError when its ``front`` fraction is not this code's
+    (:func:`detector.sampling.check_front_fraction`)."""
+    stamp = extract_stamp(out_dir)
+    check_front_fraction(stamp, f"features folder {out_dir}")
+    return stamp.get("sampling", DEFAULT_SAMPLING)
 
 
 def load_features(out_dir: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:

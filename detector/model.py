@@ -42,7 +42,7 @@ import pandas as pd
 from .calibration import Calibration
 from .card import card_markdown
 from .features import BLOCK_RUN, FEATURES_VERSION, family_of
-from .sampling import DEFAULT_SAMPLING
+from .sampling import DEFAULT_SAMPLING, check_front_fraction
 from .trust import TRUSTED_TYPES, skops_io
 from .video import sha256_file
 
@@ -283,6 +283,10 @@ def _read_card(card_path: Path) -> dict:
         raise ModelError(
             f"model {card_path.parent.name} was trained on features version {bound.features_version!r}, "
             f"this code computes version {FEATURES_VERSION!r}: retrain it with 'deepfake-detector train'")
+    try:
+        check_front_fraction(card, f"model {card_path.parent.name}", missing_ok=True)
+    except ValueError as e:
+        raise ModelError(f"{e}: retrain it with 'deepfake-detector train'") from None
     digest = card.get("model_sha256")
     if not isinstance(digest, str) or not re.fullmatch(r"[0-9a-f]{64}", digest):
         raise ModelError(f"model card {card_path} has no valid 'model_sha256' (64 hex digits): refused")

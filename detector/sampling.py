@@ -52,6 +52,33 @@ def check_sampling(sampling: str) -> str:
     return sampling
 
 
+def sampling_setting(sampling: str) -> dict:
+    """What fixes the frames a sampling reads, as features folders (``extract.json``) and model
+    cards record it: ``{"sampling": name}``, and for ``"front"`` also ``"front_fraction"``
+    (:data:`FRONT_FRACTION`).
+
+    >>> sampling_setting("front")
+    {'sampling': 'front', 'front_fraction': 0.25}
+    """
+    check_sampling(sampling)
+    return {"sampling": sampling, **({"front_fraction": FRONT_FRACTION} if sampling == "front" else {})}
+
+
+def check_front_fraction(record: dict, what: str, missing_ok: bool = False) -> None:
+    """ValueError when ``record`` (an ``extract.json`` or a model card, named ``what``) says the
+    ``"front"`` sampling at another fraction than this code's :data:`FRONT_FRACTION`: its
+    features were measured on other frames than this code samples.  A ``front`` record without
+    a fraction (made before fractions were recorded) passes only with ``missing_ok``."""
+    if record.get("sampling") != "front":
+        return
+    fraction = record.get("front_fraction")
+    if fraction is None and missing_ok:
+        return
+    if fraction != FRONT_FRACTION:
+        raise ValueError(f"{what} was made with the 'front' sampling at fraction {fraction}, this code samples "
+                         f"fraction {FRONT_FRACTION}: its features were measured on other frames")
+
+
 def sample_indices(frame_count: int, n: int) -> np.ndarray:
     """Indices of ``n`` frames spread evenly over ``frame_count`` frames.
 

@@ -20,7 +20,7 @@ from detector.encode import write_video
 from detector.extraction import extract, features_sampling
 from detector.model import DetectorModel
 from detector.sampling import DEFAULT_SAMPLING, FRONT_FRACTION, SAMPLINGS, check_sampling, plan_front, plan_runs, \
-    sample_indices
+    sample_indices, sampling_setting
 from detector.synthesis import camera_frames
 from detector.video import probe
 
@@ -322,3 +322,34 @@ def test_the_dashboards_card_table_names_the_shipped_models_sampling():
     row = card_summary(load_model().card).set_index("item").loc["frame sampling", "value"]
     assert row.startswith("`front` (samples spread over the fronts of the keyframe intervals)")
     assert "refused" in row
+
+
+def test_front_records_its_fraction_and_another_fraction_is_refused(gop_clip, tmp_path, monkeypatch):
+    """Features and models of ``front`` hold for the fraction they were made with: a folder or a
+    card of another fraction (or a folder that does not say) is refused, not silently reused."""
+    from detector.datasets import read_manifest
+    from detector.model import ModelError, load_model
+
+    assert sampling_setting("front") == {"sampling": "front", "front_fraction": FRONT_FRACTION}
+    assert sampling_setting("spread") == {"sampling": "spread"}
+    man = tmp_path / "m.csv"
+    man.write_text(f"path,label\n{gop_clip},real\n")
+    out = tmp_path / "f"
+    extract(read_manifest(man), out, n_frames=4, workers=1, progress=False, families=("block",), sampling="front")
+    stamp = json.loads((out / "extract.json").read_text())
+    assert stamp["front_fraction"] == FRONT_FRACTION and features_sampling(out) == "front"
+    for fraction in (None, FRONT_FRACTION * 2):
+        other = {k: v for k, v in stamp.items() if k != "front_fraction"}
+        if fraction is not None:
+            other["front_fraction"] = fraction
+        (out / "extract.json").write_text(json.dumps(other))
+        with pytest.raises(ValueError, match="fraction"):
+            features_sampling(out)  # what train and the judge read
+        with pytest.raises(ValueError, match="use another --out"):
+            extract(read_manifest(man), out, n_frames=4, workers=1, progress=False, families=("block",),
+                    sampling="front")
+    shipped = load_model()
+    assert shipped.card["front_fraction"] == FRONT_FRACTION
+    monkeypatch.setattr("detector.sampling.FRONT_FRACTION", FRONT_FRACTION / 2)  # this code samples another share
+    with pytest.raises(ModelError, match="fraction"):
+        load_model()
