@@ -65,18 +65,24 @@ def cmd_inspect(args) -> int:
     # with a second core, the model file loads (skops, scikit-learn: ~1 s) while the video is decoded (ahead,
     # in another thread) and measured; on one core the threads would only contend for it and the GIL
     overlap = default_workers() > 1
-    model = _load_model_or_none(args.model, quiet=False, load=load_model_in_background if overlap else load_model)
+    # ... in a child interpreter (no GIL shared with the analysis) unless the report needs the pipeline itself
+    load = functools.partial(load_model_in_background, process=not args.report) if overlap else load_model
+    model = _load_model_or_none(args.model, quiet=False, load=load)
     # the case report shows every family and the face crops, as the dashboard's does
     fams = "all" if args.all_features or args.report or model is None else "model"
     run = functools.partial(analyze, args.video, n_frames=args.frames, info=info, thumbnails=bool(args.report),
                             sampling=args.sampling, decode_ahead=overlap)
+    pending = model if isinstance(model, PendingModel) else None
     try:
         a = run(model=model, families=fams)
     except ModelError as e:
-        if args.model is not None or not isinstance(model, PendingModel) or not model.failed:
+        if args.model is not None or pending is None or not pending.failed:
             raise
         _no_model_note(str(e))  # the default model's file refused: as when refused before analysing
         model, a = None, run(model=None, families="all")
+    finally:
+        if pending is not None:
+            pending.close()  # its scoring process, once the scores are in
     if args.report:
         model = model.result() if isinstance(model, PendingModel) else model
         print(f"case report: {write_case_report(args.report, a, model)}", file=sys.stderr)

@@ -14,7 +14,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.feature_selection import SelectorMixin
 
-from .features import family_of
+from .columns import family_of
 
 
 class StatSelector(SelectorMixin, BaseEstimator):

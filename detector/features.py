@@ -57,6 +57,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from .columns import family_of  # noqa: F401 (part of this module's API)
 from .faces import Regions
 from .kinematics import landmark_features
 from .seam import seam_features
@@ -663,11 +664,6 @@ def face_features(frame: np.ndarray, regions: Regions, origin: tuple[int, int] =
     if "lmk" in fams:
         feats.update(landmark_features(frame, regions.ellipse, following))
     return feats
-
-
-def family_of(column: str) -> str:
-    """Feature family of a per-frame or aggregated column name."""
-    return column.split("_", 1)[0]
 
 
 def feature_columns(df: pd.DataFrame) -> list[str]:

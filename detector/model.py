@@ -32,7 +32,6 @@ import json
 import os
 import re
 import stat
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,7 +42,7 @@ from .calibration import Calibration
 from .card import card_markdown
 from .features import BLOCK_RUN, FEATURES_VERSION, family_of
 from .sampling import DEFAULT_SAMPLING, check_front_fraction
-from .trust import TRUSTED_TYPES, skops_io
+from .trust import MODEL_FORMAT, TRUSTED_TYPES, ModelError, load_bundle, skops_io  # noqa: F401 (TRUSTED_TYPES: API)
 from .video import sha256_file
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "default"
@@ -54,8 +53,6 @@ EVALUATION_DIR = "evaluation"
 #: File in :data:`EVALUATION_DIR` of the per-condition out-of-fold scores and log10 LRs of
 #: one fold seed (``benchmarks/generalization.py --into``; the Evaluation page's plots per condition).
 CONDITION_SCORES_FILE = "condition_scores.csv"
-#: Format of the object inside ``model.skops``: a dict of the pipeline and :class:`BoundFields`.
-MODEL_FORMAT = 2
 #: Fingerprints (SHA-256 of ``model.skops``) of the models shipped in ``models/``.
 SHIPPED_SHA256: dict[str, str] = {
     "default": "bf40f8bfa3b89597f6c16a1a19e62f0778ad87aefe8eed01d739011840e9e7aa",
@@ -63,11 +60,6 @@ SHIPPED_SHA256: dict[str, str] = {
 #: Size limits read before parsing: a card is a small JSON file; a model file a small zip.
 MAX_CARD_BYTES = 4 << 20
 MAX_MODEL_BYTES = 64 << 20
-MAX_MODEL_UNZIPPED_BYTES = 256 << 20
-
-
-class ModelError(Exception):
-    """A model that cannot be loaded or used (one-line, user-facing message)."""
 
 
 @dataclass
@@ -293,43 +285,6 @@ def _read_card(card_path: Path) -> dict:
     return card
 
 
-def _check_zip(model_path: Path) -> None:
-    """Refuse a model file that is not a zip or would unpack to more than the limit."""
-    try:
-        with zipfile.ZipFile(model_path) as z:
-            total = sum(i.file_size for i in z.infolist())
-    except (OSError, zipfile.BadZipFile, ValueError) as e:
-        raise ModelError(f"model file {model_path} is not a valid skops file: {e}") from None
-    if total > MAX_MODEL_UNZIPPED_BYTES:
-        raise ModelError(f"model file {model_path} unpacks to {total} bytes (limit {MAX_MODEL_UNZIPPED_BYTES})")
-
-
-def _load_bundle(model_path: Path) -> dict:
-    """The dict inside ``model.skops``, loaded only if every type in it is trusted."""
-    sio = skops_io()
-    _check_zip(model_path)
-    try:
-        untrusted = sio.get_untrusted_types(file=model_path)
-    except Exception as e:  # skops raises many types on malformed schemas
-        raise ModelError(f"model file {model_path} is not a valid skops file: {_one_line(e)}") from None
-    bad = sorted(t for t in untrusted if t not in TRUSTED_TYPES)
-    if bad:
-        raise ModelError(f"model file {model_path} contains untrusted types, refused: {bad[:3]}")
-    try:
-        bundle = sio.load(model_path, trusted=list(untrusted))
-    except Exception as e:
-        raise ModelError(f"cannot load model file {model_path}: {_one_line(e)}") from None
-    if not isinstance(bundle, dict) or bundle.get("format") != MODEL_FORMAT:
-        raise ModelError(f"model file {model_path} is not a format-{MODEL_FORMAT} model (pipeline with its "
-                         "columns and threshold); re-save it with this version's 'deepfake-detector train'")
-    return bundle
-
-
-def _one_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return text[0] if text else type(e).__name__
-
-
 def load_model(folder: str | os.PathLike | None = None) -> DetectorModel:
     """Load and verify a model folder (default: the shipped ``models/default``).
 
@@ -361,11 +316,12 @@ def check_files(folder: str | os.PathLike | None) -> tuple[Path, dict, str]:
     return folder, card, digest
 
 
-def load_checked(folder: Path, card: dict, digest: str) -> DetectorModel:
+def load_checked(folder: Path, card: dict, digest: str, bundle: dict | None = None) -> DetectorModel:
     """The rest of :func:`load_model`: the model file of a folder that passed :func:`check_files`
-    (ModelError when it is refused)."""
+    (ModelError when it is refused).  ``bundle``: the file's contents when they were loaded
+    elsewhere (:meth:`detector.scoring.ScoringProcess.bundle`), checked the same way."""
     card_path, model_path = folder / CARD_FILE, folder / MODEL_FILE
-    bundle = _load_bundle(model_path)
+    bundle = load_bundle(model_path) if bundle is None else bundle
     bound = BoundFields.from_mapping(bundle, f"model file {model_path}")
     if bound != BoundFields.from_mapping(card, f"model card {card_path}"):
         raise ModelError(f"model card {card_path} disagrees with {MODEL_FILE} on name, version, columns, "

@@ -1,12 +1,13 @@
-"""A model loaded in a background thread while the caller decodes and measures a video.
+"""A model loaded in the background while the caller decodes and measures a video.
 
-Loading the model file imports skops and scikit-learn (~1 s), most of ``inspect``'s start-up;
-PyAV, OpenCV and NumPy release the GIL while the first frames are decoded and measured, so
-the two overlap.  :func:`load_model_in_background` makes the checks of
-:func:`detector.model.load_model` that need no skops at once (same errors), and loads the rest
-in a thread; :func:`detector.analysis.analyze` takes the :class:`PendingModel` and waits for it
-before scoring.  Both threads need the GIL for most of their work: ``inspect`` loads in the
-background only when it has a second core to run on.
+Loading the model file imports skops and scikit-learn (~1 s), most of ``inspect``'s start-up.
+:func:`load_model_in_background` makes the checks of :func:`detector.model.load_model` that
+need no skops at once (same errors) and loads the rest in a thread, or, with
+``process=True``, in a child interpreter (:class:`detector.scoring.ScoringProcess`: those
+imports then hold no GIL this process needs, and the model scores there);
+:func:`detector.analysis.analyze` takes the :class:`PendingModel` and waits for it before
+scoring.  ``inspect`` loads in the background only when it has a second core to run on, in a
+child unless it writes a case report (whose explanations read the pipeline's steps).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import threading
 from pathlib import Path
 
 from .features import family_of
-from .model import DetectorModel, card_sampling, check_files, load_checked
+from .model import MODEL_FILE, DetectorModel, card_sampling, check_files, load_checked
+from .scoring import ScoringProcess
 
 
 class PendingModel:
@@ -29,18 +31,20 @@ class PendingModel:
     agree with); :meth:`result` waits for the model.
     """
 
-    def __init__(self, folder: Path, card: dict, digest: str):
+    def __init__(self, folder: Path, card: dict, digest: str, process: bool = False):
         self.card, self.path = card, str(folder)
         self.name = card.get("name") or folder.name
         self._model: DetectorModel | None = None
         self._error: BaseException | None = None
+        #: the child loading and scoring the model file (None: loaded in this process)
+        self.process = ScoringProcess(folder / MODEL_FILE) if process else None
         self._thread = threading.Thread(target=self._load, args=(folder, card, digest), name="load-model",
                                         daemon=True)
         self._thread.start()
 
     def _load(self, *checked) -> None:
         try:
-            model = load_checked(*checked)
+            model = load_checked(*checked, bundle=None if self.process is None else self.process.bundle())
             if model.calibration is not None:
                 model.llr([0.0])  # imports lir (~0.2 s) here too, not when the caller first needs an LR
             self._model = model
@@ -64,6 +68,12 @@ class PendingModel:
         self._thread.join()
         return self._error is not None
 
+    def close(self) -> None:
+        """Stop the scoring process, if any (after the last score)."""
+        if self.process is not None:
+            self._thread.join()
+            self.process.close()
+
     def result(self) -> DetectorModel:
         """The loaded model (waits for the thread); the :class:`~detector.model.ModelError` of
         :func:`~detector.model.load_model` when the model file is refused."""
@@ -72,8 +82,11 @@ class PendingModel:
         return self._model
 
 
-def load_model_in_background(folder: str | os.PathLike | None = None) -> PendingModel:
-    """:func:`detector.model.load_model`, with the model file loaded in a thread.
+def load_model_in_background(folder: str | os.PathLike | None = None, process: bool = False) -> PendingModel:
+    """:func:`detector.model.load_model`, with the model file loaded in a thread, or with
+    ``process`` in a child interpreter that then scores for the model
+    (:class:`detector.scoring.ScoringProcess`; the model's explanations, which read the
+    pipeline's steps, are not available then).
 
     Raises
     ------
@@ -81,4 +94,4 @@ def load_model_in_background(folder: str | os.PathLike | None = None) -> Pending
         At once, for what needs no skops (missing or oversized files, an invalid card, a model
         file whose hash differs from its card); the rest from :meth:`PendingModel.result`.
     """
-    return PendingModel(*check_files(folder))
+    return PendingModel(*check_files(folder), process=process)

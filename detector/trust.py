@@ -1,4 +1,4 @@
-"""What a model file may hold, and skops imported to trust exactly that.
+"""What a model file may hold, skops imported to trust exactly that, and the model file loaded.
 
 skops trusts every scikit-learn estimator by default and builds that list, when it is first
 imported, by importing them all (~1 s; Dask and pytest come along through scikit-learn's
@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import importlib
 import sys
+import zipfile
+from pathlib import Path
 
 #: The types a model file may hold beyond skops' own safe defaults, by exact name: those
 #: ``skops.io.get_untrusted_types`` reports for the pipelines ``train`` makes.  Anything
@@ -65,3 +67,53 @@ def skops_io():
         for m in hidden:
             sys.modules.pop(m, None)
     return skops.io
+
+
+#: Format of the object inside ``model.skops``: a dict of the pipeline and
+#: :class:`detector.model.BoundFields`.
+MODEL_FORMAT = 2
+#: A model file is a small zip: refused when it would unpack to more than this.
+MAX_MODEL_UNZIPPED_BYTES = 256 << 20
+
+
+class ModelError(Exception):
+    """A model that cannot be loaded or used (one-line, user-facing message)."""
+
+
+def _check_zip(model_path: Path) -> None:
+    """Refuse a model file that is not a zip or would unpack to more than the limit."""
+    try:
+        with zipfile.ZipFile(model_path) as z:
+            total = sum(i.file_size for i in z.infolist())
+    except (OSError, zipfile.BadZipFile, ValueError) as e:
+        raise ModelError(f"model file {model_path} is not a valid skops file: {e}") from None
+    if total > MAX_MODEL_UNZIPPED_BYTES:
+        raise ModelError(f"model file {model_path} unpacks to {total} bytes (limit {MAX_MODEL_UNZIPPED_BYTES})")
+
+
+def load_bundle(model_path: Path) -> dict:
+    """The dict inside ``model.skops``, loaded only if every type in it is trusted
+    (:data:`TRUSTED_TYPES` beyond skops' safe defaults); ModelError otherwise."""
+    sio = skops_io()
+    _check_zip(model_path)
+    try:
+        untrusted = sio.get_untrusted_types(file=model_path)
+    except Exception as e:  # skops raises many types on malformed schemas
+        raise ModelError(f"model file {model_path} is not a valid skops file: {one_line(e)}") from None
+    bad = sorted(t for t in untrusted if t not in TRUSTED_TYPES)
+    if bad:
+        raise ModelError(f"model file {model_path} contains untrusted types, refused: {bad[:3]}")
+    try:
+        bundle = sio.load(model_path, trusted=list(untrusted))
+    except Exception as e:
+        raise ModelError(f"cannot load model file {model_path}: {one_line(e)}") from None
+    if not isinstance(bundle, dict) or bundle.get("format") != MODEL_FORMAT:
+        raise ModelError(f"model file {model_path} is not a format-{MODEL_FORMAT} model (pipeline with its "
+                         "columns and threshold); re-save it with this version's 'deepfake-detector train'")
+    return bundle
+
+
+def one_line(e: BaseException) -> str:
+    """The first line of an exception's message (its type's name when it has none)."""
+    text = str(e).strip().splitlines()
+    return text[0] if text else type(e).__name__

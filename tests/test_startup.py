@@ -27,8 +27,9 @@ _PROBE = """
 import json, sys
 import detector
 loaded = {"import detector": sorted({m.split(".")[0] for m in sys.modules})}
-from detector.cli import main
-rc = main(["inspect", "--json", "--frames", "3", sys.argv[2]])
+import detector.cli
+detector.cli.default_workers = lambda: int(sys.argv[3])  # cores: 2 loads the model in a scoring process
+rc = detector.cli.main(["inspect", "--json", "--frames", "3", sys.argv[2]])
 loaded["inspect"] = sorted({m.split(".")[0] for m in sys.modules})
 loaded["rc"] = rc
 open(sys.argv[1], "w").write(json.dumps(loaded))
@@ -40,13 +41,16 @@ def _run(code: str, *args: str) -> subprocess.CompletedProcess:
                           timeout=300)
 
 
-def test_import_and_inspect_load_no_streamlit_dask_or_plotly(demo_pair, tmp_path):
+@pytest.mark.parametrize("cores", [1, 2])
+def test_import_and_inspect_load_no_streamlit_dask_or_plotly(demo_pair, tmp_path, cores):
     out = tmp_path / "modules.json"
-    r = _run(_PROBE, str(out), str(demo_pair[1]))
+    r = _run(_PROBE, str(out), str(demo_pair[1]), str(cores))
     assert r.returncode == 0, r.stderr
     loaded = json.loads(out.read_text())
     assert loaded["rc"] == 0 and json.loads(r.stdout)["n_frames_sampled"] == 3  # inspect really ran
-    assert "skops" in loaded["inspect"] and "sklearn" in loaded["inspect"]  # ... with the model loaded
+    assert json.loads(r.stdout)["model"]["name"] == "default"  # ... with the model loaded
+    # ... in this process on one core, in the scoring process (no scikit-learn here) on two
+    assert ("skops" in loaded["inspect"] and "sklearn" in loaded["inspect"]) == (cores == 1)
     for stage in ("import detector", "inspect"):
         assert not set(NOT_ON_CLI_PATH) & set(loaded[stage]), stage
 
@@ -120,7 +124,7 @@ def test_inspect_loads_none_of_the_training_modules(demo_pair, tmp_path):
     out = tmp_path / "modules.json"
     probe = _PROBE.replace('{m.split(".")[0] for m in sys.modules}', "set(sys.modules)")
     assert probe != _PROBE
-    r = _run(probe, str(out), str(demo_pair[1]))
+    r = _run(probe, str(out), str(demo_pair[1]), "1")
     assert r.returncode == 0, r.stderr
     loaded = set(json.loads(out.read_text())["inspect"])
     assert "skops.io" in loaded and "detector.preload" in loaded

@@ -1,0 +1,138 @@
+"""Scoring in a child process: the model file loaded by another interpreter.
+
+Loading ``model.skops`` imports scikit-learn, scipy and skops (~1 s of pure Python, most of
+``inspect``'s start-up).  In a thread it would hold the GIL that measuring the video needs
+too; a child interpreter runs it on another core.  :class:`ScoringProcess` starts one that
+loads the file with the same checks (:func:`detector.trust.load_bundle`) while the caller
+decodes and measures; :meth:`ScoringProcess.bundle` then returns the model file's fields with
+a :class:`RemotePipeline` in place of the pipeline, which :func:`detector.model.load_checked`
+checks against the card as it checks a pipeline loaded in process.  Each
+``decision_function`` call sends the rows to the child and returns its scores.
+
+The child imports only :mod:`detector.trust`, :mod:`detector.estimators` and what they need
+(no OpenCV, PyAV or the analysis), dies with its parent (``PR_SET_PDEATHSIG``) and exits
+when its pipe closes.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+import numpy as np
+
+from .trust import ModelError, load_bundle, one_line
+
+#: The child's first statements: die with the parent before the seconds of imports, then serve.
+_BOOT = """import sys
+from detector.workers import die_with_parent
+die_with_parent(int(sys.argv[1]))
+from detector.scoring import serve
+serve(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
+"""
+
+
+def serve(fd_in: int, fd_out: int, model_path: str) -> None:
+    """The child: load ``model_path``, send ``("loaded", fields)`` or ``("error", message)``,
+    then answer each array received with ``("scores", decision_function(array))`` (or
+    ``("error", message)``) until the pipe closes or None arrives."""
+    requests, replies = Connection(fd_in, writable=False), Connection(fd_out, readable=False)
+    try:
+        bundle = load_bundle(Path(model_path))
+    except ModelError as e:
+        replies.send(("error", str(e)))
+        return
+    pipeline = bundle.pop("pipeline", None)
+    replies.send(("loaded", {"fields": bundle, "classifier": hasattr(pipeline, "decision_function"),
+                             "n_features_in": getattr(pipeline, "n_features_in_", None)}))
+    while True:
+        try:
+            rows = requests.recv()
+        except (EOFError, OSError):
+            return
+        if rows is None:
+            return
+        try:
+            replies.send(("scores", np.asarray(pipeline.decision_function(rows), dtype=float)))
+        except Exception as e:  # the caller raises it as a ModelError
+            replies.send(("error", f"scoring failed in the model process: {one_line(e)}"))
+
+
+class RemotePipeline:
+    """The pipeline of a model file loaded by a :class:`ScoringProcess`: ``decision_function``
+    runs in the child.  ``n_features_in_`` is the fitted pipeline's, when it has one."""
+
+    def __init__(self, process: "ScoringProcess", n_features_in: int | None):
+        self._process = process
+        if n_features_in is not None:
+            self.n_features_in_ = n_features_in
+
+    def decision_function(self, rows) -> np.ndarray:
+        return self._process.request(np.asarray(rows, dtype=float))
+
+
+class ScoringProcess:
+    """A child interpreter loading ``model_path`` (checked there as in process) and scoring rows."""
+
+    def __init__(self, model_path: str | os.PathLike):
+        self.path = str(model_path)
+        req_r, req_w = os.pipe()
+        rep_r, rep_w = os.pipe()
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        pkg_root = str(Path(__file__).resolve().parents[1])  # importable even when not pip-installed
+        env["PYTHONPATH"] = os.pathsep.join([pkg_root] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+        try:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-c", _BOOT, str(os.getpid()), str(req_r), str(rep_w), self.path],
+                pass_fds=(req_r, rep_w), env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        finally:
+            os.close(req_r)
+            os.close(rep_w)
+        self._requests, self._replies = Connection(req_w, readable=False), Connection(rep_r, writable=False)
+        self._loaded: dict | None = None
+
+    def _reply(self, what: str):
+        try:
+            kind, value = self._replies.recv()
+        except (EOFError, OSError):
+            code = self._proc.wait()
+            raise ModelError(f"the model process ended (exit code {code}) while {what} {self.path}") from None
+        if kind == "error":
+            raise ModelError(value)
+        return value
+
+    def bundle(self) -> dict:
+        """The model file's fields (as :func:`detector.trust.load_bundle` returns them) with a
+        :class:`RemotePipeline` as ``pipeline`` (None when the file holds no classifier); waits
+        for the child to load it.  ModelError with the child's message when it refused the file."""
+        if self._loaded is None:
+            self._loaded = self._reply("loading")
+        info = self._loaded
+        pipeline = RemotePipeline(self, info["n_features_in"]) if info["classifier"] else None
+        return {**info["fields"], "pipeline": pipeline}
+
+    def request(self, rows: np.ndarray) -> np.ndarray:
+        """The child's ``decision_function`` of ``rows``."""
+        self.bundle()
+        try:
+            self._requests.send(rows)
+        except OSError:
+            pass  # the child is gone: _reply says how
+        return self._reply("scoring with")
+
+    def close(self) -> None:
+        """Stop the child (it also stops when this process exits)."""
+        try:
+            self._requests.send(None)
+        except OSError:
+            pass
+        self._requests.close()
+        try:
+            self._proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        self._replies.close()

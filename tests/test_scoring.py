@@ -1,0 +1,101 @@
+"""The scoring process of ``inspect`` (:mod:`detector.scoring`): the model file loaded by a child
+interpreter with the same checks, scoring exactly as the model loaded in process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from detector.cli import main
+from detector.model import DEFAULT_MODEL_DIR, MODEL_FILE, ModelError, load_model
+from detector.preload import load_model_in_background
+from detector.scoring import RemotePipeline, ScoringProcess
+
+
+def test_the_scoring_process_scores_as_the_model_in_process():
+    shipped = load_model()
+    pending = load_model_in_background(process=True)
+    try:
+        remote = pending.result()
+        assert isinstance(remote.pipeline, RemotePipeline)
+        assert (remote.columns, remote.threshold, remote.sha256, remote.calibration) == \
+            (shipped.columns, shipped.threshold, shipped.sha256, shipped.calibration)
+        rows = np.random.default_rng(0).normal(size=(7, len(shipped.columns)))
+        assert np.array_equal(remote.pipeline.decision_function(rows), shipped.pipeline.decision_function(rows))
+        with pytest.raises(ModelError, match="scoring failed in the model process"):
+            remote.pipeline.decision_function(rows[:, :3])  # the wrong number of columns: the child's error
+        assert np.array_equal(remote.pipeline.decision_function(rows[:2]), shipped.pipeline.decision_function(rows[:2]))
+    finally:
+        pending.close()
+    assert pending.process._proc.returncode == 0  # stopped when asked
+
+
+def test_a_file_the_child_refuses_is_a_model_error(tmp_path):
+    bad = tmp_path / MODEL_FILE
+    bad.write_bytes(b"not a zip")
+    p = ScoringProcess(bad)
+    try:
+        with pytest.raises(ModelError, match="not a valid skops file"):
+            p.bundle()
+    finally:
+        p.close()
+
+
+def test_a_dead_scoring_process_is_a_clear_error():
+    p = ScoringProcess(DEFAULT_MODEL_DIR / MODEL_FILE)
+    p.bundle()
+    os.kill(p._proc.pid, signal.SIGKILL)
+    with pytest.raises(ModelError, match="the model process ended"):
+        p.request(np.zeros((1, 3)))
+    p.close()
+
+
+_ORPHAN = """
+import sys, time
+from detector.scoring import ScoringProcess
+p = ScoringProcess(sys.argv[1])
+p.bundle()
+print(p._proc.pid, flush=True)
+time.sleep(60)
+"""
+
+
+def test_the_scoring_process_dies_with_its_parent():
+    parent = subprocess.Popen([sys.executable, "-c", _ORPHAN, str(DEFAULT_MODEL_DIR / MODEL_FILE)],
+                              stdout=subprocess.PIPE, text=True)
+    child = int(parent.stdout.readline())
+    parent.kill()
+    parent.wait()
+    for _ in range(100):
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        try:  # reaped by init; a zombie of ours would still answer
+            with open(f"/proc/{child}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    break
+        except OSError:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("the scoring process outlived its parent")
+
+
+def test_inspect_gives_the_same_result_with_a_scoring_process(demo_pair, capsys, monkeypatch):
+    import detector.cli as cli
+
+    out = {}
+    for cores in (1, 2):  # one core: the model in process; two: in a scoring process
+        monkeypatch.setattr(cli, "default_workers", lambda: cores)
+        assert main(["inspect", "--json", "--frames", "4", str(demo_pair[1])]) == 0
+        out[cores] = json.loads(capsys.readouterr().out)
+        out[cores].pop("timings_s"), out[cores].pop("analysed_at")
+    assert out[1] == out[2] and out[1]["score"] is not None and out[1]["llr"] is not None
