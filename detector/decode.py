@@ -1,7 +1,7 @@
 """Frame sampling and decoding: the frames of a video that the analysis measures.
 
 One module: the PyAV decoder and its OpenCV fallback give the same samples as the same
-:class:`Frame` records; ~510 lines.
+:class:`Frame` records; ~530 lines.
 
 Which frames are sampled is :mod:`detector.sampling`'s: ``"spread"`` (the default), ``n``
 frames spread evenly over the video, each at the centre of one of ``n`` equal segments;
@@ -89,10 +89,9 @@ class LazyBGR:
     def crop(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
         """The (y1 - y0, x1 - x0, 3) BGR crop, converted alone."""
         f = self._frame
-        sub = np.stack([np.frombuffer(p, np.uint8).reshape(p.height, p.line_size)[y0:y1, x0:x1] for p in f.planes])
-        g = av.VideoFrame.from_ndarray(sub, format="yuv444p")
+        g = av.VideoFrame.from_ndarray(np.stack([_plane(p)[y0:y1, x0:x1] for p in f.planes]), format="yuv444p")
         g.colorspace, g.color_range = f.colorspace, f.color_range
-        return g.to_ndarray(format="bgr24")
+        return to_bgr(g)
 
     def __getitem__(self, key):
         if self._full is None and isinstance(key, tuple) and len(key) == 2 \
@@ -104,8 +103,24 @@ class LazyBGR:
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
         if self._full is None:
-            self._full = self._frame.to_ndarray(format="bgr24")
+            self._full = to_bgr(self._frame)
         return self._full if dtype is None else self._full.astype(dtype)
+
+
+def _plane(p) -> np.ndarray:
+    """The (height, width) uint8 samples of an 8-bit PyAV plane ``p`` (a view, without the padding)."""
+    return np.frombuffer(p, np.uint8).reshape(p.height, p.line_size)[:, :p.width]
+
+
+def to_bgr(frame) -> np.ndarray:
+    """``frame.to_ndarray(format="bgr24")``: the (H, W, 3) uint8 BGR pixels of a decoded PyAV
+    frame.  A 4:4:4 frame goes by way of FFmpeg's planar GBR output and an OpenCV merge of its
+    planes: the same pixels (every one of the 2^24 colours, in each colour space and range:
+    tests/test_video.py) in ~0.6x the time of FFmpeg's packed BGR output."""
+    if frame.format.name != "yuv444p":
+        return frame.to_ndarray(format="bgr24")
+    g, b, r = (_plane(p) for p in frame.reformat(format="gbrp").planes)
+    return cv2.merge([b, g, r])
 
 
 def _lazy_is_exact(frame, full: np.ndarray) -> bool:
@@ -430,7 +445,7 @@ class _PyAVSampler:
             yield _frame(i, self.fps, im, fol)
         if self.k < len(self.targets) and idx >= self.targets[self.k]:
             if img is None:
-                img = f.to_ndarray(format="bgr24")
+                img = to_bgr(f)
             while self.k < len(self.targets) and self.targets[self.k] <= idx:
                 self.k += 1
             if self.nf:
@@ -447,12 +462,12 @@ class _PyAVSampler:
                 if follower is None:
                     is_sample = self.k < len(self.targets) and idx >= self.targets[self.k]
                     if self.lazy is None:  # the first follower's whole conversion checks LazyBGR once
-                        img = f.to_ndarray(format="bgr24")
+                        img = to_bgr(f)
                         self.lazy = _lazy_is_exact(f, img)
                     if self.lazy and not is_sample and f.format.name == "yuv444p":
                         follower, img = LazyBGR(f, full=img), None
                     else:
-                        follower = img = f.to_ndarray(format="bgr24") if img is None else img
+                        follower = img = to_bgr(f) if img is None else img
                 fol.append(follower)
         return img
 

@@ -279,9 +279,64 @@ def _lines_ratio(sums: tuple[np.ndarray, ...], bx: np.ndarray, by: np.ndarray) -
     """:func:`_grid_ratio` of step sums (:func:`_step_sums`) with the grid's column and row
     boundaries (:func:`_grid_lines`) given."""
     sx, nx, sy, ny = sums
-    num, nn = sx[bx].sum() + sy[by].sum(), nx[bx].sum() + ny[by].sum()
-    den, nd = sx[~bx].sum() + sy[~by].sum(), nx[~bx].sum() + ny[~by].sum()
+    return _ratio(sx[bx].sum(), sy[by].sum(), nx[bx].sum(), ny[by].sum(),
+                  sx[~bx].sum(), sy[~by].sum(), nx[~bx].sum(), ny[~by].sum())
+
+
+def _ratio(on_x, on_y, n_on_x, n_on_y, off_x, off_y, n_off_x, n_off_y) -> float:
+    """Mean step on a grid's lines over the mean step off them, from the step sums and counts
+    on and off the lines along x and along y (NumPy scalars: their types decide the arithmetic)."""
+    num, nn = on_x + on_y, n_on_x + n_on_y
+    den, nd = off_x + off_y, n_off_x + n_off_y
     return float((num / max(nn, 1) + EPS) / (den / max(nd, 1) + EPS))
+
+
+#: The sum and count of an axis a ratio leaves out (what summing an empty float64 axis gives).
+_NO_AXIS = np.float64(0.0)
+#: Integers up to this add up exactly in float32, in any order.
+_F32_EXACT = 2 ** 24
+
+
+def _grid_masks(nx: int, ny: int, offset: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """(nx, 4) and (ny, 4) bool: whether each column step and each row step of a crop at
+    ``offset`` (y0, x0) in the frame crosses the 8x8 grid's lines, does not, crosses the 4x4
+    grid's lines, does not (:func:`_grid_lines`)."""
+    cols = []
+    for n, o in ((nx, offset[1]), (ny, offset[0])):
+        g8, g4 = _grid_lines(n, o, 8), _grid_lines(n, o, 4)
+        cols.append(np.column_stack([g8, ~g8, g4, ~g4]))
+    return cols[0], cols[1]
+
+
+def _on_off_sums(planes: list[tuple[np.ndarray, ...]], masks: tuple[np.ndarray, np.ndarray],
+                 integer: bool) -> tuple[np.ndarray, ...]:
+    """The step sums and counts of each plane's :func:`_step_sums` on and off the grid lines
+    (:func:`_grid_masks`): (k, 4) sums along x and y, (k, 4) counts along x and y, as the float32
+    and int64 NumPy scalars :func:`_lines_ratio` adds up.  ``integer``: the steps are whole
+    numbers (uint8 planes); then the sums are matrix products, which give the same float32
+    numbers as long as no sum exceeds 2**24 (else they are added up as in :func:`_lines_ratio`)."""
+    mx, my = masks
+    if integer:
+        sx = np.stack([p[0] for p in planes]).astype(np.float64) @ mx
+        sy = np.stack([p[2] for p in planes]).astype(np.float64) @ my
+        if max(sx.max(initial=0), sy.max(initial=0)) <= _F32_EXACT:
+            return (sx.astype(np.float32), sy.astype(np.float32), np.stack([p[1] for p in planes]) @ mx.astype(np.int64),
+                    np.stack([p[3] for p in planes]) @ my.astype(np.int64))
+    return tuple(np.array([[p[k][m[:, j]].sum() for j in range(4)] for p in planes])
+                 for k, m in ((0, mx), (2, my), (1, mx), (3, my)))
+
+
+def _grid_ratios(planes: list[tuple[np.ndarray, ...]], masks: tuple[np.ndarray, np.ndarray],
+                 integer: bool = False) -> list[tuple[float, float, float, float]]:
+    """Per plane's step sums (:func:`_step_sums`): its 8x8 grid ratio, its 4x4 grid ratio and the
+    4x4 ratio along x alone and along y alone (:func:`_ratio`); ``masks`` and ``integer`` as
+    :func:`_on_off_sums`."""
+    sx, sy, cx, cy = _on_off_sums(planes, masks, integer)
+    z = _NO_AXIS
+    return [(_ratio(sx[k, 0], sy[k, 0], cx[k, 0], cy[k, 0], sx[k, 1], sy[k, 1], cx[k, 1], cy[k, 1]),
+             _ratio(sx[k, 2], sy[k, 2], cx[k, 2], cy[k, 2], sx[k, 3], sy[k, 3], cx[k, 3], cy[k, 3]),
+             _ratio(sx[k, 2], z, cx[k, 2], z, sx[k, 3], z, cx[k, 3], z),
+             _ratio(z, sy[k, 2], z, cy[k, 2], z, sy[k, 3], z, cy[k, 3])) for k in range(len(planes))]
 
 
 def grid_strength(img: np.ndarray, mask: np.ndarray, offset: tuple[int, int] = (0, 0), period: int = 8,
@@ -317,31 +372,29 @@ def blockiness(gray: np.ndarray, inner: np.ndarray, band: np.ndarray, outer: np.
 
 
 def _block_columns(luma: tuple[tuple[np.ndarray, ...], ...], chroma: list[tuple[tuple[np.ndarray, ...], ...]],
-                   offset: tuple[int, int]) -> dict[str, float]:
+                   offset: tuple[int, int], masks: tuple[np.ndarray, np.ndarray] | None = None,
+                   integer: bool = False) -> dict[str, float]:
     """The columns of :func:`blockiness` from the step sums (:func:`_step_sums`) of luma in the
     inner, band and outer regions and of each chroma plane (Cr, Cb; none: no chroma columns)
-    in the inner and outer regions."""
-    sums = dict(zip(("inner", "band", "outer"), luma))
-    nx, ny = sums["inner"][0].shape[0], sums["inner"][2].shape[0]
-    # the grid's boundaries, made once for every region and plane
-    g8, g4 = ((_grid_lines(nx, offset[1], p), _grid_lines(ny, offset[0], p)) for p in (8, 4))
-    vals = {name: _lines_ratio(sm, *g8) for name, sm in sums.items()}
-    out = {f"block_{name}": float(np.log(v)) for name, v in vals.items()}
-    out["block_inner_outer"] = _lr(vals["inner"], vals["outer"])
-    out["block_band_outer"] = _lr(vals["band"], vals["outer"])
-    r4 = _lines_ratio(sums["inner"], *g4)
-    out["block_4x4_inner"] = float(np.log(r4))
-    out["block_4x4_inner_outer"] = _lr(r4, _lines_ratio(sums["outer"], *g4))
-    sx, cx, sy, cy = sums["inner"]
-    none = np.zeros(1)
-    out["block_4x4x_inner"] = float(np.log(_lines_ratio((sx, cx, none, none), g4[0], _grid_lines(1, offset[0], 4))))
-    out["block_4x4y_inner"] = float(np.log(_lines_ratio((none, none, sy, cy), _grid_lines(1, offset[1], 4), g4[1])))
-    for (ci, co), name in zip(chroma, ("cr", "cb")):
-        r8 = _lines_ratio(ci, *g8)
-        out[f"block_{name}_inner"] = float(np.log(r8))
-        out[f"block_{name}_inner_outer"] = _lr(r8, _lines_ratio(co, *g8))
-        out[f"block_{name}_4x4_inner"] = float(np.log(_lines_ratio(ci, *g4)))
-        out[f"block_{name}_4x4_outer"] = float(np.log(_lines_ratio(co, *g4)))
+    in the inner and outer regions; ``masks`` (:func:`_grid_masks`, made here when None) and
+    ``integer`` as :func:`_on_off_sums`."""
+    if masks is None:
+        masks = _grid_masks(luma[0][0].shape[0], luma[0][2].shape[0], offset)
+    ratios = _grid_ratios([*luma, *(s for pair in chroma for s in pair)], masks, integer)
+    (i8, i4, i4x, i4y), (b8, *_), (o8, o4, *_) = ratios[:3]
+    out = {"block_inner": float(np.log(i8)), "block_band": float(np.log(b8)), "block_outer": float(np.log(o8))}
+    out["block_inner_outer"] = _lr(i8, o8)
+    out["block_band_outer"] = _lr(b8, o8)
+    out["block_4x4_inner"] = float(np.log(i4))
+    out["block_4x4_inner_outer"] = _lr(i4, o4)
+    out["block_4x4x_inner"] = float(np.log(i4x))
+    out["block_4x4y_inner"] = float(np.log(i4y))
+    for k, name in enumerate(("cr", "cb")[:len(chroma)]):
+        (c8, c4, *_), (co8, co4, *_) = ratios[3 + 2 * k: 5 + 2 * k]
+        out[f"block_{name}_inner"] = float(np.log(c8))
+        out[f"block_{name}_inner_outer"] = _lr(c8, co8)
+        out[f"block_{name}_4x4_inner"] = float(np.log(c4))
+        out[f"block_{name}_4x4_outer"] = float(np.log(co4))
     return out
 
 
@@ -576,9 +629,11 @@ def _block_run(gray8: np.ndarray, ycc8: np.ndarray, shape: tuple[int, ...], regi
     luma_masks = [_step_masks(m) for m in (regions.inner, regions.band, regions.outer)]
     chroma_masks = [luma_masks[0], luma_masks[2]]  # inner, outer
 
+    masks = _grid_masks(x1 - x0 - 1, y1 - y0 - 1, grid)
+
     def one(g8: np.ndarray, y8: np.ndarray) -> dict[str, float]:
         chroma = [tuple(_step_sums_u8(cv2.extractChannel(y8, k), chroma_masks)) for k in (1, 2)]
-        return _block_columns(tuple(_step_sums_u8(g8, luma_masks)), chroma, grid)
+        return _block_columns(tuple(_step_sums_u8(g8, luma_masks)), chroma, grid, masks, integer=True)
 
     runs = [one(gray8, ycc8)]
     for other in list(following)[: BLOCK_RUN - 1]:
