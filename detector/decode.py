@@ -89,7 +89,9 @@ class LazyBGR:
     def crop(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
         """The (y1 - y0, x1 - x0, 3) BGR crop, converted alone."""
         f = self._frame
-        g = av.VideoFrame.from_ndarray(np.stack([_plane(p)[y0:y1, x0:x1] for p in f.planes]), format="yuv444p")
+        g = av.VideoFrame(x1 - x0, y1 - y0, "yuv444p")
+        for src, dst in zip(f.planes, g.planes):  # each plane's crop copied once, into the new frame
+            _plane(dst)[:] = _plane(src)[y0:y1, x0:x1]
         g.colorspace, g.color_range = f.colorspace, f.color_range
         return to_bgr(g)
 
@@ -108,7 +110,8 @@ class LazyBGR:
 
 
 def _plane(p) -> np.ndarray:
-    """The (height, width) uint8 samples of an 8-bit PyAV plane ``p`` (a view, without the padding)."""
+    """The (height, width) uint8 samples of an 8-bit PyAV plane ``p`` (a view, without the
+    padding; writable when the frame is)."""
     return np.frombuffer(p, np.uint8).reshape(p.height, p.line_size)[:, :p.width]
 
 

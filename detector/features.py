@@ -291,8 +291,6 @@ def _ratio(on_x, on_y, n_on_x, n_on_y, off_x, off_y, n_off_x, n_off_y) -> float:
     return float((num / max(nn, 1) + EPS) / (den / max(nd, 1) + EPS))
 
 
-#: The sum and count of an axis a ratio leaves out (what summing an empty float64 axis gives).
-_NO_AXIS = np.float64(0.0)
 #: Integers up to this add up exactly in float32, in any order.
 _F32_EXACT = 2 ** 24
 
@@ -330,13 +328,22 @@ def _grid_ratios(planes: list[tuple[np.ndarray, ...]], masks: tuple[np.ndarray, 
                  integer: bool = False) -> list[tuple[float, float, float, float]]:
     """Per plane's step sums (:func:`_step_sums`): its 8x8 grid ratio, its 4x4 grid ratio and the
     4x4 ratio along x alone and along y alone (:func:`_ratio`); ``masks`` and ``integer`` as
-    :func:`_on_off_sums`."""
+    :func:`_on_off_sums`.  The ratios of all planes at once, as arrays: the same arithmetic as
+    :func:`_ratio` on their scalars, which still gives a ratio with a zero count (there
+    ``max(n, 1)`` divides by a Python int, in float32)."""
     sx, sy, cx, cy = _on_off_sums(planes, masks, integer)
-    z = _NO_AXIS
-    return [(_ratio(sx[k, 0], sy[k, 0], cx[k, 0], cy[k, 0], sx[k, 1], sy[k, 1], cx[k, 1], cy[k, 1]),
-             _ratio(sx[k, 2], sy[k, 2], cx[k, 2], cy[k, 2], sx[k, 3], sy[k, 3], cx[k, 3], cy[k, 3]),
-             _ratio(sx[k, 2], z, cx[k, 2], z, sx[k, 3], z, cx[k, 3], z),
-             _ratio(z, sy[k, 2], z, cy[k, 2], z, sy[k, 3], z, cy[k, 3])) for k in range(len(planes))]
+    z = np.zeros(len(planes))  # the sums and counts of an axis left out: what summing no float64 gives
+    parts = [(sx[:, j], sy[:, j], cx[:, j], cy[:, j], sx[:, j + 1], sy[:, j + 1], cx[:, j + 1], cy[:, j + 1])
+             for j in (0, 2)]
+    parts += [(sx[:, 2], z, cx[:, 2], z, sx[:, 3], z, cx[:, 3], z), (z, sy[:, 2], z, cy[:, 2], z, sy[:, 3], z, cy[:, 3])]
+    cols = []
+    for p in parts:
+        num, nn, den, nd = p[0] + p[1], p[2] + p[3], p[4] + p[5], p[6] + p[7]
+        r = (num / np.maximum(nn, 1) + EPS) / (den / np.maximum(nd, 1) + EPS)
+        for k in np.flatnonzero((nn < 1) | (nd < 1)):
+            r[k] = _ratio(*(a[k] for a in p))
+        cols.append(r.tolist())
+    return list(zip(*cols))
 
 
 def grid_strength(img: np.ndarray, mask: np.ndarray, offset: tuple[int, int] = (0, 0), period: int = 8,
@@ -687,7 +694,7 @@ def face_features(frame: np.ndarray, regions: Regions, origin: tuple[int, int] =
     i, b, o = regions.inner, regions.band, regions.outer
     grid = (origin[0] + y0, origin[1] + x0)
     ycc8 = cv2.cvtColor(bgr, cv2.COLOR_BGR2YCrCb) if fams & {"block", "color", "flick"} else None
-    ycc = None if ycc8 is None else ycc8.astype(np.float32)
+    ycc = ycc8.astype(np.float32) if fams & {"color", "flick"} else None  # the block run reads ycc8 alone
     sh = _shared_images(gray, regions.radius, fams)
     feats: dict[str, float] = {}
     if "hf" in fams:
