@@ -107,6 +107,29 @@ def test_block_grid_follows_the_frame_not_the_crop():
     assert on_grid["block_inner"] > 1.0 > off_grid["block_inner"]
 
 
+def test_grid_ratios_of_all_planes_at_once_are_those_of_each_plane_alone():
+    """_grid_ratios (every plane's ratios as arrays, integer sums by matrix products) gives
+    exactly (==) what _lines_ratio gives plane by plane (NumPy scalars), with empty regions
+    (zero counts), float steps, and integer sums past 2**24 (added up as before)."""
+    rng = np.random.default_rng(11)
+    h, w = 61, 53
+    for offset in ((0, 0), (3, 5), (7, 2)):
+        masks = F._grid_masks(w - 1, h - 1, offset)
+        g8, g4 = [(masks[0][:, j], masks[1][:, j]) for j in (0, 2)]
+        none = np.zeros(1)
+        for scale, integer in ((1, True), (1, False), (600, True)):
+            planes = []
+            for m in (rng.random((h, w)) < 0.6, np.zeros((h, w), bool), np.ones((h, w), bool)):
+                img = rng.integers(0, 256, (h, w)).astype(np.float32) * scale
+                img = img if integer else img + rng.random((h, w)).astype(np.float32)
+                planes.append(F._step_sums((np.abs(np.diff(img, axis=1)), np.abs(np.diff(img, axis=0))), m))
+            for (sx, cx, sy, cy), got in zip(planes, F._grid_ratios(planes, masks, integer=integer)):
+                want = (F._lines_ratio((sx, cx, sy, cy), *g8), F._lines_ratio((sx, cx, sy, cy), *g4),
+                        F._lines_ratio((sx, cx, none, none), g4[0], F._grid_lines(1, offset[0], 4)),
+                        F._lines_ratio((none, none, sy, cy), F._grid_lines(1, offset[1], 4), g4[1]))
+                assert got == want
+
+
 def test_4x4_grid_along_x_and_y_and_in_chroma_are_measured_apart():
     """features version 6: a 4x4 grid of vertical lines only shows along x, not along y;
     a chroma grid only inside the face shows in the inner chroma 4x4 column, not outside."""

@@ -144,6 +144,25 @@ def test_following_frames_of_a_444_video_convert_only_what_is_read(tmp_path, ast
     assert all(isinstance(g, np.ndarray) for f in iter_frames(p420, 3, follow=2) for g in f.following)
 
 
+@pytest.mark.parametrize("colorspace", [2, 1, 5])  # unspecified, BT.709, BT.601
+def test_444_frames_convert_to_ffmpegs_bgr24_pixels_for_every_colour(colorspace):
+    """to_bgr converts a 4:4:4 frame by way of FFmpeg's planar GBR output: exactly the pixels
+    of its packed bgr24 output, for every one of the 2^24 (Y, U, V) colours in each range;
+    other formats are converted by bgr24 itself."""
+    import av
+
+    from detector.decode import to_bgr
+
+    k = np.arange(1 << 24, dtype=np.uint32).reshape(4096, 4096)
+    yuv = np.stack([(k >> 16).astype(np.uint8), (k >> 8 & 255).astype(np.uint8), (k & 255).astype(np.uint8)])
+    for color_range in (0, 1, 2):  # unspecified, limited, full
+        f = av.VideoFrame.from_ndarray(yuv, format="yuv444p")
+        f.colorspace, f.color_range = colorspace, color_range
+        assert np.array_equal(to_bgr(f), f.to_ndarray(format="bgr24"))
+    f420 = av.VideoFrame.from_ndarray(yuv[0, :64, :96].copy(), format="gray").reformat(format="yuv420p")
+    assert np.array_equal(to_bgr(f420), f420.to_ndarray(format="bgr24"))
+
+
 def test_still_image_has_no_next_frame(bad_files):
     (f,) = list(iter_frames(bad_files["image"], 4, pairs=True))
     assert f.next_image is None
