@@ -1,6 +1,6 @@
 """Artifact features: self-referenced measures of a face against its own surroundings.
 
-One module: every family shares the region masks and helpers; ~700 lines.
+One module: every family shares the region masks and helpers; ~760 lines.
 
 Every measure is taken on the original pixels of a crop (never a rotated or rescaled
 one: that would destroy the pixel-grid and noise traces) inside three masks from
