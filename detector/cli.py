@@ -28,10 +28,11 @@ from .features import FAMILIES
 from .model import DEFAULT_MODEL_DIR, EVALUATION_DIR, ModelError, load_model
 from .preload import PendingModel, load_model_in_background
 from .quiet import quiet_stderr
+from .scoring import ScoringProcess
 from .search_names import SEARCH_CHOICES
 from .scan import (DEFAULT_MAX_MEMORY_MB, DEFAULT_TASKS_PER_WORKER, ScanError, ScanLockedError, export, report_text,
                    scan)
-from .scan.local_pool import default_workers
+from .workers import default_workers
 from .video import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, VideoError, probe
 
 
@@ -65,8 +66,12 @@ def cmd_inspect(args) -> int:
     # with a second core, the model file loads (skops, scikit-learn: ~1 s) while the video is decoded (ahead,
     # in another thread) and measured; on one core the threads would only contend for it and the GIL
     overlap = default_workers() > 1
-    # ... in a child interpreter (no GIL shared with the analysis) unless the report needs the pipeline itself
-    load = functools.partial(load_model_in_background, process=not args.report) if overlap else load_model
+    if not overlap:
+        load = load_model
+    elif args.report:  # the report's explanations read the pipeline's steps: loaded here, in a thread
+        load = load_model_in_background
+    else:  # in a child interpreter (no GIL shared with the analysis), the one started early if it loads this model
+        load = functools.partial(load_model_in_background, process=getattr(args, "scoring", None) or True)
     model = _load_model_or_none(args.model, quiet=False, load=load)
     # the case report shows every family and the face crops, as the dashboard's does
     fams = "all" if args.all_features or args.report or model is None else "model"
@@ -429,10 +434,18 @@ def _add_evaluate(sub) -> None:
     e.set_defaults(func=cmd_evaluate)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, scoring: ScoringProcess | None = None) -> int:
+    """Run a command line.  ``scoring``: a scoring process already loading a model file
+    (:mod:`detector.launch`), used by ``inspect`` if it loads that file, stopped at the end."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     warnings.filterwarnings("ignore", category=RuntimeWarning)
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit:
+        if scoring is not None:
+            scoring.close()
+        raise
+    args.scoring = scoring
     if hasattr(sys.stdout, "reconfigure"):  # a file name that is not valid UTF-8 prints escaped
         sys.stdout.reconfigure(errors="backslashreplace")
     try:
@@ -446,6 +459,9 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    finally:
+        if scoring is not None:
+            scoring.close()
 
 
 if __name__ == "__main__":  # pragma: no cover

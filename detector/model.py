@@ -42,11 +42,10 @@ from .calibration import Calibration
 from .card import card_markdown
 from .features import BLOCK_RUN, FEATURES_VERSION, family_of
 from .sampling import DEFAULT_SAMPLING, check_front_fraction
-from .trust import MODEL_FORMAT, TRUSTED_TYPES, ModelError, load_bundle, skops_io  # noqa: F401 (TRUSTED_TYPES: API)
+from .trust import (DEFAULT_MODEL_DIR, MODEL_FILE, MODEL_FORMAT, TRUSTED_TYPES, ModelError,  # noqa: F401 (API)
+                    load_bundle, skops_io)
 from .video import sha256_file
 
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "default"
-MODEL_FILE = "model.skops"
 CARD_FILE = "card.json"
 #: Folder of a model that holds its stored out-of-fold evaluation.
 EVALUATION_DIR = "evaluation"

@@ -31,13 +31,17 @@ class PendingModel:
     agree with); :meth:`result` waits for the model.
     """
 
-    def __init__(self, folder: Path, card: dict, digest: str, process: bool = False):
+    def __init__(self, folder: Path, card: dict, digest: str, process: bool | ScoringProcess = False):
         self.card, self.path = card, str(folder)
         self.name = card.get("name") or folder.name
         self._model: DetectorModel | None = None
         self._error: BaseException | None = None
-        #: the child loading and scoring the model file (None: loaded in this process)
-        self.process = ScoringProcess(folder / MODEL_FILE) if process else None
+        #: the child loading and scoring the model file (None: loaded in this process); one
+        #: started before (``process``) if it loads this very file
+        self.process = None
+        if process:
+            same = isinstance(process, ScoringProcess) and process.loads(folder / MODEL_FILE)
+            self.process = process if same else ScoringProcess(folder / MODEL_FILE)
         self._thread = threading.Thread(target=self._load, args=(folder, card, digest), name="load-model",
                                         daemon=True)
         self._thread.start()
@@ -82,11 +86,13 @@ class PendingModel:
         return self._model
 
 
-def load_model_in_background(folder: str | os.PathLike | None = None, process: bool = False) -> PendingModel:
+def load_model_in_background(folder: str | os.PathLike | None = None,
+                             process: bool | ScoringProcess = False) -> PendingModel:
     """:func:`detector.model.load_model`, with the model file loaded in a thread, or with
     ``process`` in a child interpreter that then scores for the model
     (:class:`detector.scoring.ScoringProcess`; the model's explanations, which read the
-    pipeline's steps, are not available then).
+    pipeline's steps, are not available then): ``process`` itself when it is one already
+    loading this model file.
 
     Raises
     ------

@@ -94,6 +94,13 @@ class ScoringProcess:
         self._requests, self._replies = Connection(req_w, readable=False), Connection(rep_r, writable=False)
         self._loaded: dict | None = None
 
+    def loads(self, model_path: str | os.PathLike) -> bool:
+        """Whether this process loads ``model_path`` (the same file, however named)."""
+        try:
+            return os.path.samefile(self.path, model_path)
+        except OSError:
+            return False
+
     def _reply(self, what: str):
         try:
             kind, value = self._replies.recv()
@@ -124,7 +131,9 @@ class ScoringProcess:
         return self._reply("scoring with")
 
     def close(self) -> None:
-        """Stop the child (it also stops when this process exits)."""
+        """Stop the child (it also stops when this process exits); again: nothing."""
+        if self._requests.closed:
+            return
         try:
             self._requests.send(None)
         except OSError:

@@ -69,6 +69,9 @@ def skops_io():
     return skops.io
 
 
+#: The shipped default model's folder, and a model folder's model file.
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "default"
+MODEL_FILE = "model.skops"
 #: Format of the object inside ``model.skops``: a dict of the pipeline and
 #: :class:`detector.model.BoundFields`.
 MODEL_FORMAT = 2

@@ -26,6 +26,14 @@ from concurrent.futures import ProcessPoolExecutor
 _PR_SET_PDEATHSIG = 1
 
 
+def default_workers() -> int:
+    """One worker per core this process may use."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
 def die_with_parent(parent_pid: int, poll_seconds: float = 1.0) -> None:
     """Make this process exit when ``parent_pid`` (its parent) dies.
 

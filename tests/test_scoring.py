@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -99,3 +100,32 @@ def test_inspect_gives_the_same_result_with_a_scoring_process(demo_pair, capsys,
         out[cores] = json.loads(capsys.readouterr().out)
         out[cores].pop("timings_s"), out[cores].pop("analysed_at")
     assert out[1] == out[2] and out[1]["score"] is not None and out[1]["llr"] is not None
+
+
+def test_the_launcher_starts_inspects_scoring_process_first_and_inspect_uses_it(demo_pair, capsys, monkeypatch,
+                                                                                tmp_path):
+    import detector.launch as launch
+    import detector.scoring as scoring
+
+    monkeypatch.setattr(launch, "default_workers", lambda: 2)
+    assert launch.early_model_file(["inspect", "x.mp4"]) == DEFAULT_MODEL_DIR / MODEL_FILE
+    assert launch.early_model_file(["--verbose", "inspect", "x.mp4", f"--model={DEFAULT_MODEL_DIR}"]) == \
+        DEFAULT_MODEL_DIR / MODEL_FILE
+    for argv in (["scan", "x"], ["inspect", "x.mp4", "--report", "r.html"], ["inspect", "-h"],
+                 ["inspect", "x.mp4", "--model", str(tmp_path)]):  # no model file there
+        assert launch.early_model_file(argv) is None, argv
+    started = []
+    init = scoring.ScoringProcess.__init__
+    monkeypatch.setattr(scoring.ScoringProcess, "__init__", lambda self, *a: (started.append(a), init(self, *a))[1])
+    import detector.cli as cli
+
+    monkeypatch.setattr(cli, "default_workers", lambda: 2)
+    assert launch.main(["inspect", "--json", "--frames", "3", str(demo_pair[1])]) == 0
+    assert json.loads(capsys.readouterr().out)["score"] is not None
+    assert len(started) == 1  # the launcher's, used by inspect
+    started.clear()
+    copy = tmp_path / "copy"
+    shutil.copytree(DEFAULT_MODEL_DIR, copy)
+    assert launch.main(["inspect", "--json", "--frames", "3", "--mod", str(copy),
+                        str(demo_pair[1])]) == 0  # an abbreviation the peek does not read: a second child
+    assert json.loads(capsys.readouterr().out)["score"] is not None and len(started) == 2

@@ -254,3 +254,17 @@ def test_decoding_ahead_raises_in_order_and_stops_with_its_caller():
     assert next(endless) == 0 and threading.active_count() == n_threads + 1
     endless.close()  # the thread stops after the item it is producing
     assert threading.active_count() == n_threads
+
+
+def test_the_launcher_and_the_scoring_process_load_none_of_the_analysis():
+    """The launcher starts inspect's scoring process before the CLI's imports; the child itself needs
+    only scikit-learn and skops (checked in a fresh interpreter, as the child is)."""
+    heavy = ("cv2", "av", "detector.analysis", "detector.features", "skimage", *NOT_ON_CLI_PATH)
+    r = _run("import json, sys, detector.launch; print(json.dumps(sorted(sys.modules)))")
+    assert r.returncode == 0, r.stderr
+    assert not set(json.loads(r.stdout)) & {*heavy, "pandas", "sklearn"}
+    r = _run("import json, sys; from pathlib import Path; from detector.trust import load_bundle, DEFAULT_MODEL_DIR; "
+             "load_bundle(DEFAULT_MODEL_DIR / 'model.skops'); print(json.dumps(sorted(sys.modules)))")
+    assert r.returncode == 0, r.stderr
+    loaded = set(json.loads(r.stdout))
+    assert "detector.estimators" in loaded and not loaded & set(heavy)

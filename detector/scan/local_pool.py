@@ -28,6 +28,7 @@ from multiprocessing.connection import wait as mp_wait
 from pathlib import Path
 
 from ..faces import limit_threads
+from ..workers import default_workers  # noqa: F401 (re-exported: detector.scan.run)
 from .worker import scan_file, set_model
 
 DEFAULT_MAX_MEMORY_MB = 2048
@@ -55,14 +56,6 @@ except (EOFError, OSError):
 from detector.scan.local_pool import worker_main
 worker_main(tasks, int(sys.argv[3]), first)
 """
-
-
-def default_workers() -> int:
-    """One worker per core this process may use."""
-    try:
-        return len(os.sched_getaffinity(0)) or 1
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
 
 
 def worker_main(tasks: Connection, fd_out: int, model_blob: bytes = b"") -> None:
