@@ -16,7 +16,8 @@ import os
 import threading
 from pathlib import Path
 
-from .features import family_of
+from .calibration import Calibration
+from .columns import family_of
 from .model import MODEL_FILE, DetectorModel, card_sampling, check_files, load_checked
 from .scoring import ScoringProcess
 
@@ -46,9 +47,12 @@ class PendingModel:
                                         daemon=True)
         self._thread.start()
 
-    def _load(self, *checked) -> None:
+    def _load(self, folder: Path, card: dict, digest: str) -> None:
         try:
-            model = load_checked(*checked, bundle=None if self.process is None else self.process.bundle())
+            if self.process is not None and card.get("calibration"):  # checked with the card
+                Calibration.from_mapping(card["calibration"]).llr([0.0])  # lir's import while the child loads
+            bundle = None if self.process is None else self.process.bundle()
+            model = load_checked(folder, card, digest, bundle=bundle)
             if model.calibration is not None:
                 model.llr([0.0])  # imports lir (~0.2 s) here too, not when the caller first needs an LR
             self._model = model

@@ -35,7 +35,7 @@ def test_the_scoring_process_scores_as_the_model_in_process():
         assert np.array_equal(remote.pipeline.decision_function(rows[:2]), shipped.pipeline.decision_function(rows[:2]))
     finally:
         pending.close()
-    assert pending.process._proc.returncode == 0  # stopped when asked
+    assert pending.process._proc.wait(timeout=30) == 0  # stopped when asked
 
 
 def test_a_file_the_child_refuses_is_a_model_error(tmp_path):
@@ -129,3 +129,13 @@ def test_the_launcher_starts_inspects_scoring_process_first_and_inspect_uses_it(
     assert launch.main(["inspect", "--json", "--frames", "3", "--mod", str(copy),
                         str(demo_pair[1])]) == 0  # an abbreviation the peek does not read: a second child
     assert json.loads(capsys.readouterr().out)["score"] is not None and len(started) == 2
+
+
+def test_the_inspect_process_writes_everything_before_it_ends(demo_pair, tmp_path):
+    """``python -m detector inspect`` ends with os._exit: its output is complete, its exit code kept."""
+    r = subprocess.run([sys.executable, "-m", "detector", "inspect", "--json", "--frames", "3", str(demo_pair[1])],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and json.loads(r.stdout)["n_frames_sampled"] == 3
+    r = subprocess.run([sys.executable, "-m", "detector", "inspect", str(tmp_path / "missing.mp4")],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1 and r.stderr.startswith("error: file not found")
