@@ -58,6 +58,7 @@ import common  # noqa: F401  (pins threads first)
 from common import REPO, Clock, clips_720p, decode_whole, decoder, load_model_or_none, machine, variant, write_json
 from detector.decode import DEFAULT_FRAMES  # noqa: E402
 from detector.faces import DETECT_WIDTH  # noqa: E402
+from detector.features import BLOCK_RUN  # noqa: E402
 
 import numpy as np
 
@@ -231,7 +232,9 @@ def run_setting(path: str, kind: str, dec: str, width, n: int, model) -> dict:
         with Clock() as c:
             if dec == "project" and model is not None:  # the sampling the model's scans use, as pipeline[default]
                 dec = model.sampling
-            frames = decode_whole(path) if kind == "decode_whole" else sum(1 for _ in decoder(dec)(path, n))
+            # with the following frames the block run reads (decoded, not converted: as the scan)
+            frames = decode_whole(path) if kind == "decode_whole" else \
+                sum(1 for _ in decoder(dec)(path, n, follow=BLOCK_RUN - 1))
         return {"cpu": c.cpu, "wall": c.wall, "frames": frames}
     with variant(dec, width):
         with Clock() as c:
