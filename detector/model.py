@@ -31,7 +31,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,8 +41,8 @@ from .calibration import Calibration
 from .card import card_markdown
 from .features import BLOCK_RUN, FEATURES_VERSION, family_of
 from .sampling import DEFAULT_SAMPLING, check_front_fraction
-from .trust import (DEFAULT_MODEL_DIR, MODEL_FILE, MODEL_FORMAT, TRUSTED_TYPES, ModelError,  # noqa: F401 (API)
-                    load_bundle, skops_io)
+from .trust import (DEFAULT_MODEL_DIR, MAX_MODEL_BYTES, MODEL_FILE, MODEL_FORMAT, TRUSTED_TYPES,  # noqa: F401 (API)
+                    ModelError, load_bundle, regular_file, skops_io)
 from .video import sha256_file
 
 CARD_FILE = "card.json"
@@ -58,7 +57,6 @@ SHIPPED_SHA256: dict[str, str] = {
 }
 #: Size limits read before parsing: a card is a small JSON file; a model file a small zip.
 MAX_CARD_BYTES = 4 << 20
-MAX_MODEL_BYTES = 64 << 20
 
 
 @dataclass
@@ -249,22 +247,9 @@ def _json_default(o):
     return str(o)
 
 
-def _regular_file(path: Path, what: str, max_bytes: int) -> int:
-    """Size of ``path``, or ModelError when it is missing, not a regular file or too large."""
-    try:
-        st = path.stat()
-    except OSError as e:
-        raise ModelError(f"{what} {path}: {e.strerror or e}") from None
-    if not stat.S_ISREG(st.st_mode):
-        raise ModelError(f"{what} {path} is not a regular file")
-    if st.st_size > max_bytes:
-        raise ModelError(f"{what} {path} is too large ({st.st_size} bytes, limit {max_bytes})")
-    return st.st_size
-
-
 def _read_card(card_path: Path) -> dict:
     """The checked card: a JSON object with valid :class:`BoundFields` and a model hash."""
-    _regular_file(card_path, "model card", MAX_CARD_BYTES)
+    regular_file(card_path, "model card", MAX_CARD_BYTES)
     try:
         card = json.loads(card_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
@@ -308,19 +293,23 @@ def check_files(folder: str | os.PathLike | None) -> tuple[Path, dict, str]:
     if not card_path.exists() or not model_path.exists():
         raise ModelError(f"no model at {folder} (need {CARD_FILE} and {MODEL_FILE})")
     card = _read_card(card_path)
-    _regular_file(model_path, "model file", MAX_MODEL_BYTES)
+    regular_file(model_path, "model file", MAX_MODEL_BYTES)
     digest = sha256_file(model_path)
     if digest != card["model_sha256"]:
         raise ModelError(f"model file {model_path} does not match the SHA-256 in its card (modified or corrupt)")
     return folder, card, digest
 
 
-def load_checked(folder: Path, card: dict, digest: str, bundle: dict | None = None) -> DetectorModel:
+def load_checked(folder: Path, card: dict, digest: str, loaded: tuple[dict, str] | None = None) -> DetectorModel:
     """The rest of :func:`load_model`: the model file of a folder that passed :func:`check_files`
-    (ModelError when it is refused).  ``bundle``: the file's contents when they were loaded
-    elsewhere (:meth:`detector.scoring.ScoringProcess.bundle`), checked the same way."""
+    (ModelError when it is refused).  ``loaded``: the file's contents and the SHA-256 of the bytes
+    they came from, when they were loaded elsewhere (:meth:`detector.scoring.ScoringProcess.bundle`),
+    checked the same way."""
     card_path, model_path = folder / CARD_FILE, folder / MODEL_FILE
-    bundle = load_bundle(model_path) if bundle is None else bundle
+    bundle, loaded_digest = load_bundle(model_path) if loaded is None else loaded
+    if loaded_digest != digest:
+        raise ModelError(f"model file {model_path} changed while it was being loaded (its SHA-256 no longer "
+                         "matches its card): refused")
     bound = BoundFields.from_mapping(bundle, f"model file {model_path}")
     if bound != BoundFields.from_mapping(card, f"model card {card_path}"):
         raise ModelError(f"model card {card_path} disagrees with {MODEL_FILE} on name, version, columns, "

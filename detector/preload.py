@@ -51,8 +51,8 @@ class PendingModel:
         try:
             if self.process is not None and card.get("calibration"):  # checked with the card
                 Calibration.from_mapping(card["calibration"]).llr([0.0])  # lir's import while the child loads
-            bundle = None if self.process is None else self.process.bundle()
-            model = load_checked(folder, card, digest, bundle=bundle)
+            loaded = None if self.process is None else self.process.bundle()
+            model = load_checked(folder, card, digest, loaded=loaded)
             if model.calibration is not None:
                 model.llr([0.0])  # imports lir (~0.2 s) here too, not when the caller first needs an LR
             self._model = model

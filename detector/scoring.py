@@ -41,12 +41,12 @@ def serve(fd_in: int, fd_out: int, model_path: str) -> None:
     ``("error", message)``) until the pipe closes or None arrives."""
     requests, replies = Connection(fd_in, writable=False), Connection(fd_out, readable=False)
     try:
-        bundle = load_bundle(Path(model_path))
+        bundle, digest = load_bundle(Path(model_path))
     except ModelError as e:
         replies.send(("error", str(e)))
         return
     pipeline = bundle.pop("pipeline", None)
-    replies.send(("loaded", {"fields": bundle, "classifier": hasattr(pipeline, "decision_function"),
+    replies.send(("loaded", {"fields": bundle, "sha256": digest, "classifier": hasattr(pipeline, "decision_function"),
                              "n_features_in": getattr(pipeline, "n_features_in_", None)}))
     while True:
         try:
@@ -111,15 +111,16 @@ class ScoringProcess:
             raise ModelError(value)
         return value
 
-    def bundle(self) -> dict:
-        """The model file's fields (as :func:`detector.trust.load_bundle` returns them) with a
-        :class:`RemotePipeline` as ``pipeline`` (None when the file holds no classifier); waits
-        for the child to load it.  ModelError with the child's message when it refused the file."""
+    def bundle(self) -> tuple[dict, str]:
+        """What :func:`detector.trust.load_bundle` returns: the model file's fields, with a
+        :class:`RemotePipeline` as ``pipeline`` (None when the file holds no classifier), and the
+        SHA-256 of the bytes the child loaded; waits for the child to load them.  ModelError with
+        the child's message when it refused the file."""
         if self._loaded is None:
             self._loaded = self._reply("loading")
         info = self._loaded
         pipeline = RemotePipeline(self, info["n_features_in"]) if info["classifier"] else None
-        return {**info["fields"], "pipeline": pipeline}
+        return {**info["fields"], "pipeline": pipeline}, info["sha256"]
 
     def request(self, rows: np.ndarray) -> np.ndarray:
         """The child's ``decision_function`` of ``rows``."""

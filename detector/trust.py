@@ -9,7 +9,10 @@ defaults only :data:`TRUSTED_TYPES`.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import io
+import stat
 import sys
 import zipfile
 from pathlib import Path
@@ -75,7 +78,8 @@ MODEL_FILE = "model.skops"
 #: Format of the object inside ``model.skops``: a dict of the pipeline and
 #: :class:`detector.model.BoundFields`.
 MODEL_FORMAT = 2
-#: A model file is a small zip: refused when it would unpack to more than this.
+#: A model file is a small zip: refused when it is larger than this, or would unpack to more.
+MAX_MODEL_BYTES = 64 << 20
 MAX_MODEL_UNZIPPED_BYTES = 256 << 20
 
 
@@ -83,10 +87,23 @@ class ModelError(Exception):
     """A model that cannot be loaded or used (one-line, user-facing message)."""
 
 
-def _check_zip(model_path: Path) -> None:
+def regular_file(path: Path, what: str, max_bytes: int) -> int:
+    """Size of ``path``, or ModelError when it is missing, not a regular file or too large."""
+    try:
+        st = path.stat()
+    except OSError as e:
+        raise ModelError(f"{what} {path}: {e.strerror or e}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise ModelError(f"{what} {path} is not a regular file")
+    if st.st_size > max_bytes:
+        raise ModelError(f"{what} {path} is too large ({st.st_size} bytes, limit {max_bytes})")
+    return st.st_size
+
+
+def _check_zip(data: bytes, model_path: Path) -> None:
     """Refuse a model file that is not a zip or would unpack to more than the limit."""
     try:
-        with zipfile.ZipFile(model_path) as z:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
             total = sum(i.file_size for i in z.infolist())
     except (OSError, zipfile.BadZipFile, ValueError) as e:
         raise ModelError(f"model file {model_path} is not a valid skops file: {e}") from None
@@ -94,26 +111,33 @@ def _check_zip(model_path: Path) -> None:
         raise ModelError(f"model file {model_path} unpacks to {total} bytes (limit {MAX_MODEL_UNZIPPED_BYTES})")
 
 
-def load_bundle(model_path: Path) -> dict:
+def load_bundle(model_path: Path) -> tuple[dict, str]:
     """The dict inside ``model.skops``, loaded only if every type in it is trusted
-    (:data:`TRUSTED_TYPES` beyond skops' safe defaults); ModelError otherwise."""
+    (:data:`TRUSTED_TYPES` beyond skops' safe defaults; ModelError otherwise), and the SHA-256
+    of the bytes it was loaded from: the file is read once, so the caller's comparison with the
+    card's hash holds for what was loaded, even if the file changes meanwhile."""
     sio = skops_io()
-    _check_zip(model_path)
+    regular_file(model_path, "model file", MAX_MODEL_BYTES)
     try:
-        untrusted = sio.get_untrusted_types(file=model_path)
+        data = model_path.read_bytes()
+    except OSError as e:
+        raise ModelError(f"model file {model_path}: {e.strerror or e}") from None
+    _check_zip(data, model_path)
+    try:
+        untrusted = sio.get_untrusted_types(data=data)
     except Exception as e:  # skops raises many types on malformed schemas
         raise ModelError(f"model file {model_path} is not a valid skops file: {one_line(e)}") from None
     bad = sorted(t for t in untrusted if t not in TRUSTED_TYPES)
     if bad:
         raise ModelError(f"model file {model_path} contains untrusted types, refused: {bad[:3]}")
     try:
-        bundle = sio.load(model_path, trusted=list(untrusted))
+        bundle = sio.loads(data, trusted=list(untrusted))
     except Exception as e:
         raise ModelError(f"cannot load model file {model_path}: {one_line(e)}") from None
     if not isinstance(bundle, dict) or bundle.get("format") != MODEL_FORMAT:
         raise ModelError(f"model file {model_path} is not a format-{MODEL_FORMAT} model (pipeline with its "
                          "columns and threshold); re-save it with this version's 'deepfake-detector train'")
-    return bundle
+    return bundle, hashlib.sha256(data).hexdigest()
 
 
 def one_line(e: BaseException) -> str:

@@ -139,3 +139,21 @@ def test_the_inspect_process_writes_everything_before_it_ends(demo_pair, tmp_pat
     r = subprocess.run([sys.executable, "-m", "detector", "inspect", str(tmp_path / "missing.mp4")],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 1 and r.stderr.startswith("error: file not found")
+
+
+def test_the_model_is_checked_against_the_bytes_it_was_loaded_from():
+    """The model file is read once; its hash is that of what was loaded, so a file swapped between
+    the card's check and the load is refused (in process and through the scoring process alike)."""
+    from detector.model import check_files, load_checked
+
+    folder, card, digest = check_files(DEFAULT_MODEL_DIR)
+    with pytest.raises(ModelError, match="changed while it was being loaded"):
+        load_checked(folder, card, "f" * 64)  # as if the card had been checked against other bytes
+    p = ScoringProcess(folder / MODEL_FILE)
+    try:
+        fields, loaded_digest = p.bundle()
+        assert loaded_digest == digest and isinstance(fields["pipeline"], RemotePipeline)
+        with pytest.raises(ModelError, match="changed while it was being loaded"):
+            load_checked(folder, card, "f" * 64, loaded=p.bundle())
+    finally:
+        p.close()
