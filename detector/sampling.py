@@ -25,8 +25,9 @@ the flicker read the following frames too):
     from its keyframe to its last sample's followers and seeks to the next keyframe, so it
     decodes about ``FRONT_FRACTION`` of the reference frames while the samples still come
     from every part of the video.  The fronts are widened (the same share of every interval)
-    until they hold ``n x run`` frames, so runs never overlap: a video of at most
-    ``n x run`` frames is sampled spread.
+    until they hold ``n x run`` frames, so its runs never overlap; a video of at most
+    ``n x run`` frames is sampled spread instead, where runs overlap when the samples are fewer
+    than ``run`` frames apart (32 samples of a 120-frame clip: 3-4 frames apart).
 
 Features are measured the same way on either sampling; a model is trained on one and
 scores only features of the same sampling (:func:`check_sampling`).
