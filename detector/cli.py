@@ -56,44 +56,21 @@ def _no_model_note(reason: str, quiet: bool = False) -> None:
         print(f"note: no model loaded ({reason}); faces and features only", file=sys.stderr)
 
 
-def cmd_inspect(args) -> int:
-    if args.report:
-        # imported here: the case report's modules (charts, metrics: scikit-learn) cost ~0.6 s of start-up
-        from .report import check_report_path, write_case_report
-
-        check_report_path(args.report)  # before a long analysis
-    info = probe(args.video)  # unreadable input fails first, with its own message
-    # with a second core, the model file loads (skops, scikit-learn: ~1 s) while the video is decoded (ahead,
-    # in another thread) and measured; on one core the threads would only contend for it and the GIL
-    overlap = default_workers() > 1
+def _inspect_loader(args, overlap: bool):
+    """How ``inspect`` loads its model: with a second core, the model file loads (skops,
+    scikit-learn: ~1 s) while the video is decoded (ahead, in another thread) and measured, in
+    a child interpreter (:mod:`detector.scoring`; no GIL shared with the analysis; the one
+    :mod:`detector.launch` started if it loads this model), or in a thread for a case report
+    (its explanations read the pipeline's steps); on one core they would only contend for it."""
     if not overlap:
-        load = load_model
-    elif args.report:  # the report's explanations read the pipeline's steps: loaded here, in a thread
-        load = load_model_in_background
-    else:  # in a child interpreter (no GIL shared with the analysis), the one started early if it loads this model
-        load = functools.partial(load_model_in_background, process=getattr(args, "scoring", None) or True)
-    model = _load_model_or_none(args.model, quiet=False, load=load)
-    # the case report shows every family and the face crops, as the dashboard's does
-    fams = "all" if args.all_features or args.report or model is None else "model"
-    run = functools.partial(analyze, args.video, n_frames=args.frames, info=info, thumbnails=bool(args.report),
-                            sampling=args.sampling, decode_ahead=overlap)
-    pending = model if isinstance(model, PendingModel) else None
-    try:
-        a = run(model=model, families=fams)
-    except ModelError as e:
-        if args.model is not None or pending is None or not pending.failed:
-            raise
-        _no_model_note(str(e))  # the default model's file refused: as when refused before analysing
-        model, a = None, run(model=None, families="all")
-    finally:
-        if pending is not None:
-            pending.close()  # its scoring process, once the scores are in
+        return load_model
     if args.report:
-        model = model.result() if isinstance(model, PendingModel) else model
-        print(f"case report: {write_case_report(args.report, a, model)}", file=sys.stderr)
-    if args.json:
-        print(json.dumps(a.to_dict(features=not args.no_features)))
-        return 0
+        return load_model_in_background
+    return functools.partial(load_model_in_background, process=getattr(args, "scoring", None) or True)
+
+
+def _print_analysis(a) -> None:
+    """``inspect``'s short summary of an :class:`~detector.analysis.Analysis`."""
     i = a.info
     print(f"file:      {i.path}")
     print(f"sha256:    {i.sha256}")
@@ -121,6 +98,39 @@ def cmd_inspect(args) -> int:
     t = a.timings
     print(f"time:      {t['total']:.2f} s (decode {t['decode']:.2f}, faces {t['faces']:.2f}, "
           f"features {t['features']:.2f}, score {t['score']:.2f})")
+
+
+def cmd_inspect(args) -> int:
+    if args.report:
+        # imported here: the case report's modules (charts, metrics: scikit-learn) cost ~0.6 s of start-up
+        from .report import check_report_path, write_case_report
+
+        check_report_path(args.report)  # before a long analysis
+    info = probe(args.video)  # unreadable input fails first, with its own message
+    overlap = default_workers() > 1
+    model = _load_model_or_none(args.model, quiet=False, load=_inspect_loader(args, overlap))
+    # the case report shows every family and the face crops, as the dashboard's does
+    fams = "all" if args.all_features or args.report or model is None else "model"
+    run = functools.partial(analyze, args.video, n_frames=args.frames, info=info, thumbnails=bool(args.report),
+                            sampling=args.sampling, decode_ahead=overlap)
+    pending = model if isinstance(model, PendingModel) else None
+    try:
+        a = run(model=model, families=fams)
+    except ModelError as e:
+        if args.model is not None or pending is None or not pending.failed:
+            raise
+        _no_model_note(str(e))  # the default model's file refused: as when refused before analysing
+        model, a = None, run(model=None, families="all")
+    finally:
+        if pending is not None:
+            pending.close()  # its scoring process, once the scores are in
+    if args.report:
+        model = model.result() if isinstance(model, PendingModel) else model
+        print(f"case report: {write_case_report(args.report, a, model)}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(a.to_dict(features=not args.no_features)))
+    else:
+        _print_analysis(a)
     return 0
 
 
