@@ -2,7 +2,7 @@
 
     python benchmarks/generalization.py --features DIR --copies DIR [--augment] [--search compact]
         [--columns SPEC] [--drop FAMILY ...] [--seeds 0,1,2,3,4] [--families] [--jobs 2] [--out NAME]
-        [--self-blended DIR ...]
+        [--self-blended DIR ...] [--by-worst [--candidate NAME=SPEC ...]]
 
 Nested grouped CV (split by ``group``, every choice inside the training folds,
 :func:`detector.crossval.nested_cv`) of the 125 videos of ``../shared/data`` per fold seed,
@@ -23,14 +23,16 @@ Cllr-min (lir) are columns of the table like the AUC.
 ``--augment``: the training parts also get the platform copies of their own videos (as
 ``train --augment``; a test video's copies are never trained on).  ``--by-worst`` (with
 ``--augment``, as ``train --by-worst``): every training part also chooses its column set by
-the worst condition (:func:`detector.procedure.nested_cv_by_worst`).  ``--self-blended DIR``: the
+the worst condition (:func:`detector.procedure.nested_cv_by_worst`; ``--candidate NAME=SPEC``
+offers more column sets than :data:`detector.procedure.CANDIDATES`).  ``--self-blended DIR``: the
 training parts (and their inner folds) also get the generated videos of those features folders
 (``benchmarks/sbi_platform.py``: self-blended fakes and their controls, each naming its genuine
 source in ``source_path``) whose source is a training video, with their own labels
 (:data:`detector.crossval.OWN_LABEL`); they are never scored.  Every seed's scored rows go
 to ``benchmarks/results/<out>_scores.csv.gz``. Columns: AUC, EER, TPR at FPR 5 %,
 Cllr, Cllr-min, mean over the fold seeds (and the spread of the AUC); the **worst** of original,
-every profile and the LOMO mean. ``--families``: each feature family alone under each condition.
+every profile and the LOMO mean. ``--families``: each feature family alone under each condition
+(its track means; the opt-in families too when the features have them).
 Writes ``benchmarks/results/<out>.json``; ``--into MODEL_DIR`` also puts the table into the
 model's card and the first fold seed's out-of-fold scores and LRs per condition into
 ``MODEL_DIR/evaluation/condition_scores.csv``.
@@ -51,11 +53,11 @@ from common import RESULTS, machine, select_columns, write_json
 
 from detector import evaluation as ev
 from detector.crossval import OWN_LABEL, nested_cv
-from detector.procedure import nested_cv_by_worst
+from detector.procedure import CANDIDATES, Procedure, nested_cv_by_worst
 from detector.card import card_markdown
 from detector.degrade import PLATFORM_PROFILES, degraded_features
 from detector.extraction import aggregated_columns, load_features
-from detector.features import FAMILIES, family_of
+from detector.features import KNOWN_FAMILIES, family_of
 from detector.metrics import as_binary, eer, tpr_at_fpr
 from detector.model import CARD_FILE, CONDITION_SCORES_FILE, EVALUATION_DIR
 from detector.search import SEARCH_CHOICES
@@ -86,12 +88,15 @@ def metrics(labels: pd.Series, scores: pd.Series, llrs: pd.Series | None = None)
 def cross_validate(videos, columns, seed, copies, augment, search, n_jobs, by_worst, train_mask=None,
                    self_blended=None):
     """The procedure's nested CV of one fold seed (``by_worst``: the column set chosen by the
-    worst condition inside every training part, :func:`detector.procedure.nested_cv_by_worst`;
-    ``self_blended``: generated training rows, :func:`self_blended_rows`)."""
+    worst condition inside every training part, :func:`detector.procedure.nested_cv_by_worst`,
+    among :data:`detector.procedure.CANDIDATES` (True) or the given candidates (a tuple of
+    :class:`detector.procedure.Procedure`); ``self_blended``: generated training rows,
+    :func:`self_blended_rows`)."""
     train = pd.concat([t for t in (augment, self_blended) if t is not None], ignore_index=True) \
         if self_blended is not None else augment
     if by_worst:
-        return nested_cv_by_worst(videos, columns, train, seed=seed, search=search, n_jobs=n_jobs,
+        candidates = CANDIDATES if by_worst is True else tuple(by_worst)
+        return nested_cv_by_worst(videos, columns, train, candidates, seed=seed, search=search, n_jobs=n_jobs,
                                   train_mask=train_mask, log=lambda *a: None)
     # training copies are the same table: their test-fold rows are already scored (role "augment")
     return nested_cv(videos, columns, seed=seed, log=lambda *a: None, search=search, n_jobs=n_jobs,
@@ -179,6 +184,9 @@ def main(argv=None) -> int:
     p.add_argument("--by-worst", action="store_true",
                    help="the column set chosen among detector.procedure.CANDIDATES by its worst condition inside "
                         "every training part (train --by-worst; needs --augment)")
+    p.add_argument("--candidate", action="append", default=[], metavar="NAME=SPEC",
+                   help="with --by-worst: one more candidate column set (a column set or regular expression, "
+                        "as --columns), after detector.procedure.CANDIDATES; repeatable")
     p.add_argument("--self-blended", nargs="+", default=None, metavar="DIR",
                    help="features folders of generated training videos (benchmarks/sbi_platform.py), trained on "
                         "where their genuine source is a training video, never scored")
@@ -205,14 +213,20 @@ def main(argv=None) -> int:
           flush=True)
     if a.by_worst and not a.augment:
         p.error("--by-worst needs --augment")
-    table, scores = run(videos, cols, seeds, copies, augment, a.search, a.jobs, a.by_worst, sbi)
+    if a.candidate and not a.by_worst:
+        p.error("--candidate needs --by-worst")
+    extra = tuple(Procedure(*c.split("=", 1)) for c in a.candidate if "=" in c)
+    if len(extra) != len(a.candidate):
+        p.error("--candidate takes NAME=SPEC")
+    by_worst = CANDIDATES + extra if a.by_worst and extra else a.by_worst
+    table, scores = run(videos, cols, seeds, copies, augment, a.search, a.jobs, by_worst, sbi)
     scores_path = RESULTS / f"{a.out}_scores.csv.gz"
     scores.to_csv(scores_path, index=False)
     print(f"wrote every seed's out-of-fold scores and log10 LRs to {scores_path}", flush=True)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"), flush=True)
     families = {}
     if a.families:
-        for fam in FAMILIES:
+        for fam in KNOWN_FAMILIES:
             fc = [c for c in aggregated_columns(videos) if family_of(c) == fam and c.endswith("__mean")]
             if fc:
                 t = run(videos, fc, seeds, copies, augment, a.search, a.jobs, self_blended=sbi)[0]
@@ -221,6 +235,8 @@ def main(argv=None) -> int:
                                                if not k.startswith("lomo:")), flush=True)
     result = {"command": "python benchmarks/generalization.py " + " ".join(sys.argv[1:] if argv is None else argv),
               "seeds": seeds, "search": a.search, "by_worst": a.by_worst,
+              "candidates": [[c.name, c.columns] for c in (by_worst if isinstance(by_worst, tuple) else CANDIDATES)]
+              if a.by_worst else None,
               "self_blended": a.self_blended, "n_self_blended": 0 if sbi is None else len(sbi),
               "n_columns": len(cols), "table": table.to_dict("records"),
               "families": families, "seconds": round(time.time() - t0, 1), "machine": machine()}

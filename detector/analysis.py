@@ -272,8 +272,9 @@ def _measure_frames(path, info: VideoInfo, n_frames: int, fams, thumbnails: bool
                     decode_ahead: bool = False) -> _Sampled:
     """Decode the sampled frames, find the faces and measure their features (``timings``
     accumulates the time spent decoding, or waiting for frames, finding faces and measuring)."""
-    runs = [BLOCK_RUN if fams is None or "block" in fams else 1, LMK_RUN if fams is not None and "lmk" in fams else 1]
-    follow = max(runs) - 1  # frames right after each sampled one: the block run and the lmk kinematics read them
+    runs = [BLOCK_RUN if fams is None or {"block", "ltop"} & set(fams) else 1,
+            LMK_RUN if fams is not None and "lmk" in fams else 1]
+    follow = max(runs) - 1  # frames right after each sampled one: the block run, ltop and the lmk kinematics read them
     it = iter_frames(path, n_frames, info=info, pairs=fams is None or "flick" in fams, follow=follow,
                      sampling=sampling)
     if decode_ahead:

@@ -37,7 +37,7 @@ import pandas as pd
 from .datasets import LABEL_COLUMNS, read_manifest
 from .decode import DEFAULT_FRAMES
 from .encode import VideoEncoder
-from .extraction import extract, features_frames, features_sampling, load_features, video_key
+from .extraction import extract, features_families, features_frames, features_sampling, load_features, video_key
 from .faces import limit_threads
 from .features import FEATURES_VERSION
 from .sampling import DEFAULT_SAMPLING
@@ -177,19 +177,22 @@ def degraded_features(features_dir: str | os.PathLike, augment_dir: str | os.Pat
     """The per-video features of the degraded copies of the videos of ``features_dir``
     (an extract folder), made if missing: copies in ``augment_dir`` (:func:`make_degraded`),
     features in ``augment_dir/features_v<FEATURES_VERSION>_f<n>`` with the folder's
-    frame count (and ``_<sampling>`` when it is not the default, :mod:`detector.sampling`).
+    frame count, sampling and families (``_<sampling>`` when it is not the default,
+    :mod:`detector.sampling`; ``_<family>-<family>...`` when they are not the default ones).
     Returns their ``videos`` table (with ``source_path``, ``condition``)."""
     _, videos = load_features(features_dir)
     n_frames = int(features_frames(features_dir) or DEFAULT_FRAMES)
     sampling = features_sampling(features_dir)
+    families = features_families(features_dir)
     man = make_degraded(videos, augment_dir, conditions, span, workers, log)
     if man.empty:
         raise ValueError(f"no degraded copy could be made in {augment_dir}")
     fdir = Path(augment_dir) / (f"features_v{FEATURES_VERSION}_f{n_frames}"
-                                + ("" if sampling == DEFAULT_SAMPLING else f"_{sampling}"))
+                                + ("" if sampling == DEFAULT_SAMPLING else f"_{sampling}")
+                                + ("" if families is None else "_" + "-".join(families)))
     m = read_manifest(Path(augment_dir) / "manifest.csv")
     _, v = extract(m, fdir, n_frames=n_frames, workers=workers, progress=progress,
-                   manifest_path=str(Path(augment_dir) / "manifest.csv"), sampling=sampling)
+                   manifest_path=str(Path(augment_dir) / "manifest.csv"), sampling=sampling, families=families)
     # the feature table keeps the standard manifest columns only: add each copy's source
     v = v.drop(columns=[c for c in ("source_path", "condition") if c in v.columns])
     return v.merge(m[["abs_path", "source_path", "condition"]], on="abs_path", how="left")

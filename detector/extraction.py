@@ -185,6 +185,13 @@ def features_frames(out_dir: str | os.PathLike) -> int | None:
     return extract_stamp(out_dir).get("n_frames")
 
 
+def features_families(out_dir: str | os.PathLike | None) -> tuple[str, ...] | None:
+    """The feature families measured in an :func:`extract` folder, sorted (None: the default
+    ones, also when it does not say)."""
+    fams = extract_stamp(out_dir).get("families")
+    return None if fams is None else tuple(sorted(fams))
+
+
 def features_sampling(out_dir: str | os.PathLike | None) -> str:
     """The sampling of an :func:`extract` folder (:data:`DEFAULT_SAMPLING` when it does not say);
     ValueError when its ``front`` fraction is not this code's

@@ -290,7 +290,8 @@ class Regions:
 
     ``crop`` is (x0, y0, x1, y1) in frame pixels; ``inner``, ``band``, ``outer`` are
     boolean (h, w) masks over that crop; ``radius`` the normalised elliptic radius of
-    each crop pixel (1.0 on the fitted face ellipse).
+    each crop pixel (1.0 on the fitted face ellipse); ``landmarks`` the face's five points
+    (5, 2) (x, y) in frame pixels (:class:`Face`), None when the regions were made without.
     """
 
     crop: tuple[int, int, int, int]
@@ -299,6 +300,7 @@ class Regions:
     outer: np.ndarray
     radius: np.ndarray = field(repr=False)
     ellipse: tuple[float, float, float, float, float] = (0, 0, 0, 0, 0)  # cx, cy, a, b, angle (rad)
+    landmarks: np.ndarray | None = field(default=None, repr=False)
 
 
 def face_ellipse(face: Face) -> tuple[float, float, float, float, float]:
@@ -359,6 +361,7 @@ def face_regions(face: Face, frame_shape: tuple[int, ...]) -> Regions:
         outer=(rad >= OUTER_IN) & (rad < OUTER_OUT),
         radius=rad,
         ellipse=(cx, cy, a, b, ang),
+        landmarks=np.asarray(face.landmarks, float),
     )
 
 

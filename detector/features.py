@@ -39,6 +39,9 @@ Families (the column prefix before the first ``_``):
            the codec's block grid): sharpness, texture, colour steps and edge
            coherence across the face boundary, each against a control contour in
            the surroundings (:mod:`detector.seam`)
+``ltop``   opt-in: spatio-temporal texture (LBP on three orthogonal planes) of the
+           eyes and the mouth against the cheeks over the block run's frames, on a
+           face scaled to a fixed inter-ocular distance (:mod:`detector.texture_top`)
 =========  ==================================================================
 
 The default families (:data:`FAMILIES`) are measured whenever no family is named; an
@@ -61,6 +64,7 @@ from .columns import family_of  # noqa: F401 (part of this module's API)
 from .faces import Regions
 from .kinematics import landmark_features
 from .seam import seam_features
+from .texture_top import ltop_features
 
 # Changed whenever a feature's values or columns change; a model refuses features of
 # another version (what each version changed: docs/experiments.md).
@@ -77,7 +81,7 @@ BLOCK = 16  # spectrum block size in pixels
 #: The default families: measured when no family is named.
 FAMILIES = ("hf", "spec", "noise", "grad", "lbp", "block", "color", "iqm", "flick")
 #: Families measured only when named (new, not in the shipped models' features version).
-OPT_IN_FAMILIES = ("lmk", "seam")
+OPT_IN_FAMILIES = ("lmk", "seam", "ltop")
 KNOWN_FAMILIES = FAMILIES + OPT_IN_FAMILIES
 STATS = ("mean", "median", "std", "dmean")
 
@@ -680,7 +684,8 @@ def face_features(frame: np.ndarray, regions: Regions, origin: tuple[int, int] =
     :class:`detector.decode.LazyBGR` frames, of which only the face crop is converted): the
     ``block`` grid-strength columns are the mean over ``frame`` and the first
     :data:`BLOCK_RUN` - 1 of them (over ``frame`` alone without them); the ``lmk``
-    kinematics read the first :data:`detector.kinematics.LMK_RUN` - 1 (NaN without them).
+    kinematics read the first :data:`detector.kinematics.LMK_RUN` - 1 (NaN without them), the
+    ``ltop`` volumes the first :data:`BLOCK_RUN` - 1 (temporal columns NaN without them).
     Returns {column: value}, only the columns of the requested families.
     """
     fams = set(FAMILIES if families is None else families)
@@ -725,6 +730,8 @@ def face_features(frame: np.ndarray, regions: Regions, origin: tuple[int, int] =
         feats.update(temporal_flicker(bgr, nxt, i, b, o, regions.radius, ycc=ycc, rings=sh["rings"]))
     if "lmk" in fams:
         feats.update(landmark_features(frame, regions.ellipse, following))
+    if "ltop" in fams:
+        feats.update(ltop_features(frame, regions.landmarks, list(following)[: BLOCK_RUN - 1]))
     return feats
 
 

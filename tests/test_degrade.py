@@ -11,7 +11,8 @@ from detector import crossval, training
 from detector.datasets import read_manifest
 from detector.degrade import (CONDITIONS, PLATFORM_PROFILES, PROFILES, copy_path, degrade_frame, degraded_features,
                               make_degraded)
-from detector.extraction import extract, load_features
+from detector.extraction import aggregated_columns, extract, extract_stamp, features_families, load_features
+from detector.features import FEATURES_VERSION
 from detector.video import probe
 from test_training import _features_dir
 
@@ -161,6 +162,22 @@ def test_degraded_features_of_an_extract_folder_name_their_sources(tmp_path, dem
     assert dict(zip(v["source_path"], v["label"])) == {str(real): "real", str(fake): "fake"}
     assert (v["n_faces"] > 0).all() and v.filter(like="block_4x4_inner").notna().all().all()
     assert next((tmp_path / "aug").glob("features_v*_f4")).is_dir()
+
+
+def test_degraded_features_measure_the_families_of_the_extract_folder(tmp_path, demo_pair):
+    """A features folder of named families (an opt-in one among them): its copies are
+    measured with the same families, in a folder of their own."""
+    real, fake = demo_pair
+    m = pd.DataFrame({"path": [real.name, fake.name], "abs_path": [str(real), str(fake)], "label": ["real", "fake"],
+                      "group": ["g0", "g0"], "method": ["original", "self-blended"], "compression": ["c23", "c23"]})
+    feats = tmp_path / "feats"
+    extract(m, feats, n_frames=3, workers=1, progress=False, families=("ltop", "block"))
+    assert features_families(feats) == ("block", "ltop") and features_families(tmp_path) is None
+    v = degraded_features(feats, tmp_path / "aug", conditions={"crf28": (28, 1.0)}, span=8, workers=1,
+                          progress=False, log=lambda *a: None)
+    fams = {c.split("_")[0] for c in aggregated_columns(v)}
+    assert fams == {"block", "ltop"} and v.filter(like="ltop_mouth_xt").notna().all().all()
+    assert extract_stamp(tmp_path / "aug" / f"features_v{FEATURES_VERSION}_f3_block-ltop")["families"] == ["block", "ltop"]
 
 
 def test_platform_profiles_include_another_codec_and_are_written_as_defined(tmp_path, demo_pair):

@@ -135,3 +135,16 @@ def test_self_blended_rows_of_a_test_group_never_enter_that_folds_training(monke
     fitted = [set(gr) for gr, _ in seen]
     for k in range(5):  # each outer fold trained on its training groups, with their generated rows
         assert set(videos["group"]) - set(s.loc[s["fold"] == k, "group"]) in fitted
+
+
+def test_the_worst_case_choice_takes_the_candidates_it_is_given():
+    """``--candidate``: a tuple of procedures instead of ``True`` is what every training part
+    chooses among (here one candidate, so every fold names it and reads its columns only)."""
+    from detector.procedure import Procedure
+
+    videos, copies = _tables(n_groups=10)
+    only = (Procedure("hf-only", r"^hf_"),)
+    cv = gz.cross_validate(videos, COLS, 0, copies, copies, "compact", 1, only)
+    assert [p["procedure"] for p in cv.params] == ["hf-only"] * 5
+    assert all(set(p["procedure_aucs"]) == {"hf-only"} for p in cv.params)
+    assert all(m.index == (COLS.index("hf_inner_outer__mean"),) for m in cv.fold_models)
