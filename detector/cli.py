@@ -24,7 +24,7 @@ from .calibration import evidence_text
 from .datasets import read_manifest
 from .decode import DEFAULT_FRAMES
 from .sampling import DEFAULT_SAMPLING, SAMPLINGS
-from .features import FAMILIES
+from .features import FAMILIES, OPT_IN_FAMILIES
 from .model import DEFAULT_MODEL_DIR, EVALUATION_DIR, ModelError, load_model
 from .preload import PendingModel, load_model_in_background
 from .quiet import quiet_stderr
@@ -381,7 +381,7 @@ def _add_extract(sub) -> None:
                         "features scans only with the same)")
     s.add_argument("--families", default=None, metavar="A,B",
                    help="comma-separated feature families to measure (default: the default families; "
-                        "the opt-in 'lmk' only when named)")
+                        f"the opt-in {', '.join(OPT_IN_FAMILIES)} only when named)")
     s.set_defaults(func=cmd_extract)
 
 
