@@ -55,6 +55,7 @@ except (EOFError, OSError):
     sys.exit(0)
 from detector.scan.local_pool import worker_main
 worker_main(tasks, int(sys.argv[3]), first)
+os._exit(0)  # every result is sent: skip the interpreter's teardown (~0.4 s with the model's libraries loaded)
 """
 
 
@@ -238,6 +239,12 @@ class LocalPool:
         return f"local:{self.capacity}"
 
     def close(self) -> None:
-        for s in self.slots:
-            if s.proc is not None:
-                self._retire(s, kill=s.key is not None)
+        live = [s for s in self.slots if s.proc is not None]
+        for s in live:  # ask every idle worker to stop first: they exit in parallel
+            if s.key is None:
+                try:
+                    s.tasks.send(None)
+                except OSError:
+                    pass
+        for s in live:
+            self._retire(s, kill=s.key is not None)
