@@ -97,7 +97,7 @@ def main(argv=None) -> int:
         st = b["stages"]
         walls, cpus = [w for w, _ in runs[t]], [c for _, c in runs[t]]
         print(f"{t}: inspect wall median {statistics.median(walls):.2f} s ({', '.join(f'{w:.2f}' for w in walls)}); "
-              f"CPU median {statistics.median(cpus):.2f} s", flush=True)
+              f"CPU median {statistics.median(cpus):.2f} s (the inspect process alone, not its scoring child)", flush=True)
         print(f"  serial breakdown: import detector.cli {b['import_cli']:.2f} s, load_model() {b['load_model']:.2f} s, "
               f"inspect --json {b['inspect_json']:.2f} s (decode {st['decode']:.2f}, faces {st['faces']:.2f}, "
               f"features {st['features']:.2f}, score {st['score']:.2f}"

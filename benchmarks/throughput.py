@@ -262,7 +262,8 @@ def main(argv=None) -> int:
     if args.inspect_runs > 0:
         inspect = inspect_wall(args.inspect_clip or inspect_clip(clips_720p(10 ** 6)), args.inspect_runs)
         print(f"inspect {inspect['path']}: wall {', '.join(f'{w:.2f}' for w in inspect['wall_s'])} s "
-              f"(median {inspect['wall_median_s']:.2f}; CPU median {inspect['cpu_median_s']:.2f} s)", flush=True)
+              f"(median {inspect['wall_median_s']:.2f}; CPU median {inspect['cpu_median_s']:.2f} s, the inspect "
+              "process alone: with two cores its scoring child is not waited for, so not counted)", flush=True)
     if args.inspect_only:
         return 0
     peer = None if args.peer == "none" else load_peer(args.peer)
