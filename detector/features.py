@@ -64,7 +64,7 @@ from .columns import family_of  # noqa: F401 (part of this module's API)
 from .faces import Regions
 from .kinematics import landmark_features
 from .seam import seam_features
-from .texture_top import ltop_features
+from .texture_top import chi2_distance, entropy, ltop_features
 
 # Changed whenever a feature's values or columns change; a model refuses features of
 # another version (what each version changed: docs/experiments.md).
@@ -230,10 +230,6 @@ def _bounding_box(mask: np.ndarray, margin: int) -> tuple[slice, slice]:
             slice(max(cols[0] - margin, 0), cols[-1] + margin + 1))
 
 
-def _chi2(h1: np.ndarray, h2: np.ndarray) -> float:
-    return float(0.5 * np.sum((h1 - h2) ** 2 / (h1 + h2 + EPS)))
-
-
 def lbp_texture(gray: np.ndarray, inner: np.ndarray, band: np.ndarray, outer: np.ndarray) -> dict[str, float]:
     """Uniform LBP (P=8, R=1) histograms per region; chi-square distances and the
     share of 'flat' codes (a smooth synthetic face has more of them)."""
@@ -253,9 +249,8 @@ def lbp_texture(gray: np.ndarray, inner: np.ndarray, band: np.ndarray, outer: np
         h = np.bincount(codes[m].astype(int), minlength=10).astype(float) if m.any() else np.ones(10)
         hists.append(h / h.sum())
     hi, hb, ho = hists
-    ent = lambda h: float(-(h * np.log(h + EPS)).sum())  # noqa: E731
-    return {"lbp_chi2_inner_outer": _chi2(hi, ho), "lbp_chi2_inner_band": _chi2(hi, hb),
-            "lbp_entropy_inner_outer": ent(hi) - ent(ho),
+    return {"lbp_chi2_inner_outer": chi2_distance(hi, ho, EPS), "lbp_chi2_inner_band": chi2_distance(hi, hb, EPS),
+            "lbp_entropy_inner_outer": entropy(hi, EPS) - entropy(ho, EPS),
             "lbp_flat_inner_outer": _lr(hi[8] + hi[0], ho[8] + ho[0])}
 
 

@@ -24,12 +24,16 @@ from .trust import DEFAULT_MODEL_DIR, MODEL_FILE
 from .workers import default_workers
 
 
+def _command(argv: list[str]) -> str | None:
+    """The command of a command line: its first word that is not an option."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
 def early_model_file(argv: list[str]) -> Path | None:
     """The model file an ``inspect`` command line will load in a scoring process (the default
     model's, or ``--model``'s), or None: another command, a case report (loaded in process), help,
     one core, or no such file."""
-    command = next((a for a in argv if not a.startswith("-")), None)
-    if command != "inspect" or default_workers() < 2 or any(
+    if _command(argv) != "inspect" or default_workers() < 2 or any(
             a in ("-h", "--help", "--report") or a.startswith("--report=") for a in argv):
         return None
     folder = DEFAULT_MODEL_DIR
@@ -57,7 +61,7 @@ def run() -> None:
     teardown (everything it writes is written and flushed when :func:`main` returns)."""
     argv = sys.argv[1:]
     rc = main(argv)
-    if next((a for a in argv if not a.startswith("-")), None) == "inspect":
+    if _command(argv) == "inspect":
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()

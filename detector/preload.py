@@ -49,13 +49,11 @@ class PendingModel:
 
     def _load(self, folder: Path, card: dict, digest: str) -> None:
         try:
-            if self.process is not None and card.get("calibration"):  # checked with the card
-                Calibration.from_mapping(card["calibration"]).llr([0.0])  # lir's import while the child loads
+            if card.get("calibration"):  # checked with the card (and compared with the model file's below)
+                # lir's import (~0.2 s) here, while a scoring process loads, not when the caller first needs an LR
+                Calibration.from_mapping(card["calibration"]).llr([0.0])
             loaded = None if self.process is None else self.process.bundle()
-            model = load_checked(folder, card, digest, loaded=loaded)
-            if model.calibration is not None:
-                model.llr([0.0])  # imports lir (~0.2 s) here too, not when the caller first needs an LR
-            self._model = model
+            self._model = load_checked(folder, card, digest, loaded=loaded)
         except BaseException as e:  # raised by result(), in the caller's thread
             self._error = e
 

@@ -24,6 +24,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from .trust import ModelError, load_bundle, one_line
+from .workers import child_env
 
 #: The child's first statements: die with the parent before the seconds of imports, then serve.
 _BOOT = """import sys
@@ -81,13 +82,10 @@ class ScoringProcess:
         self.path = str(model_path)
         req_r, req_w = os.pipe()
         rep_r, rep_w = os.pipe()
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-        pkg_root = str(Path(__file__).resolve().parents[1])  # importable even when not pip-installed
-        env["PYTHONPATH"] = os.pathsep.join([pkg_root] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
         try:
             self._proc = subprocess.Popen(
                 [sys.executable, "-c", _BOOT, str(os.getpid()), str(req_r), str(rep_w), self.path],
-                pass_fds=(req_r, rep_w), env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+                pass_fds=(req_r, rep_w), env=child_env(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
         finally:
             os.close(req_r)
             os.close(rep_w)

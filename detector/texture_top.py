@@ -148,19 +148,19 @@ def lbp_top(volume: np.ndarray, points: int = POINTS, radius: int = RADIUS) -> n
     return hists
 
 
-def chi2_distance(h1: np.ndarray, h2: np.ndarray) -> float:
-    """Chi-square distance ``0.5 * sum((h1 - h2)**2 / (h1 + h2))`` of two normalised
+def chi2_distance(h1: np.ndarray, h2: np.ndarray, eps: float = EPS) -> float:
+    """Chi-square distance ``0.5 * sum((h1 - h2)**2 / (h1 + h2 + eps))`` of two normalised
     histograms (same shape; 0 for equal ones, 1 for disjoint ones); NaN if either has NaN."""
     h1, h2 = np.asarray(h1, float), np.asarray(h2, float)
     if h1.shape != h2.shape:
         raise ValueError(f"histograms of shapes {h1.shape} and {h2.shape}")
-    return float(0.5 * np.sum((h1 - h2) ** 2 / (h1 + h2 + EPS)))
+    return float(0.5 * np.sum((h1 - h2) ** 2 / (h1 + h2 + eps)))
 
 
-def entropy(h: np.ndarray) -> float:
-    """Shannon entropy (nats) of a normalised histogram; NaN if it has NaN."""
+def entropy(h: np.ndarray, eps: float = EPS) -> float:
+    """Shannon entropy (nats) ``-sum(h * log(h + eps))`` of a normalised histogram; NaN if it has NaN."""
     h = np.asarray(h, float)
-    return float(-(h * np.log(h + EPS)).sum())
+    return float(-(h * np.log(h + eps)).sum())
 
 
 def _check_landmarks(landmarks) -> np.ndarray:

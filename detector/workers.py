@@ -22,8 +22,25 @@ import signal
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
 _PR_SET_PDEATHSIG = 1
+
+
+#: The thread pools a worker pins to one thread (read when OpenMP / BLAS load).
+THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def child_env() -> dict[str, str]:
+    """The environment of a fresh worker interpreter (``python -c``): this one's, with one
+    thread per pool unless set otherwise (:data:`THREAD_ENV`) and this package importable
+    even when it is not pip-installed."""
+    env = dict(os.environ)
+    for k in THREAD_ENV:
+        env.setdefault(k, "1")
+    pkg_root = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join([pkg_root] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    return env
 
 
 def default_workers() -> int:

@@ -25,15 +25,13 @@ import sys
 import time
 from multiprocessing.connection import Connection
 from multiprocessing.connection import wait as mp_wait
-from pathlib import Path
 
 from ..faces import limit_threads
-from ..workers import default_workers  # noqa: F401 (re-exported: detector.scan.run)
+from ..workers import child_env, default_workers  # noqa: F401 (default_workers re-exported: detector.scan.run)
 from .worker import scan_file, set_model
 
 DEFAULT_MAX_MEMORY_MB = 2048
 DEFAULT_TASKS_PER_WORKER = 50
-_THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 #: First statements of a local worker: die with the parent (Linux PR_SET_PDEATHSIG) *before*
 #: the seconds of heavy imports, then check the parent is still the one that started us
@@ -133,12 +131,7 @@ class LocalPool:
                  timeout_s: float | None = None, max_memory_mb: float | None = DEFAULT_MAX_MEMORY_MB,
                  model=None, model_key: tuple | None = None):
         self.model_blob = b"" if model is None else pickle.dumps((model_key, model), protocol=pickle.HIGHEST_PROTOCOL)
-        env = dict(os.environ)
-        for k in _THREAD_ENV:  # one thread per worker, set before the worker loads NumPy/OpenMP
-            env.setdefault(k, "1")
-        pkg_root = str(Path(__file__).resolve().parents[2])  # importable even when not pip-installed
-        env["PYTHONPATH"] = os.pathsep.join([pkg_root] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
-        self.env = env
+        self.env = child_env()  # one thread per worker, set before the worker loads NumPy/OpenMP
         self.capacity = max(1, int(workers))
         self.tasks_per_worker = max(1, int(tasks_per_worker))
         self.timeout_s = timeout_s or None
