@@ -56,7 +56,7 @@ import sys
 from pathlib import Path
 
 import common  # noqa: F401  (pins threads first)
-from common import REPO, Clock, clips_720p, decode_whole, decoder, load_model_or_none, machine, variant, write_json
+from common import REPO, Clock, clips_720p, compile_package, decode_whole, decoder, load_model_or_none, machine, variant, write_json
 from detector.decode import DEFAULT_FRAMES  # noqa: E402
 from detector.faces import DETECT_WIDTH  # noqa: E402
 from detector.features import BLOCK_RUN  # noqa: E402
@@ -150,8 +150,9 @@ def _reap_orphans(before: set[int]) -> float:
 
 def inspect_wall(path: str, runs: int = 5) -> dict:
     """``python -m detector inspect PATH`` run ``runs`` times from the repository root (a fresh
-    interpreter each time, so imports and model loading count): wall seconds of each run, their
-    median, and the CPU seconds the runs used (user + system, from ``RUSAGE_CHILDREN``).
+    interpreter each time, so imports and model loading count; the package byte-compiled first, as
+    installed: :func:`common.compile_package`): wall seconds of each run, their median, and the CPU
+    seconds the runs used (user + system, from ``RUSAGE_CHILDREN``).
 
     With two cores ``inspect`` loads and scores the model in a child interpreter
     (:class:`detector.scoring.ScoringProcess`) that exits after it; on Linux this process adopts
@@ -161,6 +162,7 @@ def inspect_wall(path: str, runs: int = 5) -> dict:
     import resource
     import subprocess
 
+    compile_package()
     adopted = _adopt_orphans()
     walls, cpus, child_cpus = [], [], []
     for _ in range(runs):
