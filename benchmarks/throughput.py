@@ -218,7 +218,7 @@ def issue24_summary(per_clip: list[dict], inspect: dict | None) -> dict:
     (mean, 90th percentile: 90 % of the clips at most this), ``inspect``'s median wall time
     and the peer's CPU over the scan's (median per video); each with PASS/FAIL."""
     out: dict = {}
-    if all("pipeline[default]" in c["settings"] for c in per_clip):
+    if per_clip and all("pipeline[default]" in c["settings"] for c in per_clip):
         cpu = np.array([c["settings"]["pipeline[default]"]["cpu"] for c in per_clip])
         xrt = np.array([c["duration_s"] for c in per_clip]) / cpu
         out["scan_x_realtime_mean"], out["scan_x_realtime_p90"] = float(xrt.mean()), float(np.percentile(xrt, 10))
@@ -321,6 +321,10 @@ def main(argv=None) -> int:
                                   f"{inspect['cpu_total_median_s']:.2f} s)" if "child_cpu_s" in inspect else
                                   ": a scoring child, with two cores, is not counted)"), flush=True)
     if args.inspect_only:
+        write_json(args.out, {
+            "command": "python benchmarks/throughput.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "machine": machine(), "inspect": inspect,
+            "issue24": issue24_summary([], inspect)})
         return 0
     peer = None if args.peer == "none" else load_peer(args.peer)
     model = load_model_or_none(args.model)
