@@ -62,16 +62,27 @@ def serve(fd_in: int, fd_out: int, model_path: str) -> None:
 
 
 class RemotePipeline:
-    """The pipeline of a model file loaded by a :class:`ScoringProcess`: ``decision_function``
-    runs in the child.  ``n_features_in_`` is the fitted pipeline's, when it has one."""
+    """A fitted pipeline that lives in another process: ``decision_function`` sends the rows
+    to ``scorer`` (anything with ``request(rows) -> scores``: a :class:`ScoringProcess`, or a
+    scan worker's link to its parent, :mod:`detector.scan.local_pool`) and returns its scores.
+    ``n_features_in_`` is the fitted pipeline's, when it has one; ``support``, when given, the
+    boolean mask of the input columns that reach its classifier (what
+    :func:`detector.model.columns_into` reads through ``get_support``), so that the features a
+    model needs are known without its steps."""
 
-    def __init__(self, process: "ScoringProcess", n_features_in: int | None):
-        self._process = process
+    def __init__(self, scorer, n_features_in: int | None, support=None):
+        self._process = scorer
         if n_features_in is not None:
             self.n_features_in_ = n_features_in
+        if support is not None:  # only then has it a get_support, as a selector
+            self._support = [bool(v) for v in support]
+            self.get_support = self._get_support
+
+    def _get_support(self) -> list[bool]:
+        return list(self._support)
 
     def decision_function(self, rows):
-        """The pipeline's ``decision_function`` of ``rows`` (a NumPy array), computed in the child."""
+        """The pipeline's ``decision_function`` of ``rows`` (a NumPy array), computed where it lives."""
         return self._process.request(rows)
 
 

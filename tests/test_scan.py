@@ -488,3 +488,46 @@ def test_scan_sampling_is_the_models_and_another_is_part_of_the_setting(media, t
     r = scan([media["real"]], db, model=None, n_frames=FRAMES, workers=1, progress=False, sampling="runs")
     assert s.done == r.done == 1 and r.model_version == s.model_version + "+sampling-runs"
     assert len(rows(db).loc[[str(media["real"])]]) == 2
+
+
+def test_local_workers_score_through_the_parent_without_scikit_learn(demo_pair, tiny_model):
+    """A local worker gets the model without its pipeline and has the parent score its rows: the
+    same scores as in process, and no scikit-learn in the worker (its start-up is the analysis'
+    imports only); a pipeline that fails in the parent fails that file, with the reason."""
+    from dataclasses import replace
+
+    from detector.scan.local_pool import LocalPool
+    from detector.scan.worker import scan_file
+
+    path = str(demo_pair[1])
+    own = scan_file(path, FRAMES, model=tiny_model)
+    key = model_setting(tiny_model)[:2]
+    pool = LocalPool(1, model=tiny_model, model_key=key)
+    try:
+        pool.submit("a", {"path": path, "n_frames": FRAMES, "model_dir": key[0], "model_sha": key[1]})
+        done = []
+        while not done:
+            done = pool.wait(timeout=30)
+        res = done[0][1]
+        assert res["status"] == "done", res.get("error")
+        assert (res["score"], res["llr"], res["verdict"]) == (own["score"], own["llr"], own["verdict"])
+        maps = Path(f"/proc/{pool.slots[0].proc.pid}/maps")
+        if maps.exists():
+            assert "/sklearn/" not in maps.read_text()
+    finally:
+        pool.close()
+
+    class Broken:
+        def decision_function(self, rows):
+            raise ValueError("no scores today")
+
+    pool = LocalPool(1, model=replace(tiny_model, pipeline=Broken()), model_key=key)
+    try:
+        pool.submit("b", {"path": path, "n_frames": FRAMES, "model_dir": key[0], "model_sha": key[1]})
+        done = []
+        while not done:
+            done = pool.wait(timeout=30)
+        res = done[0][1]
+        assert res["status"] == "failed" and "scoring failed in the scan's process: no scores today" in res["error"]
+    finally:
+        pool.close()

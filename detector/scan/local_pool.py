@@ -10,6 +10,10 @@ kill) or is killed for exceeding a limit is replaced, and the one file it was
 analysing (each worker holds one file at a time, so the culprit is known, never
 guessed) gets a failed result with the signal or the limit.
 
+The model's fitted pipeline stays in the parent: a worker receives the model without it and
+sends the rows it needs scored up its results pipe (two or three small round trips a file),
+so a worker never imports scikit-learn (~1 s of start-up each, and again at every recycling).
+
 A pool has the interface :mod:`detector.scan.run` drives (the Dask pool has it too):
 ``idle``, ``submit(key, task)``, ``wait(timeout)``, ``describe()``, ``close()``.
 """
@@ -26,7 +30,11 @@ import time
 from multiprocessing.connection import Connection
 from multiprocessing.connection import wait as mp_wait
 
+from dataclasses import replace
+
 from ..faces import limit_threads
+from ..scoring import RemotePipeline
+from ..trust import ModelError, one_line
 from ..workers import child_env, default_workers  # noqa: F401 (default_workers re-exported: detector.scan.run)
 from .worker import scan_file, set_model
 
@@ -47,7 +55,7 @@ if os.getppid() != int(sys.argv[1]):
     sys.exit(0)
 from multiprocessing.connection import Connection
 tasks = Connection(int(sys.argv[2]), writable=False)
-try:  # the pickled model comes first; read it before the heavy imports so the parent never waits
+try:  # the pickled model (without its pipeline) comes first; read it before the heavy imports so the parent never waits
     first = tasks.recv_bytes()
 except (EOFError, OSError):
     sys.exit(0)
@@ -57,16 +65,37 @@ os._exit(0)  # every result is sent: skip the interpreter's teardown (~0.4 s wit
 """
 
 
+class _ParentScorer:
+    """A local worker's link to the pool's parent, which holds the model's fitted pipeline: the
+    rows to score go up the results pipe as ``("score", rows)`` and the scores come down the
+    tasks pipe (the parent answers before it sends the next task)."""
+
+    def __init__(self, tasks: Connection, results: Connection):
+        self.tasks, self.results = tasks, results
+
+    def request(self, rows):
+        """The parent's ``decision_function`` of ``rows``; ModelError when it failed."""
+        self.results.send(("score", rows))
+        kind, value = self.tasks.recv()
+        if kind == "error":
+            raise ModelError(value)
+        return value
+
+
 def worker_main(tasks: Connection, fd_out: int, model_blob: bytes = b"") -> None:
     """A local worker: receive task dicts on ``tasks``, send result dicts on ``fd_out``, until None or EOF.
 
-    ``model_blob``: the pickled ``((model_dir, model_sha), DetectorModel)`` the parent
-    loaded and verified (empty: no model)."""
+    ``model_blob``: the pickled ``((model_dir, model_sha), model, support, n_features_in)`` the
+    parent loaded and verified, its pipeline left out (empty: no model).  The worker's model
+    scores through the parent (:class:`_ParentScorer`), so a worker never imports scikit-learn
+    (~1 s of its start-up, paid again at every recycling); ``support`` tells it which columns,
+    hence which feature families, the pipeline reads."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     results = Connection(fd_out, readable=False)
     limit_threads()
     if model_blob:
-        set_model(*pickle.loads(model_blob))  # from our own parent, over a private pipe
+        key, model, support, n_features_in = pickle.loads(model_blob)  # from our own parent, over a private pipe
+        set_model(key, replace(model, pipeline=RemotePipeline(_ParentScorer(tasks, results), n_features_in, support)))
     while True:
         try:
             task = tasks.recv()
@@ -79,6 +108,19 @@ def worker_main(tasks: Connection, fd_out: int, model_blob: bytes = b"") -> None
             results.send(res)
         except OSError:
             return
+
+
+def _model_blob(model, model_key: tuple | None) -> bytes:
+    """What :func:`worker_main` receives of ``model``: the model without its pipeline, the mask of
+    the columns its pipeline reads (None when its steps do not say) and its input width."""
+    if model is None:
+        return b""
+    from ..model import columns_into  # the parent has loaded the model: nothing new is imported
+
+    used = columns_into(model.pipeline, list(model.columns))
+    support = None if used is None else [c in set(used) for c in model.columns]
+    blob = (model_key, replace(model, pipeline=None), support, getattr(model.pipeline, "n_features_in_", None))
+    return pickle.dumps(blob, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _rss_mb(pid: int) -> float:
@@ -130,7 +172,8 @@ class LocalPool:
     def __init__(self, workers: int, tasks_per_worker: int = DEFAULT_TASKS_PER_WORKER,
                  timeout_s: float | None = None, max_memory_mb: float | None = DEFAULT_MAX_MEMORY_MB,
                  model=None, model_key: tuple | None = None):
-        self.model_blob = b"" if model is None else pickle.dumps((model_key, model), protocol=pickle.HIGHEST_PROTOCOL)
+        self.model = model  # its pipeline scores the workers' rows (_serve_score)
+        self.model_blob = _model_blob(model, model_key)
         self.env = child_env()  # one thread per worker, set before the worker loads NumPy/OpenMP
         self.capacity = max(1, int(workers))
         self.tasks_per_worker = max(1, int(tasks_per_worker))
@@ -157,6 +200,17 @@ class LocalPool:
         try:  # the fitted model (or nothing), once per worker: no skops import there
             s.tasks.send_bytes(self.model_blob)
         except OSError:  # died at start: wait() reports it on its first file
+            pass
+
+    def _serve_score(self, s: _Slot, rows) -> None:
+        """Answer a worker's ``("score", rows)`` with this process's pipeline (:class:`_ParentScorer`)."""
+        try:
+            reply = ("scores", self.model.pipeline.decision_function(rows))
+        except Exception as e:  # the worker raises it as a ModelError: its file fails with the reason
+            reply = ("error", f"scoring failed in the scan's process: {one_line(e)}")
+        try:
+            s.tasks.send(reply)
+        except OSError:  # the worker died: the next wait() reports it
             pass
 
     def _retire(self, s: _Slot, kill: bool = False) -> None:
@@ -204,6 +258,9 @@ class LocalPool:
                     res = s.results.recv()
                 except (EOFError, OSError):
                     reason = _death_reason(_exit_code(s.proc))
+                if isinstance(res, tuple) and res and res[0] == "score":  # mid-file: rows to score, not a result
+                    self._serve_score(s, res[1])
+                    continue
             elif s.proc.poll() is not None:
                 reason = _death_reason(_exit_code(s.proc))
             elif self.timeout_s and now - s.started > self.timeout_s:
