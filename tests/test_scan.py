@@ -490,6 +490,15 @@ def test_scan_sampling_is_the_models_and_another_is_part_of_the_setting(media, t
     assert len(rows(db).loc[[str(media["real"])]]) == 2
 
 
+def _scan_one(pool, key: tuple, path: str) -> dict:
+    """The result of ``path`` scanned by ``pool`` (a LocalPool) with the model of ``key``."""
+    pool.submit(path, {"path": path, "n_frames": FRAMES, "model_dir": key[0], "model_sha": key[1]})
+    done = []
+    while not done:
+        done = pool.wait(timeout=30)
+    return done[0][1]
+
+
 def test_local_workers_score_through_the_parent_without_scikit_learn(demo_pair, tiny_model):
     """A local worker gets the model without its pipeline and has the parent score its rows: the
     same scores as in process, and no scikit-learn in the worker (its start-up is the analysis'
@@ -504,11 +513,7 @@ def test_local_workers_score_through_the_parent_without_scikit_learn(demo_pair, 
     key = model_setting(tiny_model)[:2]
     pool = LocalPool(1, model=tiny_model, model_key=key)
     try:
-        pool.submit("a", {"path": path, "n_frames": FRAMES, "model_dir": key[0], "model_sha": key[1]})
-        done = []
-        while not done:
-            done = pool.wait(timeout=30)
-        res = done[0][1]
+        res = _scan_one(pool, key, path)
         assert res["status"] == "done", res.get("error")
         assert (res["score"], res["llr"], res["verdict"]) == (own["score"], own["llr"], own["verdict"])
         maps = Path(f"/proc/{pool.slots[0].proc.pid}/maps")
@@ -523,11 +528,7 @@ def test_local_workers_score_through_the_parent_without_scikit_learn(demo_pair, 
 
     pool = LocalPool(1, model=replace(tiny_model, pipeline=Broken()), model_key=key)
     try:
-        pool.submit("b", {"path": path, "n_frames": FRAMES, "model_dir": key[0], "model_sha": key[1]})
-        done = []
-        while not done:
-            done = pool.wait(timeout=30)
-        res = done[0][1]
+        res = _scan_one(pool, key, path)
         assert res["status"] == "failed" and "scoring failed in the scan's process: no scores today" in res["error"]
     finally:
         pool.close()
