@@ -27,10 +27,9 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from multiprocessing.connection import Connection
 from multiprocessing.connection import wait as mp_wait
-
-from dataclasses import replace
 
 from ..faces import limit_threads
 from ..scoring import RemotePipeline
