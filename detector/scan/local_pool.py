@@ -33,9 +33,9 @@ from multiprocessing.connection import wait as mp_wait
 
 from ..faces import limit_threads
 from ..scoring import RemotePipeline
-from ..trust import ModelError, one_line
+from ..trust import ModelError
 from ..workers import child_env, default_workers  # noqa: F401 (default_workers re-exported: detector.scan.run)
-from .worker import scan_file, set_model
+from .worker import one_line, scan_file, set_model
 
 DEFAULT_MAX_MEMORY_MB = 2048
 DEFAULT_TASKS_PER_WORKER = 50
