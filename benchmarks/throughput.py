@@ -115,9 +115,12 @@ ISSUE24_TARGETS = {
 def _adopt_orphans() -> bool:
     """Make this process the reaper of its orphaned descendants (Linux
     ``PR_SET_CHILD_SUBREAPER``), so that ``inspect``'s scoring process, which outlives the
-    ``inspect`` process by its own exit, can be waited for and its CPU time read; False elsewhere."""
+    ``inspect`` process by its own exit, can be waited for and its CPU time read; False elsewhere
+    (and where the kernel does not list a process's children, which :func:`_children` reads)."""
     import ctypes
 
+    if not Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists():
+        return False
     try:
         return ctypes.CDLL(None).prctl(36, 1, 0, 0, 0) == 0  # 36: PR_SET_CHILD_SUBREAPER
     except (OSError, AttributeError):
