@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -35,6 +36,27 @@ serve(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
 """
 
 
+def messages(conn: Connection) -> Iterator:
+    """The objects received on ``conn``, until it closes or None arrives (the sender's stop)."""
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return
+        if msg is None:
+            return
+        yield msg
+
+
+def score_reply(pipeline, rows, where: str) -> tuple:
+    """``("scores", pipeline.decision_function(rows))``, or ``("error", message)`` naming
+    ``where`` it failed: what a process holding a pipeline answers a request to score."""
+    try:
+        return "scores", pipeline.decision_function(rows)
+    except Exception as e:  # the requester raises it as a ModelError
+        return "error", f"scoring failed in {where}: {one_line(e)}"
+
+
 def serve(fd_in: int, fd_out: int, model_path: str) -> None:
     """The child: load ``model_path``, send ``("loaded", fields)`` or ``("error", message)``,
     then answer each array received with ``("scores", decision_function(array))`` (or
@@ -48,17 +70,8 @@ def serve(fd_in: int, fd_out: int, model_path: str) -> None:
     pipeline = bundle.pop("pipeline", None)
     replies.send(("loaded", {"fields": bundle, "sha256": digest, "classifier": hasattr(pipeline, "decision_function"),
                              "n_features_in": getattr(pipeline, "n_features_in_", None)}))
-    while True:
-        try:
-            rows = requests.recv()
-        except (EOFError, OSError):
-            return
-        if rows is None:
-            return
-        try:
-            replies.send(("scores", pipeline.decision_function(rows)))
-        except Exception as e:  # the caller raises it as a ModelError
-            replies.send(("error", f"scoring failed in the model process: {one_line(e)}"))
+    for rows in messages(requests):
+        replies.send(score_reply(pipeline, rows, "the model process"))
 
 
 class RemotePipeline:

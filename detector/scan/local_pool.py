@@ -32,10 +32,10 @@ from multiprocessing.connection import Connection
 from multiprocessing.connection import wait as mp_wait
 
 from ..faces import limit_threads
-from ..scoring import RemotePipeline
+from ..scoring import RemotePipeline, messages, score_reply
 from ..trust import ModelError
 from ..workers import child_env, default_workers  # noqa: F401 (default_workers re-exported: detector.scan.run)
-from .worker import one_line, scan_file, set_model
+from .worker import scan_file, set_model
 
 DEFAULT_MAX_MEMORY_MB = 2048
 DEFAULT_TASKS_PER_WORKER = 50
@@ -95,16 +95,9 @@ def worker_main(tasks: Connection, fd_out: int, model_blob: bytes = b"") -> None
     if model_blob:
         key, model, support, n_features_in = pickle.loads(model_blob)  # from our own parent, over a private pipe
         set_model(key, replace(model, pipeline=RemotePipeline(_ParentScorer(tasks, results), n_features_in, support)))
-    while True:
+    for task in messages(tasks):
         try:
-            task = tasks.recv()
-        except (EOFError, OSError):
-            return
-        if task is None:
-            return
-        res = scan_file(**task)
-        try:
-            results.send(res)
+            results.send(scan_file(**task))
         except OSError:
             return
 
@@ -203,10 +196,7 @@ class LocalPool:
 
     def _serve_score(self, s: _Slot, rows) -> None:
         """Answer a worker's ``("score", rows)`` with this process's pipeline (:class:`_ParentScorer`)."""
-        try:
-            reply = ("scores", self.model.pipeline.decision_function(rows))
-        except Exception as e:  # the worker raises it as a ModelError: its file fails with the reason
-            reply = ("error", f"scoring failed in the scan's process: {one_line(e)}")
+        reply = score_reply(self.model.pipeline, rows, "the scan's process")  # an error fails the worker's file
         try:
             s.tasks.send(reply)
         except OSError:  # the worker died: the next wait() reports it
