@@ -110,7 +110,8 @@ def _model_blob(model, model_key: tuple | None) -> bytes:
     from ..model import columns_into  # the parent has loaded the model: nothing new is imported
 
     used = columns_into(model.pipeline, list(model.columns))
-    support = None if used is None else [c in set(used) for c in model.columns]
+    kept = None if used is None else set(used)
+    support = None if kept is None else [c in kept for c in model.columns]
     blob = (model_key, replace(model, pipeline=None), support, getattr(model.pipeline, "n_features_in_", None))
     return pickle.dumps(blob, protocol=pickle.HIGHEST_PROTOCOL)
 
