@@ -3,6 +3,7 @@
     python benchmarks/generalization.py --features DIR --copies DIR [--augment] [--search compact]
         [--columns SPEC] [--drop FAMILY ...] [--seeds 0,1,2,3,4] [--families] [--jobs 2] [--out NAME]
         [--self-blended DIR ...] [--by-worst [--candidate NAME=SPEC ...]]
+        [--probe-copies DIR [--probe-profiles A,B]] [--train-copies DIR [--train-profiles A,B]]
 
 Nested grouped CV (split by ``group``, every choice inside the training folds,
 :func:`detector.crossval.nested_cv`) of the 125 videos of ``../shared/data`` per fold seed,
@@ -31,7 +32,12 @@ source in ``source_path``) whose source is a training video, with their own labe
 (:data:`detector.crossval.OWN_LABEL`); they are never scored.  Every seed's scored rows go
 to ``benchmarks/results/<out>_scores.csv.gz``. Columns: AUC, EER, TPR at FPR 5 %,
 Cllr, Cllr-min, mean over the fold seeds (and the spread of the AUC); the **worst** of original,
-every profile and the LOMO mean. ``--families``: each feature family alone under each condition
+every profile and the LOMO mean. ``--probe-copies DIR``: copies of the test-fold videos at further profiles of
+:data:`detector.degrade.PROFILES` (``--probe-profiles``, default CRF 32, 3/4 size + CRF 26, AV1), scored as
+conditions of their own after the platform profiles and not counted in the worst condition (which stays
+the issue's: originals, the platform profiles, the LOMO mean); never trained on.
+``--train-copies DIR``: copies of the training videos at further profiles (``--train-profiles``), added
+to the training parts only (with ``--augment``); never scored. ``--families``: each feature family alone under each condition
 (its track means; the opt-in families too when the features have them).
 Writes ``benchmarks/results/<out>.json``; ``--into MODEL_DIR`` also puts the table into the
 model's card and the first fold seed's out-of-fold scores and LRs per condition into
@@ -55,7 +61,7 @@ from detector import evaluation as ev
 from detector.crossval import OWN_LABEL, nested_cv
 from detector.procedure import CANDIDATES, Procedure, nested_cv_by_worst
 from detector.card import card_markdown
-from detector.degrade import PLATFORM_PROFILES, degraded_features
+from detector.degrade import PLATFORM_PROFILES, PROFILES, degraded_features
 from detector.extraction import aggregated_columns, load_features
 from detector.features import KNOWN_FAMILIES, family_of
 from detector.metrics import as_binary, eer, tpr_at_fpr
@@ -86,21 +92,23 @@ def metrics(labels: pd.Series, scores: pd.Series, llrs: pd.Series | None = None)
 
 
 def cross_validate(videos, columns, seed, copies, augment, search, n_jobs, by_worst, train_mask=None,
-                   self_blended=None):
+                   self_blended=None, probe=None):
     """The procedure's nested CV of one fold seed (``by_worst``: the column set chosen by the
     worst condition inside every training part, :func:`detector.procedure.nested_cv_by_worst`,
     among :data:`detector.procedure.CANDIDATES` (True) or the given candidates (a tuple of
     :class:`detector.procedure.Procedure`); ``self_blended``: generated training rows,
-    :func:`self_blended_rows`)."""
+    :func:`self_blended_rows`; ``probe``: more copies of the test videos, only scored)."""
     train = pd.concat([t for t in (augment, self_blended) if t is not None], ignore_index=True) \
         if self_blended is not None else augment
     if by_worst:
         candidates = CANDIDATES if by_worst is True else tuple(by_worst)
         return nested_cv_by_worst(videos, columns, train, candidates, seed=seed, search=search, n_jobs=n_jobs,
-                                  train_mask=train_mask, log=lambda *a: None)
+                                  train_mask=train_mask, log=lambda *a: None, test_copies=probe)
     # training copies are the same table: their test-fold rows are already scored (role "augment")
+    tested = [c for c in (None if augment is copies else copies, probe) if c is not None]
     return nested_cv(videos, columns, seed=seed, log=lambda *a: None, search=search, n_jobs=n_jobs,
-                     augment=train, test_copies=None if augment is copies else copies, train_mask=train_mask)
+                     augment=train, test_copies=pd.concat(tested, ignore_index=True) if tested else None,
+                     train_mask=train_mask)
 
 
 def self_blended_rows(dirs: list[str]) -> pd.DataFrame:
@@ -117,14 +125,16 @@ def self_blended_rows(dirs: list[str]) -> pd.DataFrame:
 
 def condition_scores(videos: pd.DataFrame, columns: list[str], seed: int, copies: pd.DataFrame | None,
                      augment: pd.DataFrame | None, search: str, n_jobs: int, by_worst: bool = False,
-                     self_blended: pd.DataFrame | None = None) -> pd.DataFrame:
+                     self_blended: pd.DataFrame | None = None, probe: pd.DataFrame | None = None) -> pd.DataFrame:
     """The out-of-fold scores of fold seed ``seed`` under every condition, one row per scored
     video or copy: :data:`SCORE_COLUMNS` (``llr``: from the calibration of the row's outer
-    fold, fitted inside that fold's training part)."""
-    cv = cross_validate(videos, columns, seed, copies, augment, search, n_jobs, by_worst, self_blended=self_blended)
+    fold, fitted inside that fold's training part); ``probe``'s conditions after the platform
+    profiles."""
+    cv = cross_validate(videos, columns, seed, copies, augment, search, n_jobs, by_worst, self_blended=self_blended,
+                        probe=probe)
     parts = [cv.scores.assign(condition="original")]
     held = cv.copy_scores
-    for cond in PLATFORM_PROFILES:
+    for cond in [*PLATFORM_PROFILES, *([] if probe is None else probe["condition"].unique())]:
         if held is not None:
             parts.append(held[held["condition"] == cond])
     for m in METHODS:
@@ -144,8 +154,9 @@ def seed_metrics(scores: pd.DataFrame) -> dict[str, dict]:
     return {cond: metrics(d["label"], d["score"], d["llr"]) for cond, d in scores.groupby("condition", sort=False)}
 
 
-def summarise(per_seed: list[dict[str, dict]]) -> pd.DataFrame:
-    """Mean over seeds per condition (+ AUC spread), the LOMO mean and the worst condition."""
+def summarise(per_seed: list[dict[str, dict]], probed: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Mean over seeds per condition (+ AUC spread), the LOMO mean and the worst condition
+    (of the original, the platform profiles and the LOMO mean: not of the ``probed`` ones)."""
     rows = []
     for cond in per_seed[0]:
         vals = pd.DataFrame([s[cond] for s in per_seed if cond in s])
@@ -158,18 +169,19 @@ def summarise(per_seed: list[dict[str, dict]]) -> pd.DataFrame:
     if len(lomo):
         t = pd.concat([t, pd.DataFrame([{"condition": "lomo", **lomo.drop(columns="condition").mean().to_dict()}])],
                       ignore_index=True)
-    judged = t[~t["condition"].str.startswith("lomo:")]
+    judged = t[~t["condition"].str.startswith("lomo:") & ~t["condition"].isin(probed)]
     worst = judged.loc[judged["auc"].idxmin()]
     return pd.concat([t, pd.DataFrame([{**worst.to_dict(), "condition": f"worst ({worst['condition']})"}])],
                      ignore_index=True)
 
 
 def run(videos, columns, seeds, copies, augment, search, n_jobs, by_worst: bool = False,
-        self_blended: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+        self_blended: pd.DataFrame | None = None, probe: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(the table of :func:`summarise`, the :func:`condition_scores` of every seed)."""
-    scores = [condition_scores(videos, columns, s, copies, augment, search, n_jobs, by_worst, self_blended)
+    scores = [condition_scores(videos, columns, s, copies, augment, search, n_jobs, by_worst, self_blended, probe)
               for s in seeds]
-    return summarise([seed_metrics(s) for s in scores]), pd.concat(scores, ignore_index=True)
+    probed = () if probe is None else tuple(probe["condition"].unique())
+    return summarise([seed_metrics(s) for s in scores], probed), pd.concat(scores, ignore_index=True)
 
 
 def main(argv=None) -> int:
@@ -190,6 +202,16 @@ def main(argv=None) -> int:
     p.add_argument("--self-blended", nargs="+", default=None, metavar="DIR",
                    help="features folders of generated training videos (benchmarks/sbi_platform.py), trained on "
                         "where their genuine source is a training video, never scored")
+    p.add_argument("--train-copies", default=None, metavar="DIR",
+                   help="with --augment: a folder of more re-encoded copies (made and extracted if missing) at "
+                        "--train-profiles, added to the training parts only; never scored")
+    p.add_argument("--train-profiles", default="crf32,q540,av1", metavar="A,B",
+                   help="profiles of detector.degrade.PROFILES for --train-copies")
+    p.add_argument("--probe-copies", default=None, metavar="DIR",
+                   help="a folder of more re-encoded copies (made and extracted if missing) at --probe-profiles: "
+                        "the test videos' are scored as more conditions (not counted in the worst), never trained on")
+    p.add_argument("--probe-profiles", default="crf32,q540,av1", metavar="A,B",
+                   help="profiles of detector.degrade.PROFILES for --probe-copies")
     p.add_argument("--families", action="store_true", help="also every feature family alone (track means)")
     p.add_argument("--workers", type=int, default=1, help="processes making and extracting copies")
     p.add_argument("--jobs", type=int, default=1, help="parallel jobs of the grid searches (same result)")
@@ -203,6 +225,17 @@ def main(argv=None) -> int:
     videos = videos[videos["n_faces"] > 0].reset_index(drop=True)
     copies = degraded_features(a.features, a.copies, conditions=PLATFORM_PROFILES, workers=a.workers, progress=False)
     augment = copies if a.augment else None
+    if a.train_copies:
+        if not a.augment:
+            p.error("--train-copies needs --augment")
+        extra_profiles = {k: PROFILES[k] for k in a.train_profiles.split(",") if k}
+        more = degraded_features(a.features, a.train_copies, conditions=extra_profiles, workers=a.workers,
+                                 progress=False)
+        augment = pd.concat([copies, more], ignore_index=True)
+    probe = None
+    if a.probe_copies:
+        probe = degraded_features(a.features, a.probe_copies, workers=a.workers, progress=False,
+                                  conditions={k: PROFILES[k] for k in a.probe_profiles.split(",") if k})
     cols = [c for c in aggregated_columns(videos) if family_of(c) not in set(a.drop)]
     cols = select_columns(cols, a.columns) if a.columns else cols
     seeds = [int(s) for s in a.seeds.split(",")]
@@ -219,7 +252,7 @@ def main(argv=None) -> int:
     if len(extra) != len(a.candidate):
         p.error("--candidate takes NAME=SPEC")
     by_worst = CANDIDATES + extra if a.by_worst and extra else a.by_worst
-    table, scores = run(videos, cols, seeds, copies, augment, a.search, a.jobs, by_worst, sbi)
+    table, scores = run(videos, cols, seeds, copies, augment, a.search, a.jobs, by_worst, sbi, probe)
     scores_path = RESULTS / f"{a.out}_scores.csv.gz"
     scores.to_csv(scores_path, index=False)
     print(f"wrote every seed's out-of-fold scores and log10 LRs to {scores_path}", flush=True)
@@ -237,6 +270,8 @@ def main(argv=None) -> int:
               "seeds": seeds, "search": a.search, "by_worst": a.by_worst,
               "candidates": [[c.name, c.columns] for c in (by_worst if isinstance(by_worst, tuple) else CANDIDATES)]
               if a.by_worst else None,
+              "probe_copies": a.probe_copies, "probe_profiles": a.probe_profiles if a.probe_copies else None,
+              "train_copies": a.train_copies, "train_profiles": a.train_profiles if a.train_copies else None,
               "self_blended": a.self_blended, "n_self_blended": 0 if sbi is None else len(sbi),
               "n_columns": len(cols), "table": table.to_dict("records"),
               "families": families, "seconds": round(time.time() - t0, 1), "machine": machine()}

@@ -213,6 +213,7 @@ def calibration_lines(card: dict) -> list[str]:
 #: and of its re-encoded copies (``train --augment``), for people.
 CONDITION_LABELS = {"original": "original files", "crf23": "re-encoded, H.264 CRF 23", "crf28": "re-encoded, CRF 28",
                     "crf35": "re-encoded, CRF 35", "half": "half size, CRF 23", "vp9": "re-encoded, VP9",
+                    "crf32": "re-encoded, CRF 32", "q540": "3/4 size, CRF 26", "av1": "re-encoded, AV1",
                     "lomo": "unseen method (leave one out, mean)"}
 
 

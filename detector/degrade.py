@@ -61,6 +61,9 @@ PROFILES: dict[str, Profile] = {
     "crf35": Profile(35),
     "half": Profile(23, 0.5),  # half width and height, then H.264 CRF 23
     "vp9": Profile(34, 1.0, "libvpx-vp9"),  # VP9 as platforms serve it (constant quality 34)
+    "crf32": Profile(32),  # a strong H.264 re-encode (messengers)
+    "q540": Profile(26, 0.75),  # 720p -> 540p, then H.264 CRF 26
+    "av1": Profile(38, 1.0, "libsvtav1"),  # AV1 (SVT-AV1 constant quality 38)
 }
 #: The platform profiles: what the generalisation table applies to test-fold videos, and
 #: what ``train --augment`` adds to the training parts.

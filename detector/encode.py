@@ -28,6 +28,9 @@ def _add_video_stream(container, shape: tuple[int, ...], fps: float, crf: int, c
     elif codec == "libvpx-vp9":  # constant quality, realtime speed (as platforms' live encoders)
         stream.options = {"crf": str(crf), "b": "0", "deadline": "realtime", "cpu-used": "8", "row-mt": "1",
                           "threads": "1", **({"g": str(int(keyint))} if keyint else {})}
+    elif codec == "libsvtav1":  # SVT-AV1 constant quality, a fast preset, one thread
+        stream.options = {"crf": str(crf), "preset": "10",
+                          "svtav1-params": "lp=1" + (f":keyint={int(keyint)}" if keyint else "")}
     return stream
 
 

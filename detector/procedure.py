@@ -106,7 +106,8 @@ def choose_procedure(videos: pd.DataFrame, offered: list[str], copies: pd.DataFr
 def nested_cv_by_worst(videos: pd.DataFrame, offered: list[str], copies: pd.DataFrame,
                        candidates: tuple[Procedure, ...] = CANDIDATES, n_outer: int = 5, n_inner: int = 4,
                        seed: int = 0, search: str = "compact", n_jobs: int = 1,
-                       train_mask: np.ndarray | None = None, log=print) -> CVResult:
+                       train_mask: np.ndarray | None = None, log=print,
+                       test_copies: pd.DataFrame | None = None) -> CVResult:
     """Outer grouped CV (``n_outer`` folds, fold seed ``seed``) of "choose the procedure by
     its worst condition, then train it": in each outer fold :func:`choose_procedure` runs
     on the training part alone (its videos where ``train_mask`` holds, and their copies;
@@ -114,7 +115,8 @@ def nested_cv_by_worst(videos: pd.DataFrame, offered: list[str], copies: pd.Data
     trained there (inner search ``search``, ``n_inner`` folds, with the copies) and scores
     the held-out videos and their copies.  The fold's parameters name the procedure
     (``procedure``, ``procedure_aucs``); its model (:class:`ColumnsPicked`) reads the
-    ``offered`` columns, whichever it chose."""
+    ``offered`` columns, whichever it chose.  ``test_copies``: more copies that are only
+    scored, never trained on nor used to choose (as :func:`detector.crossval.nested_cv`'s)."""
     copies = copies_of(videos, copies)
     y = as_binary(videos["label"])
     g = videos["group"].astype(str).to_numpy()
@@ -127,7 +129,7 @@ def nested_cv_by_worst(videos: pd.DataFrame, offered: list[str], copies: pd.Data
                                        selection_seed(seed, k), search=search, n_jobs=n_jobs)
         cols = best.columns_of(offered)
         x = feature_matrix(videos, cols)
-        fold = outer_fold(videos, x, y, g, k, tr, te, cols, copies, None, n_inner, seed, False, False,
+        fold = outer_fold(videos, x, y, g, k, tr, te, cols, copies, test_copies, n_inner, seed, False, False,
                           search, n_jobs, out, extra={"procedure": best.name, "procedure_aucs": found})
         fold.model = ColumnsPicked(fold.model, tuple(offered.index(c) for c in cols))
         parts.append(fold)

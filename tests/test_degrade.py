@@ -190,3 +190,20 @@ def test_platform_profiles_include_another_codec_and_are_written_as_defined(tmp_
     assert set(man["condition"]) == set(PLATFORM_PROFILES)
     codecs = {c: probe(copy_path(tmp_path / "p", c, str(real)), sha256=False).codec for c in PLATFORM_PROFILES}
     assert codecs["vp9"] == "vp9" and codecs["crf23"] == "h264"
+
+
+def test_the_further_profiles_write_av1_and_a_three_quarter_size_copy(tmp_path, demo_pair):
+    """``crf32``, ``q540`` and ``av1`` (``generalization.py --probe-copies / --train-copies``): an
+    SVT-AV1 copy that decodes to every frame, and a copy at 3/4 of the size (even sizes)."""
+    real, _ = demo_pair
+    videos = pd.DataFrame({"abs_path": [str(real)], "label": ["real"], "group": ["g0"], "method": ["original"],
+                           "compression": ["c23"]})
+    more = {k: PROFILES[k] for k in ("crf32", "q540", "av1")}
+    assert not set(more) & set(PLATFORM_PROFILES) and PROFILES["av1"].codec == "libsvtav1"
+    man = make_degraded(videos, tmp_path / "p", conditions=more, span=8, workers=1, log=lambda *a: None)
+    assert set(man["condition"]) == set(more)
+    src = probe(real, sha256=False)
+    got = {c: probe(copy_path(tmp_path / "p", c, str(real)), sha256=False) for c in more}
+    assert got["av1"].codec in ("av1", "libdav1d") and got["crf32"].codec == "h264"
+    assert all(i.frame_count == 8 for i in got.values())
+    assert (got["q540"].width, got["q540"].height) == (int(src.width * 0.75) // 2 * 2, int(src.height * 0.75) // 2 * 2)

@@ -148,3 +148,42 @@ def test_the_worst_case_choice_takes_the_candidates_it_is_given():
     assert [p["procedure"] for p in cv.params] == ["hf-only"] * 5
     assert all(set(p["procedure_aucs"]) == {"hf-only"} for p in cv.params)
     assert all(m.index == (COLS.index("hf_inner_outer__mean"),) for m in cv.fold_models)
+
+
+@pytest.mark.parametrize("by_worst", [False, True])
+def test_probe_copies_are_scored_as_more_conditions_and_never_trained_on(monkeypatch, by_worst):
+    """``--probe-copies``: the test videos' copies at more profiles are scored by their fold's
+    model as conditions of their own, never join a training part (nor the worst-case choice), and
+    the worst condition stays that of the original, the platform profiles and the LOMO mean."""
+    from detector import crossval
+
+    videos, copies = _tables(n_groups=10)
+    cols = COLS
+    if by_worst:
+        videos["block_inner__mean"], copies["block_inner__mean"] = videos["noise_inner_outer__mean"], 0.0
+        cols = [*COLS, "block_inner__mean"]
+    rng = np.random.default_rng(3)
+    probe = copies[copies["condition"] == "crf28"].assign(condition="av1", path=lambda d: d["path"] + ".av1",
+                                                          hf_inner_outer__mean=lambda d: rng.normal(0, 0.6, len(d)))
+    seen = []
+    real_choose = crossval._choose
+
+    def spy(x, y, groups, *a, **kw):
+        seen.append(np.asarray(groups).copy())
+        return real_choose(x, y, groups, *a, **kw)
+
+    monkeypatch.setattr(crossval, "_choose", spy)
+    augment = copies if by_worst else None
+    table, scores = gz.run(videos, cols, [0], copies, augment, "compact", 1, by_worst, probe=probe)
+    # each group brings its videos (and with --augment their platform copies), never a probe copy;
+    # the leave-one-method-out fits lack one fake and its copies
+    allowed = {3 + (6 if by_worst else 0), 2 + (4 if by_worst else 0)}
+    assert seen and all(set(np.unique(g, return_counts=True)[1]) <= allowed for g in seen)
+    av1 = scores[scores["condition"] == "av1"]
+    assert len(av1) == len(probe) and av1["score"].notna().all() and av1["fold"].between(0, 4).all()
+    t = table.set_index("condition")
+    assert "av1" in t.index and t.loc["av1", "n"] == len(probe)
+    worst = next(c for c in t.index if c.startswith("worst ("))
+    judged = [c for c in ("original", "crf23", "crf28", "lomo")]
+    assert t.loc[worst, "auc"] == pytest.approx(t.loc[judged, "auc"].min())
+    assert worst != "worst (av1)"
