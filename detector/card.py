@@ -15,6 +15,7 @@ import hashlib
 import json
 import math
 import platform
+from collections.abc import Iterable
 from importlib import metadata
 
 import cv2
@@ -217,13 +218,28 @@ CONDITION_LABELS = {"original": "original files", "crf23": "re-encoded, H.264 CR
                     "lomo": "unseen method (leave one out, mean)"}
 
 
-def condition_label(cond: str) -> str:
-    """``crf23`` -> "re-encoded, H.264 CRF 23"; ``lomo:FaceSwap`` -> "unseen method: FaceSwap"."""
+def condition_label(cond: str, trained: Iterable[str] | None = None) -> str:
+    """``crf23`` -> "re-encoded, H.264 CRF 23"; ``lomo:FaceSwap`` -> "unseen method: FaceSwap".
+    With ``trained`` (the re-encodes a model's training parts held, its card's
+    ``augmentation.conditions``), a re-encode outside them says so: ``crf32`` -> "re-encoded,
+    CRF 32 (not a training re-encode)"."""
     if cond.startswith("lomo:"):
         return f"unseen method: {cond[5:]}"
     if cond.startswith("worst (") and cond.endswith(")"):
         return f"worst ({condition_label(cond[7:-1])})"
-    return CONDITION_LABELS.get(cond, cond)
+    label = CONDITION_LABELS.get(cond, cond)
+    if trained is not None and cond in CONDITION_LABELS and cond not in ("original", "lomo") \
+            and cond not in set(trained):
+        label += " (not a training re-encode)"
+    return label
+
+
+def trained_conditions(card: dict) -> list[str] | None:
+    """The re-encodes a model's training parts held (``augmentation.conditions`` of its card);
+    None when the card does not say (then no row is marked)."""
+    aug = card.get("augmentation")
+    conds = aug.get("conditions") if isinstance(aug, dict) else None
+    return list(conds) if isinstance(conds, dict) else None
 
 
 def conditions_lines(card: dict) -> list[str]:
@@ -236,7 +252,8 @@ def conditions_lines(card: dict) -> list[str]:
         return fmt.format(v) if isinstance(v, (int, float)) and math.isfinite(v) else ""
 
     lr = any(isinstance(r, dict) and r.get("cllr") is not None for r in c["table"])  # older cards have no LRs
-    rows = [f"| {condition_label(str(r.get('condition')))} | {num(r.get('auc'))} "
+    trained = trained_conditions(card)
+    rows = [f"| {condition_label(str(r.get('condition')), trained)} | {num(r.get('auc'))} "
             f"{'(' + num(r.get('auc_min')) + '-' + num(r.get('auc_max')) + ')' if r.get('auc_min') is not None else ''} "
             f"| {num(r.get('eer'))} | {num(r.get('tpr_at_fpr5'), '{:.2f}')} |"
             + (f" {num(r.get('cllr'))} | {num(r.get('cllr_min'))} |" if lr else "") for r in c["table"]]

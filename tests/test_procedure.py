@@ -109,3 +109,30 @@ def test_the_home_page_sentence_comes_from_the_cards_condition_table(tmp_path):
     (tmp_path / "old").mkdir()  # a card without the table: its own metrics, and says what is missing
     (tmp_path / "old" / "card.json").write_text(json.dumps({"version": "1", "metrics": {"video": {"auc": 0.9}}}))
     assert "re-encoded copies not measured in its card" in reencoding_text([tmp_path / "old"])
+
+
+def test_re_encodes_outside_the_training_ones_are_marked_in_the_card_the_table_and_the_sentence(tmp_path):
+    """A card whose table has re-encodes its training parts never held (``--probe-copies``) names
+    them so in CARD.md and on the Evaluation page, and the Home page gives them a range of their own."""
+    from detector.card import card_markdown, condition_label
+    from detector.dashboard.evaluation_store import conditions_table
+    from detector.dashboard.models import reencoding_text
+
+    table = [{"condition": "original", "auc": 0.84}, {"condition": "crf28", "auc": 0.667},
+             {"condition": "vp9", "auc": 0.726}, {"condition": "crf32", "auc": 0.628}, {"condition": "av1", "auc": 0.64},
+             {"condition": "lomo", "auc": 0.769}, {"condition": "worst (crf28)", "auc": 0.667}]
+    card = {"name": "m", "version": "17", "augmentation": {"conditions": {"crf28": {}, "vp9": {}}},
+            "conditions": {"seeds": [0], "command": "python benchmarks/generalization.py --probe-copies P",
+                           "table": table}}
+    marked = {"crf32": "re-encoded, CRF 32 (not a training re-encode)", "av1": "re-encoded, AV1 (not a training re-encode)"}
+    md = card_markdown(card)
+    for label in marked.values():
+        assert f"| {label} |" in md
+    assert "| re-encoded, CRF 28 |" in md and "| worst (re-encoded, CRF 28) |" in md
+    shown = conditions_table(card)[0].set_index("Condition")
+    assert set(marked.values()) <= set(shown.index) and shown.loc[marked["av1"], "AUC"] == 0.64
+    assert condition_label("crf32") == "re-encoded, CRF 32"  # without a card: no claim either way
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "card.json").write_text(json.dumps(card))
+    text = reencoding_text([tmp_path / "m"])
+    assert "0.67-0.73 after platform re-encodes, 0.63-0.64 after re-encodes it was not trained on" in text

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from ..card import condition_label
+from ..card import condition_label, trained_conditions
 from ..evaluation import target_threshold
 from ..metrics import as_binary, bootstrap_auc_ci, ece_curve, eer, metrics_at_threshold, tpr_at_fpr
 from ..model import CONDITION_SCORES_FILE, EVALUATION_DIR
@@ -171,8 +171,10 @@ def conditions_table(card: dict | None) -> tuple[pd.DataFrame, str] | None:
         return None
     table = [r for r in c["table"] if isinstance(r, dict)]
     lr = any(r.get("cllr") is not None for r in table)  # older cards: no LR columns
-    rows = [{"Condition": condition_label(str(r.get("condition"))), "AUC": r.get("auc"), "AUC min": r.get("auc_min"),
-             "AUC max": r.get("auc_max"), "EER": r.get("eer"), "TPR at FPR 5 %": r.get("tpr_at_fpr5"),
+    trained = trained_conditions(card)
+    rows = [{"Condition": condition_label(str(r.get("condition")), trained), "AUC": r.get("auc"),
+             "AUC min": r.get("auc_min"), "AUC max": r.get("auc_max"), "EER": r.get("eer"),
+             "TPR at FPR 5 %": r.get("tpr_at_fpr5"),
              **({"Cllr": r.get("cllr"), "Cllr-min": r.get("cllr_min")} if lr else {})} for r in table]
     return pd.DataFrame(rows), f"{c.get('command', '?')} (fold seeds {c.get('seeds', '?')})"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..card import CONDITION_LABELS, frames_text, sampling_text, search_text
+from ..card import CONDITION_LABELS, frames_text, sampling_text, search_text, trained_conditions
 from ..model import (CARD_FILE, CONDITION_SCORES_FILE, DEFAULT_MODEL_DIR, EVALUATION_DIR, MODEL_FILE, DetectorModel,
                      ModelError, load_model)
 from .texts import degraded_aucs, flat_text, fmt_pct, fmt_score
@@ -143,7 +143,7 @@ def reencoding_text(folders: list[Path]) -> str:
             continue
         trained = ", trained with re-encoded copies too" if card.get("augmentation") else ""
         name = f"**{Path(folder).name}** (v{card.get('version', '?')}{trained})"
-        text = conditions_sentence(card.get("conditions"))
+        text = conditions_sentence(card.get("conditions"), trained_conditions(card))
         if text is None:
             stored = read_json(Path(folder) / EVALUATION_DIR / "metrics.json")
             head = headline_metrics(card, stored)
@@ -159,16 +159,22 @@ def reencoding_text(folders: list[Path]) -> str:
     return "Measured out of fold on held-out videos: " + "; ".join(parts) + "."
 
 
-def conditions_sentence(conditions: dict | None) -> str | None:
+def conditions_sentence(conditions: dict | None, trained: list[str] | None = None) -> str | None:
     """'AUC 0.87 on the original files, 0.69-0.73 after platform re-encodes, 0.81 on unseen
-    methods (mean of fold seeds 0, 1, 2)' from a card's ``conditions``; None without one."""
+    methods (mean of fold seeds 0, 1, 2)' from a card's ``conditions``; None without one.
+    With ``trained`` (:func:`detector.card.trained_conditions`), the re-encodes outside it get a
+    range of their own ('0.63-0.73 after re-encodes it was not trained on')."""
     rows = {r.get("condition"): r.get("auc") for r in (conditions or {}).get("table", []) if isinstance(r, dict)}
     if rows.get("original") is None:
         return None
-    platform = [v for k, v in rows.items() if k in CONDITION_LABELS and k not in ("original", "lomo") and v is not None]
+    encodes = {k: v for k, v in rows.items() if k in CONDITION_LABELS and k not in ("original", "lomo") and v is not None}
+    other = {k: v for k, v in encodes.items() if trained is not None and k not in trained}
+    platform = [v for k, v in encodes.items() if k not in other]
     text = f"AUC {rows['original']:.2f} on the original files"
     if platform:
         text += f", {min(platform):.2f}-{max(platform):.2f} after platform re-encodes"
+    if other:
+        text += f", {min(other.values()):.2f}-{max(other.values()):.2f} after re-encodes it was not trained on"
     if rows.get("lomo") is not None:
         text += f", {rows['lomo']:.2f} on unseen methods (leave one out)"
     return text + f" (mean of fold seeds {', '.join(map(str, conditions.get('seeds', [])))})"
