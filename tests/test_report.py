@@ -72,6 +72,16 @@ def test_report_has_everything_the_case_needs(scored):
             "metrics": {"video": {"auc": 0.87}, "degraded_copies": {"crf28": {"auc": 0.69}}}}
     text = " ".join(parse(case_report_html(a, card, rates, model=model)).text)
     assert texts.rates_caveat(card) in text and texts.RATES_CAVEAT not in text
+    assert "mislead" not in text  # its card measured no condition where the LRs mislead
+
+    # one whose card measured misleading LRs after a re-encode (Cllr >= 1) names it, from the card
+    table = [{"condition": "original", "auc": 0.84, "cllr": 0.78}, {"condition": "crf28", "auc": 0.67, "cllr": 0.96},
+             {"condition": "av1", "auc": 0.64, "cllr": 1.108}, {"condition": "lomo:FaceSwap", "auc": 0.7, "cllr": 1.2},
+             {"condition": "worst (crf28)", "auc": 0.67, "cllr": 0.96}]
+    card["conditions"] = {"seeds": [0], "table": table}
+    text = " ".join(parse(case_report_html(a, card, rates, model=model)).text)
+    assert "its likelihood ratios mislead" in text and "re-encoded, AV1 (AUC 0.64, Cllr 1.11)" in text
+    assert "CRF 28 (AUC" not in text and "FaceSwap (AUC" not in text  # Cllr < 1; not a re-encode
 
 
 def test_report_is_self_contained(scored):

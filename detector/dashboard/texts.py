@@ -11,9 +11,9 @@ import re
 
 from ..analysis import Analysis
 from ..calibration import LLR_INCONCLUSIVE, evidence_text
-from ..card import CONDITION_LABELS
+from ..card import CONDITION_LABELS, condition_label
 
-__all__ = ["DISCLAIMER", "RATES_CAVEAT", "LR_PLOTS_CAPTION", "DEGRADED_LABELS", "FAMILY_LABELS", "degraded_aucs", "rates_caveat",
+__all__ = ["DISCLAIMER", "RATES_CAVEAT", "LR_PLOTS_CAPTION", "DEGRADED_LABELS", "FAMILY_LABELS", "degraded_aucs", "rates_caveat", "misleading_note",
            "verdict_headline", "evidence_note", "lr_bounds", "verdict_rule_note", "highlight_note", "fmt_score", "fmt_pct", "human_size", "clean_message",
            "flat_text"]
 
@@ -74,7 +74,24 @@ def rates_caveat(card: dict | None) -> str:
             f"copies of the held-out videos it reached AUC {measured}"
             + (f", against {original:.2f} on the original files" if original is not None else "")
             + ": the rates above hold for files compressed once after the manipulation, and a re-encoded "
-              "or downscaled file is still judged much less reliably.")
+              "or downscaled file is still judged much less reliably." + misleading_note(card))
+
+
+def misleading_note(card: dict | None) -> str:
+    """' On held-out videos its likelihood ratios mislead ... under: re-encoded, AV1 (AUC 0.64, Cllr
+    1.11). ...': the conditions of the card's
+    per-condition table (``conditions``), re-encodes only, where the out-of-fold LRs had Cllr >= 1
+    (worse than stating LR 1 for every video), with their AUC; '' when there are none."""
+    table = ((card or {}).get("conditions") or {}).get("table") or []
+    bad = [r for r in table if isinstance(r, dict) and isinstance(r.get("cllr"), (int, float)) and r["cllr"] >= 1
+           and r.get("condition") in CONDITION_LABELS and r.get("condition") not in ("original", "lomo")]
+    if not bad:
+        return ""
+    listed = "; ".join(f"{condition_label(str(r['condition']))} ("
+                       + (f"AUC {r['auc']:.2f}, " if isinstance(r.get("auc"), (int, float)) else "")
+                       + f"Cllr {r['cllr']:.2f})" for r in bad)
+    return (" On held-out videos its likelihood ratios mislead (Cllr of 1 or more: worse than stating none) "
+            f"under: {listed}. Do not rely on its LR for a file that came through such a re-encode.")
 
 
 def verdict_headline(a: Analysis) -> tuple[str, str]:
