@@ -26,6 +26,7 @@ import skimage
 from .decode import DEFAULT_FRAMES
 from .sampling import DEFAULT_SAMPLING, sampling_setting
 from .features import family_of
+from .profiles import decoded_as
 
 #: The description of every model's features, after its classifier's.
 FEATURES_TEXT = " over self-referenced face artifact features (face vs its own surroundings), aggregated per face track."
@@ -232,6 +233,18 @@ def condition_label(cond: str, trained: Iterable[str] | None = None) -> str:
             and cond not in set(trained):
         label += " (not a training re-encode)"
     return label
+
+
+def misleading_for_codec(card: dict | None, codec: str | None) -> list[dict]:
+    """The rows of a card's per-condition table (``conditions``) that say its likelihood ratios
+    mislead on a file decoded as ``codec`` (:attr:`detector.video.VideoInfo.codec`): the
+    re-encodes with that codec (:func:`detector.profiles.decoded_as`) where the out-of-fold LRs
+    had Cllr >= 1, when every re-encode with that codec in the table did (otherwise the codec
+    alone does not tell, e.g. H.264 at CRF 23 against CRF 32).  [] when none."""
+    table = ((card or {}).get("conditions") or {}).get("table") or []
+    rows = [r for r in table if isinstance(r, dict) and codec and codec in decoded_as(str(r.get("condition")))
+            and isinstance(r.get("cllr"), (int, float))]
+    return rows if rows and all(r["cllr"] >= 1 for r in rows) else []
 
 
 def trained_conditions(card: dict) -> list[str] | None:

@@ -69,8 +69,9 @@ def _inspect_loader(args, overlap: bool):
     return functools.partial(load_model_in_background, process=getattr(args, "scoring", None) or True)
 
 
-def _print_analysis(a) -> None:
-    """``inspect``'s short summary of an :class:`~detector.analysis.Analysis`."""
+def _print_analysis(a, caution: str | None = None) -> None:
+    """``inspect``'s short summary of an :class:`~detector.analysis.Analysis` (and ``caution``,
+    :func:`detector.dashboard.texts.codec_caution`, under its evidence)."""
     i = a.info
     print(f"file:      {i.path}")
     print(f"sha256:    {i.sha256}")
@@ -95,6 +96,8 @@ def _print_analysis(a) -> None:
     print(f"verdict:   {a.verdict.upper()}{sc}")
     if a.llr is not None:
         print(f"evidence:  {evidence_text(a.llr)}")
+    if caution:
+        print(f"caution:   {caution.removeprefix('Caution: ')}")
     t = a.timings
     print(f"time:      {t['total']:.2f} s (decode {t['decode']:.2f}, faces {t['faces']:.2f}, "
           f"features {t['features']:.2f}, score {t['score']:.2f})")
@@ -127,10 +130,13 @@ def cmd_inspect(args) -> int:
     if args.report:
         model = model.result() if isinstance(model, PendingModel) else model
         print(f"case report: {write_case_report(args.report, a, model)}", file=sys.stderr)
+    from .dashboard.texts import codec_caution  # words only: the analysis, card and calibration it reads are loaded
+
+    caution = codec_caution(a, getattr(model, "card", None))
     if args.json:
-        print(json.dumps(a.to_dict(features=not args.no_features)))
+        print(json.dumps({**a.to_dict(features=not args.no_features), "caution": caution}))
     else:
-        _print_analysis(a)
+        _print_analysis(a, caution)
     return 0
 
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 import os
 from concurrent.futures import as_completed
 from pathlib import Path
-from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -42,32 +41,11 @@ from .faces import limit_threads
 from .features import FEATURES_VERSION
 from .sampling import DEFAULT_SAMPLING
 from .synthesis import decode_span
+from .profiles import PLATFORM_PROFILES, PROFILES, Profile  # noqa: F401  (defined in profiles; imported from here too)
 from .video import probe
 from .workers import spawn_pool
 
-class Profile(NamedTuple):
-    """A platform-style re-encode: ``codec``'s constant-quality setting ``crf`` (x264: 0-51,
-    23 its default; libvpx-vp9: 0-63) after scaling width and height by ``scale``."""
-
-    crf: int
-    scale: float = 1.0
-    codec: str = "libx264"
-
-
-#: Every re-encode the project applies, defined once: name -> profile.
-PROFILES: dict[str, Profile] = {
-    "crf23": Profile(23),  # a light, YouTube-like H.264 re-encode
-    "crf28": Profile(28),
-    "crf35": Profile(35),
-    "half": Profile(23, 0.5),  # half width and height, then H.264 CRF 23
-    "vp9": Profile(34, 1.0, "libvpx-vp9"),  # VP9 as platforms serve it (constant quality 34)
-    "crf32": Profile(32),  # a strong H.264 re-encode (messengers)
-    "q540": Profile(26, 0.75),  # 720p -> 540p, then H.264 CRF 26
-    "av1": Profile(38, 1.0, "libsvtav1"),  # AV1 (SVT-AV1 constant quality 38)
-}
-#: The platform profiles: what the generalisation table applies to test-fold videos, and
-#: what ``train --augment`` adds to the training parts.
-PLATFORM_PROFILES: dict[str, Profile] = {k: PROFILES[k] for k in ("crf23", "crf28", "half", "vp9")}
+#: The conditions of ``train --augment`` (the platform profiles).
 CONDITIONS = PLATFORM_PROFILES
 #: frames copied from the start of each video
 SPAN = 120

@@ -26,6 +26,29 @@ def test_inspect_json_shape(demo_pair, capsys):
     assert out["tracks"][0]["n_faces"] == 6
 
 
+def test_inspect_cautions_on_a_codec_where_the_cards_lrs_mislead(demo_pair, tmp_path, capsys):
+    """The shipped card measured misleading LRs (Cllr >= 1) on held-out videos re-encoded as AV1
+    (and not on every H.264 re-encode): an AV1 file gets a caution under its evidence, read from
+    the card; the H.264 demo clip none."""
+    from detector.decode import iter_frames
+    from detector.encode import write_video
+    from detector.model import load_model
+
+    card = load_model().card
+    av1 = [r for r in card["conditions"]["table"] if r["condition"] == "av1"]
+    assert av1 and av1[0]["cllr"] >= 1  # what the caution rests on
+    assert main(["inspect", str(demo_pair[0]), "--json", "--frames", "4", "--no-features"]) == 0
+    assert json.loads(capsys.readouterr().out)["caution"] is None
+    clip = write_video((f.image for f in iter_frames(demo_pair[0], 40)), tmp_path / "clip.mkv", codec="libsvtav1",
+                       crf=38)
+    assert main(["inspect", str(clip), "--json", "--frames", "4", "--no-features"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["llr"] is not None and out["video"]["codec"] in ("av1", "libdav1d", "libaom-av1")
+    assert f"Cllr {av1[0]['cllr']:.2f}" in out["caution"] and "do not rely on this LR" in out["caution"]
+    assert main(["inspect", str(clip), "--frames", "4"]) == 0
+    assert "caution:   this file's codec is" in capsys.readouterr().out
+
+
 def test_inspect_json_names_the_track_that_decided_the_score(two_face_video, capsys):
     """Two people: the video's score is the higher track score, and the JSON says whose."""
     assert main(["inspect", str(two_face_video), "--json", "--frames", "6", "--no-features"]) == 0

@@ -131,7 +131,7 @@ SCORES = {
     'fake': 0.375501,
 }
 
-INSPECT_KEYS = ['analysed_at', 'decisive_track', 'detector', 'features_version', 'frames', 'llr',
+INSPECT_KEYS = ['analysed_at', 'caution', 'decisive_track', 'detector', 'features_version', 'frames', 'llr',
                 'llr_category', 'model', 'n_faces', 'n_frames_sampled', 'score', 'threshold',
                 'threshold_verdict', 'timings_s', 'tracks', 'verdict', 'video']
 VIDEO_KEYS = ['codec', 'container', 'duration_s', 'fps', 'frame_count', 'height', 'kind', 'name', 'path',
@@ -158,6 +158,7 @@ INSPECT = {
         'llr_category': 'weak or limited support for a genuine video',
         'threshold_verdict': 'real',
         'decisive_track': 0,
+        'caution': None,
         'threshold': 0.055883900704978895,
         'model': {'name': 'default', 'version': '17', 'sha256': 'bf40f8bfa3b89597f6c16a1a19e62f0778ad87aefe8eed01d739011840e9e7aa', 'shipped': True},
         'detector': 'yunet (yuface, 5 landmarks)',
@@ -192,6 +193,7 @@ INSPECT = {
         'llr_category': 'weak or limited support for manipulation',
         'threshold_verdict': 'fake',
         'decisive_track': 0,
+        'caution': None,
         'threshold': 0.055883900704978895,
         'model': {'name': 'default', 'version': '17', 'sha256': 'bf40f8bfa3b89597f6c16a1a19e62f0778ad87aefe8eed01d739011840e9e7aa', 'shipped': True},
         'detector': 'yunet (yuface, 5 landmarks)',

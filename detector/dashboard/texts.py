@@ -11,9 +11,9 @@ import re
 
 from ..analysis import Analysis
 from ..calibration import LLR_INCONCLUSIVE, evidence_text
-from ..card import CONDITION_LABELS, condition_label
+from ..card import CONDITION_LABELS, condition_label, misleading_for_codec
 
-__all__ = ["DISCLAIMER", "RATES_CAVEAT", "LR_PLOTS_CAPTION", "DEGRADED_LABELS", "FAMILY_LABELS", "degraded_aucs", "rates_caveat", "misleading_note",
+__all__ = ["DISCLAIMER", "RATES_CAVEAT", "LR_PLOTS_CAPTION", "DEGRADED_LABELS", "FAMILY_LABELS", "degraded_aucs", "rates_caveat", "misleading_note", "codec_caution",
            "verdict_headline", "evidence_note", "lr_bounds", "verdict_rule_note", "highlight_note", "fmt_score", "fmt_pct", "human_size", "clean_message",
            "flat_text"]
 
@@ -140,7 +140,20 @@ def evidence_note(a: Analysis, card: dict | None = None) -> str | None:
     return (f"Strength of evidence: {evidence_text(a.llr)} (ENFSI verbal scale, 2015). The likelihood ratio "
             "is how much more probable this score is if the face was manipulated than if the video is genuine; "
             "it is not the probability that the video is fake, which also depends on everything else known "
-            "about the case." + extra)
+            "about the case." + extra + ("" if not codec_caution(a, card) else " " + codec_caution(a, card)))
+
+
+def codec_caution(a: Analysis, card: dict | None) -> str | None:
+    """'Caution: this file is AV1 ...' when the model's card measured misleading likelihood
+    ratios (Cllr >= 1) on every re-encode with this file's codec
+    (:func:`detector.card.misleading_for_codec`); None otherwise or without an LR."""
+    rows = misleading_for_codec(card, a.info.codec) if a.llr is not None else []
+    if not rows:
+        return None
+    measured = "; ".join(f"{condition_label(str(r['condition']))}: Cllr {r['cllr']:.2f}"
+                         + (f", AUC {r['auc']:.2f}" if isinstance(r.get("auc"), (int, float)) else "") for r in rows)
+    return (f"Caution: this file's codec is {a.info.codec}. On held-out videos re-encoded with it, this model's "
+            f"likelihood ratios misled ({measured}): do not rely on this LR.")
 
 
 def verdict_rule_note(card: dict | None, a: Analysis | None = None) -> str | None:
