@@ -819,6 +819,13 @@ def test_the_verdict_rule_says_what_the_lr_bounds_leave_of_the_verdict():
     assert "LR 2.95 (log10 0.47)" in evidence and "between 1/9.33 and 2.95" in evidence
     assert "its upper bound" in evidence
     assert "bound:" not in texts.evidence_note(SimpleNamespace(llr=0.2), card)
+    # a card whose LRs misled on every AV1 re-encode: an AV1 file's evidence says so, an H.264 file's not
+    table = [{"condition": "crf23", "auc": 0.73, "cllr": 0.89}, {"condition": "crf32", "auc": 0.63, "cllr": 1.02},
+             {"condition": "av1", "auc": 0.64, "cllr": 1.108}]
+    judged = {**card, "conditions": {"table": table}}
+    av1 = texts.evidence_note(SimpleNamespace(llr=0.2, info=SimpleNamespace(codec="libdav1d")), judged)
+    assert "Caution: this file's codec is libdav1d" in av1 and "re-encoded, AV1: Cllr 1.11, AUC 0.64" in av1
+    assert "Caution" not in texts.evidence_note(SimpleNamespace(llr=0.2, info=SimpleNamespace(codec="h264")), judged)
 
 
 def test_stored_evaluation_problems_are_clear_errors(tmp_path):

@@ -140,14 +140,15 @@ def evidence_note(a: Analysis, card: dict | None = None) -> str | None:
     return (f"Strength of evidence: {evidence_text(a.llr)} (ENFSI verbal scale, 2015). The likelihood ratio "
             "is how much more probable this score is if the face was manipulated than if the video is genuine; "
             "it is not the probability that the video is fake, which also depends on everything else known "
-            "about the case." + extra + ("" if not codec_caution(a, card) else " " + codec_caution(a, card)))
+            "about the case." + extra + (" " + caution if (caution := codec_caution(a, card)) else ""))
 
 
 def codec_caution(a: Analysis, card: dict | None) -> str | None:
     """'Caution: this file is AV1 ...' when the model's card measured misleading likelihood
     ratios (Cllr >= 1) on every re-encode with this file's codec
     (:func:`detector.card.misleading_for_codec`); None otherwise or without an LR."""
-    rows = misleading_for_codec(card, a.info.codec) if a.llr is not None else []
+    codec = getattr(getattr(a, "info", None), "codec", None)  # None for a record without video metadata
+    rows = misleading_for_codec(card, codec) if a.llr is not None else []
     if not rows:
         return None
     measured = "; ".join(f"{condition_label(str(r['condition']))}: Cllr {r['cllr']:.2f}"
