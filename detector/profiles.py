@@ -37,6 +37,18 @@ PLATFORM_PROFILES: dict[str, Profile] = {k: PROFILES[k] for k in ("crf23", "crf2
 #: encoder of :data:`PROFILES` writes.
 DECODED_AS: dict[str, tuple[str, ...]] = {"libx264": ("h264",), "libvpx-vp9": ("vp9", "libvpx-vp9"),
                                           "libsvtav1": ("av1", "libdav1d", "libaom-av1")}
+#: The codec each encoder of :data:`PROFILES` writes, for people.
+CODEC_NAMES: dict[str, str] = {"libx264": "H.264", "libvpx-vp9": "VP9", "libsvtav1": "AV1"}
+
+
+def codec_name(decoder: str | None) -> str | None:
+    """The codec, for people, of a file decoded by ``decoder`` (:attr:`detector.video.VideoInfo.codec`)
+    when it is one the profiles write: ``"libdav1d"`` -> ``"AV1"``; else ``decoder`` itself.
+
+    >>> codec_name("libdav1d"), codec_name("mpeg4")
+    ('AV1', 'mpeg4')
+    """
+    return next((CODEC_NAMES[e] for e, names in DECODED_AS.items() if decoder in names), decoder)
 
 
 def decoded_as(condition: str) -> tuple[str, ...]:

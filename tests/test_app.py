@@ -824,7 +824,7 @@ def test_the_verdict_rule_says_what_the_lr_bounds_leave_of_the_verdict():
              {"condition": "av1", "auc": 0.64, "cllr": 1.108}]
     judged = {**card, "conditions": {"table": table}}
     av1 = texts.evidence_note(SimpleNamespace(llr=0.2, info=SimpleNamespace(codec="libdav1d")), judged)
-    assert "Caution: this file's codec is libdav1d" in av1 and "re-encoded, AV1: Cllr 1.11, AUC 0.64" in av1
+    assert "Caution: this file is AV1." in av1 and "re-encoded, AV1: Cllr 1.11, AUC 0.64" in av1
     assert "Caution" not in texts.evidence_note(SimpleNamespace(llr=0.2, info=SimpleNamespace(codec="h264")), judged)
 
 

@@ -46,7 +46,7 @@ def test_inspect_cautions_on_a_codec_where_the_cards_lrs_mislead(demo_pair, tmp_
     assert out["llr"] is not None and out["video"]["codec"] in ("av1", "libdav1d", "libaom-av1")
     assert f"Cllr {av1[0]['cllr']:.2f}" in out["caution"] and "do not rely on this LR" in out["caution"]
     assert main(["inspect", str(clip), "--frames", "4"]) == 0
-    assert "caution:   this file's codec is" in capsys.readouterr().out
+    assert "caution:   this file is AV1." in capsys.readouterr().out
 
 
 def test_inspect_json_names_the_track_that_decided_the_score(two_face_video, capsys):

@@ -12,6 +12,7 @@ import re
 from ..analysis import Analysis
 from ..calibration import LLR_INCONCLUSIVE, evidence_text
 from ..card import CONDITION_LABELS, condition_label, misleading_for_codec
+from ..profiles import codec_name
 
 __all__ = ["DISCLAIMER", "RATES_CAVEAT", "LR_PLOTS_CAPTION", "DEGRADED_LABELS", "FAMILY_LABELS", "degraded_aucs", "rates_caveat", "misleading_note", "codec_caution",
            "verdict_headline", "evidence_note", "lr_bounds", "verdict_rule_note", "highlight_note", "fmt_score", "fmt_pct", "human_size", "clean_message",
@@ -78,10 +79,10 @@ def rates_caveat(card: dict | None) -> str:
 
 
 def misleading_note(card: dict | None) -> str:
-    """' On held-out videos its likelihood ratios mislead ... under: re-encoded, AV1 (AUC 0.64, Cllr
-    1.11). ...': the conditions of the card's
-    per-condition table (``conditions``), re-encodes only, where the out-of-fold LRs had Cllr >= 1
-    (worse than stating LR 1 for every video), with their AUC; '' when there are none."""
+    """The re-encodes of the card's per-condition table (``conditions``) where the out-of-fold LRs
+    had Cllr >= 1 (worse than stating LR 1 for every video), with their AUC, as a sentence for
+    :func:`rates_caveat` (' On held-out videos its likelihood ratios mislead ... under: re-encoded,
+    AV1 (AUC 0.64, Cllr 1.11). ...'); '' when there are none."""
     table = ((card or {}).get("conditions") or {}).get("table") or []
     bad = [r for r in table if isinstance(r, dict) and isinstance(r.get("cllr"), (int, float)) and r["cllr"] >= 1
            and r.get("condition") in CONDITION_LABELS and r.get("condition") not in ("original", "lomo")]
@@ -144,7 +145,7 @@ def evidence_note(a: Analysis, card: dict | None = None) -> str | None:
 
 
 def codec_caution(a: Analysis, card: dict | None) -> str | None:
-    """'Caution: this file is AV1 ...' when the model's card measured misleading likelihood
+    """'Caution: this file is AV1. ...' when the model's card measured misleading likelihood
     ratios (Cllr >= 1) on every re-encode with this file's codec
     (:func:`detector.card.misleading_for_codec`); None otherwise or without an LR."""
     codec = getattr(getattr(a, "info", None), "codec", None)  # None for a record without video metadata
@@ -153,8 +154,8 @@ def codec_caution(a: Analysis, card: dict | None) -> str | None:
         return None
     measured = "; ".join(f"{condition_label(str(r['condition']))}: Cllr {r['cllr']:.2f}"
                          + (f", AUC {r['auc']:.2f}" if isinstance(r.get("auc"), (int, float)) else "") for r in rows)
-    return (f"Caution: this file's codec is {a.info.codec}. On held-out videos re-encoded with it, this model's "
-            f"likelihood ratios misled ({measured}): do not rely on this LR.")
+    return (f"Caution: this file is {codec_name(codec)}. On held-out videos re-encoded as {codec_name(codec)}, "
+            f"this model's likelihood ratios misled ({measured}): do not rely on this LR.")
 
 
 def verdict_rule_note(card: dict | None, a: Analysis | None = None) -> str | None:
