@@ -29,6 +29,10 @@ def _add_video_stream(container, shape: tuple[int, ...], fps: float, crf: int, c
         stream.options = {"crf": str(crf), "b": "0", "deadline": "realtime", "cpu-used": "8", "row-mt": "1",
                           "threads": "1", **({"g": str(int(keyint))} if keyint else {})}
     elif codec == "libsvtav1":  # SVT-AV1 constant quality, a fast preset, one thread
+        # SVT-AV1 prints its banner and settings to stderr at every encoder start unless told
+        # otherwise (read once, when the process opens its first SVT-AV1 encoder: this one, as every
+        # AV1 file of the project is written here; 1 = errors only); a caller's own setting wins
+        os.environ.setdefault("SVT_LOG", "1")
         stream.options = {"crf": str(crf), "preset": "10",
                           "svtav1-params": "lp=1" + (f":keyint={int(keyint)}" if keyint else "")}
     return stream

@@ -207,3 +207,15 @@ def test_the_further_profiles_write_av1_and_a_three_quarter_size_copy(tmp_path, 
     assert got["av1"].codec in ("av1", "libdav1d") and got["crf32"].codec == "h264"
     assert all(i.frame_count == 8 for i in got.values())
     assert (got["q540"].width, got["q540"].height) == (int(src.width * 0.75) // 2 * 2, int(src.height * 0.75) // 2 * 2)
+
+
+def test_an_av1_copy_is_written_without_the_encoders_banner(tmp_path, capfd, monkeypatch):
+    """SVT-AV1 prints its banner and settings on stderr at every start unless ``SVT_LOG`` says
+    errors only: writing an AV1 copy sets it (a caller's own setting wins) and stays quiet."""
+    from detector.encode import write_video
+
+    monkeypatch.delenv("SVT_LOG", raising=False)
+    frames = [np.full((64, 96, 3), v, np.uint8) for v in range(0, 200, 20)]
+    path = write_video(frames, tmp_path / "q.mkv", codec="libsvtav1", crf=38)
+    assert probe(path, sha256=False).frame_count == len(frames)
+    assert "Svt[info]" not in capfd.readouterr().err and os.environ["SVT_LOG"] == "1"
