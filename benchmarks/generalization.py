@@ -225,17 +225,20 @@ def main(argv=None) -> int:
     videos = videos[videos["n_faces"] > 0].reset_index(drop=True)
     copies = degraded_features(a.features, a.copies, conditions=PLATFORM_PROFILES, workers=a.workers, progress=False)
     augment = copies if a.augment else None
+
+    def further(folder: str, names: str) -> pd.DataFrame:
+        """The copies (made and extracted if missing) of the videos in ``folder`` at the profiles ``names``."""
+        unknown = [k for k in names.split(",") if k and k not in PROFILES]
+        if unknown:
+            p.error(f"unknown profiles {unknown}; known: {', '.join(PROFILES)}")
+        return degraded_features(a.features, folder, conditions={k: PROFILES[k] for k in names.split(",") if k},
+                                 workers=a.workers, progress=False)
+
     if a.train_copies:
         if not a.augment:
             p.error("--train-copies needs --augment")
-        extra_profiles = {k: PROFILES[k] for k in a.train_profiles.split(",") if k}
-        more = degraded_features(a.features, a.train_copies, conditions=extra_profiles, workers=a.workers,
-                                 progress=False)
-        augment = pd.concat([copies, more], ignore_index=True)
-    probe = None
-    if a.probe_copies:
-        probe = degraded_features(a.features, a.probe_copies, workers=a.workers, progress=False,
-                                  conditions={k: PROFILES[k] for k in a.probe_profiles.split(",") if k})
+        augment = pd.concat([copies, further(a.train_copies, a.train_profiles)], ignore_index=True)
+    probe = further(a.probe_copies, a.probe_profiles) if a.probe_copies else None
     cols = [c for c in aggregated_columns(videos) if family_of(c) not in set(a.drop)]
     cols = select_columns(cols, a.columns) if a.columns else cols
     seeds = [int(s) for s in a.seeds.split(",")]

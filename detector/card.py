@@ -26,7 +26,7 @@ import skimage
 from .decode import DEFAULT_FRAMES
 from .sampling import DEFAULT_SAMPLING, sampling_setting
 from .features import family_of
-from .profiles import decoded_as
+from .profiles import PROFILES, decoded_as
 
 #: The description of every model's features, after its classifier's.
 FEATURES_TEXT = " over self-referenced face artifact features (face vs its own surroundings), aggregated per face track."
@@ -229,10 +229,17 @@ def condition_label(cond: str, trained: Iterable[str] | None = None) -> str:
     if cond.startswith("worst (") and cond.endswith(")"):
         return f"worst ({condition_label(cond[7:-1])})"
     label = CONDITION_LABELS.get(cond, cond)
-    if trained is not None and cond in CONDITION_LABELS and cond not in ("original", "lomo") \
-            and cond not in set(trained):
+    if trained is not None and cond in PROFILES and cond not in set(trained):
         label += " (not a training re-encode)"
     return label
+
+
+def reencode_rows(card: dict | None) -> list[dict]:
+    """The rows of a card's per-condition table (``conditions``) that are re-encodes (a profile
+    of :data:`detector.profiles.PROFILES`) with a Cllr."""
+    table = ((card or {}).get("conditions") or {}).get("table") or []
+    return [r for r in table if isinstance(r, dict) and r.get("condition") in PROFILES
+            and isinstance(r.get("cllr"), (int, float))]
 
 
 def misleading_for_codec(card: dict | None, codec: str | None) -> list[dict]:
@@ -241,9 +248,7 @@ def misleading_for_codec(card: dict | None, codec: str | None) -> list[dict]:
     re-encodes with that codec (:func:`detector.profiles.decoded_as`) where the out-of-fold LRs
     had Cllr >= 1, when every re-encode with that codec in the table did (otherwise the codec
     alone does not tell, e.g. H.264 at CRF 23 against CRF 32).  [] when none."""
-    table = ((card or {}).get("conditions") or {}).get("table") or []
-    rows = [r for r in table if isinstance(r, dict) and codec and codec in decoded_as(str(r.get("condition")))
-            and isinstance(r.get("cllr"), (int, float))]
+    rows = [r for r in reencode_rows(card) if codec and codec in decoded_as(r["condition"])]
     return rows if rows and all(r["cllr"] >= 1 for r in rows) else []
 
 

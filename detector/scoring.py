@@ -84,7 +84,7 @@ class RemotePipeline:
     model needs are known without its steps."""
 
     def __init__(self, scorer, n_features_in: int | None, support=None):
-        self._process = scorer
+        self._scorer = scorer
         if n_features_in is not None:
             self.n_features_in_ = n_features_in
         if support is not None:  # only then has it a get_support, as a selector
@@ -96,7 +96,7 @@ class RemotePipeline:
 
     def decision_function(self, rows):
         """The pipeline's ``decision_function`` of ``rows`` (a NumPy array), computed where it lives."""
-        return self._process.request(rows)
+        return self._scorer.request(rows)
 
 
 class ScoringProcess:

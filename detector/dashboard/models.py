@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..card import CONDITION_LABELS, frames_text, sampling_text, search_text, trained_conditions
+from ..card import frames_text, sampling_text, search_text, trained_conditions
+from ..profiles import PROFILES
 from ..model import (CARD_FILE, CONDITION_SCORES_FILE, DEFAULT_MODEL_DIR, EVALUATION_DIR, MODEL_FILE, DetectorModel,
                      ModelError, load_model)
 from .texts import degraded_aucs, flat_text, fmt_pct, fmt_score
@@ -167,7 +168,7 @@ def conditions_sentence(conditions: dict | None, trained: list[str] | None = Non
     rows = {r.get("condition"): r.get("auc") for r in (conditions or {}).get("table", []) if isinstance(r, dict)}
     if rows.get("original") is None:
         return None
-    encodes = {k: v for k, v in rows.items() if k in CONDITION_LABELS and k not in ("original", "lomo") and v is not None}
+    encodes = {k: v for k, v in rows.items() if k in PROFILES and v is not None}
     other = {k: v for k, v in encodes.items() if trained is not None and k not in trained}
     platform = [v for k, v in encodes.items() if k not in other]
     text = f"AUC {rows['original']:.2f} on the original files"

@@ -11,7 +11,7 @@ import re
 
 from ..analysis import Analysis
 from ..calibration import LLR_INCONCLUSIVE, evidence_text
-from ..card import CONDITION_LABELS, condition_label, misleading_for_codec
+from ..card import CONDITION_LABELS, condition_label, misleading_for_codec, reencode_rows
 from ..profiles import codec_name
 
 __all__ = ["DISCLAIMER", "RATES_CAVEAT", "LR_PLOTS_CAPTION", "DEGRADED_LABELS", "FAMILY_LABELS", "degraded_aucs", "rates_caveat", "misleading_note", "codec_caution",
@@ -83,9 +83,7 @@ def misleading_note(card: dict | None) -> str:
     had Cllr >= 1 (worse than stating LR 1 for every video), with their AUC, as a sentence for
     :func:`rates_caveat` (' On held-out videos its likelihood ratios mislead ... under: re-encoded,
     AV1 (AUC 0.64, Cllr 1.11). ...'); '' when there are none."""
-    table = ((card or {}).get("conditions") or {}).get("table") or []
-    bad = [r for r in table if isinstance(r, dict) and isinstance(r.get("cllr"), (int, float)) and r["cllr"] >= 1
-           and r.get("condition") in CONDITION_LABELS and r.get("condition") not in ("original", "lomo")]
+    bad = [r for r in reencode_rows(card) if r["cllr"] >= 1]
     if not bad:
         return ""
     listed = "; ".join(f"{condition_label(str(r['condition']))} ("
