@@ -257,3 +257,21 @@ def test_containers_decode_to_the_same_frames_as_opencv(tmp_path, astronaut, ext
     assert [f.index for f in ours] == [f.index for f in ref] == targets.tolist()
     for a, b in zip(ours, ref):
         assert np.array_equal(a.image, b.image) and np.array_equal(a.next_image, b.next_image)
+
+
+def test_the_reused_converter_follows_each_frames_colour_space_and_range():
+    """to_bgr reuses one FFmpeg conversion context per thread: frames of the same size whose
+    colour space or range changes from one to the next still convert as each alone would."""
+    import av
+
+    from detector.decode import to_bgr
+
+    rng = np.random.default_rng(0)
+    yuv = rng.integers(0, 256, (3, 48, 64), dtype=np.uint8)
+    for fmt in ("yuv444p", "yuv420p"):
+        for colorspace, color_range in ((1, 1), (5, 2), (1, 2), (5, 1), (2, 0), (1, 1)):
+            f = av.VideoFrame.from_ndarray(yuv, format="yuv444p").reformat(format=fmt)
+            f.colorspace, f.color_range = colorspace, color_range
+            g = av.VideoFrame.from_ndarray(yuv, format="yuv444p").reformat(format=fmt)
+            g.colorspace, g.color_range = colorspace, color_range
+            assert np.array_equal(to_bgr(f), g.to_ndarray(format="bgr24")), (fmt, colorspace, color_range)
