@@ -30,7 +30,7 @@ from .dashboard import evaluation_store
 from .dashboard.explain import (colour_bar, explanation_text, face_heatmap_of, family_contributions, family_frame_table,
                                 heatmap_caption, region_table, top_feature_contributions)
 from .dashboard.models import card_summary
-from .dashboard.texts import (DISCLAIMER, FAMILY_LABELS, evidence_note, fmt_pct, fmt_score, highlight_note,
+from .dashboard.texts import (DISCLAIMER, FAMILY_LABELS, codec_caution, evidence_note, fmt_pct, fmt_score, highlight_note,
                               rates_caveat, verdict_headline)
 from .dashboard.uploads import safe_filename
 from .dashboard.video_view import driving_frames, frame_scores, gallery, metadata_table, scoring_track, tracks_table
@@ -51,6 +51,7 @@ word-break:break-all}
 .fake{background:#fdecea;border:1px solid #c0392b;color:#922b21}.real{background:#eaf4fb;border:1px solid #2471a3;
 color:#1b4f72}.other{background:#fef9e7;border:1px solid #b7950b;color:#7d6608}
 .note{background:#f8f9f9;border-left:4px solid #7f8c8d;padding:.6em 1em;font-size:.92em}
+.caution{background:#fef9e7;border-left:4px solid #b7950b;padding:.6em 1em;font-weight:600}
 .gallery{display:flex;flex-wrap:wrap;gap:8px}.gallery figure{margin:0;text-align:center;font-size:.75em}
 .gallery img{width:112px;height:112px;display:block}.muted{color:#666;font-size:.88em}
 svg{max-width:100%;height:auto}svg text{font-family:Helvetica,Arial,sans-serif}
@@ -100,7 +101,9 @@ def _verdict_section(a: Analysis, card: dict | None = None) -> str:
     text, kind = verdict_headline(a)
     cls = {"error": "fake", "success": "real"}.get(kind, "other")
     parts = [f"<div class='verdict {cls}'>{esc(text)}</div>"]
-    note = evidence_note(a, card)
+    caution, note = codec_caution(a, card), evidence_note(a, card, caution=False)
+    if caution:
+        parts.append(f"<p class='caution'>{esc(caution)}</p>")
     if note:
         parts.append(f"<p class='evidence'>{esc(note)}</p>")
     if a.score is not None and a.threshold is not None:

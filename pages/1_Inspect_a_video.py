@@ -69,8 +69,10 @@ if analysis is None:
 text, kind = texts.verdict_headline(analysis)
 getattr(st, kind)(text)
 card = model.card if model else None
-if texts.evidence_note(analysis, card):
-    st.caption(texts.evidence_note(analysis, card))
+if texts.codec_caution(analysis, card):
+    st.warning(texts.codec_caution(analysis, card), icon=":material/warning:")
+if texts.evidence_note(analysis, card, caution=False):
+    st.caption(texts.evidence_note(analysis, card, caution=False))
 if src.label.startswith("Demo"):
     st.caption(":material/warning: " + src.label + " — synthetic footage made from scikit-image's astronaut photo.")
 rates = ui.model_error_rates(model, folder)

@@ -828,6 +828,30 @@ def test_the_verdict_rule_says_what_the_lr_bounds_leave_of_the_verdict():
     assert "Caution" not in texts.evidence_note(SimpleNamespace(llr=0.2, info=SimpleNamespace(codec="h264")), judged)
 
 
+def test_an_av1_file_gets_the_cards_caution_in_a_warning_box(app_env, demo_pair, monkeypatch, tmp_path):
+    """The shipped card measured misleading LRs (Cllr >= 1) on AV1 re-encodes: an AV1 file's
+    Inspect page shows the caution in a warning box under the verdict, and the grey evidence
+    caption no longer repeats it; the H.264 demo clip gets no such box."""
+    from detector.decode import iter_frames
+    from detector.encode import write_video
+    from pages import INSPECT_REQUEST  # what the Batch results page sets to open a file here
+
+    monkeypatch.setenv(models.MODEL_DIR_ENV, str(ROOT / DEFAULT_MODEL_DIR))
+    monkeypatch.setenv(roots.SCAN_ROOTS_ENV, str(tmp_path))
+    clip = write_video((f.image for f in iter_frames(demo_pair[0], 40)), tmp_path / "clip.mkv", codec="libsvtav1",
+                       crf=38)
+    at = open_page(INSPECT)
+    at.sidebar.slider(key="n_frames").set_value(N_FRAMES)
+    at.session_state[INSPECT_REQUEST] = str(clip)
+    at.run()
+    assert not at.exception, at.exception
+    warning = texts_of(at.warning)
+    assert "Caution: this file is AV1." in warning and "do not rely on this LR" in warning
+    assert "Strength of evidence" in texts_of(at.caption) and "Caution" not in texts_of(at.caption)
+    at = inspect_demo(open_page(INSPECT), "real")
+    assert "Caution" not in texts_of(at.warning) + texts_of(at.caption)
+
+
 def test_stored_evaluation_problems_are_clear_errors(tmp_path):
     assert evaluation_store.load_evaluation(tmp_path) is None
     ev = tmp_path / EVALUATION_DIR

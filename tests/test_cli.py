@@ -45,8 +45,12 @@ def test_inspect_cautions_on_a_codec_where_the_cards_lrs_mislead(demo_pair, tmp_
     out = json.loads(capsys.readouterr().out)
     assert out["llr"] is not None and out["video"]["codec"] in ("av1", "libdav1d", "libaom-av1")
     assert f"Cllr {av1[0]['cllr']:.2f}" in out["caution"] and "do not rely on this LR" in out["caution"]
-    assert main(["inspect", str(clip), "--frames", "4"]) == 0
+    report = tmp_path / "case.html"
+    assert main(["inspect", str(clip), "--frames", "4", "--report", str(report)]) == 0
     assert "caution:   this file is AV1." in capsys.readouterr().out
+    html = report.read_text()  # the case report shows it in its own box, above the evidence
+    box = html.index("<p class='caution'>Caution: this file is AV1.")
+    assert box < html.index("<p class='evidence'>") and html.count("Caution: this file is AV1.") == 1
 
 
 def test_inspect_json_names_the_track_that_decided_the_score(two_face_video, capsys):

@@ -119,10 +119,11 @@ def lr_bounds(card: dict | None) -> tuple[float, float] | None:
     return (float(lo), float(hi)) if isinstance(lo, (int, float)) and isinstance(hi, (int, float)) else None
 
 
-def evidence_note(a: Analysis, card: dict | None = None) -> str | None:
+def evidence_note(a: Analysis, card: dict | None = None, caution: bool = True) -> str | None:
     """The strength of evidence in words for people: the likelihood ratio, what it compares,
     its ENFSI category and the bounds of the model's calibration (saying so when the LR sits
-    at one of them); None without an LR."""
+    at one of them), then :func:`codec_caution` (unless ``caution`` is False: a page or
+    report that shows it apart); None without an LR."""
     if a.llr is None:
         return None
     bounds = lr_bounds(card)
@@ -139,7 +140,7 @@ def evidence_note(a: Analysis, card: dict | None = None) -> str | None:
     return (f"Strength of evidence: {evidence_text(a.llr)} (ENFSI verbal scale, 2015). The likelihood ratio "
             "is how much more probable this score is if the face was manipulated than if the video is genuine; "
             "it is not the probability that the video is fake, which also depends on everything else known "
-            "about the case." + extra + (" " + caution if (caution := codec_caution(a, card)) else ""))
+            "about the case." + extra + (" " + warn if caution and (warn := codec_caution(a, card)) else ""))
 
 
 def codec_caution(a: Analysis, card: dict | None) -> str | None:
