@@ -54,7 +54,7 @@ def score_reply(pipeline, rows, where: str) -> tuple:
     try:
         return "scores", pipeline.decision_function(rows)
     except Exception as e:  # the requester raises it as a ModelError
-        return "error", f"scoring failed in {where}: {one_line(e)}"
+        return "error", f"scoring failed in {where}: {one_line(e, first=True)}"
 
 
 def serve(fd_in: int, fd_out: int, model_path: str) -> None:

@@ -126,21 +126,23 @@ def load_bundle(model_path: Path) -> tuple[dict, str]:
     try:
         untrusted = sio.get_untrusted_types(data=data)
     except Exception as e:  # skops raises many types on malformed schemas
-        raise ModelError(f"model file {model_path} is not a valid skops file: {one_line(e)}") from None
+        raise ModelError(f"model file {model_path} is not a valid skops file: {one_line(e, first=True)}") from None
     bad = sorted(t for t in untrusted if t not in TRUSTED_TYPES)
     if bad:
         raise ModelError(f"model file {model_path} contains untrusted types, refused: {bad[:3]}")
     try:
         bundle = sio.loads(data, trusted=list(untrusted))
     except Exception as e:
-        raise ModelError(f"cannot load model file {model_path}: {one_line(e)}") from None
+        raise ModelError(f"cannot load model file {model_path}: {one_line(e, first=True)}") from None
     if not isinstance(bundle, dict) or bundle.get("format") != MODEL_FORMAT:
         raise ModelError(f"model file {model_path} is not a format-{MODEL_FORMAT} model (pipeline with its "
                          "columns and threshold); re-save it with this version's 'deepfake-detector train'")
     return bundle, hashlib.sha256(data).hexdigest()
 
 
-def one_line(e: BaseException) -> str:
-    """The first line of an exception's message (its type's name when it has none)."""
-    text = str(e).strip().splitlines()
-    return text[0] if text else type(e).__name__
+def one_line(e: BaseException, first: bool = False) -> str:
+    """The message of ``e`` on one line: its lines joined by spaces, or with ``first`` its first
+    line alone (a long library message); its type's name when it has none."""
+    lines = str(e).strip().splitlines()
+    text = (lines[0] if lines else "") if first else " ".join(str(e).split())
+    return text or type(e).__name__

@@ -157,3 +157,14 @@ def test_the_model_is_checked_against_the_bytes_it_was_loaded_from():
             load_checked(folder, card, "f" * 64, loaded=p.bundle())
     finally:
         p.close()
+
+
+def test_one_line_joins_a_message_or_keeps_its_first_line():
+    """Errors reach a result row or a model message on one line: the scan keeps the whole
+    message, a model error its first line (a library's long text); a bare exception its type."""
+    from detector.trust import one_line
+
+    e = ValueError("cannot decode\n  frame 12:\tbad slice")
+    assert one_line(e) == "cannot decode frame 12: bad slice"
+    assert one_line(e, first=True) == "cannot decode"
+    assert one_line(KeyError()) == "KeyError" and one_line(OSError(" \n"), first=True) == "OSError"

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import uuid
 
-from .worker import one_line, scan_file
+from ..trust import one_line
+from .worker import scan_file
 
 
 class ScanError(Exception):

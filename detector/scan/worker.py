@@ -20,6 +20,7 @@ from ..decode import DEFAULT_FRAMES
 from ..faces import limit_threads
 from ..model import ModelError, load_model
 from ..video import VideoError, sha256_file
+from ..trust import one_line
 
 #: Test hook (for the test suite only): ``"crash=NAME;abort=NAME;hang=NAME;oom=NAME"``
 #: makes :func:`scan_file` kill its own process (SIGKILL), abort (SIGABRT), sleep, or
@@ -80,12 +81,6 @@ def _test_hook(path: str) -> None:
             hold = [b"\x01" * (64 << 20) for _ in range(32)]  # 2 GB, touched
             time.sleep(3600)
             del hold
-
-
-def one_line(e: BaseException) -> str:
-    """The message of ``e`` on one line (its type name when it has none)."""
-    msg = " ".join(str(e).split())
-    return msg if msg else type(e).__name__
 
 
 def scan_file(path: str, n_frames: int = DEFAULT_FRAMES, model_dir: str | None = None, model_sha: str | None = None,
