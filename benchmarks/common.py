@@ -253,14 +253,13 @@ def detect_faces_refined(image, min_confidence: float = 0.6, coarse_width: int =
     same run); the landmarks move by ~6 % of the eye distance (median).  ``near`` is
     ignored (always the whole frame)."""
     import cv2
-    import yuface
 
-    from detector.faces import Face
+    from detector.faces import Face, _yunet  # the project's leak-free call of YuNet
 
     h, w = image.shape[:2]
     s = min(1.0, coarse_width / max(w, h))
     small = cv2.resize(image, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA) if s < 1 else image
-    _, boxes, _ = yuface.detect(np.ascontiguousarray(small), conf=min_confidence)
+    _, boxes, _ = _yunet(np.ascontiguousarray(small), min_confidence)
     out = []
     for b in boxes:
         x, y, bw, bh = np.asarray(b, float) / s
@@ -271,7 +270,7 @@ def detect_faces_refined(image, min_confidence: float = 0.6, coarse_width: int =
         if r < 1:
             crop = cv2.resize(crop, (max(1, round(crop.shape[1] * r)), max(1, round(crop.shape[0] * r))),
                               interpolation=cv2.INTER_AREA)
-        c2, b2, l2 = yuface.detect(np.ascontiguousarray(crop), conf=min_confidence)
+        c2, b2, l2 = _yunet(np.ascontiguousarray(crop), min_confidence)
         if len(c2) == 0:
             continue
         k = int(np.argmax([bb[2] * bb[3] for bb in b2]))
