@@ -132,11 +132,10 @@ def sidebar_model_box(model: DetectorModel | None, message: str | None, folder: 
 
 # --------------------------------------------------------------------------- analyses
 
-@st.cache_data(show_spinner=False, max_entries=16)
-def _cached_analysis(sha256: str, model_key: str, n_frames: int, _src: uploads.Source,
-                     _model: DetectorModel | None, _progress) -> Analysis:
-    """One analysis per (file content, model, frame count): a second look is instant."""
-    return uploads.run_analysis(_src, _model, n_frames, progress=_progress)
+@st.cache_resource
+def _analyses() -> uploads.AnalysisStore:
+    """One analysis per (file content, model, frame count), shared by the sessions: a second look is instant."""
+    return uploads.AnalysisStore(max_entries=16)
 
 
 def analyse(src: uploads.Source, model: DetectorModel | None, n_frames: int) -> Analysis | None:
@@ -148,8 +147,11 @@ def analyse(src: uploads.Source, model: DetectorModel | None, n_frames: int) -> 
         bar.progress(min(done / max(total, 1), 1.0), text=f"Analysing {src.name}: frame {done} of {total}")
 
     try:
-        sha = uploads.source_sha256(src)
-        result = _cached_analysis(sha, models.model_key(model), n_frames, src, model, progress)
+        key = (uploads.source_sha256(src), models.model_key(model), n_frames)
+        result = _analyses().get(key)
+        if result is None:
+            result = uploads.run_analysis(src, model, n_frames, progress=progress)
+            _analyses().put(key, result)
     except (VideoError, uploads.UploadError, ModelError) as e:
         status.empty()
         st.error(f"Cannot analyse {src.name}: {texts.clean_message(e)}")

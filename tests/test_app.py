@@ -267,9 +267,27 @@ def test_second_look_is_served_from_the_cache(app_env, monkeypatch):
     calls = []
     real_run = uploads.run_analysis
     monkeypatch.setattr(uploads, "run_analysis", lambda *a, **k: calls.append(1) or real_run(*a, **k))
-    inspect_demo(open_page(INSPECT), "real")  # a new session, same file
+    again = inspect_demo(open_page(INSPECT), "real")  # a new session, same file
     assert calls == []
-    assert "Verdict:" in texts_of(at.success) + texts_of(at.error)
+    for a in (at, again):  # both show the verdict, the second without an error
+        assert "Verdict:" in texts_of(a.success) + texts_of(a.error) + texts_of(a.warning)
+        assert "failed" not in texts_of(a.error)
+
+
+def test_the_analysis_store_keeps_the_last_entries_and_hands_out_copies():
+    """The dashboard's store of analyses: least recently used first out; each get is a copy
+    (a page that changes its analysis changes no other session's)."""
+    from types import SimpleNamespace
+
+    store = uploads.AnalysisStore(max_entries=2)
+    for k in "abc":
+        store.put((k,), SimpleNamespace(name=k, table=pd.DataFrame({"x": [1.0]})))
+    assert len(store) == 2 and store.get(("a",)) is None
+    one = store.get(("b",))
+    one.table.loc[0, "x"] = 99.0
+    assert store.get(("b",)).table.loc[0, "x"] == 1.0 and store.get(("b",)) is not one
+    store.put(("d",), SimpleNamespace(name="d"))  # "c" is now the least recently used
+    assert store.get(("c",)) is None and store.get(("b",)).name == "b"
 
 
 def test_bad_upload_shows_its_message(app_env):

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pickle
 import re
 import tempfile
+import threading
 import tomllib
+from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -135,3 +138,34 @@ def relabel(a: Analysis, src: Source) -> Analysis:
     if a.info.name == src.name and a.info.path == path:
         return a
     return replace(a, info=replace(a.info, name=src.name, path=path))
+
+
+class AnalysisStore:
+    """The last ``max_entries`` analyses, shared by the dashboard's sessions, keyed by
+    (file content SHA-256, model, frame count): a second look at a file is instant, in any
+    session.  Each is kept pickled and :meth:`get` returns a fresh copy, so no session
+    changes another's.  (Streamlit's ``st.cache_data`` would replay the progress bar a cached
+    analysis drew into a page that no longer has it, and fail in every session but the first.)"""
+
+    def __init__(self, max_entries: int = 16) -> None:
+        self.max_entries = max_entries
+        self._items: OrderedDict[tuple, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> Analysis | None:
+        with self._lock:
+            blob = self._items.get(key)
+            if blob is not None:
+                self._items.move_to_end(key)
+        return None if blob is None else pickle.loads(blob)
+
+    def put(self, key: tuple, analysis: Analysis) -> None:
+        blob = pickle.dumps(analysis, protocol=pickle.HIGHEST_PROTOCOL)
+        with self._lock:
+            self._items[key] = blob
+            self._items.move_to_end(key)
+            while len(self._items) > self.max_entries:
+                self._items.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._items)
