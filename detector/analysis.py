@@ -11,7 +11,7 @@ import functools
 import queue
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Iterator
 
@@ -206,6 +206,8 @@ def analyze(path, model: DetectorModel | PendingModel | None = None, n_frames: i
     s, model = _loaded(model, families, s, measure)
     if not s.indices:
         raise VideoError(f"no frame could be decoded: {info.name}")
+    if s.rotation != info.rotation:
+        info = replace(info, rotation=s.rotation)
     _faces.assign_tracks(s.faces_per_frame)
     table = _face_table(s.rows)
     tracks = track_results(table)
@@ -265,6 +267,7 @@ class _Sampled:
     rows: list[dict] = field(default_factory=list)
     faces_per_frame: list[list[_faces.Face]] = field(default_factory=list)
     crops: list[tuple[int, float, list[np.ndarray]]] = field(default_factory=list)
+    rotation: int = 0  # the frames' display rotation
 
 
 def _measure_frames(path, info: VideoInfo, n_frames: int, fams, thumbnails: bool, progress,
@@ -298,7 +301,8 @@ def _measure_loop(it: Iterator[Frame], info: VideoInfo, n_frames: int, fams, thu
         out.indices.append(frame.index)
         out.times.append(frame.time_s)
         t = time.perf_counter()
-        found = find_faces(frame.image)
+        found = find_faces(frame.image, frame.rotation)
+        out.rotation = frame.rotation
         timings["faces"] += time.perf_counter() - t
         t = time.perf_counter()
         for f in found:
@@ -315,7 +319,8 @@ def _measure_loop(it: Iterator[Frame], info: VideoInfo, n_frames: int, fams, thu
         out.faces_per_frame.append([r["face"] for r in out.rows if r["frame"] == frame.index])
         if thumbnails:  # keep small crops only, never the frames (bounded memory)
             out.crops.append((frame.index, frame.time_s,
-                              [_faces.face_thumbnail(frame.image, f, 128) for f in out.faces_per_frame[-1]]))
+                              [_faces.face_thumbnail(frame.image, f, 128, frame.rotation)
+                               for f in out.faces_per_frame[-1]]))
         if progress:
             progress(len(out.indices), total)
 

@@ -76,7 +76,8 @@ def _print_analysis(a, caution: str | None = None) -> None:
     print(f"file:      {i.path}")
     print(f"sha256:    {i.sha256}")
     pix = f" {i.pix_fmt}" if i.pix_fmt else ""
-    print(f"video:     {i.kind} {i.container}/{i.codec}{pix} {i.width}x{i.height} {i.fps:.2f} fps, "
+    turn = f" (shown turned {i.rotation} deg)" if i.rotation else ""
+    print(f"video:     {i.kind} {i.container}/{i.codec}{pix} {i.width}x{i.height}{turn} {i.fps:.2f} fps, "
           f"{i.frame_count} frames, {i.duration_s:.1f} s, {i.size_bytes} bytes")
     n_with = a.table["frame"].nunique() if len(a.table) else 0
     print(f"sampled:   {a.n_sampled} frames, faces in {n_with}, {a.n_faces} faces, {len(a.tracks)} tracks "

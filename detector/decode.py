@@ -58,7 +58,9 @@ class Frame:
     """One decoded frame: ``image`` is a (H, W, 3) uint8 BGR array on the original pixel grid;
     ``following`` the frames right after it (index + 1, index + 2, ...) when asked for
     (``follow`` / ``pairs``), as many as were asked and exist; ``next_image`` the first of
-    them (for the temporal-flicker features), else None.  A following frame is a BGR array
+    them (for the temporal-flicker features), else None.  ``rotation`` is how a player
+    turns the picture to show it (:func:`display_rotation`; a phone's portrait video is
+    stored sideways with 90 or 270): ``image`` stays as stored, on the codec's grid.  A following frame is a BGR array
     or, from a 4:4:4 video, a :class:`LazyBGR` that converts only what is read (the same
     pixels)."""
 
@@ -67,6 +69,7 @@ class Frame:
     image: np.ndarray
     next_image: np.ndarray | None = None
     following: tuple = ()  # of np.ndarray or LazyBGR
+    rotation: int = 0  # display rotation, degrees counter-clockwise (0, 90, 180, 270): see display_rotation
 
 
 class LazyBGR:
@@ -156,8 +159,21 @@ def _lazy_is_exact(frame, full: np.ndarray) -> bool:
         return False
 
 
-def _frame(index: int, fps: float, image: np.ndarray, following: list) -> Frame:
-    return Frame(index, index / fps, image, following[0] if following else None, tuple(following))
+def _frame(index: int, fps: float, image: np.ndarray, following: list, rotation: int = 0) -> Frame:
+    return Frame(index, index / fps, image, following[0] if following else None, tuple(following), rotation)
+
+
+def display_rotation(frame) -> int:
+    """The rotation a player applies to show a decoded PyAV ``frame`` (its display matrix:
+    degrees counter-clockwise, as ``np.rot90`` turns an array), one of 0, 90, 180, 270; 0
+    without a display matrix or for a rotation that is not a quarter turn (left as stored).
+    The OpenCV fallback's frames carry 0."""
+    try:
+        deg = float(frame.rotation or 0)
+    except Exception:  # no or unreadable side data
+        return 0
+    quarter = round(deg / 90)
+    return int(quarter % 4) * 90 if abs(deg - 90 * quarter) < 1 else 0
 
 
 def sample_targets(frame_count: int, n: int) -> np.ndarray:
@@ -301,6 +317,7 @@ class _PyAVSampler:
         self.pending: list[tuple[int, np.ndarray, list]] = []  # samples still collecting followers
         self.decoded = self.bad = 0
         self.last, self.seeked_for = -1, -1  # index of the last frame decoded; sample a seek was made for
+        self.rotation: int | None = None  # the display rotation, read from the first frame decoded
 
     def _set_targets(self, targets: np.ndarray) -> None:
         self.targets = targets
@@ -414,7 +431,7 @@ class _PyAVSampler:
             if status == "end":
                 break
         for i, im, fol in self.pending:
-            yield _frame(i, self.fps, im, fol)
+            yield _frame(i, self.fps, im, fol, self.rotation or 0)
 
     def _seek(self) -> None:
         """Jump to the keyframe before the next sample instead of decoding the gap."""
@@ -457,12 +474,14 @@ class _PyAVSampler:
     def _take(self, f) -> Iterator[Frame]:
         """File decoded frame ``f`` as a follower and/or a sample; yield the samples it completes."""
         idx = self.last = self.index(f.pts)
+        if self.rotation is None:
+            self.rotation = display_rotation(f)
         img = self._add_follower(f, idx)
         pending = self.pending
         # a sample is done when it has its followers or the next one can no longer come
         while pending and (len(pending[0][2]) >= self.nf or idx > pending[0][0] + len(pending[0][2])):
             i, im, fol = pending.pop(0)
-            yield _frame(i, self.fps, im, fol)
+            yield _frame(i, self.fps, im, fol, self.rotation)
         if self.k < len(self.targets) and idx >= self.targets[self.k]:
             if img is None:
                 img = to_bgr(f)
@@ -471,7 +490,7 @@ class _PyAVSampler:
             if self.nf:
                 pending.append((idx, img, []))
             else:
-                yield _frame(idx, self.fps, img, [])
+                yield _frame(idx, self.fps, img, [], self.rotation)
 
     def _add_follower(self, f, idx: int) -> np.ndarray | None:
         """Append frame ``f`` (index ``idx``) to the samples it follows; returns its BGR array

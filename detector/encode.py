@@ -16,13 +16,17 @@ import numpy as np
 
 
 def _add_video_stream(container, shape: tuple[int, ...], fps: float, crf: int, codec: str,
-                      preset: str = "veryfast", keyint: int | None = None, pix_fmt: str = "yuv420p"):
+                      preset: str = "veryfast", keyint: int | None = None, pix_fmt: str = "yuv420p",
+                      rotation: int = 0):
     """A ``pix_fmt`` video stream of ``container`` for frames of ``shape`` (cropped to even
-    sizes); for H.264, x264's ``crf``, ``preset`` and maximum keyframe distance ``keyint``."""
+    sizes); for H.264, x264's ``crf``, ``preset`` and maximum keyframe distance ``keyint``;
+    ``rotation`` a display rotation for players (degrees counter-clockwise; 0: none)."""
     h, w = shape[:2]
     stream = container.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
     stream.width, stream.height = w - w % 2, h - h % 2
     stream.pix_fmt = pix_fmt
+    if rotation:
+        stream.set_display_rotation(rotation)
     if codec in ("libx264", "h264"):
         stream.options = {"crf": str(crf), "preset": preset, **({"g": str(int(keyint))} if keyint else {})}
     elif codec == "libvpx-vp9":  # constant quality, realtime speed (as platforms' live encoders)
@@ -39,12 +43,15 @@ def _add_video_stream(container, shape: tuple[int, ...], fps: float, crf: int, c
 
 
 def write_video(frames: Iterable[np.ndarray], path: str | os.PathLike, fps: float = 25.0, crf: int = 23,
-                codec: str = "libx264", keyint: int | None = None, pix_fmt: str = "yuv420p") -> Path:
+                codec: str = "libx264", keyint: int | None = None, pix_fmt: str = "yuv420p",
+                rotation: int = 0) -> Path:
     """Encode BGR uint8 frames (all the same even size) to ``path`` with PyAV.
 
     ``crf`` is x264's constant rate factor (18 ~ visually lossless, 23 default, 35 poor);
     ``keyint`` the maximum distance between keyframes (x264's default: 250 frames);
-    ``pix_fmt`` the encoded pixel format (``yuv444p``: full-resolution chroma, as FF++'s files).
+    ``pix_fmt`` the encoded pixel format (``yuv444p``: full-resolution chroma, as FF++'s files);
+    ``rotation`` the display rotation players apply (degrees counter-clockwise; a phone's
+    portrait clip: frames stored sideways, 90 or 270).
     """
     path = Path(path)
     container = av.open(str(path), mode="w")
@@ -52,7 +59,8 @@ def write_video(frames: Iterable[np.ndarray], path: str | os.PathLike, fps: floa
         stream = None
         for img in frames:
             if stream is None:
-                stream = _add_video_stream(container, img.shape, fps, crf, codec, keyint=keyint, pix_fmt=pix_fmt)
+                stream = _add_video_stream(container, img.shape, fps, crf, codec, keyint=keyint, pix_fmt=pix_fmt,
+                                           rotation=rotation)
             img = img[: stream.height, : stream.width]
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="bgr24")
             for packet in stream.encode(frame):

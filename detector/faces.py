@@ -267,7 +267,17 @@ class SequenceDetector:
         self.n_seen = self.n_windowed = 0
         self._prev: list[Face] = []
 
-    def __call__(self, image: np.ndarray) -> list[Face]:
+    def __call__(self, image: np.ndarray, rotation: int = 0) -> list[Face]:
+        """The faces of the next frame ``image``; ``rotation`` (degrees counter-clockwise, a
+        quarter turn) is how a player turns it to show it: the faces are then searched for
+        upright, on the turned picture, and returned on the frame's own pixel grid
+        (:func:`stored_faces`)."""
+        quarter = (int(rotation) // 90) % 4
+        if not quarter:
+            return self._find(image)
+        return stored_faces(self._find(np.ascontiguousarray(np.rot90(image, quarter))), quarter, image.shape)
+
+    def _find(self, image: np.ndarray) -> list[Face]:
         k, self.n_seen = self.n_seen, self.n_seen + 1
         found = None
         if self._prev and k % self.full_every:
@@ -280,6 +290,28 @@ class SequenceDetector:
             found = detect_faces(image, self.min_confidence, margin=self.margin, **self.sizes)
         self._prev = found
         return found
+
+
+def stored_faces(faces: list[Face], quarter: int, shape: tuple[int, ...]) -> list[Face]:
+    """``faces`` found on ``np.rot90(frame, quarter)`` moved back onto ``frame`` (of
+    ``shape``): boxes and landmarks in the frame's own pixels.  The landmarks keep their
+    order (the person's eyes, nose, mouth corners), so on a turned face they are no longer
+    left to right in the frame."""
+    h, w = shape[:2]
+
+    def back(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # np.rot90(S, q)[i, j] is S[j, w-1-i] (q 1), S[h-1-i, w-1-j] (q 2), S[h-1-j, i] (q 3)
+        return {1: (w - 1 - y, x), 2: (w - 1 - x, h - 1 - y), 3: (y, h - 1 - x)}[quarter]
+
+    out = []
+    for f in faces:
+        bx, by, bw, bh = f.box
+        cx, cy = back(np.array([bx, bx + bw - 1]), np.array([by, by + bh - 1]))
+        lm = np.asarray(f.landmarks, float)
+        lx, ly = back(lm[:, 0], lm[:, 1])
+        box = (int(cx.min()), int(cy.min()), int(cx.max() - cx.min()) + 1, int(cy.max() - cy.min()) + 1)
+        out.append(Face(box, np.column_stack([lx, ly]), f.confidence, f.track_id, f.frame_index))
+    return out
 
 
 def _iou(a, b) -> float:
@@ -426,12 +458,14 @@ def thumbnail_window(box, frame_shape: tuple[int, ...]) -> tuple[int, int, int, 
     return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else (0, 0, W, H)
 
 
-def face_thumbnail(image: np.ndarray, face: Face, size: int = 160) -> np.ndarray:
+def face_thumbnail(image: np.ndarray, face: Face, size: int = 160, rotation: int = 0) -> np.ndarray:
     """A square RGB crop around ``face`` (:func:`thumbnail_window`) resampled to ``size``
-    pixels: for display only."""
+    pixels and turned by the frame's display ``rotation`` (degrees counter-clockwise): for
+    display only."""
     x0, y0, x1, y1 = thumbnail_window(face.box, image.shape)
     crop = image[y0:y1, x0:x1]
-    return cv2.cvtColor(cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
+    thumb = cv2.cvtColor(cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
+    return np.ascontiguousarray(np.rot90(thumb, (int(rotation) // 90) % 4)) if rotation else thumb
 
 
 def limit_threads() -> None:

@@ -254,6 +254,9 @@ def face_heatmap(a: Analysis, track: TrackResult, columns: Sequence[str], refere
     window = thumbnail_window(face.box, (a.info.height, a.info.width))
     regions = region_values(column_z(track.features, columns, reference.stats))
     image = cv2.resize(thumb, (size, size), interpolation=cv2.INTER_CUBIC)
-    image = paint(image, region_masks((size, size), window, face), {r: v.value for r, v in regions.items()})
+    masks = region_masks((size, size), window, face)  # on the stored frame's grid; the thumbnail is turned upright
+    quarter = (int(a.info.rotation) // 90) % 4
+    masks = {r: np.ascontiguousarray(np.rot90(m, quarter)) for r, m in masks.items()} if quarter else masks
+    image = paint(image, masks, {r: v.value for r, v in regions.items()})
     return FaceHeatMap(image, index, time_s, regions, reference.note,
                        [c for c in columns if region_of(c) is None])

@@ -47,7 +47,11 @@ class VideoInfo:
     ``fps`` is frames per second, ``duration_s`` seconds, ``size_bytes`` the file size;
     ``sha256`` is the hex digest of the file's bytes (chain of custody); ``pix_fmt`` the
     decoder's pixel format (e.g. ``yuv420p``, ``yuv444p``: the chroma subsampling the
-    video was encoded with; empty for images or when only OpenCV could read the file).
+    video was encoded with; empty for images or when only OpenCV could read the file);
+    ``rotation`` how a player turns the stored picture to show it (degrees counter-clockwise:
+    0, 90, 180 or 270; a phone's portrait video is stored sideways), read from the decoded
+    frames: :func:`probe` decodes none and leaves it 0, :func:`detector.analysis.analyze`
+    fills it in.
     """
 
     path: str
@@ -63,6 +67,7 @@ class VideoInfo:
     frame_count: int
     duration_s: float
     pix_fmt: str = ""
+    rotation: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -153,3 +153,31 @@ def test_face_heatmap_of_an_analysis(scored):
     assert hot.regions["inner"].value == pytest.approx(0.0)
     assert np.abs(hot.image.astype(int) - hm.image.astype(int)).sum() > 0
     assert face_heatmap(a, replace(track, thumbnails=[]), model.used_columns, reference) is None
+
+
+def test_the_heat_map_of_a_turned_video_is_drawn_upright(app_model, demo_pair, tmp_path):  # noqa: F811
+    """A clip stored sideways with a display rotation: its face crops are shown upright, and
+    the regions painted over them are turned with them (drawn where the region's pixels are)."""
+    from detector.analysis import analyze
+    from detector.decode import iter_frames
+    from detector.encode import write_video
+    from detector.faces import Face, thumbnail_window
+    from detector.model import load_model
+
+    model = load_model(app_model)
+    frames = [np.rot90(f.image, -1) for f in iter_frames(demo_pair[1], 40, sampling="spread")]
+    a = analyze(write_video(frames, tmp_path / "side.mp4", crf=18, rotation=90), model, N_FRAMES, thumbnails=True)
+    assert a.info.rotation == 90
+    track = a.decisive
+    reference = Reference({c: (float(track.features[c]), 1.0) for c in model.used_columns
+                           if np.isfinite(track.features.get(c, np.nan))}, "genuine", "test reference")
+    cold = face_heatmap(a, track, model.used_columns, reference)
+    outer_col = next(c for c in model.used_columns if region_of(c) == "outer")
+    pushed = replace(track, features={**track.features, outer_col: track.features[outer_col] + 30.0})
+    hot = face_heatmap(a, pushed, model.used_columns, reference, frame=cold.frame)
+    changed = np.abs(hot.image.astype(int) - cold.image.astype(int)).sum(axis=2) > 0
+    row = a.table[(a.table["track_id"] == track.track_id) & (a.table["frame"] == cold.frame)].iloc[0]
+    face = Face(tuple(int(v) for v in row["box"]), np.asarray(row["landmarks"], float), float(row["confidence"]))
+    stored = region_masks((256, 256), thumbnail_window(face.box, (a.info.height, a.info.width)), face)["outer"]
+    upright = np.rot90(stored, 1)
+    assert changed[upright].mean() > 0.9 > changed[stored & ~upright].mean()

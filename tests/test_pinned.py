@@ -135,7 +135,7 @@ INSPECT_KEYS = ['analysed_at', 'caution', 'decisive_track', 'detector', 'feature
                 'llr_category', 'model', 'n_faces', 'n_frames_sampled', 'score', 'threshold',
                 'threshold_verdict', 'timings_s', 'tracks', 'verdict', 'video']
 VIDEO_KEYS = ['codec', 'container', 'duration_s', 'fps', 'frame_count', 'height', 'kind', 'name', 'path',
-              'pix_fmt', 'sha256', 'size_bytes', 'width']
+              'pix_fmt', 'rotation', 'sha256', 'size_bytes', 'width']
 FACE_KEYS = ['box', 'confidence', 'features', 'landmarks', 'score', 'track_id']
 #: A face of ``INSPECT[clip]["frames"]``: these values, in this order.
 FACE_FIELDS = ('track_id', 'box', 'confidence', 'landmarks', 'score')
@@ -151,7 +151,7 @@ JSON_FEATURES = ['block_inner', 'block_band', 'block_outer', 'block_inner_outer'
 #: the per-face features; ``frames`` as (index, time_s, [face (FACE_FIELDS), ...]).
 INSPECT = {
     'real': {
-        'video': {'name': 'demo_real.mp4', 'size_bytes': 85239, 'sha256': 'f9eeffa662f38d283d13856d81e12057f8d7c3e4167e656b895acbd2cf52b5dc', 'kind': 'video', 'container': 'mov', 'codec': 'h264', 'width': 640, 'height': 480, 'fps': 25.0, 'frame_count': 40, 'duration_s': 1.6, 'pix_fmt': 'yuv420p'},
+        'video': {'name': 'demo_real.mp4', 'size_bytes': 85239, 'sha256': 'f9eeffa662f38d283d13856d81e12057f8d7c3e4167e656b895acbd2cf52b5dc', 'kind': 'video', 'container': 'mov', 'codec': 'h264', 'width': 640, 'height': 480, 'fps': 25.0, 'frame_count': 40, 'duration_s': 1.6, 'pix_fmt': 'yuv420p', 'rotation': 0},
         'verdict': 'inconclusive',
         'score': -0.16858778591579549,
         'llr': -0.10510368202696563,
@@ -186,7 +186,7 @@ INSPECT = {
         ],
     },
     'fake': {
-        'video': {'name': 'demo_fake.mp4', 'size_bytes': 85780, 'sha256': '5d2c7f8c84611bef6f128704e7e017367a5283ab57df68cad6ea42896f6b5b07', 'kind': 'video', 'container': 'mov', 'codec': 'h264', 'width': 640, 'height': 480, 'fps': 25.0, 'frame_count': 40, 'duration_s': 1.6, 'pix_fmt': 'yuv420p'},
+        'video': {'name': 'demo_fake.mp4', 'size_bytes': 85780, 'sha256': '5d2c7f8c84611bef6f128704e7e017367a5283ab57df68cad6ea42896f6b5b07', 'kind': 'video', 'container': 'mov', 'codec': 'h264', 'width': 640, 'height': 480, 'fps': 25.0, 'frame_count': 40, 'duration_s': 1.6, 'pix_fmt': 'yuv420p', 'rotation': 0},
         'verdict': 'inconclusive',
         'score': 0.37550068825282357,
         'llr': 0.15526976767729522,

@@ -17,7 +17,7 @@ def metadata_table(a: Analysis) -> pd.DataFrame:
     i = a.info
     rows = [("file name", i.name), ("size", f"{human_size(i.size_bytes)} ({i.size_bytes:,} bytes)"),
             ("SHA-256", i.sha256), ("kind", i.kind), ("container / codec", f"{i.container} / {i.codec}"),
-            ("frame size", f"{i.width} × {i.height} px")]
+            ("frame size", f"{i.width} × {i.height} px" + (f", shown turned {i.rotation}°" if i.rotation else ""))]
     if i.kind == "video":
         rows += [("pixel format", i.pix_fmt or "—"), ("frame rate", f"{i.fps:.3f} fps"),
                  ("frames", f"{i.frame_count:,}"), ("duration", f"{i.duration_s:.2f} s")]
