@@ -252,6 +252,13 @@ def misleading_for_codec(card: dict | None, codec: str | None) -> list[dict]:
     return rows if rows and all(r["cllr"] >= 1 for r in rows) else []
 
 
+def evaluated_codecs(card: dict | None) -> set[str]:
+    """The decoder names (:attr:`detector.video.VideoInfo.codec`) of the re-encodes a card's
+    per-condition table measured (:func:`reencode_rows`; e.g. ``h264``, ``vp9``, ``av1``):
+    the codecs its figures say something about.  Empty without such a table."""
+    return {name for r in reencode_rows(card) for name in decoded_as(r["condition"])}
+
+
 def trained_conditions(card: dict) -> list[str] | None:
     """The re-encodes a model's training parts held (``augmentation.conditions`` of its card);
     None when the card does not say (then no row is marked)."""

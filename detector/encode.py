@@ -32,6 +32,9 @@ def _add_video_stream(container, shape: tuple[int, ...], fps: float, crf: int, c
     elif codec == "libvpx-vp9":  # constant quality, realtime speed (as platforms' live encoders)
         stream.options = {"crf": str(crf), "b": "0", "deadline": "realtime", "cpu-used": "8", "row-mt": "1",
                           "threads": "1", **({"g": str(int(keyint))} if keyint else {})}
+    elif codec == "libx265":  # HEVC, as phones record (x265 constant quality; its log to errors only)
+        stream.options = {"crf": str(crf), "preset": preset,
+                          "x265-params": "log-level=error" + (f":keyint={int(keyint)}" if keyint else "")}
     elif codec == "libsvtav1":  # SVT-AV1 constant quality, a fast preset, one thread
         # SVT-AV1 prints its banner and settings to stderr at every encoder start unless told
         # otherwise (read once, when the process opens its first SVT-AV1 encoder: this one, as every

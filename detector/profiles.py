@@ -40,15 +40,20 @@ DECODED_AS: dict[str, tuple[str, ...]] = {"libx264": ("h264",), "libvpx-vp9": ("
 #: The codec each encoder of :data:`PROFILES` writes, for people.
 CODEC_NAMES: dict[str, str] = {"libx264": "H.264", "libvpx-vp9": "VP9", "libsvtav1": "AV1"}
 
+#: Other codecs' decoder names, for people (phones record HEVC).
+OTHER_CODEC_NAMES: dict[str, str] = {"hevc": "HEVC (H.265)", "mpeg4": "MPEG-4 Part 2", "vp8": "VP8",
+                                     "mjpeg": "Motion JPEG", "prores": "ProRes"}
+
 
 def codec_name(decoder: str | None) -> str | None:
-    """The codec, for people, of a file decoded by ``decoder`` (:attr:`detector.video.VideoInfo.codec`)
-    when it is one the profiles write: ``"libdav1d"`` -> ``"AV1"``; else ``decoder`` itself.
+    """The codec, for people, of a file decoded by ``decoder`` (:attr:`detector.video.VideoInfo.codec`):
+    ``"libdav1d"`` -> ``"AV1"``, ``"hevc"`` -> ``"HEVC (H.265)"``; else ``decoder`` itself.
 
-    >>> codec_name("libdav1d"), codec_name("mpeg4")
-    ('AV1', 'mpeg4')
+    >>> codec_name("libdav1d"), codec_name("hevc"), codec_name("cinepak")
+    ('AV1', 'HEVC (H.265)', 'cinepak')
     """
-    return next((CODEC_NAMES[e] for e, names in DECODED_AS.items() if decoder in names), decoder)
+    return next((CODEC_NAMES[e] for e, names in DECODED_AS.items() if decoder in names),
+                OTHER_CODEC_NAMES.get(decoder or "", decoder))
 
 
 def decoded_as(condition: str) -> tuple[str, ...]:

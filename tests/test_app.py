@@ -844,6 +844,12 @@ def test_the_verdict_rule_says_what_the_lr_bounds_leave_of_the_verdict():
     av1 = texts.evidence_note(SimpleNamespace(llr=0.2, info=SimpleNamespace(codec="libdav1d")), judged)
     assert "Caution: this file is AV1." in av1 and "re-encoded, AV1: Cllr 1.11, AUC 0.64" in av1
     assert "Caution" not in texts.evidence_note(SimpleNamespace(llr=0.2, info=SimpleNamespace(codec="h264")), judged)
+    # a codec the table never measured: said so, naming those it did; nothing without a table or for an image
+    hevc = texts.codec_caution(SimpleNamespace(llr=0.2, info=SimpleNamespace(codec="hevc", kind="video")), judged)
+    assert hevc.startswith("Caution: this file is HEVC (H.265). This model was measured on AV1 and H.264 files only")
+    assert texts.codec_caution(SimpleNamespace(llr=0.2, info=SimpleNamespace(codec="hevc", kind="video")), card) is None
+    assert texts.codec_caution(SimpleNamespace(llr=0.2, info=SimpleNamespace(codec="image", kind="image")), judged) is None
+    assert texts.codec_caution(SimpleNamespace(llr=None, info=SimpleNamespace(codec="hevc", kind="video")), judged) is None
 
 
 def test_an_av1_file_gets_the_cards_caution_in_a_warning_box(app_env, demo_pair, monkeypatch, tmp_path):

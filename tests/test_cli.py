@@ -26,10 +26,10 @@ def test_inspect_json_shape(demo_pair, capsys):
     assert out["tracks"][0]["n_faces"] == 6
 
 
-def test_inspect_cautions_on_a_codec_where_the_cards_lrs_mislead(demo_pair, tmp_path, capsys):
+def test_inspect_cautions_on_a_codec_where_the_cards_lrs_mislead_or_were_never_measured(demo_pair, tmp_path, capsys):
     """The shipped card measured misleading LRs (Cllr >= 1) on held-out videos re-encoded as AV1
     (and not on every H.264 re-encode): an AV1 file gets a caution under its evidence, read from
-    the card; the H.264 demo clip none."""
+    the card; the H.264 demo clip none; an HEVC file (the card measured no HEVC) one that says so."""
     from detector.decode import iter_frames
     from detector.encode import write_video
     from detector.model import load_model
@@ -51,6 +51,13 @@ def test_inspect_cautions_on_a_codec_where_the_cards_lrs_mislead(demo_pair, tmp_
     html = report.read_text()  # the case report shows it in its own box, above the evidence
     box = html.index("<p class='caution'>Caution: this file is AV1.")
     assert box < html.index("<p class='evidence'>") and html.count("Caution: this file is AV1.") == 1
+    # HEVC (as phones record): the card measured no HEVC re-encode, and says so
+    hevc = write_video((f.image for f in iter_frames(demo_pair[0], 40)), tmp_path / "clip.mp4", codec="libx265",
+                       crf=28)
+    assert main(["inspect", str(hevc), "--json", "--frames", "4", "--no-features"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["video"]["codec"] == "hevc" and out["llr"] is not None
+    assert out["caution"].startswith("Caution: this file is HEVC (H.265). This model was measured on ")
 
 
 def test_inspect_json_names_the_track_that_decided_the_score(two_face_video, capsys):
