@@ -26,7 +26,7 @@ import skimage
 from .decode import DEFAULT_FRAMES
 from .sampling import DEFAULT_SAMPLING, sampling_setting
 from .features import family_of
-from .profiles import PROFILES, decoded_as
+from .profiles import PROFILES, codec_name, decoded_as
 
 #: The description of every model's features, after its classifier's.
 FEATURES_TEXT = " over self-referenced face artifact features (face vs its own surroundings), aggregated per face track."
@@ -257,6 +257,20 @@ def evaluated_codecs(card: dict | None) -> set[str]:
     per-condition table measured (:func:`reencode_rows`; e.g. ``h264``, ``vp9``, ``av1``):
     the codecs its figures say something about.  Empty without such a table."""
     return {name for r in reencode_rows(card) for name in decoded_as(r["condition"])}
+
+
+def codec_flag(card: dict | None, codec: str | None, kind: str = "video") -> str | None:
+    """A short flag for a result row (a scan's ``caution`` column) when the card's figures do
+    not hold for a file decoded as ``codec``: ``"LRs misled on AV1"`` (every re-encode with
+    that codec in the table had Cllr >= 1, :func:`misleading_for_codec`), ``"codec not
+    measured: HEVC (H.265)"`` (no re-encode with it in the table, :func:`evaluated_codecs`);
+    None otherwise, for an image, or without a per-condition table."""
+    if not codec or kind != "video":
+        return None
+    if misleading_for_codec(card, codec):
+        return f"LRs misled on {codec_name(codec)}"
+    known = evaluated_codecs(card)
+    return f"codec not measured: {codec_name(codec)}" if known and codec not in known else None
 
 
 def trained_conditions(card: dict) -> list[str] | None:

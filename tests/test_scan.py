@@ -532,3 +532,30 @@ def test_local_workers_score_through_the_parent_without_scikit_learn(demo_pair, 
         assert res["status"] == "failed" and "scoring failed in the scan's process: no scores today" in res["error"]
     finally:
         pool.close()
+
+
+def test_the_scan_records_each_files_codec_and_the_cards_caution(demo_pair, tmp_path):
+    """With the shipped model (its card measured H.264, VP9 and AV1 re-encodes, and misleading
+    LRs on every AV1 one), a scan through a local worker records each file's codec and flags the
+    AV1 file and the HEVC one (never measured), not the H.264 clip; the Batch page shows the flag."""
+    from detector.dashboard import batch
+    from detector.decode import iter_frames
+    from detector.encode import write_video
+    from detector.model import load_model
+
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "h264.mp4").write_bytes(demo_pair[0].read_bytes())
+    frames = [f.image for f in iter_frames(demo_pair[0], 40)]
+    write_video(frames, d / "av1.mkv", codec="libsvtav1", crf=38)
+    write_video(frames, d / "hevc.mp4", codec="libx265", crf=28)
+    db = tmp_path / "codecs.db"
+    s = scan([d], db, model=load_model(), n_frames=4, workers=1, progress=False)
+    assert s.failed == 0
+    r = rows(db)
+    assert r.loc[str(d / "h264.mp4"), "codec"] == "h264" and pd.isna(r.loc[str(d / "h264.mp4"), "caution"])
+    assert r.loc[str(d / "av1.mkv"), "codec"] in ("av1", "libdav1d", "libaom-av1")
+    assert r.loc[str(d / "av1.mkv"), "caution"] == "LRs misled on AV1"
+    assert r.loc[str(d / "hevc.mp4"), ["codec", "caution"]].tolist() == ["hevc", "codec not measured: HEVC (H.265)"]
+    table = batch.suspects_display(batch.rank_suspects(batch.load_results(db)))
+    assert set(table["caution"].dropna()) == {"LRs misled on AV1", "codec not measured: HEVC (H.265)"}

@@ -17,7 +17,7 @@ from .uploads import Source, check_upload, materialize
 #: Suffixes (no dot) of a results file: the scanner's SQLite database or a CSV export.
 RESULTS_TYPES = ("db", "sqlite", "sqlite3", "csv")
 RESULT_COLUMNS = ("path", "verdict", "score", "llr", "threshold", "n_faces", "n_tracks", "duration_s", "size_bytes",
-                  "sha256", "status", "error", "duplicate_of", "model_version", "finished_at")
+                  "sha256", "status", "error", "duplicate_of", "model_version", "finished_at", "codec", "caution")
 
 
 class ResultsError(ValueError):
@@ -112,8 +112,8 @@ def results_summary(df: pd.DataFrame) -> dict[str, int]:
 
 def suspects_display(df: pd.DataFrame) -> pd.DataFrame:
     """The ranked table with readable columns for display."""
-    cols = ["rank", "path", "verdict", "score", "llr", "n_faces", "n_tracks", "duration_s", "size_bytes", "status",
-            "error", "duplicate_of", "model_version", "finished_at"]
+    cols = ["rank", "path", "verdict", "score", "llr", "caution", "n_faces", "n_tracks", "duration_s", "size_bytes",
+            "codec", "status", "error", "duplicate_of", "model_version", "finished_at"]
     out = df[[c for c in cols if c in df.columns]].copy()
     out = out.loc[:, [c for c in out.columns if c in ("rank", "path", "verdict", "score") or out[c].notna().any()]]
     if "size_bytes" in out:

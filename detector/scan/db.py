@@ -20,6 +20,10 @@ verdict        fake | real | inconclusive (LR between 1/3 and 3) | no-face |
 score          SVM decision score (higher = more likely fake); ``threshold``
 llr            log10 likelihood ratio of the score (manipulated vs genuine), NULL
                without a calibrated model
+codec          the video's decoder (``h264``, ``hevc``, ``av1``...); ``caution``
+               a flag when the model's card says its figures do not hold for that
+               codec (:func:`detector.card.codec_flag`: "LRs misled on AV1",
+               "codec not measured: HEVC (H.265)"), else NULL
 n_faces        faces found in the sampled frames; ``n_tracks``, ``n_sampled``
 t_*            seconds: probe (incl. hashing), decode, faces, features, total;
                ``t_wall`` the worker's wall time for the file
@@ -37,7 +41,7 @@ Table ``runs``: one row per scan invocation (command, setting, workers, counts; 
 runs, ``counts`` holds the files found, ``{"total": N, "skipped": K}``, and ``finished_at``
 is empty).
 
-A column added to ``results`` after a database was made (``llr``) is added to it
+A column added to ``results`` after a database was made (``llr``, ``codec``, ``caution``) is added to it
 (``ALTER TABLE ... ADD COLUMN``, empty for the rows already there) when it is opened for
 writing; opened read-only, an older database simply lacks it.
 
@@ -69,10 +73,11 @@ COLUMNS = (
     "n_frames", "n_sampled", "verdict", "score", "threshold", "n_faces", "n_tracks",
     "t_probe", "t_decode", "t_faces", "t_features", "t_total", "t_wall",
     "status", "error", "duplicate_of", "model_version", "worker", "host", "finished_at", "run_id", "llr",
+    "codec", "caution",
 )
 #: Columns of ``results`` added after the first schema, with their SQL types: added to an
 #: older database when it is opened for writing (:func:`add_missing_columns`).
-ADDED_COLUMNS = {"llr": "REAL"}
+ADDED_COLUMNS = {"llr": "REAL", "codec": "TEXT", "caution": "TEXT"}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (
@@ -109,6 +114,8 @@ CREATE TABLE IF NOT EXISTS results (
     run_id        INTEGER,
     attempts      INTEGER NOT NULL DEFAULT 1,
     llr           REAL,
+    codec         TEXT,
+    caution       TEXT,
     UNIQUE (path, model_version, n_frames)
 );
 CREATE INDEX IF NOT EXISTS results_sha ON results (sha256, model_version, n_frames, status);

@@ -55,7 +55,7 @@ from .local_pool import DEFAULT_MAX_MEMORY_MB, DEFAULT_TASKS_PER_WORKER, LocalPo
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 #: Fields a duplicate copies from the analysed file with the same content.
 _COPIED = ("kind", "width", "height", "fps", "duration_s", "n_sampled", "verdict", "score", "threshold", "n_faces",
-           "n_tracks", "llr")
+           "n_tracks", "llr", "codec", "caution")
 
 
 def model_setting(model) -> tuple[str | None, str | None, str]:

@@ -16,6 +16,7 @@ import time
 from dataclasses import replace
 
 from ..analysis import analyze
+from ..card import codec_flag
 from ..decode import DEFAULT_FRAMES
 from ..faces import limit_threads
 from ..model import ModelError, load_model
@@ -119,7 +120,8 @@ def scan_file(path: str, n_frames: int = DEFAULT_FRAMES, model_dir: str | None =
             status="done", size_bytes=i.size_bytes, sha256=i.sha256, kind=i.kind, width=i.width, height=i.height,
             fps=i.fps, duration_s=i.duration_s, n_sampled=a.n_sampled, score=a.score,
             verdict=a.threshold_verdict if flag_threshold is not None and a.threshold_verdict else a.verdict,
-            threshold=a.threshold, llr=a.llr, n_faces=a.n_faces, n_tracks=len(a.tracks),
+            threshold=a.threshold, llr=a.llr, n_faces=a.n_faces, n_tracks=len(a.tracks), codec=i.codec,
+            caution=codec_flag(getattr(model, "card", None), i.codec, i.kind) if a.llr is not None else None,
             t_probe=t.get("probe"), t_decode=t.get("decode"), t_faces=t.get("faces"),
             t_features=t.get("features"), t_total=t.get("total"))
     if out["status"] == "failed":
