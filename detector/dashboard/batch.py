@@ -118,6 +118,8 @@ def suspects_display(df: pd.DataFrame) -> pd.DataFrame:
     out = out.loc[:, [c for c in out.columns if c in ("rank", "path", "verdict", "score") or out[c].notna().any()]]
     if "size_bytes" in out:
         out["size_bytes"] = out["size_bytes"].map(lambda v: human_size(v) if pd.notna(v) else "—")
+    if "caution" in out:  # most rows have none: blank, not "None"
+        out["caution"] = out["caution"].where(out["caution"].notna(), "")
     return out.rename(columns={"llr": "log10 LR", "size_bytes": "size", "n_faces": "faces", "n_tracks": "tracks",
                                "duration_s": "duration (s)", "duplicate_of": "duplicate of",
                                "model_version": "model", "finished_at": "finished at"})
