@@ -58,11 +58,11 @@ class Frame:
     """One decoded frame: ``image`` is a (H, W, 3) uint8 BGR array on the original pixel grid;
     ``following`` the frames right after it (index + 1, index + 2, ...) when asked for
     (``follow`` / ``pairs``), as many as were asked and exist; ``next_image`` the first of
-    them (for the temporal-flicker features), else None.  ``rotation`` is how a player
-    turns the picture to show it (:func:`display_rotation`; a phone's portrait video is
-    stored sideways with 90 or 270): ``image`` stays as stored, on the codec's grid.  A following frame is a BGR array
+    them (for the temporal-flicker features), else None.  A following frame is a BGR array
     or, from a 4:4:4 video, a :class:`LazyBGR` that converts only what is read (the same
-    pixels)."""
+    pixels).  ``rotation`` is how a player turns the picture to show it
+    (:func:`display_rotation`; a phone's portrait video is stored sideways, with 90 or 270):
+    ``image`` stays as stored, on the codec's grid."""
 
     index: int
     time_s: float

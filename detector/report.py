@@ -30,8 +30,8 @@ from .dashboard import evaluation_store
 from .dashboard.explain import (colour_bar, explanation_text, face_heatmap_of, family_contributions, family_frame_table,
                                 heatmap_caption, region_table, top_feature_contributions)
 from .dashboard.models import card_summary
-from .dashboard.texts import (DISCLAIMER, FAMILY_LABELS, codec_caution, evidence_note, fmt_pct, fmt_score, highlight_note,
-                              rates_caveat, verdict_headline)
+from .dashboard.texts import (DISCLAIMER, FAMILY_LABELS, codec_caution, evidence_note, fmt_pct, fmt_score,
+                              highlight_note, rates_caveat, verdict_headline)
 from .dashboard.uploads import safe_filename
 from .dashboard.video_view import driving_frames, frame_scores, gallery, metadata_table, scoring_track, tracks_table
 from .features import KNOWN_FAMILIES, family_of, feature_columns

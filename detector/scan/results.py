@@ -18,8 +18,8 @@ import pandas as pd
 from .db import ResultsDB, display_path
 
 #: Columns of the ranked table first, in this order (the others follow).
-FRONT_COLUMNS = ("rank", "path", "verdict", "score", "llr", "caution", "threshold", "margin", "status", "duplicate_of", "n_faces",
-                 "n_tracks", "duration_s", "sha256", "error", "model_version", "n_frames")
+FRONT_COLUMNS = ("rank", "path", "verdict", "score", "llr", "caution", "threshold", "margin", "status", "duplicate_of",
+                 "n_faces", "n_tracks", "duration_s", "sha256", "error", "model_version", "n_frames")
 
 
 def order_by_suspicion(df: pd.DataFrame) -> pd.DataFrame:
