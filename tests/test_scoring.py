@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,6 +22,8 @@ from detector.scoring import RemotePipeline, ScoringProcess
 
 
 def test_the_scoring_process_scores_as_the_model_in_process():
+    """The child scores bit for bit as the pipeline loaded here, missing values included, with
+    scikit-learn but without pandas in its memory (left out: WithoutPackages)."""
     shipped = load_model()
     pending = load_model_in_background(process=True)
     try:
@@ -29,7 +32,12 @@ def test_the_scoring_process_scores_as_the_model_in_process():
         assert (remote.columns, remote.threshold, remote.sha256, remote.calibration) == \
             (shipped.columns, shipped.threshold, shipped.sha256, shipped.calibration)
         rows = np.random.default_rng(0).normal(size=(7, len(shipped.columns)))
+        rows[1, 2] = rows[4, 0] = np.nan  # imputed
         assert np.array_equal(remote.pipeline.decision_function(rows), shipped.pipeline.decision_function(rows))
+        maps = Path(f"/proc/{pending.process._proc.pid}/maps")
+        if maps.exists():
+            text = maps.read_text()
+            assert "/sklearn/" in text and "/pandas/" not in text
         with pytest.raises(ModelError, match="scoring failed in the model process"):
             remote.pipeline.decision_function(rows[:, :3])  # the wrong number of columns: the child's error
         assert np.array_equal(remote.pipeline.decision_function(rows[:2]), shipped.pipeline.decision_function(rows[:2]))
