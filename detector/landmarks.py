@@ -30,7 +30,6 @@ import cv2
 import numpy as np
 
 from .faces import Face, detect_faces, face_ellipse
-from .synthesis import astronaut_bgr
 
 #: Side of the network's square input, in pixels.
 MESH_SIZE = 192
@@ -189,6 +188,8 @@ def reference_face() -> np.ndarray:
     Only the two head poses of :func:`detector.kinematics.pose_inconsistency` are fitted
     to it, and their difference does not depend on the reference's own pose.
     """
+    from .synthesis import astronaut_bgr  # here: the synthesis module (PyAV writers, scikit-image) only for this
+
     img = astronaut_bgr()
     pts = dense_landmarks(img, detect_faces(img)[0])
     pts = pts - pts.mean(axis=0)
