@@ -542,6 +542,7 @@ def test_the_scan_records_each_files_codec_and_the_cards_caution(demo_pair, tmp_
     from detector.decode import iter_frames
     from detector.encode import write_video
     from detector.model import load_model
+    from detector.scan.results import report_text
 
     d = tmp_path / "in"
     d.mkdir()
@@ -557,5 +558,7 @@ def test_the_scan_records_each_files_codec_and_the_cards_caution(demo_pair, tmp_
     assert r.loc[str(d / "av1.mkv"), "codec"] in ("av1", "libdav1d", "libaom-av1")
     assert r.loc[str(d / "av1.mkv"), "caution"] == "LRs misled on AV1"
     assert r.loc[str(d / "hevc.mp4"), ["codec", "caution"]].tolist() == ["hevc", "codec not measured: HEVC (H.265)"]
+    text = report_text(db)  # the text report marks them after the path
+    assert f"{d / 'av1.mkv'}  [LRs misled on AV1]" in text and f"{d / 'h264.mp4'}\n" in text + "\n"
     table = batch.suspects_display(batch.rank_suspects(batch.load_results(db)))
     assert sorted(table["caution"]) == ["", "LRs misled on AV1", "codec not measured: HEVC (H.265)"]

@@ -98,6 +98,7 @@ def _suspect_lines(table: pd.DataFrame, top: int) -> list[str]:
              f"{'dur_s':>6}  path"]
     for r in table.head(k).itertuples():
         dup = f"  (= {r.duplicate_of})" if isinstance(r.duplicate_of, str) and r.duplicate_of else ""
+        dup += f"  [{r.caution}]" if isinstance(getattr(r, "caution", None), str) and r.caution else ""
         dur = f"{r.duration_s:6.1f}" if r.duration_s == r.duration_s and r.duration_s is not None else "     -"
         faces = "" if r.n_faces is None or r.n_faces != r.n_faces else int(r.n_faces)
         llr = f"{float(r.llr):+7.2f}" if pd.notna(r.llr) else "      -"
