@@ -277,8 +277,9 @@ def test_the_reused_converter_follows_each_frames_colour_space_and_range():
             assert np.array_equal(to_bgr(f), g.to_ndarray(format="bgr24")), (fmt, colorspace, color_range)
 
 
-def test_a_portrait_phone_video_is_searched_upright_and_measured_as_stored(demo_pair, tmp_path):
-    """A clip stored sideways with a display rotation (as a phone's portrait video): its faces
+@pytest.mark.parametrize("rotation", [90, 180, 270])
+def test_a_portrait_phone_video_is_searched_upright_and_measured_as_stored(demo_pair, tmp_path, rotation):
+    """A clip stored turned with a display rotation (as a phone's portrait video): its faces
     are searched for on the turned picture, so they are found as in the upright clip (one
     track, every sampled frame); they are given and measured on the stored frame's own grid
     (the upright box turned); the thumbnails are upright; the rotation is reported."""
@@ -287,13 +288,16 @@ def test_a_portrait_phone_video_is_searched_upright_and_measured_as_stored(demo_
 
     every = _all_frames(demo_pair[1])
     up = write_video(every, tmp_path / "up.mp4", crf=18)
-    side = write_video([np.rot90(f, -1) for f in every], tmp_path / "side.mp4", crf=18, rotation=90)
+    side = write_video([np.rot90(f, -rotation // 90) for f in every], tmp_path / "side.mp4", crf=18,
+                       rotation=rotation)
     a, b = (analyze(p, None, n_frames=6, families=("block",), thumbnails=True) for p in (up, side))
-    assert a.info.rotation == 0 and b.info.rotation == 90 and b.info.to_dict()["rotation"] == 90
-    assert (b.info.width, b.info.height) == (a.info.height, a.info.width)
+    assert a.info.rotation == 0 and b.info.rotation == rotation and b.info.to_dict()["rotation"] == rotation
+    W, H = a.info.width, a.info.height
+    assert (b.info.width, b.info.height) == ((W, H) if rotation == 180 else (H, W))
     assert a.n_faces == b.n_faces == 6 and len(a.tracks) == len(b.tracks) == 1
-    for (x, y, w, h), box in zip(a.table["box"], b.table["box"]):  # up = np.rot90(side): turned back
-        assert np.allclose(box, (a.info.height - y - h, x, h, w), atol=6)
+    for (x, y, w, h), box in zip(a.table["box"], b.table["box"]):  # up = np.rot90(side, rotation / 90)
+        turned = {90: (H - y - h, x, h, w), 180: (W - x - w, H - y - h, w, h), 270: (y, W - x - w, h, w)}[rotation]
+        assert np.allclose(box, turned, atol=6)
     for (_, _, ta), (_, _, tb) in zip(a.tracks[0].thumbnails, b.tracks[0].thumbnails):
         same, turned = (np.corrcoef(ta.ravel().astype(float), t.ravel().astype(float))[0, 1]
                         for t in (tb, np.rot90(tb)))
