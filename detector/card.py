@@ -259,18 +259,28 @@ def evaluated_codecs(card: dict | None) -> set[str]:
     return {name for r in reencode_rows(card) for name in decoded_as(r["condition"])}
 
 
-def codec_flag(card: dict | None, codec: str | None, kind: str = "video") -> str | None:
-    """A short flag for a result row (a scan's ``caution`` column) when the card's figures do
-    not hold for a file decoded as ``codec``: ``"LRs misled on AV1"`` (every re-encode with
-    that codec in the table had Cllr >= 1, :func:`misleading_for_codec`), ``"codec not
-    measured: HEVC (H.265)"`` (no re-encode with it in the table, :func:`evaluated_codecs`);
-    None otherwise, for an image, or without a per-condition table."""
+def codec_standing(card: dict | None, codec: str | None, kind: str = "video") -> tuple[str, list] | None:
+    """What a card's per-condition table says of a file decoded as ``codec``, when its figures
+    do not hold for it: ``("misled", rows)``, the re-encodes with that codec whose LRs misled
+    (:func:`misleading_for_codec`), or ``("unmeasured", codecs)``, the decoder names the table
+    did measure (:func:`evaluated_codecs`), none of them ``codec``; None otherwise, for an image,
+    or without a per-condition table (nothing is known either way)."""
     if not codec or kind != "video":
         return None
-    if misleading_for_codec(card, codec):
-        return f"LRs misled on {codec_name(codec)}"
+    rows = misleading_for_codec(card, codec)
+    if rows:
+        return "misled", rows
     known = evaluated_codecs(card)
-    return f"codec not measured: {codec_name(codec)}" if known and codec not in known else None
+    return ("unmeasured", sorted(known)) if known and codec not in known else None
+
+
+def codec_flag(card: dict | None, codec: str | None, kind: str = "video") -> str | None:
+    """:func:`codec_standing` as a short flag for a result row (a scan's ``caution`` column):
+    ``"LRs misled on AV1"``, ``"codec not measured: HEVC (H.265)"``, or None."""
+    standing = codec_standing(card, codec, kind)
+    if standing is None:
+        return None
+    return f"LRs misled on {codec_name(codec)}" if standing[0] == "misled" else f"codec not measured: {codec_name(codec)}"
 
 
 def trained_conditions(card: dict) -> list[str] | None:

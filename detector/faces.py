@@ -272,7 +272,7 @@ class SequenceDetector:
         quarter turn) is how a player turns it to show it: the faces are then searched for
         upright, on the turned picture, and returned on the frame's own pixel grid
         (:func:`stored_faces`)."""
-        quarter = (int(rotation) // 90) % 4
+        quarter = quarter_turns(rotation)
         if not quarter:
             return self._find(image)
         return stored_faces(self._find(np.ascontiguousarray(np.rot90(image, quarter))), quarter, image.shape)
@@ -290,6 +290,11 @@ class SequenceDetector:
             found = detect_faces(image, self.min_confidence, margin=self.margin, **self.sizes)
         self._prev = found
         return found
+
+
+def quarter_turns(rotation: int) -> int:
+    """The counter-clockwise quarter turns (0-3, ``np.rot90``'s ``k``) of a display rotation in degrees."""
+    return (int(rotation) // 90) % 4
 
 
 def stored_faces(faces: list[Face], quarter: int, shape: tuple[int, ...]) -> list[Face]:
@@ -465,7 +470,7 @@ def face_thumbnail(image: np.ndarray, face: Face, size: int = 160, rotation: int
     x0, y0, x1, y1 = thumbnail_window(face.box, image.shape)
     crop = image[y0:y1, x0:x1]
     thumb = cv2.cvtColor(cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
-    return np.ascontiguousarray(np.rot90(thumb, (int(rotation) // 90) % 4)) if rotation else thumb
+    return np.ascontiguousarray(np.rot90(thumb, quarter_turns(rotation))) if rotation else thumb
 
 
 def limit_threads() -> None:

@@ -49,7 +49,8 @@ import cv2
 import numpy as np
 
 from .analysis import Analysis, TrackResult
-from .faces import BAND_IN, BAND_OUT, INNER, OUTER_IN, OUTER_OUT, Face, elliptic_radius, face_ellipse, thumbnail_window
+from .faces import (BAND_IN, BAND_OUT, INNER, OUTER_IN, OUTER_OUT, Face, elliptic_radius, face_ellipse,
+                    quarter_turns, thumbnail_window)
 from .features import PROFILE_EDGES, family_of
 from .kinematics import KIN_COLUMNS, POSE_COLUMNS
 from .reference import Reference
@@ -255,7 +256,7 @@ def face_heatmap(a: Analysis, track: TrackResult, columns: Sequence[str], refere
     regions = region_values(column_z(track.features, columns, reference.stats))
     image = cv2.resize(thumb, (size, size), interpolation=cv2.INTER_CUBIC)
     masks = region_masks((size, size), window, face)  # on the stored frame's grid; the thumbnail is turned upright
-    quarter = (int(a.info.rotation) // 90) % 4
+    quarter = quarter_turns(a.info.rotation)
     masks = {r: np.ascontiguousarray(np.rot90(m, quarter)) for r, m in masks.items()} if quarter else masks
     image = paint(image, masks, {r: v.value for r, v in regions.items()})
     return FaceHeatMap(image, index, time_s, regions, reference.note,

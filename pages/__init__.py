@@ -147,11 +147,11 @@ def analyse(src: uploads.Source, model: DetectorModel | None, n_frames: int) -> 
         bar.progress(min(done / max(total, 1), 1.0), text=f"Analysing {src.name}: frame {done} of {total}")
 
     try:
-        key = (uploads.source_sha256(src), models.model_key(model), n_frames)
-        result = _analyses().get(key)
+        store, key = _analyses(), (uploads.source_sha256(src), models.model_key(model), n_frames)
+        result = store.get(key)
         if result is None:
             result = uploads.run_analysis(src, model, n_frames, progress=progress)
-            _analyses().put(key, result)
+            store.put(key, result)
     except (VideoError, uploads.UploadError, ModelError) as e:
         status.empty()
         st.error(f"Cannot analyse {src.name}: {texts.clean_message(e)}")

@@ -11,7 +11,7 @@ import re
 
 from ..analysis import Analysis
 from ..calibration import LLR_INCONCLUSIVE, evidence_text
-from ..card import CONDITION_LABELS, condition_label, evaluated_codecs, misleading_for_codec, reencode_rows
+from ..card import CONDITION_LABELS, codec_standing, condition_label, reencode_rows
 from ..profiles import codec_name
 
 __all__ = ["DISCLAIMER", "RATES_CAVEAT", "LR_PLOTS_CAPTION", "DEGRADED_LABELS", "FAMILY_LABELS", "degraded_aucs", "rates_caveat", "misleading_note", "codec_caution",
@@ -144,30 +144,26 @@ def evidence_note(a: Analysis, card: dict | None = None, caution: bool = True) -
 
 
 def codec_caution(a: Analysis, card: dict | None) -> str | None:
-    """'Caution: this file is AV1. ...' when the model's card measured misleading likelihood
-    ratios (Cllr >= 1) on every re-encode with this file's codec
-    (:func:`detector.card.misleading_for_codec`); 'Caution: this file is HEVC (H.265). ...'
-    when the card's table measured no re-encode with this video's codec at all
-    (:func:`detector.card.evaluated_codecs`); None otherwise, without an LR, or without a
-    per-condition table (then nothing is known either way)."""
+    """The card's word on this file's codec (:func:`detector.card.codec_standing`) as a caution:
+    'Caution: this file is AV1. ...' where the card measured misleading likelihood ratios
+    (Cllr >= 1) on every re-encode with the codec, 'Caution: this file is HEVC (H.265). ...'
+    where it measured none with it; None otherwise or without an LR."""
     info = getattr(a, "info", None)  # None for a record without video metadata
     codec = getattr(info, "codec", None)
-    if a.llr is None or not codec:
+    standing = codec_standing(card, codec, getattr(info, "kind", "video")) if a.llr is not None else None
+    if standing is None:
         return None
-    rows = misleading_for_codec(card, codec)
-    if rows:
+    kind, rows = standing
+    if kind == "misled":
         measured = "; ".join(f"{condition_label(str(r['condition']))}: Cllr {r['cllr']:.2f}"
                              + (f", AUC {r['auc']:.2f}" if isinstance(r.get("auc"), (int, float)) else "")
                              for r in rows)
         return (f"Caution: this file is {codec_name(codec)}. On held-out videos re-encoded as {codec_name(codec)}, "
                 f"this model's likelihood ratios misled ({measured}): do not rely on this LR.")
-    known = evaluated_codecs(card)
-    if known and getattr(info, "kind", "video") == "video" and codec not in known:
-        names = sorted({codec_name(c) for c in known})
-        return (f"Caution: this file is {codec_name(codec)}. This model was measured on "
-                f"{', '.join(names[:-1]) + ' and ' + names[-1] if len(names) > 1 else names[0]} files only: "
-                f"how well its score and likelihood ratio hold for {codec_name(codec)} is unknown.")
-    return None
+    names = sorted({codec_name(c) for c in rows})
+    return (f"Caution: this file is {codec_name(codec)}. This model was measured on "
+            f"{', '.join(names[:-1]) + ' and ' + names[-1] if len(names) > 1 else names[0]} files only: "
+            f"how well its score and likelihood ratio hold for {codec_name(codec)} is unknown.")
 
 
 def verdict_rule_note(card: dict | None, a: Analysis | None = None) -> str | None:
