@@ -42,7 +42,9 @@ CODEC_NAMES: dict[str, str] = {"libx264": "H.264", "libvpx-vp9": "VP9", "libsvta
 
 #: Other codecs' decoder names, for people (phones record HEVC).
 OTHER_CODEC_NAMES: dict[str, str] = {"hevc": "HEVC (H.265)", "mpeg4": "MPEG-4 Part 2", "vp8": "VP8",
-                                     "mjpeg": "Motion JPEG", "prores": "ProRes"}
+                                     "mjpeg": "Motion JPEG", "prores": "ProRes", "gif": "GIF",
+                                     "mpeg2video": "MPEG-2", "h263": "H.263", "theora": "Theora",
+                                     "vc1": "VC-1", "wmv3": "WMV 9", "rawvideo": "uncompressed video"}
 
 
 def codec_name(decoder: str | None) -> str | None:

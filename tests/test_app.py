@@ -847,6 +847,8 @@ def test_the_verdict_rule_says_what_the_lr_bounds_leave_of_the_verdict():
     # a codec the table never measured: said so, naming those it did; nothing without a table or for an image
     hevc = texts.codec_caution(SimpleNamespace(llr=0.2, info=SimpleNamespace(codec="hevc", kind="video")), judged)
     assert hevc.startswith("Caution: this file is HEVC (H.265). This model was measured on AV1 and H.264 files only")
+    gif = texts.codec_caution(SimpleNamespace(llr=0.2, info=SimpleNamespace(codec="gif", kind="video")), judged)
+    assert gif.startswith("Caution: this file is GIF. ") and gif.endswith("hold for GIF is unknown.")
     assert texts.codec_caution(SimpleNamespace(llr=0.2, info=SimpleNamespace(codec="hevc", kind="video")), card) is None
     assert texts.codec_caution(SimpleNamespace(llr=0.2, info=SimpleNamespace(codec="image", kind="image")), judged) is None
     assert texts.codec_caution(SimpleNamespace(llr=None, info=SimpleNamespace(codec="hevc", kind="video")), judged) is None
