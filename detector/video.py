@@ -32,7 +32,10 @@ from PIL import Image, UnidentifiedImageError  # noqa: E402
 
 #: File name suffixes (lower case) read as videos and as still images: the one list used by
 #: dataset folders, the batch scanner and the dashboard's upload check.
-VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv")
+# .3gp/.3g2: older phones and messengers; .mts/.m2ts: camcorders (AVCHD); .gif: animated GIFs, as
+# face swaps are passed around ("Transport stream" .ts is left out: it is also TypeScript source)
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv",
+                    ".3gp", ".3g2", ".mts", ".m2ts", ".ogv", ".gif")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 MEDIA_EXTENSIONS = VIDEO_EXTENSIONS + IMAGE_EXTENSIONS
 

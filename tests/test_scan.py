@@ -562,3 +562,33 @@ def test_the_scan_records_each_files_codec_and_the_cards_caution(demo_pair, tmp_
     assert f"{d / 'av1.mkv'}  [LRs misled on AV1]" in text and f"{d / 'h264.mp4'}\n" in text + "\n"
     table = batch.suspects_display(batch.rank_suspects(batch.load_results(db)))
     assert sorted(table["caution"]) == ["", "LRs misled on AV1", "codec not measured: HEVC (H.265)"]
+
+
+def test_phone_camcorder_and_gif_files_are_scanned(demo_pair, tmp_path):
+    """A folder scan takes 3GP (phones, messengers), M2TS (camcorders) and animated GIFs (face
+    swaps passed around as GIFs) as videos; a GIF is flagged as a codec the card never measured;
+    a ``.ts`` file (TypeScript as often as a transport stream) is left out."""
+    import av
+
+    from detector.decode import iter_frames
+    from detector.encode import write_video
+    from detector.model import load_model
+
+    d = tmp_path / "in"
+    d.mkdir()
+    frames = [f.image for f in iter_frames(demo_pair[0], 12)]
+    write_video(frames, d / "phone.3gp")
+    write_video(frames, d / "camera.m2ts")
+    with av.open(str(d / "passed_around.gif"), "w") as c:
+        s = c.add_stream("gif", rate=10)
+        s.width, s.height, s.pix_fmt = frames[0].shape[1], frames[0].shape[0], "rgb8"
+        for image in frames:
+            c.mux(s.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(image[:, :, ::-1]), format="rgb24")))
+        c.mux(s.encode())
+    (d / "app.ts").write_text("export const x: number = 1;\n")
+    s = scan([d], tmp_path / "formats.db", model=load_model(), n_frames=4, workers=1, progress=False)
+    assert (s.failed, s.ignored) == (0, 1)
+    r = rows(tmp_path / "formats.db")
+    assert sorted(Path(p).name for p in r.index) == ["camera.m2ts", "passed_around.gif", "phone.3gp"]
+    assert (r["n_faces"] > 0).all() and (r["status"] == "done").all(), r[["n_faces", "status"]]
+    assert r.loc[str(d / "passed_around.gif"), ["codec", "caution"]].tolist() == ["gif", "codec not measured: GIF"]
