@@ -32,7 +32,7 @@ CACHE = Path(os.environ.get("DEEPFAKE_BENCH_CACHE", Path.home() / ".cache" / "de
 import numpy as np  # noqa: E402
 
 from detector.decode import DEFAULT_FRAMES, Frame, iter_frames  # noqa: E402
-from detector.video import VideoError, probe  # noqa: E402
+from detector.video import VideoError, main_video_stream, probe  # noqa: E402
 from detector.faces import limit_threads  # noqa: E402
 from detector.search import COLUMN_SETS  # noqa: E402,F401  (the --columns sets, used by the scripts)
 from detector.search import select_columns as _select_columns  # noqa: E402
@@ -166,7 +166,7 @@ def iter_frames_gop(path, n_frames: int = DEFAULT_FRAMES, info=None, per_gop: in
         raise VideoError(f"not a readable video: {e}") from None
     emitted = 0
     try:
-        s = c.streams.video[0]
+        s = main_video_stream(c)
         s.codec_context.skip_frame = "NONREF"
         tb, start = float(s.time_base), s.start_time or 0
         for kf, q in zip(chosen, quota):
@@ -192,7 +192,7 @@ def _keyframe_indices(path, fps: float) -> np.ndarray:
     import av
 
     with av.open(str(path)) as c:
-        s = c.streams.video[0]
+        s = main_video_stream(c)
         tb = float(s.time_base)
         start = s.start_time or 0
         out = [int(round((p.pts - start) * tb * fps)) for p in c.demux(s) if p.is_keyframe and p.pts is not None]
@@ -208,7 +208,7 @@ def decode_whole(path) -> int:
     from detector.decode import DECODE_THREADS
 
     with av.open(str(path)) as c:
-        s = c.streams.video[0]
+        s = main_video_stream(c)
         s.codec_context.thread_count = DECODE_THREADS
         return sum(1 for _ in c.decode(s))
 

@@ -35,7 +35,7 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from .sampling import DEFAULT_SAMPLING, FRONT_FRACTION, check_sampling, plan_front, plan_runs, sample_indices
-from .video import VideoError, VideoInfo, check_file, probe, read_image
+from .video import VideoError, VideoInfo, check_file, main_video_stream, probe, read_image
 
 #: Frames sampled per video unless asked otherwise (the analysis, training features, scans).
 DEFAULT_FRAMES = 16
@@ -300,9 +300,10 @@ class _PyAVSampler:
     """
 
     def __init__(self, container, targets: np.ndarray, fps: float, nf: int) -> None:
-        if not container.streams.video or targets.size == 0:
+        stream = main_video_stream(container)
+        if stream is None or targets.size == 0:
             raise _PyAVUnusable
-        self.c, self.s = container, container.streams.video[0]
+        self.c, self.s = container, stream
         self.cc = self.s.codec_context
         if self.s.time_base is None:
             raise _PyAVUnusable

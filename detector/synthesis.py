@@ -22,7 +22,7 @@ import skimage.data
 from .decode import iter_frames
 from .encode import VideoEncoder, write_video
 from .faces import Face, detect_faces, face_ellipse
-from .video import probe
+from .video import main_video_stream, probe
 
 
 def camera_frames(image: np.ndarray, n_frames: int = 50, size: tuple[int, int] = (640, 480),
@@ -197,7 +197,7 @@ def decode_span(path: str | os.PathLike, start: int = 0, count: int | None = Non
     """
     container = av.open(str(path))
     try:
-        s = container.streams.video[0]
+        s = main_video_stream(container)
         fps = float(s.average_rate or s.guessed_rate or 25.0)
         tb = float(s.time_base) if s.time_base else 0.0
         t0 = s.start_time or 0
@@ -230,7 +230,7 @@ def decode_span(path: str | os.PathLike, start: int = 0, count: int | None = Non
 
 def _decode_counting(path, start: int, count: int | None) -> Iterator[np.ndarray]:
     with av.open(str(path)) as container:
-        for k, frame in enumerate(container.decode(container.streams.video[0])):
+        for k, frame in enumerate(container.decode(main_video_stream(container))):
             if k < start:
                 continue
             if count is not None and k >= start + count:

@@ -124,13 +124,30 @@ def is_image_path(path: str | os.PathLike) -> bool:
     return Path(path).suffix.lower() in IMAGE_EXTENSIONS
 
 
+def main_video_stream(container):
+    """The video stream of an open PyAV ``container`` that a file is analysed on: of its video
+    streams that are not attached pictures (cover art), the one with the most pixels, the first
+    of equals (a small preview or blank track stored before the camera's stream is passed
+    over); the first video stream when every one is a picture; None without video."""
+    streams = list(container.streams.video)
+    moving = [s for s in streams if not (s.disposition & av.stream.Disposition.attached_pic)]
+    if not moving:
+        return streams[0] if streams else None
+
+    def pixels(s) -> int:
+        cc = s.codec_context
+        return 0 if cc is None else int(cc.width or 0) * int(cc.height or 0)
+
+    return max(moving, key=pixels)  # max keeps the first of equals
+
+
 def _probe_pyav(p: Path) -> dict:
     """Metadata from PyAV; VideoError when it cannot read the file."""
     try:
         with av.open(str(p)) as c:
-            if not c.streams.video:
+            s = main_video_stream(c)
+            if s is None:
                 raise VideoError(f"not a readable video (no video stream): {p.name}")
-            s = c.streams.video[0]
             if s.codec_context is None:
                 raise VideoError(f"not a readable video (truncated, or no decoder for its video stream): {p.name}")
             fps = float(s.average_rate) if s.average_rate else 0.0
@@ -160,7 +177,8 @@ def _probe_pyav(p: Path) -> dict:
 
 
 def probe(path: str | os.PathLike, sha256: bool = True) -> VideoInfo:
-    """Read the metadata of a video or image without decoding its frames.
+    """Read the metadata of a video or image without decoding its frames (a video's: of the
+    stream it is analysed on, :func:`main_video_stream`).
 
     A file named as an image (:data:`IMAGE_EXTENSIONS`) is read as an image; when its bytes
     are not an image but a video (a renamed clip), it is read as the video it is.

@@ -302,3 +302,71 @@ def test_a_portrait_phone_video_is_searched_upright_and_measured_as_stored(demo_
         same, turned = (np.corrcoef(ta.ravel().astype(float), t.ravel().astype(float))[0, 1]
                         for t in (tb, np.rot90(tb)))
         assert same > 0.8 > turned
+
+
+
+def _with_blank_track_first(path, frames):
+    """``path`` (Matroska) with two H.264 video streams, interleaved: a small blank track
+    (a preview), then ``frames`` (BGR)."""
+    import av
+
+    from detector.encode import _add_video_stream
+
+    blank = np.zeros((120, 160, 3), np.uint8)
+    with av.open(str(path), mode="w") as c:
+        streams = [_add_video_stream(c, shape, 25.0, 18, "libx264", pix_fmt="yuv420p")
+                   for shape in (blank.shape, frames[0].shape)]
+        for f in frames:
+            for s, img in zip(streams, (blank, f)):
+                for pkt in s.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="bgr24")):
+                    c.mux(pkt)
+        for s in streams:
+            for pkt in s.encode():
+                c.mux(pkt)
+    return path
+
+
+def _with_large_cover(path, frames):
+    """``path`` (MP4): ``frames`` (BGR, H.264) with a cover picture (MJPEG, attached picture)
+    twice their size."""
+    import av
+
+    from detector.encode import _add_video_stream
+
+    h, w = frames[0].shape[:2]
+    with av.open(str(path), mode="w") as c:
+        cover = c.add_stream("mjpeg")
+        cover.width, cover.height, cover.pix_fmt = 2 * w, 2 * h, "yuvj420p"
+        cover.disposition = av.stream.Disposition.attached_pic
+        video = _add_video_stream(c, frames[0].shape, 25.0, 18, "libx264", pix_fmt="yuv420p")
+        picture = av.VideoFrame.from_ndarray(np.full((2 * h, 2 * w, 3), 90, np.uint8), format="bgr24")
+        for pkt in [*cover.encode(picture.reformat(format="yuvj420p")), *cover.encode()]:
+            c.mux(pkt)
+        for f in frames:
+            for pkt in video.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="bgr24")):
+                c.mux(pkt)
+        for pkt in video.encode():
+            c.mux(pkt)
+    with av.open(str(path)) as c:  # the file holds what the test needs
+        assert sorted((s.codec_context.width, bool(s.disposition & av.stream.Disposition.attached_pic))
+                      for s in c.streams.video) == [(w, False), (2 * w, True)]
+    return path
+
+
+@pytest.mark.parametrize("layout", ["blank track first", "large cover"])
+def test_the_largest_moving_video_stream_is_the_one_analysed(demo_pair, tmp_path, layout):
+    """A file with a small blank video track before the camera's (a preview), or with cover
+    art larger than its video: probe, the sampled frames and the analysis all read the
+    camera's stream (before, a blank first track gave 'no face'; the cover is a picture, not
+    the video, however large)."""
+    from detector.analysis import analyze
+
+    every = _all_frames(demo_pair[0])
+    make = _with_blank_track_first if layout == "blank track first" else _with_large_cover
+    path = make(tmp_path / ("two.mkv" if layout == "blank track first" else "cover.mp4"), every)
+    info = probe(path)
+    assert (info.width, info.height) == (every[0].shape[1], every[0].shape[0]) and info.frame_count == len(every)
+    frames = read_frames(path, 8)
+    assert len(frames) == 8 and all(f.image.shape == every[0].shape for f in frames)
+    a = analyze(path, None, 8)
+    assert a.n_faces == 8 and a.verdict == "unscored"
