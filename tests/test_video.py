@@ -305,6 +305,12 @@ def test_a_portrait_phone_video_is_searched_upright_and_measured_as_stored(demo_
 
 
 
+def _bgr_frame(img):
+    import av
+
+    return av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="bgr24")
+
+
 def _with_blank_track_first(path, frames):
     """``path`` (Matroska) with two H.264 video streams, interleaved: a small blank track
     (a preview), then ``frames`` (BGR)."""
@@ -318,11 +324,9 @@ def _with_blank_track_first(path, frames):
                    for shape in (blank.shape, frames[0].shape)]
         for f in frames:
             for s, img in zip(streams, (blank, f)):
-                for pkt in s.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="bgr24")):
-                    c.mux(pkt)
+                c.mux(s.encode(_bgr_frame(img)))
         for s in streams:
-            for pkt in s.encode():
-                c.mux(pkt)
+            c.mux(s.encode())
     return path
 
 
@@ -339,14 +343,11 @@ def _with_large_cover(path, frames):
         cover.width, cover.height, cover.pix_fmt = 2 * w, 2 * h, "yuvj420p"
         cover.disposition = av.stream.Disposition.attached_pic
         video = _add_video_stream(c, frames[0].shape, 25.0, 18, "libx264", pix_fmt="yuv420p")
-        picture = av.VideoFrame.from_ndarray(np.full((2 * h, 2 * w, 3), 90, np.uint8), format="bgr24")
-        for pkt in [*cover.encode(picture.reformat(format="yuvj420p")), *cover.encode()]:
-            c.mux(pkt)
+        c.mux(cover.encode(_bgr_frame(np.full((2 * h, 2 * w, 3), 90, np.uint8)).reformat(format="yuvj420p")))
+        c.mux(cover.encode())
         for f in frames:
-            for pkt in video.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="bgr24")):
-                c.mux(pkt)
-        for pkt in video.encode():
-            c.mux(pkt)
+            c.mux(video.encode(_bgr_frame(f)))
+        c.mux(video.encode())
     with av.open(str(path)) as c:  # the file holds what the test needs
         assert sorted((s.codec_context.width, bool(s.disposition & av.stream.Disposition.attached_pic))
                       for s in c.streams.video) == [(w, False), (2 * w, True)]
