@@ -182,10 +182,11 @@ def analyze(path, model: DetectorModel | PendingModel | None = None, n_frames: i
     sampling : which frames (:data:`detector.sampling.SAMPLINGS`); None: the model's
         (:attr:`DetectorModel.sampling`), or the default without a model.  A model scores
         only features of the sampling it was trained on: another one is refused.
-    decode_ahead : decode the next frames in a thread while the faces and features of the
-        current one are measured (one video with a second core to run on: ``inspect``); the
-        ``decode`` timing is then the time spent waiting for frames.  Off for the batch
-        scanner, which runs one single-threaded process per core.
+    decode_ahead : decode the next frames and find their faces in a thread while the
+        features of the current one are measured (one video with a second core to run on:
+        ``inspect``); the ``decode`` timing is then the time spent waiting for frames and
+        their faces, and ``faces`` the thread's time (overlapped, so ``total`` exceeds the
+        wall time).  Off for the batch scanner, which runs one single-threaded process per core.
 
     Raises
     ------
@@ -280,30 +281,39 @@ def _measure_frames(path, info: VideoInfo, n_frames: int, fams, thumbnails: bool
     follow = max(runs) - 1  # frames right after each sampled one: the block run, ltop and the lmk kinematics read them
     it = iter_frames(path, n_frames, info=info, pairs=fams is None or "flick" in fams, follow=follow,
                      sampling=sampling)
+    found = _with_faces(it, timings)
     if decode_ahead:
-        it = _ahead(it)
-    with contextlib.closing(it):  # the decoder (and the decode-ahead thread) stop when measuring does
-        return _measure_loop(it, info, n_frames, fams, thumbnails, progress, timings)
+        found = _ahead(found)
+    with contextlib.closing(found), contextlib.closing(it):  # the decoder (and the thread) stop when measuring does
+        return _measure_loop(found, info, n_frames, fams, thumbnails, progress, timings)
 
 
-def _measure_loop(it: Iterator[Frame], info: VideoInfo, n_frames: int, fams, thumbnails: bool, progress,
-                  timings: dict[str, float]) -> _Sampled:
-    """The frame loop of :func:`_measure_frames`: the faces of each frame of ``it`` and their features."""
-    out = _Sampled()
+def _with_faces(frames: Iterator[Frame], timings: dict[str, float]) -> Iterator[tuple[Frame, list[_faces.Face]]]:
+    """Each frame of ``frames`` with its faces (:class:`detector.faces.SequenceDetector`,
+    in order); ``timings["faces"]`` accumulates the time spent finding them."""
     find_faces = _faces.SequenceDetector()
+    for frame in frames:
+        t = time.perf_counter()
+        found = find_faces(frame.image, frame.rotation)
+        timings["faces"] += time.perf_counter() - t
+        yield frame, found
+
+
+def _measure_loop(it: Iterator[tuple[Frame, list[_faces.Face]]], info: VideoInfo, n_frames: int, fams,
+                  thumbnails: bool, progress, timings: dict[str, float]) -> _Sampled:
+    """The frame loop of :func:`_measure_frames`: the features of the faces of each frame of
+    ``it`` (frames with their faces, :func:`_with_faces`)."""
+    out = _Sampled()
     total = 1 if info.kind == "image" else min(n_frames, max(info.frame_count, 1))
     while True:
         t = time.perf_counter()
-        frame = next(it, None)
+        frame, found = next(it, (None, None))
         timings["decode"] += time.perf_counter() - t
         if frame is None:
             return out
         out.indices.append(frame.index)
         out.times.append(frame.time_s)
-        t = time.perf_counter()
-        found = find_faces(frame.image, frame.rotation)
         out.rotation = frame.rotation
-        timings["faces"] += time.perf_counter() - t
         t = time.perf_counter()
         for f in found:
             f.frame_index = frame.index
