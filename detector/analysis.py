@@ -284,7 +284,9 @@ def _measure_frames(path, info: VideoInfo, n_frames: int, fams, thumbnails: bool
     found = _with_faces(it, timings)
     if decode_ahead:
         found = _ahead(found)
-    with contextlib.closing(found), contextlib.closing(it):  # the decoder (and the thread) stop when measuring does
+    # the decoder (and the thread) stop when measuring does: the thread first (closed last in,
+    # first out), so that the decoder is never closed while the thread is running it
+    with contextlib.closing(it), contextlib.closing(found):
         return _measure_loop(found, info, n_frames, fams, thumbnails, progress, timings)
 
 

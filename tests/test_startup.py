@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -254,6 +255,33 @@ def test_decoding_ahead_raises_in_order_and_stops_with_its_caller():
     assert next(endless) == 0 and threading.active_count() == n_threads + 1
     endless.close()  # the thread stops after the item it is producing
     assert threading.active_count() == n_threads
+
+
+def test_a_failure_while_measuring_ahead_is_raised_as_itself(demo_pair, monkeypatch):
+    """When measuring a frame fails while the decode-ahead thread is decoding the next one, the
+    caller gets that error, the thread is stopped before the decoder is closed (closing a
+    generator another thread is running raises 'generator already executing'), and no thread
+    is left."""
+    import detector.analysis as analysis
+
+    decode = analysis.iter_frames
+
+    def slow_frames(*args, **kwargs):
+        for k, frame in enumerate(decode(*args, **kwargs)):
+            if k:
+                time.sleep(0.5)  # decoding the next frame while the first one is measured
+            yield frame
+
+    def failing(*args, **kwargs):
+        time.sleep(0.1)  # the thread is inside the decoder by now
+        raise RuntimeError("measuring failed")
+
+    monkeypatch.setattr(analysis, "iter_frames", slow_frames)
+    monkeypatch.setattr(analysis, "face_features", failing)
+    n_threads = threading.active_count()
+    with pytest.raises(RuntimeError, match="measuring failed") as e:
+        analysis.analyze(demo_pair[0], n_frames=4, decode_ahead=True)
+    assert e.value.__context__ is None and threading.active_count() == n_threads
 
 
 def test_the_launcher_and_the_scoring_process_load_none_of_the_analysis():
