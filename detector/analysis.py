@@ -287,7 +287,7 @@ def _measure_frames(path, info: VideoInfo, n_frames: int, fams, thumbnails: bool
     # the decoder (and the thread) stop when measuring does: the thread first (closed last in,
     # first out), so that the decoder is never closed while the thread is running it
     with contextlib.closing(it), contextlib.closing(found):
-        return _measure_loop(found, info, n_frames, fams, thumbnails, progress, timings)
+        return _measure_loop(found, info, n_frames, fams, thumbnails, progress, timings, ahead=decode_ahead)
 
 
 def _with_faces(frames: Iterator[Frame], timings: dict[str, float]) -> Iterator[tuple[Frame, list[_faces.Face]]]:
@@ -302,15 +302,17 @@ def _with_faces(frames: Iterator[Frame], timings: dict[str, float]) -> Iterator[
 
 
 def _measure_loop(it: Iterator[tuple[Frame, list[_faces.Face]]], info: VideoInfo, n_frames: int, fams,
-                  thumbnails: bool, progress, timings: dict[str, float]) -> _Sampled:
+                  thumbnails: bool, progress, timings: dict[str, float], ahead: bool = False) -> _Sampled:
     """The frame loop of :func:`_measure_frames`: the features of the faces of each frame of
-    ``it`` (frames with their faces, :func:`_with_faces`)."""
+    ``it`` (frames with their faces, :func:`_with_faces`; found in another thread when ``ahead``)."""
     out = _Sampled()
     total = 1 if info.kind == "image" else min(n_frames, max(info.frame_count, 1))
     while True:
-        t = time.perf_counter()
+        t, before = time.perf_counter(), timings["faces"]
         frame, found = next(it, (None, None))
-        timings["decode"] += time.perf_counter() - t
+        waited = time.perf_counter() - t
+        # in this thread, next() also found the faces (timed as "faces"): the rest is decoding
+        timings["decode"] += waited if ahead else waited - (timings["faces"] - before)
         if frame is None:
             return out
         out.indices.append(frame.index)

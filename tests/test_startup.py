@@ -257,6 +257,18 @@ def test_decoding_ahead_raises_in_order_and_stops_with_its_caller():
     assert threading.active_count() == n_threads
 
 
+def test_the_stage_timings_of_a_serial_analysis_add_up_to_its_wall_time(demo_pair):
+    """Without decoding ahead, each stage is timed once: decode, faces and features (found in
+    the same ``next()`` as the frame) add up to no more than the analysis's wall time."""
+    from detector.analysis import analyze
+
+    t = time.perf_counter()
+    a = analyze(demo_pair[0], n_frames=6)
+    wall = time.perf_counter() - t
+    assert a.timings["faces"] > 0 and a.timings["decode"] > 0
+    assert a.timings["total"] <= wall
+
+
 def test_a_failure_while_measuring_ahead_is_raised_as_itself(demo_pair, monkeypatch):
     """When measuring a frame fails while the decode-ahead thread is decoding the next one, the
     caller gets that error, the thread is stopped before the decoder is closed (closing a
