@@ -68,7 +68,7 @@ from .texture_top import chi2_distance, entropy, ltop_features
 
 # Changed whenever a feature's values or columns change; a model refuses features of
 # another version (what each version changed: docs/experiments.md).
-FEATURES_VERSION = "7"
+FEATURES_VERSION = "8"
 #: The block-grid strength columns (:func:`blockiness`) of a sampled face are the mean over
 #: this many consecutive frames: the sampled one and the ones right after it, measured in
 #: the sampled frame's face regions (a face moves a pixel or two in that time).  One frame's

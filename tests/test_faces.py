@@ -134,9 +134,9 @@ def _recorded_passes(monkeypatch):
     return shapes
 
 
-def test_faces_are_found_at_320_px(astronaut, monkeypatch):
-    """One pass on the frame scaled to 320 px; its landmarks within a few original pixels
-    (one 320-px pixel is 4 here) of a 640-px pass's."""
+def test_faces_are_found_at_256_px(astronaut, monkeypatch):
+    """One pass on the frame scaled to 256 px; its landmarks within a few original pixels
+    (one 256-px pixel is 5 here) of a 640-px pass's."""
     import cv2
 
     from detector.faces import _detect
@@ -145,7 +145,7 @@ def test_faces_are_found_at_320_px(astronaut, monkeypatch):
     ref = _detect(big, 0.6, 640)
     shapes = _recorded_passes(monkeypatch)
     (f,) = detect_faces(big)
-    assert shapes == [(320, 320)]
+    assert shapes == [(256, 256)]
     assert len(ref) == 1 and faces_iou(f, ref[0]) > 0.85
     assert np.abs(f.landmarks - ref[0].landmarks).max() <= 12
 
@@ -156,8 +156,8 @@ def faces_iou(a, b) -> float:
     return _iou(a.box, b.box)
 
 
-def test_a_face_too_small_for_320_px_is_found_at_640(astronaut, monkeypatch):
-    """The 320-px pass finds nothing: the frame is searched again at 640 px, which finds the
+def test_a_face_too_small_for_256_px_is_found_at_640(astronaut, monkeypatch):
+    """The 256-px pass finds nothing: the frame is searched again at 640 px, which finds the
     face; without the fallback it is missed."""
     import cv2
 
@@ -165,11 +165,11 @@ def test_a_face_too_small_for_320_px_is_found_at_640(astronaut, monkeypatch):
 
     canvas = np.full((720, 1280, 3), 110, np.uint8)
     canvas[300:396, 600:696] = cv2.resize(astronaut[0:300, 90:390], (96, 96), interpolation=cv2.INTER_AREA)
-    assert _detect(canvas, 0.6, 320) == []
+    assert _detect(canvas, 0.6, 256) == []
     ref = _detect(canvas, 0.6, 640)
     shapes = _recorded_passes(monkeypatch)
     (found,) = SequenceDetector()(canvas)
-    assert shapes == [(180, 320), (360, 640)]
+    assert shapes == [(144, 256), (360, 640)]
     assert len(ref) == 1 and found.box == ref[0].box
     np.testing.assert_array_equal(found.landmarks, ref[0].landmarks)
     assert detect_faces(canvas, fallback_width=0) == []
