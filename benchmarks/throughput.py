@@ -16,8 +16,9 @@ machine load:
 - ``pipeline[default]``: :func:`detector.analysis.analyze` as the batch scanner runs it
   (only the feature families the model reads); ``pipeline[all families]``: as
   ``inspect`` and the dashboard run it (every family, for display); ``pipeline[eager
-  followers]``: the default with every following frame of a 4:4:4 clip converted whole
-  (as before :class:`detector.decode.LazyBGR`; the same features);
+  followers]``: the default with every following frame converted whole (as before
+  :class:`detector.decode.LazyBGR`, which covers 4:4:4 and, since the twelfth session, 4:2:0
+  clips; the same features);
 - prototypes (nothing changed on disk): face detection on a 320-px-wide copy (``w320``;
   the default since features version 7, so now the same as ``pipeline[default]``), boxes at 320 px then landmarks on each face's crop (``refine320``,
   :func:`common.detect_faces_refined`), fewer frames (``half``), and another sampling:
@@ -42,6 +43,10 @@ and YuNet faces, its CPU over the scan's per clip (median).
 
 Per clip it also compares ``pipeline[default]`` with issue 2's limit (a 720p clip in
 under 3 CPU s on one core): ``--clips 46`` takes every 720p clip of the data set.
+
+``--platform PROFILE`` (a profile of :data:`detector.profiles.PROFILES`, e.g. ``crf23``) runs
+every setting on whole-length re-encodes of the same clips at that profile instead (4:2:0, as
+platforms deliver their videos; made once into ``--copies`` by :func:`detector.degrade.make_degraded`).
 
 Reports CPU seconds (``time.process_time``: robust to other jobs on the machine),
 videos/s per core, x real time per core (video seconds / CPU seconds) and the ratio
@@ -300,6 +305,26 @@ def run_setting(path: str, kind: str, dec: str, width, n: int, model) -> dict:
             "score": a.score, **{f"t_{k}": v for k, v in a.timings.items()}}
 
 
+def platform_clips(clips, profile: str, out_dir: str):
+    """``clips`` re-encoded whole at ``profile`` of :data:`detector.profiles.PROFILES` (made once in
+    ``out_dir``; a failed copy is left out): the same table with the copies' paths and frame counts."""
+    from detector.degrade import make_degraded
+    from detector.profiles import PROFILES
+    from detector.video import probe
+
+    if profile not in PROFILES:
+        raise SystemExit(f"--platform {profile}: not one of {sorted(PROFILES)}")
+    man = make_degraded(clips, out_dir, {profile: PROFILES[profile]}, span=10 ** 9, workers=2)
+    copies = man[["abs_path", "source_path"]].rename(columns={"abs_path": "copy", "source_path": "abs_path"})
+    out = clips.merge(copies, on="abs_path")
+    if out.empty:
+        raise SystemExit(f"no {profile} copy could be made in {out_dir}")
+    out["path"] = [f"{profile}: {p}" for p in out["path"]]
+    out["abs_path"] = out.pop("copy")
+    out["frames"] = [probe(p, sha256=False).frame_count for p in out["abs_path"]]
+    return out.reset_index(drop=True)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clips", type=int, default=10)
@@ -313,8 +338,14 @@ def main(argv=None) -> int:
                     help="time only `inspect` and stop (its breakdown and other versions: benchmarks/startup.py)")
     ap.add_argument("--peer", choices=["efficientnet_b4", "xception", "none"], default="efficientnet_b4",
                     help="the peer CNN of peer.py run on each clip (needs torch; default efficientnet_b4)")
+    ap.add_argument("--platform", default=None, metavar="PROFILE",
+                    help="run on whole-length re-encodes of the clips at this profile (e.g. crf23; made once)")
+    ap.add_argument("--copies", default=str(Path.home() / ".cache" / "deepfake-detector" / "throughput_copies"),
+                    help="folder of --platform's re-encodes (default ~/.cache/deepfake-detector/throughput_copies)")
     args = ap.parse_args(argv)
     clips = clips_720p(args.clips)
+    if args.platform:
+        clips = platform_clips(clips, args.platform, args.copies)
     inspect = None
     if args.inspect_runs > 0:
         inspect = inspect_wall(args.inspect_clip or inspect_clip(clips_720p(10 ** 6)), args.inspect_runs)
@@ -335,9 +366,10 @@ def main(argv=None) -> int:
     if model is not None and "flick" in model.families and any(s[2] == "pyav_gop" and s[1] != "decode" for s in settings):
         print("note: the PyAV prototypes give no next frame, so their pipeline rows skip the flicker family "
               "this model reads (cheaper than it would really be)", flush=True)
-    info = machine({"clips": len(clips), "frames": args.frames,
+    info = machine({"clips": len(clips), "frames": args.frames, "platform": args.platform,
                     "model": None if model is None else f"{model.name}@{model.version}"})
-    print(f"{len(clips)} clips 1280x720, {clips.frames.sum()} frames, load {os.getloadavg()[0]:.2f}", flush=True)
+    print(f"{len(clips)} clips 1280x720 ({'re-encoded ' + args.platform if args.platform else 'the files'}), "
+          f"{clips.frames.sum()} frames, load {os.getloadavg()[0]:.2f}", flush=True)
 
     from detector.analysis import analyze
 

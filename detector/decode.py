@@ -59,8 +59,8 @@ class Frame:
     ``following`` the frames right after it (index + 1, index + 2, ...) when asked for
     (``follow`` / ``pairs``), as many as were asked and exist; ``next_image`` the first of
     them (for the temporal-flicker features), else None.  A following frame is a BGR array
-    or, from a 4:4:4 video, a :class:`LazyBGR` that converts only what is read (the same
-    pixels).  ``rotation`` is how a player turns the picture to show it
+    or, from a 4:4:4 or 4:2:0 video, a :class:`LazyBGR` that converts only what is read (the
+    same pixels).  ``rotation`` is how a player turns the picture to show it
     (:func:`display_rotation`; a phone's portrait video is stored sideways, with 90 or 270):
     ``image`` stays as stored, on the codec's grid."""
 
@@ -77,9 +77,11 @@ class LazyBGR:
 
     ``f[y0:y1, x0:x1]`` converts just that crop and ``np.asarray(f)`` the whole frame
     (kept); both give exactly the pixels of ``frame.to_ndarray(format="bgr24")``.  ``shape``
-    is (H, W, 3).  For 4:4:4 video only, where FFmpeg's whole-frame conversion is slow
-    (3.5-4.8 ms a 720p frame with FFmpeg 8, ~0.7 ms a face crop) and each pixel converts on its own; the block
-    run reads only the face crops of its following frames.
+    is (H, W, 3).  For the :data:`LAZY_FORMATS`: 4:4:4 video, where FFmpeg's whole-frame
+    conversion is slow (3.5-4.8 ms a 720p frame with FFmpeg 8, ~0.7 ms a face crop), and
+    4:2:0 video, what platforms deliver (0.58 ms a 720p frame, 0.12 ms a 400 x 400 crop),
+    whose crops are widened to even rows and columns (a chroma sample covers 2 x 2 pixels)
+    and trimmed back.  The block run reads only the face crops of its following frames.
     """
 
     __slots__ = ("_frame", "_full", "shape")
@@ -94,11 +96,17 @@ class LazyBGR:
     def crop(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
         """The (y1 - y0, x1 - x0, 3) BGR crop, converted alone."""
         f = self._frame
-        g = av.VideoFrame(x1 - x0, y1 - y0, "yuv444p")
-        for src, dst in zip(f.planes, g.planes):  # each plane's crop copied once, into the new frame
-            _plane(dst)[:] = _plane(src)[y0:y1, x0:x1]
+        sub = 2 if f.format.name == "yuv420p" else 1  # pixels per chroma sample, each way
+        # on the chroma grid: widened to whole chroma samples, trimmed after the conversion
+        ay0, ax0 = y0 - y0 % sub, x0 - x0 % sub
+        ay1, ax1 = min(f.height, y1 + y1 % sub), min(f.width, x1 + x1 % sub)
+        g = av.VideoFrame(ax1 - ax0, ay1 - ay0, f.format.name)
+        for k, (src, dst) in enumerate(zip(f.planes, g.planes)):  # each plane's crop copied once
+            s = 1 if k == 0 else sub
+            _plane(dst)[:] = _plane(src)[ay0 // s:-(-ay1 // s), ax0 // s:-(-ax1 // s)]
         g.colorspace, g.color_range = f.colorspace, f.color_range
-        return to_bgr(g)
+        out = to_bgr(g)
+        return out if (ay0, ay1, ax0, ax1) == (y0, y1, x0, x1) else out[y0 - ay0:y1 - ay0, x0 - ax0:x1 - ax0]
 
     def __getitem__(self, key):
         if self._full is None and isinstance(key, tuple) and len(key) == 2 \
@@ -146,10 +154,15 @@ def _reformatter() -> VideoReformatter:
     return r
 
 
+#: Pixel formats whose following frames stay :class:`LazyBGR` (when :func:`_lazy_is_exact`).
+LAZY_FORMATS = ("yuv444p", "yuv420p")
+
+
 def _lazy_is_exact(frame, full: np.ndarray) -> bool:
-    """Whether :class:`LazyBGR` crops of this 4:4:4 ``frame`` equal ``full``, its whole-frame
-    conversion (checked once per video on an odd-placed crop; else followers are converted whole)."""
-    if frame.format.name != "yuv444p" or frame.height < 8 or frame.width < 8:
+    """Whether :class:`LazyBGR` crops of this ``frame`` (one of :data:`LAZY_FORMATS`) equal
+    ``full``, its whole-frame conversion (checked once per video on an odd-placed crop; else
+    followers are converted whole)."""
+    if frame.format.name not in LAZY_FORMATS or frame.height < 8 or frame.width < 8:
         return False
     try:
         y0, x0 = frame.height // 4 | 1, frame.width // 3 | 1
@@ -504,7 +517,7 @@ class _PyAVSampler:
                     if self.lazy is None:  # the first follower's whole conversion checks LazyBGR once
                         img = to_bgr(f)
                         self.lazy = _lazy_is_exact(f, img)
-                    if self.lazy and not is_sample and f.format.name == "yuv444p":
+                    if self.lazy and not is_sample and f.format.name in LAZY_FORMATS:
                         follower, img = LazyBGR(f, full=img), None
                     else:
                         follower = img = to_bgr(f) if img is None else img

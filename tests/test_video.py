@@ -114,11 +114,13 @@ def test_follow_carries_the_next_frames_from_both_decoders(demo_pair, n, k):
         next(iter_frames(demo_pair[0], n, follow=-1))
 
 
-def test_following_frames_of_a_444_video_convert_only_what_is_read(tmp_path, astronaut):
-    """From a 4:4:4 video (FF++'s files are) the following frames come as LazyBGR: a crop
-    of one is converted alone and is exactly the crop of the whole-frame conversion (the
-    block features see the same pixels), np.asarray gives the whole frame; the samples
-    stay arrays.  A 4:2:0 video's followers are plain arrays."""
+@pytest.mark.parametrize("pix_fmt", ["yuv444p", "yuv420p"])
+def test_following_frames_convert_only_what_is_read(tmp_path, astronaut, pix_fmt):
+    """From a 4:4:4 video (FF++'s files are) or a 4:2:0 one (platforms') the following frames
+    come as LazyBGR: a crop of one is converted alone and is exactly the crop of the
+    whole-frame conversion (the block features see the same pixels; 4:2:0 crops at odd rows
+    and columns too), np.asarray gives the whole frame; the samples stay arrays.  A 4:2:2
+    video's followers are plain arrays."""
     import cv2
 
     from detector.encode import write_video
@@ -127,9 +129,9 @@ def test_following_frames_of_a_444_video_convert_only_what_is_read(tmp_path, ast
     rng = np.random.default_rng(0)
     imgs = [np.clip(cv2.resize(astronaut, (320, 240)).astype(int) + rng.integers(-20, 21, (240, 320, 3)), 0, 255)
             .astype(np.uint8) for _ in range(12)]
-    p444 = write_video(imgs, tmp_path / "c444.mp4", crf=18, pix_fmt="yuv444p")
-    every = _all_frames(p444)
-    frames = list(iter_frames(p444, 3, follow=2))
+    path = write_video(imgs, tmp_path / f"{pix_fmt}.mp4", crf=18, pix_fmt=pix_fmt)
+    every = _all_frames(path)
+    frames = list(iter_frames(path, 3, follow=2))
     assert frames and all(isinstance(f.image, np.ndarray) for f in frames)
     lazy = [g for f in frames for g in f.following]
     assert lazy and all(isinstance(g, LazyBGR) for g in lazy)
@@ -137,11 +139,11 @@ def test_following_frames_of_a_444_video_convert_only_what_is_read(tmp_path, ast
         for j, g in enumerate(f.following):
             want = every[f.index + 1 + j]
             assert g.shape == want.shape
-            for y0, y1, x0, x1 in ((0, 240, 0, 320), (37, 151, 61, 250), (1, 2, 3, 4)):
+            for y0, y1, x0, x1 in ((0, 240, 0, 320), (37, 151, 61, 250), (1, 2, 3, 4), (2, 9, 4, 13), (235, 240, 1, 320)):
                 assert np.array_equal(g[y0:y1, x0:x1], want[y0:y1, x0:x1])
             assert np.array_equal(np.asarray(g), want) and np.array_equal(g[5:9, ::2], want[5:9, ::2])
-    p420 = write_video(imgs, tmp_path / "c420.mp4", crf=18, pix_fmt="yuv420p")
-    assert all(isinstance(g, np.ndarray) for f in iter_frames(p420, 3, follow=2) for g in f.following)
+    p422 = write_video(imgs, tmp_path / "c422.mp4", crf=18, pix_fmt="yuv422p")
+    assert all(isinstance(g, np.ndarray) for f in iter_frames(p422, 3, follow=2) for g in f.following)
 
 
 @pytest.mark.parametrize("colorspace", [2, 1, 5])  # unspecified, BT.709, BT.601
