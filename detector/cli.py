@@ -25,6 +25,7 @@ from .datasets import read_manifest
 from .decode import DEFAULT_FRAMES
 from .sampling import DEFAULT_SAMPLING, SAMPLINGS
 from .features import FAMILIES, OPT_IN_FAMILIES
+from .memory import keep_freed_memory
 from .model import DEFAULT_MODEL_DIR, EVALUATION_DIR, ModelError, load_model
 from .preload import PendingModel, load_model_in_background
 from .quiet import quiet_stderr
@@ -455,6 +456,7 @@ def main(argv: list[str] | None = None, scoring: ScoringProcess | None = None) -
     """Run a command line.  ``scoring``: a scoring process already loading a model file
     (:mod:`detector.launch`), used by ``inspect`` if it loads that file, stopped at the end."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    keep_freed_memory()  # analyses reuse their freed frame-sized blocks (detector.memory)
     warnings.filterwarnings("ignore", category=RuntimeWarning)
     try:
         args = build_parser().parse_args(argv)

@@ -34,6 +34,7 @@ from .datasets import STANDARD_COLUMNS
 from .decode import DEFAULT_FRAMES
 from .sampling import DEFAULT_SAMPLING, check_front_fraction, sampling_setting
 from .faces import limit_threads
+from .memory import keep_freed_memory
 from .features import FEATURES_VERSION, KNOWN_FAMILIES, aggregate, family_of
 from .workers import spawn_pool
 
@@ -48,6 +49,7 @@ def _work(abs_path: str, n_frames: int, families: tuple[str, ...] | None = None,
           ) -> tuple[str, pd.DataFrame | None, dict | None, str | None]:
     """Analyse one video in a worker: (abs_path, per-frame table, info, error)."""
     limit_threads()
+    keep_freed_memory()
     try:
         a = analyze(abs_path, model=None, n_frames=n_frames, families="all" if families is None else families,
                     sampling=sampling)

@@ -19,6 +19,7 @@ from ..analysis import analyze
 from ..card import codec_flag
 from ..decode import DEFAULT_FRAMES
 from ..faces import limit_threads
+from ..memory import keep_freed_memory
 from ..model import ModelError, load_model
 from ..video import VideoError, sha256_file
 from ..trust import one_line
@@ -103,6 +104,7 @@ def scan_file(path: str, n_frames: int = DEFAULT_FRAMES, model_dir: str | None =
     out: dict = {"path": path, "n_frames": n_frames, "worker": _worker_name(), "host": socket.gethostname()}
     try:
         limit_threads()
+        keep_freed_memory()
         if model is None:
             model = _get_model(model_dir, model_sha)
         if model is not None and flag_threshold is not None:
