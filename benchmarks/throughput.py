@@ -48,6 +48,9 @@ under 3 CPU s on one core): ``--clips 46`` takes every 720p clip of the data set
 every setting on whole-length re-encodes of the same clips at that profile instead (4:2:0, as
 platforms deliver their videos; made once into ``--copies`` by :func:`detector.degrade.make_degraded`).
 
+The process keeps freed memory for reuse as the scan's workers do
+(:func:`detector.memory.keep_freed_memory`; ``--glibc-defaults``: not).
+
 Reports CPU seconds (``time.process_time``: robust to other jobs on the machine),
 videos/s per core, x real time per core (video seconds / CPU seconds) and the ratio
 pipeline / decode-only measured side by side; writes ``benchmarks/results/throughput.json``.
@@ -342,7 +345,13 @@ def main(argv=None) -> int:
                     help="run on whole-length re-encodes of the clips at this profile (e.g. crf23; made once)")
     ap.add_argument("--copies", default=str(Path.home() / ".cache" / "deepfake-detector" / "throughput_copies"),
                     help="folder of --platform's re-encodes (default ~/.cache/deepfake-detector/throughput_copies)")
+    ap.add_argument("--glibc-defaults", action="store_true",
+                    help="leave malloc as it starts (the scan's workers keep freed memory: detector.memory)")
     args = ap.parse_args(argv)
+    if not args.glibc_defaults:
+        from detector.memory import keep_freed_memory
+
+        keep_freed_memory()  # as the scan's workers do
     clips = clips_720p(args.clips)
     if args.platform:
         clips = platform_clips(clips, args.platform, args.copies)
@@ -367,6 +376,7 @@ def main(argv=None) -> int:
         print("note: the PyAV prototypes give no next frame, so their pipeline rows skip the flicker family "
               "this model reads (cheaper than it would really be)", flush=True)
     info = machine({"clips": len(clips), "frames": args.frames, "platform": args.platform,
+                    "freed_memory_kept": not args.glibc_defaults,
                     "model": None if model is None else f"{model.name}@{model.version}"})
     print(f"{len(clips)} clips 1280x720 ({'re-encoded ' + args.platform if args.platform else 'the files'}), "
           f"{clips.frames.sum()} frames, load {os.getloadavg()[0]:.2f}", flush=True)
