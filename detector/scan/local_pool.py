@@ -32,7 +32,6 @@ from multiprocessing.connection import Connection
 from multiprocessing.connection import wait as mp_wait
 
 from ..faces import limit_threads
-from ..memory import keep_freed_memory
 from ..scoring import RemotePipeline, messages, score_reply
 from ..trust import ModelError
 from ..workers import child_env, default_workers  # noqa: F401 (default_workers re-exported: detector.scan.run)
@@ -93,7 +92,6 @@ def worker_main(tasks: Connection, fd_out: int, model_blob: bytes = b"") -> None
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     results = Connection(fd_out, readable=False)
     limit_threads()
-    keep_freed_memory()
     if model_blob:
         key, model, support, n_features_in = pickle.loads(model_blob)  # from our own parent, over a private pipe
         set_model(key, replace(model, pipeline=RemotePipeline(_ParentScorer(tasks, results), n_features_in, support)))
